@@ -1,0 +1,97 @@
+//! The policy port and the typed decisions each phase's policy returns (`data.soar.<phase>.decision`).
+//!
+//! The core never evaluates Rego itself: it hands an input document to a [`Policies`]
+//! implementation (regorus in `soar-policy`, a closure-backed fake in tests) and checks that the
+//! answer has the shape below. Anything else is a [`PolicyError`], and a policy error never leads
+//! to an action.
+
+use crate::alert::IndicatorKind;
+use crate::document::{ActionRequest, Phase};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the {phase} policy bundle could not be loaded: {message}")]
+    NotLoaded { phase: Phase, message: String },
+    #[error("data.soar.{phase}.decision is undefined for this input (no rule matched)")]
+    Undefined { phase: Phase },
+    #[error("the {phase} policy failed: {message}")]
+    Evaluation { phase: Phase, message: String },
+    #[error("the {phase} policy returned a decision of the wrong shape: {message}")]
+    InvalidDecision { phase: Phase, message: String },
+}
+
+/// Evaluates the phase policies. Implementations must be cheap to call per alert (compile once).
+pub trait Policies: Send + Sync {
+    /// Content hash of the bundle that decides `phase`, recorded with every decision.
+    fn revision(&self, phase: Phase) -> String;
+    /// The raw value of `data.soar.<phase>.decision` for `input`.
+    fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError>;
+}
+
+/// Evaluates and parses a decision into its typed form.
+pub fn decide_typed<T: DeserializeOwned>(
+    policies: &dyn Policies,
+    phase: Phase,
+    input: &Value,
+) -> (Option<Value>, Result<T, PolicyError>) {
+    match policies.decide(phase, input) {
+        Ok(raw) => {
+            let typed = serde_json::from_value(raw.clone()).map_err(|e| PolicyError::InvalidDecision {
+                phase,
+                message: e.to_string(),
+            });
+            (Some(raw), typed)
+        }
+        Err(e) => (None, Err(e)),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct IngestDecision {
+    pub accept: bool,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// For alerts from other tools: the policy's mapping of the raw alert onto soar's fields.
+    #[serde(default)]
+    pub alert: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct LookupRequest {
+    pub provider: String,
+    pub indicator: IndicatorRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub struct IndicatorRef {
+    #[serde(rename = "type")]
+    pub kind: IndicatorKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct EnrichDecision {
+    #[serde(default)]
+    pub lookups: Vec<LookupRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct EvaluateDecision {
+    pub verdict: crate::document::VerdictKind,
+    pub severity: String,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub page: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RemediateDecision {
+    #[serde(default)]
+    pub actions: Vec<ActionRequest>,
+}

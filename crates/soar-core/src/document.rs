@@ -1,0 +1,260 @@
+//! The message document: one JSON object that travels through the queues and grows phase by phase
+//! (`schema_version, alert, enrichments, verdict, actions, trace`). It is also what `soar run`
+//! prints and what the state store keeps for audit and replay.
+
+use crate::alert::{Alert, Indicator, ResourceKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Ingest,
+    Enrich,
+    Evaluate,
+    Remediate,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Ingest, Phase::Enrich, Phase::Evaluate, Phase::Remediate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Ingest => "ingest",
+            Phase::Enrich => "enrich",
+            Phase::Evaluate => "evaluate",
+            Phase::Remediate => "remediate",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Phase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown phase `{s}`: expected one of ingest, enrich, evaluate, remediate"))
+    }
+}
+
+/// `dry_run` plans and records actions without side effects; `enforce` carries them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    DryRun,
+    Enforce,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry_run",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "dry_run" | "dry-run" | "" => Ok(Mode::DryRun),
+            "enforce" => Ok(Mode::Enforce),
+            other => Err(format!("unknown mode `{other}`: expected `dry_run` or `enforce`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub schema_version: u32,
+    pub alert: Alert,
+    #[serde(default)]
+    pub enrichments: Vec<Enrichment>,
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
+    #[serde(default)]
+    pub trace: Vec<TraceEntry>,
+}
+
+impl Document {
+    pub fn new(alert: Alert) -> Self {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            alert,
+            enrichments: Vec::new(),
+            verdict: None,
+            actions: Vec::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    /// The first policy error recorded along the way, if any.
+    pub fn first_error(&self) -> Option<&str> {
+        self.trace.iter().find_map(|t| t.error.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrichmentStatus {
+    /// The provider knows the indicator (listed, inventoried, ...).
+    Found,
+    /// The provider answered and has nothing on it.
+    NotFound,
+    /// The provider failed; the alert goes on without it.
+    Error,
+}
+
+/// One provider's answer about one indicator or resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    pub provider: String,
+    /// The indicator looked up; `None` for lookups of the alert's resource itself.
+    #[serde(default)]
+    pub indicator: Option<Indicator>,
+    pub status: EnrichmentStatus,
+    #[serde(default)]
+    pub data: Value,
+    /// Served from the cache rather than the provider.
+    #[serde(default)]
+    pub cached: bool,
+    /// Enrichment round (0 = indicators of the alert itself).
+    #[serde(default)]
+    pub depth: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Incident,
+    FalsePositive,
+    Undetermined,
+}
+
+impl VerdictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Incident => "incident",
+            VerdictKind::FalsePositive => "false_positive",
+            VerdictKind::Undetermined => "undetermined",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub verdict: VerdictKind,
+    /// `informational`, `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Wake a human now.
+    #[serde(default)]
+    pub page: bool,
+    /// Set when the verdict is a fallback after a policy error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What to act on: a resource kind and its id (instance id, access key id, a notification channel).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Target {
+    pub kind: ResourceKind,
+    pub id: String,
+}
+
+/// An action the remediate policy asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    #[serde(rename = "type")]
+    pub action: String,
+    pub target: Target,
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub requires_approval: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Dry run: recorded, not carried out.
+    Planned,
+    Executed,
+    Failed,
+    PendingApproval,
+    /// Already done for this alert revision (ledger hit): not repeated.
+    Duplicate,
+    SkippedProtected,
+    SkippedSample,
+    SkippedNotAllowed,
+    SkippedRateLimited,
+}
+
+impl ActionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Planned => "planned",
+            ActionStatus::Executed => "executed",
+            ActionStatus::Failed => "failed",
+            ActionStatus::PendingApproval => "pending_approval",
+            ActionStatus::Duplicate => "duplicate",
+            ActionStatus::SkippedProtected => "skipped_protected",
+            ActionStatus::SkippedSample => "skipped_sample",
+            ActionStatus::SkippedNotAllowed => "skipped_not_allowed",
+            ActionStatus::SkippedRateLimited => "skipped_rate_limited",
+        }
+    }
+
+    /// Whether the action changed (or, in dry run, would change) something.
+    pub fn is_effective(self) -> bool {
+        matches!(
+            self,
+            ActionStatus::Planned | ActionStatus::Executed | ActionStatus::PendingApproval
+        )
+    }
+}
+
+/// What became of one requested action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    #[serde(flatten)]
+    pub request: ActionRequest,
+    pub mode: Mode,
+    pub status: ActionStatus,
+    /// Why it was skipped, the error, or what the adapter reported (rollback data).
+    #[serde(default)]
+    pub detail: Value,
+}
+
+/// One phase's footprint: which policy revision decided what, and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    pub phase: Phase,
+    pub revision: String,
+    pub micros: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the Rust side did on its own authority (egress refusals, guard rails, budget stops).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,386 @@
+//! GuardDuty finding → [`Alert`]. Real findings are messy: numbers arrive as strings and strings
+//! as numbers, timestamps in three shapes, `action: {}` on runtime findings, resource types soar has
+//! never seen. Parse leniently, keep the raw finding, and reject only a finding that cannot be
+//! identified (no `id` and no `arn`, or no `type`).
+
+use crate::alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind, severity_label};
+use crate::input::InputError;
+use crate::time;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Normalises one GuardDuty finding (the `detail` of an EventBridge event).
+pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
+    let obj = finding
+        .as_object()
+        .ok_or_else(|| InputError::invalid("detail", "a GuardDuty finding must be a JSON object"))?;
+
+    let finding_id = text(obj.get("id"))
+        .or_else(|| {
+            text(obj.get("arn")).and_then(|arn| arn.rsplit_once("/finding/").map(|(_, id)| id.to_string()))
+        })
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| InputError::missing("id", "a GuardDuty finding needs an `id` (or an `arn` ending in /finding/<id>)"))?;
+    let kind = text(obj.get("type"))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| InputError::missing("type", "a GuardDuty finding needs its finding `type`"))?;
+
+    let account = text(obj.get("accountId")).unwrap_or_default();
+    let region = text(obj.get("region")).unwrap_or_default();
+    let severity = severity_value(obj.get("severity"))
+        .map_err(|got| InputError::invalid("severity", format!("expected a number from 0 to 10, got {got}")))?;
+    let service = obj.get("service").cloned().unwrap_or(Value::Null);
+
+    let mut resource = resource_from(obj.get("resource"));
+    resource.account.clone_from(&account);
+    resource.region.clone_from(&region);
+
+    let mut indicators = Vec::new();
+    collect_indicators(finding, &mut indicators);
+
+    Ok(Alert {
+        id: format!("guardduty/{account}/{region}/{finding_id}"),
+        source: "guardduty".into(),
+        source_id: finding_id,
+        account,
+        region,
+        title: text(obj.get("title")).unwrap_or_else(|| kind.clone()),
+        kind,
+        severity,
+        severity_label: severity_label(severity).into(),
+        description: text(obj.get("description")).unwrap_or_default(),
+        resource,
+        indicators,
+        created_at: obj.get("createdAt").and_then(time::normalise),
+        updated_at: obj.get("updatedAt").and_then(time::normalise),
+        sample: is_sample(&service),
+        archived: truthy(service.get("archived")),
+        labels: Vec::new(),
+        raw: finding.clone(),
+    })
+}
+
+/// `service.additionalInfo.sample`, or the same flag inside the JSON string `additionalInfo.value`
+/// that newer findings carry.
+pub fn is_sample(service: &Value) -> bool {
+    let Some(info) = service.get("additionalInfo") else {
+        return false;
+    };
+    if truthy(info.get("sample")) {
+        return true;
+    }
+    info.get("value")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .is_some_and(|v| truthy(v.get("sample")))
+}
+
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// Strings and numbers alike, as text.
+pub(crate) fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A number, a numeric string, or one of GuardDuty's labels; missing means 0.
+pub(crate) fn severity_value(value: Option<&Value>) -> Result<f64, String> {
+    let parsed = match value {
+        None | Some(Value::Null) => return Ok(0.0),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok().or(match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(9.0),
+            "high" => Some(7.0),
+            "medium" => Some(4.0),
+            "low" => Some(1.0),
+            "informational" | "info" => Some(0.0),
+            _ => None,
+        }),
+        Some(_) => None,
+    };
+    match parsed {
+        Some(s) if (0.0..=10.0).contains(&s) => Ok(s),
+        _ => Err(value.map(|v| v.to_string()).unwrap_or_default()),
+    }
+}
+
+fn resource_from(resource: Option<&Value>) -> Resource {
+    let Some(resource) = resource.filter(|r| r.is_object()) else {
+        return Resource::unknown();
+    };
+    let type_name = text(resource.get("resourceType")).unwrap_or_else(|| "Unknown".into());
+    let kind = ResourceKind::from_name(&type_name);
+    let mut out = Resource { kind: kind.clone(), ..Resource::unknown() };
+    let attrs = &mut out.attributes;
+
+    // IAM findings can carry instance details too; the resource type says which one is the target.
+    match kind {
+        ResourceKind::Instance => {
+            let details = &resource["instanceDetails"];
+            out.id = text(details.get("instanceId")).unwrap_or_default();
+            out.tags = tags(details.get("tags"));
+            instance_attributes(details, attrs);
+        }
+        ResourceKind::AccessKey => {
+            let details = &resource["accessKeyDetails"];
+            out.id = text(details.get("accessKeyId")).unwrap_or_default();
+            for (from, to) in [("userName", "user_name"), ("principalId", "principal_id"), ("userType", "user_type")] {
+                if let Some(v) = text(details.get(from)) {
+                    attrs.insert(to.into(), Value::String(v));
+                }
+            }
+        }
+        ResourceKind::S3Bucket => {
+            let buckets = resource["s3BucketDetails"].as_array().cloned().unwrap_or_default();
+            out.id = buckets.first().and_then(|b| text(b.get("name"))).unwrap_or_default();
+            out.tags = buckets.first().map(|b| tags(b.get("tags"))).unwrap_or_default();
+            let names: Vec<Value> = buckets.iter().filter_map(|b| text(b.get("name"))).map(Value::String).collect();
+            attrs.insert("buckets".into(), Value::Array(names));
+        }
+        ResourceKind::EksCluster => {
+            out.id = text(resource["eksClusterDetails"].get("name")).unwrap_or_default();
+            out.tags = tags(resource["eksClusterDetails"].get("tags"));
+        }
+        ResourceKind::Container => {
+            out.id = text(resource["ecsClusterDetails"].get("name"))
+                .or_else(|| text(resource["containerDetails"].get("id")))
+                .unwrap_or_default();
+            out.tags = tags(resource["ecsClusterDetails"].get("tags"));
+        }
+        ResourceKind::Lambda => {
+            out.id = text(resource["lambdaDetails"].get("functionName")).unwrap_or_default();
+            out.tags = tags(resource["lambdaDetails"].get("tags"));
+        }
+        ResourceKind::RdsDbInstance => {
+            out.id = text(resource["rdsDbInstanceDetails"].get("dbInstanceIdentifier")).unwrap_or_default();
+            out.tags = tags(resource["rdsDbInstanceDetails"].get("tags"));
+        }
+        ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
+    }
+    out
+}
+
+fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
+    let enis = details["networkInterfaces"].as_array().cloned().unwrap_or_default();
+    let mut groups: Vec<Value> = enis
+        .iter()
+        .flat_map(|eni| eni["securityGroups"].as_array().cloned().unwrap_or_default())
+        .filter_map(|g| text(g.get("groupId")).map(Value::String))
+        .collect();
+    groups.dedup();
+    let eni_ids: Vec<Value> = enis
+        .iter()
+        .filter_map(|eni| text(eni.get("networkInterfaceId")).map(Value::String))
+        .collect();
+    if let Some(first) = enis.first() {
+        for (from, to) in [("vpcId", "vpc_id"), ("subnetId", "subnet_id")] {
+            if let Some(v) = text(first.get(from)) {
+                attrs.insert(to.into(), Value::String(v));
+            }
+        }
+    }
+    attrs.insert("security_groups".into(), Value::Array(groups));
+    attrs.insert("network_interfaces".into(), Value::Array(eni_ids));
+    for (from, to) in [("instanceState", "state"), ("availabilityZone", "availability_zone"), ("imageId", "image_id")] {
+        if let Some(v) = text(details.get(from)) {
+            attrs.insert(to.into(), Value::String(v));
+        }
+    }
+    if let Some(arn) = text(details["iamInstanceProfile"].get("arn")) {
+        attrs.insert("instance_profile".into(), Value::String(arn));
+    }
+    if let Some(launch) = details.get("launchTime").and_then(time::normalise) {
+        attrs.insert("launch_time".into(), json!(launch));
+    }
+}
+
+/// `[{key, value}]` (GuardDuty), `[{Key, Value}]` (EC2 API) or a plain map.
+pub(crate) fn tags(value: Option<&Value>) -> BTreeMap<String, String> {
+    match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|t| {
+                let k = text(t.get("key").or_else(|| t.get("Key")))?;
+                let v = text(t.get("value").or_else(|| t.get("Value"))).unwrap_or_default();
+                Some((k, v))
+            })
+            .collect(),
+        Some(Value::Object(map)) => map.iter().filter_map(|(k, v)| Some((k.clone(), text(Some(v))?))).collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Where GuardDuty puts observables, by action type and resource.
+const REMOTE_IP_PATHS: &[&str] = &[
+    "/service/action/networkConnectionAction/remoteIpDetails",
+    "/service/action/awsApiCallAction/remoteIpDetails",
+    "/service/action/kubernetesApiCallAction/remoteIpDetails",
+    "/service/action/rdsLoginAttemptAction/remoteIpDetails",
+];
+
+fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
+    let mut push = |kind: IndicatorKind, value: Option<String>, path: String, role: &str| {
+        let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+            return;
+        };
+        if !out.iter().any(|i| i.kind == kind && i.value == value) {
+            out.push(Indicator::new(kind, value, path, role));
+        }
+    };
+    let dotted = |p: &str| p.trim_start_matches('/').replace('/', ".");
+
+    for base in REMOTE_IP_PATHS {
+        if let Some(details) = finding.pointer(base) {
+            for field in ["ipAddressV4", "ipAddressV6"] {
+                push(IndicatorKind::Ip, text(details.get(field)), format!("{}.{field}", dotted(base)), "remote");
+            }
+        }
+    }
+    if let Some(probes) = finding.pointer("/service/action/portProbeAction/portProbeDetails").and_then(Value::as_array) {
+        for (i, probe) in probes.iter().enumerate() {
+            push(
+                IndicatorKind::Ip,
+                text(probe["remoteIpDetails"].get("ipAddressV4")),
+                format!("service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4"),
+                "remote",
+            );
+        }
+    }
+    for path in ["/service/action/dnsRequestAction/domain", "/service/action/awsApiCallAction/domainDetails/domain"] {
+        push(IndicatorKind::Domain, text(finding.pointer(path)), dotted(path), "remote");
+    }
+    if let Some(key) = finding.pointer("/resource/accessKeyDetails") {
+        push(IndicatorKind::AccessKey, text(key.get("accessKeyId")), "resource.accessKeyDetails.accessKeyId".into(), "actor");
+        push(IndicatorKind::User, text(key.get("userName")), "resource.accessKeyDetails.userName".into(), "actor");
+    }
+    if let Some(enis) = finding.pointer("/resource/instanceDetails/networkInterfaces").and_then(Value::as_array) {
+        for (i, eni) in enis.iter().enumerate() {
+            for field in ["privateIpAddress", "publicIp"] {
+                push(
+                    IndicatorKind::Ip,
+                    text(eni.get(field)),
+                    format!("resource.instanceDetails.networkInterfaces[{i}].{field}"),
+                    "local",
+                );
+            }
+        }
+    }
+    push(
+        IndicatorKind::Hash,
+        text(finding.pointer("/service/runtimeDetails/process/executableSha256")),
+        "service.runtimeDetails.process.executableSha256".into(),
+        "target",
+    );
+    if let Some(threats) = finding
+        .pointer("/service/ebsVolumeScanDetails/scanDetections/threatDetectedByName/threatNames")
+        .and_then(Value::as_array)
+    {
+        for (i, threat) in threats.iter().enumerate() {
+            for (j, file) in threat["filePaths"].as_array().into_iter().flatten().enumerate() {
+                push(
+                    IndicatorKind::Hash,
+                    text(file.get("hash")),
+                    format!("service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}].filePaths[{j}].hash"),
+                    "target",
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tor_finding() -> Value {
+        json!({
+            "schemaVersion": "2.0", "accountId": "111122223333", "region": "eu-west-1",
+            "id": "abc123", "type": "UnauthorizedAccess:EC2/TorClient", "severity": "8",
+            "createdAt": "2024-05-01T10:00:00Z", "updatedAt": 1714557600,
+            "title": "EC2 instance talks to Tor",
+            "resource": {"resourceType": "Instance", "instanceDetails": {
+                "instanceId": "i-0abc", "tags": [{"key": "env", "value": "prod"}],
+                "networkInterfaces": [{"networkInterfaceId": "eni-1", "vpcId": "vpc-1", "subnetId": "subnet-1",
+                    "privateIpAddress": "10.0.0.5", "publicIp": "54.1.2.3",
+                    "securityGroups": [{"groupId": "sg-1"}, {"groupId": "sg-2"}]}]}},
+            "service": {"serviceName": "guardduty", "archived": "false", "additionalInfo": {},
+                "action": {"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {
+                    "remoteIpDetails": {"ipAddressV4": "198.51.100.7", "organization": {"asn": "-1"}}}}}
+        })
+    }
+
+    #[test]
+    fn normalises_a_network_finding() {
+        let alert = alert_from_finding(&tor_finding()).unwrap();
+        assert_eq!(alert.id, "guardduty/111122223333/eu-west-1/abc123");
+        assert_eq!(alert.severity, 8.0);
+        assert_eq!(alert.severity_label, "high");
+        assert_eq!(alert.resource.kind, ResourceKind::Instance);
+        assert_eq!(alert.resource.id, "i-0abc");
+        assert_eq!(alert.resource.tags["env"], "prod");
+        assert_eq!(alert.resource.attributes["vpc_id"], "vpc-1");
+        assert_eq!(alert.resource.attributes["security_groups"], json!(["sg-1", "sg-2"]));
+        assert_eq!(alert.updated_at.as_deref(), Some("2024-05-01T10:00:00.000Z"));
+        let remote: Vec<_> = alert.indicators.iter().filter(|i| i.role == "remote").collect();
+        assert_eq!(remote.len(), 1);
+        assert_eq!(remote[0].value, "198.51.100.7");
+        assert_eq!(remote[0].seen_in, "service.action.networkConnectionAction.remoteIpDetails.ipAddressV4");
+        assert!(alert.indicators.iter().any(|i| i.value == "10.0.0.5" && i.role == "local"));
+        assert!(!alert.sample && !alert.archived);
+    }
+
+    #[test]
+    fn runtime_findings_with_empty_action_and_unknown_resource_parse() {
+        let finding = json!({"id": "r1", "type": "Execution:Runtime/NewBinaryExecuted", "severity": 5,
+            "resource": {"resourceType": "KubernetesWorkload"}, "service": {"action": {},
+            "runtimeDetails": {"process": {"executableSha256": "e3b0c442"}}}});
+        let alert = alert_from_finding(&finding).unwrap();
+        assert_eq!(alert.resource.kind, ResourceKind::Other("KubernetesWorkload".into()));
+        assert_eq!(alert.indicators.len(), 1);
+        assert_eq!(alert.indicators[0].kind, IndicatorKind::Hash);
+    }
+
+    #[test]
+    fn sample_flag_in_either_place() {
+        assert!(is_sample(&json!({"additionalInfo": {"sample": true}})));
+        assert!(is_sample(&json!({"additionalInfo": {"value": "{\"sample\":true}", "type": "default"}})));
+        assert!(!is_sample(&json!({"additionalInfo": {"value": "{\"sample\":false}"}})));
+        assert!(!is_sample(&json!({})));
+    }
+
+    #[test]
+    fn id_falls_back_to_the_arn() {
+        let mut finding = tor_finding();
+        finding.as_object_mut().unwrap().remove("id");
+        finding["arn"] = json!("arn:aws:guardduty:eu-west-1:111122223333:detector/d1/finding/fromarn");
+        assert_eq!(alert_from_finding(&finding).unwrap().source_id, "fromarn");
+    }
+
+    #[test]
+    fn rejections_name_the_field() {
+        let mut finding = tor_finding();
+        finding.as_object_mut().unwrap().remove("type");
+        let err = alert_from_finding(&finding).unwrap_err().to_string();
+        assert!(err.contains("`type`"), "{err}");
+
+        let mut finding = tor_finding();
+        finding.as_object_mut().unwrap().remove("id");
+        let err = alert_from_finding(&finding).unwrap_err().to_string();
+        assert!(err.contains("`id`"), "{err}");
+
+        let mut finding = tor_finding();
+        finding["severity"] = json!("very bad");
+        let err = alert_from_finding(&finding).unwrap_err().to_string();
+        assert!(err.contains("`severity`"), "{err}");
+    }
+}

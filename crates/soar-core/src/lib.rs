@@ -1,0 +1,25 @@
+//! soar's domain: what an alert is, the document that travels between the four phases, and the
+//! phase steps themselves, written against ports (traits) so that the same code runs in one
+//! process (`soar run`, with the in-memory adapters here) and as Lambda functions (with the AWS
+//! adapters in other crates). Nothing in this crate knows about the AWS SDK.
+
+pub mod alert;
+pub mod decision;
+pub mod document;
+pub mod egress;
+pub mod files;
+pub mod guardduty;
+pub mod input;
+pub mod memory;
+pub mod pipeline;
+pub mod ports;
+pub mod time;
+
+pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};
+pub use decision::{Policies, PolicyError};
+pub use document::{
+    ActionRecord, ActionStatus, Document, Enrichment, EnrichmentStatus, Mode, Phase, TraceEntry,
+    Verdict, VerdictKind,
+};
+pub use egress::{Locality, OrgConfig};
+pub use input::{Incoming, InputError, parse_input};

@@ -1,0 +1,275 @@
+//! In-memory adapters behind the same ports as the AWS ones: the state of one `soar run`, and the
+//! recording fakes tests use to prove what was (and was not) called.
+
+use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
+use crate::document::{ActionRecord, ActionRequest, Document, Mode, TraceEntry};
+use crate::egress::Locality;
+use crate::ports::{
+    ActionError, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
+    Registration, Remediator, StateError, StateStore,
+};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The whole state of one process: nothing survives it.
+#[derive(Default)]
+pub struct MemoryState {
+    inner: Mutex<StateInner>,
+}
+
+#[derive(Default)]
+struct StateInner {
+    /// dedup key (alert id + resource) → latest revision seen
+    revisions: HashMap<String, String>,
+    documents: HashMap<String, Document>,
+    decisions: Vec<(String, TraceEntry)>,
+    ledger: HashSet<(String, Mode, String, String)>,
+    actions: Vec<(String, ActionRecord)>,
+    cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
+    /// start of the current hour window and actions counted in it
+    window: Option<(Instant, u32)>,
+}
+
+impl MemoryState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StateInner> {
+        // A panic in another test thread must not hide this one's state.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn document(&self, alert_id: &str) -> Option<Document> {
+        self.lock().documents.get(alert_id).cloned()
+    }
+
+    pub fn recorded_actions(&self) -> Vec<(String, ActionRecord)> {
+        self.lock().actions.clone()
+    }
+
+    pub fn decisions(&self) -> Vec<(String, TraceEntry)> {
+        self.lock().decisions.clone()
+    }
+}
+
+/// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
+/// second instance's incident).
+pub fn dedup_key(doc: &Document) -> String {
+    let r = &doc.alert.resource;
+    format!("{}#{}#{}", doc.alert.id, r.kind, r.id)
+}
+
+#[async_trait]
+impl StateStore for MemoryState {
+    async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
+        let revision = doc.alert.revision().to_string();
+        let mut inner = self.lock();
+        let entry = inner.revisions.entry(dedup_key(doc));
+        use std::collections::hash_map::Entry;
+        match entry {
+            Entry::Vacant(v) => {
+                v.insert(revision);
+                Ok(Registration::New)
+            }
+            // Revisions are RFC 3339 UTC with fixed precision, so string order is time order.
+            Entry::Occupied(mut o) if o.get().as_str() < revision.as_str() => {
+                let previous = std::mem::replace(o.get_mut(), revision);
+                Ok(Registration::Updated { previous })
+            }
+            Entry::Occupied(o) => Ok(Registration::Duplicate { latest: o.get().clone() }),
+        }
+    }
+
+    async fn save_document(&self, doc: &Document) -> Result<(), StateError> {
+        self.lock().documents.insert(doc.alert.id.clone(), doc.clone());
+        Ok(())
+    }
+
+    async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError> {
+        Ok(self.lock().documents.get(alert_id).cloned())
+    }
+
+    async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError> {
+        self.lock().decisions.push((alert_id.to_string(), entry.clone()));
+        Ok(())
+    }
+
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError> {
+        Ok(self.lock().ledger.insert((alert_id.into(), mode, action.into(), target.into())))
+    }
+
+    async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
+        self.lock().ledger.remove(&(alert_id.into(), mode, action.into(), target.into()));
+        Ok(())
+    }
+
+    async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
+        self.lock().actions.push((alert_id.to_string(), record.clone()));
+        Ok(())
+    }
+
+    async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError> {
+        let key = (provider.to_string(), indicator.kind, indicator.value.clone());
+        let inner = self.lock();
+        Ok(inner.cache.get(&key).filter(|(_, expires)| Instant::now() < *expires).map(|(l, _)| l.clone()))
+    }
+
+    async fn cache_lookup(&self, provider: &str, indicator: &Indicator, lookup: &Lookup, ttl: Duration) -> Result<(), StateError> {
+        let key = (provider.to_string(), indicator.kind, indicator.value.clone());
+        self.lock().cache.insert(key, (lookup.clone(), Instant::now() + ttl));
+        Ok(())
+    }
+
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let (start, count) = match inner.window {
+            Some((start, count)) if now.duration_since(start) < Duration::from_secs(3600) => (start, count),
+            _ => (now, 0),
+        };
+        if count >= max_per_hour {
+            inner.window = Some((start, count));
+            return Ok(false);
+        }
+        inner.window = Some((start, count + 1));
+        Ok(true)
+    }
+}
+
+/// An inventory held in memory, keyed by resource id.
+#[derive(Default, Clone)]
+pub struct StaticInventory {
+    records: HashMap<String, InventoryRecord>,
+}
+
+impl StaticInventory {
+    pub fn new(records: HashMap<String, InventoryRecord>) -> Self {
+        StaticInventory { records }
+    }
+
+    pub fn with(mut self, id: &str, record: InventoryRecord) -> Self {
+        self.records.insert(id.to_string(), record);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+#[async_trait]
+impl Inventory for StaticInventory {
+    async fn describe(&self, resource: &Resource) -> Result<Option<InventoryRecord>, ProviderError> {
+        Ok(self.records.get(&resource.id).cloned())
+    }
+}
+
+/// Remediation that only writes down what it was asked to do (for `enforce` tests).
+#[derive(Default)]
+pub struct RecordingRemediator {
+    calls: Mutex<Vec<ActionRequest>>,
+    /// action types that fail, to test failure handling
+    failing: HashSet<String>,
+}
+
+impl RecordingRemediator {
+    pub fn failing(actions: &[&str]) -> Self {
+        RecordingRemediator { failing: actions.iter().map(|a| a.to_string()).collect(), ..Default::default() }
+    }
+
+    pub fn calls(&self) -> Vec<ActionRequest> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl Remediator for RecordingRemediator {
+    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(request.clone());
+        if self.failing.contains(&request.action) {
+            return Err(ActionError {
+                action: request.action.clone(),
+                target: request.target.id.clone(),
+                message: "simulated failure".into(),
+            });
+        }
+        Ok(json!({"recorded_by": "memory", "alert": alert.id}))
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingNotifier {
+    sent: Mutex<Vec<Notification>>,
+}
+
+impl RecordingNotifier {
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<Value, ActionError> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(notification.clone());
+        Ok(json!({"channel": notification.channel}))
+    }
+}
+
+/// A stand-in for a third-party intelligence service: answers from a table and records every
+/// request it receives, so tests can prove an indicator never left.
+pub struct FakeExternalProvider {
+    name: String,
+    kinds: Vec<IndicatorKind>,
+    answers: BTreeMap<String, Lookup>,
+    requests: Mutex<Vec<Indicator>>,
+}
+
+impl FakeExternalProvider {
+    pub fn new(name: &str, kinds: &[IndicatorKind]) -> Self {
+        FakeExternalProvider {
+            name: name.into(),
+            kinds: kinds.to_vec(),
+            answers: BTreeMap::new(),
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn answering(mut self, value: &str, lookup: Lookup) -> Self {
+        self.answers.insert(value.into(), lookup);
+        self
+    }
+
+    pub fn requests(&self) -> Vec<Indicator> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl IntelProvider for FakeExternalProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn locality(&self) -> Locality {
+        Locality::External
+    }
+    fn indicator_kinds(&self) -> &[IndicatorKind] {
+        &self.kinds
+    }
+    async fn lookup(&self, indicator: &Indicator) -> Result<Lookup, ProviderError> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(indicator.clone());
+        Ok(self
+            .answers
+            .get(&indicator.value)
+            .cloned()
+            .unwrap_or(Lookup { found: false, data: Value::Null, related: Vec::new() }))
+    }
+}

@@ -1,0 +1,155 @@
+//! The four phase steps, each a plain struct over ports, and [`Pipeline`], which chains them in
+//! one process. The Lambda functions run one step each and hand the document on through SQS.
+//!
+//! Every step follows the same rule: Rust gathers facts and carries out decisions; the policy
+//! decides. A policy error is recorded in the trace and from then on the alert can only end as
+//! `undetermined` with no action.
+
+mod enrich;
+mod evaluate;
+mod ingest;
+mod remediate;
+
+pub use enrich::Enricher;
+pub use evaluate::Evaluator;
+pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
+pub use remediate::{KNOWN_ACTIONS, Responder};
+
+use crate::decision::{Policies, PolicyError, decide_typed};
+use crate::document::{Document, Mode, Phase, TraceEntry, Verdict, VerdictKind};
+use crate::input::Incoming;
+use crate::ports::StateStore;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Deployment settings the Rust side enforces (guard rails), whatever the policies say.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    /// Action types this deployment may carry out; `None` allows every known type.
+    pub allowed_actions: Option<BTreeSet<String>>,
+    /// Deployment-wide cap on executed actions per hour, so a bad policy cannot isolate the fleet.
+    pub max_actions_per_hour: u32,
+    pub cache_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::DryRun,
+            allowed_actions: None,
+            max_actions_per_hour: 20,
+            cache_ttl: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// The input every policy sees: the document so far plus `context`, nothing else.
+pub(crate) fn policy_input(doc: &Document, context: Value) -> Value {
+    let mut input = serde_json::to_value(doc).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = input.as_object_mut() {
+        obj.insert("context".into(), context);
+    }
+    input
+}
+
+/// Evaluates one phase policy and records its footprint.
+pub(crate) fn run_policy<T: DeserializeOwned>(
+    policies: &dyn Policies,
+    phase: Phase,
+    input: &Value,
+) -> (TraceEntry, Result<T, PolicyError>) {
+    let started = Instant::now();
+    let (raw, typed) = decide_typed::<T>(policies, phase, input);
+    let entry = TraceEntry {
+        phase,
+        revision: policies.revision(phase),
+        micros: started.elapsed().as_micros() as u64,
+        decision: raw,
+        error: typed.as_ref().err().map(ToString::to_string),
+        notes: Vec::new(),
+    };
+    (entry, typed)
+}
+
+/// The fallback verdict after a policy error: a human must look, nothing is done automatically.
+pub(crate) fn undetermined_after_error(doc: &Document, error: &str) -> Verdict {
+    Verdict {
+        verdict: VerdictKind::Undetermined,
+        severity: doc.alert.severity_label.clone(),
+        reasons: vec![format!("policy error, escalated for review: {error}")],
+        page: false,
+        error: Some(error.to_string()),
+    }
+}
+
+/// What became of one input after all the phases it reached.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: IngestStatus,
+    pub reason: String,
+    pub document: Option<Document>,
+    pub error: Option<String>,
+}
+
+/// The whole pipeline in one process.
+pub struct Pipeline {
+    pub ingestor: Ingestor,
+    pub enricher: Enricher,
+    pub evaluator: Evaluator,
+    pub responder: Responder,
+    pub state: Arc<dyn StateStore>,
+}
+
+impl Pipeline {
+    pub async fn run(&self, incoming: Incoming) -> RunOutcome {
+        let outcome = self.ingestor.ingest(incoming).await;
+        let Some(mut doc) = outcome.document else {
+            return RunOutcome { status: outcome.status, reason: outcome.reason, document: None, error: outcome.error };
+        };
+        let span = tracing::info_span!("alert", alert_id = %doc.alert.id);
+        async {
+            match outcome.status {
+                IngestStatus::Accepted => {
+                    self.enricher.enrich(&mut doc).await;
+                    self.evaluator.evaluate(&mut doc).await;
+                    self.responder.remediate(&mut doc).await;
+                }
+                IngestStatus::Suppressed if doc.verdict.is_none() => {
+                    // Not an incident by the ingest policy's decision (sample, archived, ...).
+                    doc.verdict = Some(Verdict {
+                        verdict: VerdictKind::FalsePositive,
+                        severity: doc.alert.severity_label.clone(),
+                        reasons: vec![format!("suppressed at ingest: {}", outcome.reason)],
+                        page: false,
+                        error: None,
+                    });
+                }
+                _ => {}
+            }
+            if outcome.status == IngestStatus::Accepted
+                && let Err(e) = self.state.save_document(&doc).await
+            {
+                tracing::error!(error = %e, "could not save the alert document");
+            }
+            tracing::info!(
+                status = ?outcome.status,
+                verdict = doc.verdict.as_ref().map(|v| v.verdict.as_str()),
+                actions = doc.actions.len(),
+                "alert done"
+            );
+            RunOutcome {
+                status: outcome.status,
+                reason: outcome.reason,
+                error: outcome.error.or_else(|| doc.first_error().map(String::from)),
+                document: Some(doc),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

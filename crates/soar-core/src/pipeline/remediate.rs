@@ -1,0 +1,158 @@
+//! Remediate: the policy lists actions; the Rust side applies the guard rails (sample findings,
+//! policy errors, allow-list, protected resources, approval, exactly-once ledger, hourly cap) and
+//! only then, in `enforce` mode, carries them out.
+
+use super::{Settings, policy_input, run_policy, undetermined_after_error};
+use crate::alert::{Resource, ResourceKind, tags_mark_protected};
+use crate::decision::{Policies, RemediateDecision};
+use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, TraceEntry};
+use crate::ports::{Inventory, Notification, Notifier, Remediator, StateStore};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Every action type soar can carry out. Anything else a policy asks for is refused.
+pub const KNOWN_ACTIONS: &[&str] = &["ec2.isolate", "ec2.snapshot", "ec2.stop", "ec2.tag", "iam.deactivate_key", "notify"];
+
+const NOTIFY: &str = "notify";
+
+pub struct Responder {
+    pub policies: Arc<dyn Policies>,
+    pub state: Arc<dyn StateStore>,
+    pub inventory: Arc<dyn Inventory>,
+    pub remediator: Arc<dyn Remediator>,
+    pub notifier: Arc<dyn Notifier>,
+    pub settings: Settings,
+}
+
+impl Responder {
+    pub async fn remediate(&self, doc: &mut Document) {
+        let context = json!({"phase": "remediate", "mode": self.settings.mode.as_str()});
+        let input = policy_input(doc, context);
+        let (mut entry, decision) = run_policy::<RemediateDecision>(self.policies.as_ref(), Phase::Remediate, &input);
+
+        let requests = match (decision, doc.first_error().map(String::from)) {
+            (Err(e), _) => {
+                let message = e.to_string();
+                entry.error = Some(message.clone());
+                doc.verdict = Some(undetermined_after_error(doc, &message));
+                Vec::new()
+            }
+            (Ok(d), Some(earlier)) => {
+                if !d.actions.is_empty() {
+                    entry.notes.push(format!(
+                        "{} action(s) not taken: an earlier policy error ({earlier}) means no automatic action",
+                        d.actions.len()
+                    ));
+                }
+                Vec::new()
+            }
+            (Ok(d), None) => d.actions,
+        };
+
+        let mut seen = Vec::new();
+        for request in requests {
+            let key = (request.action.clone(), request.target.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let record = self.handle(doc, request, &mut entry).await;
+            tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
+            if let Err(e) = self.state.record_action(&doc.alert.id, &record).await {
+                tracing::error!(error = %e, "could not record an action");
+            }
+            doc.actions.push(record);
+        }
+        if let Err(e) = self.state.put_decision(&doc.alert.id, &entry).await {
+            tracing::warn!(error = %e, "could not record the remediate decision");
+        }
+        doc.trace.push(entry);
+    }
+
+    async fn handle(&self, doc: &Document, request: ActionRequest, entry: &mut TraceEntry) -> ActionRecord {
+        let mode = self.settings.mode;
+        let record = |status: ActionStatus, detail: Value| ActionRecord { request: request.clone(), mode, status, detail };
+
+        if doc.alert.sample {
+            return record(ActionStatus::SkippedSample, json!("sample finding: never acted on"));
+        }
+        if !KNOWN_ACTIONS.contains(&request.action.as_str()) {
+            entry.notes.push(format!("unknown action type `{}` refused", request.action));
+            return record(ActionStatus::SkippedNotAllowed, json!(format!("unknown action type; known: {}", KNOWN_ACTIONS.join(", "))));
+        }
+        if let Some(allowed) = &self.settings.allowed_actions
+            && !allowed.contains(&request.action)
+        {
+            return record(ActionStatus::SkippedNotAllowed, json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"));
+        }
+        if request.action != NOTIFY
+            && let Some(why) = self.protection(doc, &request.target).await
+        {
+            entry.notes.push(format!("{} on {} refused: {why}", request.action, request.target.id));
+            return record(ActionStatus::SkippedProtected, json!(why));
+        }
+        let target = request.target.id.as_str();
+        match self.state.claim_action(&doc.alert.id, mode, &request.action, target).await {
+            Ok(true) => {}
+            Ok(false) => return record(ActionStatus::Duplicate, json!("already done for this alert (action ledger)")),
+            Err(e) => return record(ActionStatus::Failed, json!(format!("ledger unavailable, not acting: {e}"))),
+        }
+        if request.requires_approval {
+            return record(ActionStatus::PendingApproval, json!("waiting for approval"));
+        }
+        if mode == Mode::DryRun {
+            return record(ActionStatus::Planned, json!("dry run: not carried out"));
+        }
+        match self.state.take_action_budget(self.settings.max_actions_per_hour).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                let _ = self.state.release_action(&doc.alert.id, mode, &request.action, target).await;
+                entry.notes.push(format!("hourly action cap of {} reached", self.settings.max_actions_per_hour));
+                return record(ActionStatus::SkippedRateLimited, json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"));
+            }
+        }
+        let result = if request.action == NOTIFY {
+            self.notifier.notify(&notification(doc, &request)).await
+        } else {
+            self.remediator.execute(&doc.alert, &request).await
+        };
+        match result {
+            Ok(detail) => record(ActionStatus::Executed, detail),
+            Err(e) => record(ActionStatus::Failed, json!(e.to_string())),
+        }
+    }
+
+    /// `Some(reason)` when the target must not be touched. The alert's own resource carries its
+    /// tags (finding + inventory); any other target is looked up in the inventory, and a target we
+    /// cannot check is treated as protected.
+    async fn protection(&self, doc: &Document, target: &crate::document::Target) -> Option<String> {
+        let resource = &doc.alert.resource;
+        if target.kind == resource.kind && target.id == resource.id {
+            return resource.is_protected().then(|| "resource is tagged soar:protected=true".to_string());
+        }
+        let probe = Resource { kind: target.kind.clone(), id: target.id.clone(), ..Resource::unknown() };
+        match self.inventory.describe(&probe).await {
+            Ok(Some(record)) if tags_mark_protected(&record.tags) => Some("resource is tagged soar:protected=true".into()),
+            Ok(_) => None,
+            Err(e) if target.kind != ResourceKind::AccessKey => Some(format!("protection could not be checked: {e}")),
+            Err(_) => None,
+        }
+    }
+}
+
+fn notification(doc: &Document, request: &ActionRequest) -> Notification {
+    let verdict = doc.verdict.clone();
+    let label = verdict.as_ref().map(|v| v.verdict.as_str()).unwrap_or("undetermined");
+    let severity = verdict.as_ref().map(|v| v.severity.as_str()).unwrap_or("unknown");
+    Notification {
+        alert_id: doc.alert.id.clone(),
+        channel: request.target.id.clone(),
+        subject: request.params["subject"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", doc.alert.title)),
+        message: request.params["message"].as_str().map(String::from).unwrap_or_else(|| request.reason.clone()),
+        page: verdict.as_ref().is_some_and(|v| v.page),
+        verdict,
+    }
+}

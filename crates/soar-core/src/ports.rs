@@ -1,0 +1,126 @@
+//! Ports: what the pipeline needs from the outside world. In-memory adapters live in
+//! [`crate::memory`] and [`crate::files`]; AWS and HTTP adapters live in their own crates.
+
+use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
+use crate::document::{ActionRecord, ActionRequest, Document, Mode, TraceEntry, Verdict};
+use crate::egress::Locality;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("state store: {0}")]
+pub struct StateError(pub String);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("provider `{provider}`: {message}")]
+pub struct ProviderError {
+    pub provider: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("action `{action}` on `{target}`: {message}")]
+pub struct ActionError {
+    pub action: String,
+    pub target: String,
+    pub message: String,
+}
+
+/// What the state store knew of an alert revision when it was registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// First time this alert (id + resource) is seen.
+    New,
+    /// A newer revision of an alert already seen: evaluate it again.
+    Updated { previous: String },
+    /// This revision, or a newer one, was already registered: a redelivery or a late copy.
+    Duplicate { latest: String },
+}
+
+/// A provider answer as the cache keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub found: bool,
+    #[serde(default)]
+    pub data: Value,
+    /// Indicators the provider linked to this one (resolved IPs, related domains, ...).
+    #[serde(default)]
+    pub related: Vec<Indicator>,
+}
+
+/// DynamoDB in production: alerts and revisions, decisions, the action ledger, the cache, the cap.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Registers the alert's revision (its `updated_at`) under its id and resource.
+    async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError>;
+    /// Keeps the latest document of an alert for audit and replay.
+    async fn save_document(&self, doc: &Document) -> Result<(), StateError>;
+    async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError>;
+    async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError>;
+    /// Takes the ledger entry for (alert, action, target) in `mode`. `false` if it was taken before:
+    /// the action already happened (or was planned) and must not happen again.
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError>;
+    /// Gives a claim back when the action did not happen (rate cap), so a retry may take it.
+    async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
+    async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;
+    async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError>;
+    async fn cache_lookup(&self, provider: &str, indicator: &Indicator, lookup: &Lookup, ttl: Duration) -> Result<(), StateError>;
+    /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
+}
+
+/// What the organisation knows about one of its resources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InventoryRecord {
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Everything else the inventory holds (state, VPC, instance profile, ...).
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+/// Internal by definition: the organisation's own inventory (a JSON file, EC2 DescribeInstances).
+#[async_trait]
+pub trait Inventory: Send + Sync {
+    async fn describe(&self, resource: &Resource) -> Result<Option<InventoryRecord>, ProviderError>;
+}
+
+/// A source of intelligence about indicators.
+#[async_trait]
+pub trait IntelProvider: Send + Sync {
+    fn name(&self) -> &str;
+    /// External providers never receive internal indicators (enforced by the enrich step).
+    fn locality(&self) -> Locality;
+    fn indicator_kinds(&self) -> &[IndicatorKind];
+    async fn lookup(&self, indicator: &Indicator) -> Result<Lookup, ProviderError>;
+}
+
+/// Carries out AWS actions (isolate, snapshot, stop, tag, deactivate key).
+#[async_trait]
+pub trait Remediator: Send + Sync {
+    /// Returns what the action changed, with what a rollback needs (original groups, snapshot ids).
+    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError>;
+}
+
+/// A message to people about an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub alert_id: String,
+    pub channel: String,
+    pub subject: String,
+    pub message: String,
+    pub verdict: Option<Verdict>,
+    pub page: bool,
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, notification: &Notification) -> Result<Value, ActionError>;
+}
