@@ -1,0 +1,236 @@
+//! Compiled engines per phase and the [`PolicySet`] behind soar-core's `Policies` port.
+
+use crate::bundle::{Bundle, BundleError, PolicyTree};
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde_json::Value;
+use soar_core::{OrgConfig, Phase, Policies, PolicyError};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Per-evaluation wall-clock limit: a runaway policy must not hold an alert (or a Lambda) hostage.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_millis(250);
+
+/// Work units between clock reads: often enough to stop within a few ms, rarely enough to be cheap.
+const TIMER_CHECK_INTERVAL: u32 = 64;
+
+/// One phase's policy, compiled once and evaluated on a clone per alert.
+#[derive(Clone)]
+pub struct PhaseEngine {
+    phase: Phase,
+    revision: String,
+    rule: String,
+    engine: regorus::Engine,
+}
+
+impl std::fmt::Debug for PhaseEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhaseEngine").field("phase", &self.phase).field("revision", &self.revision).finish()
+    }
+}
+
+impl PhaseEngine {
+    pub fn new(bundle: &Bundle, time_limit: Duration) -> Result<Self, PolicyError> {
+        let phase = bundle.phase;
+        let not_loaded = |message: String| PolicyError::NotLoaded { phase, message };
+        let mut engine = regorus::Engine::new();
+        for (path, source) in &bundle.modules {
+            engine.add_policy(path.clone(), source.clone()).map_err(|e| not_loaded(e.to_string()))?;
+        }
+        let data: regorus::Value = serde_json::from_value(bundle.data.clone()).map_err(|e| not_loaded(e.to_string()))?;
+        engine.add_data(data).map_err(|e| not_loaded(e.to_string()))?;
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: time_limit,
+            check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
+        });
+        let rule = format!("data.soar.{phase}.decision");
+        if !engine.get_packages().map_err(|e| not_loaded(e.to_string()))?.iter().any(|p| p == &format!("data.soar.{phase}")) {
+            return Err(not_loaded(format!("no module declares `package soar.{phase}`")));
+        }
+        // Evaluate the template once: regorus prepares its rule indexes on first evaluation, and a
+        // never-evaluated template makes every clone pay for that again.
+        engine.set_input(regorus::Value::new_object());
+        if let Err(e) = engine.eval_rule(rule.clone()) {
+            tracing::debug!(%phase, error = %e, "warm-up evaluation on an empty input failed");
+        }
+        Ok(PhaseEngine { phase, revision: bundle.revision.clone(), rule, engine })
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// The raw decision for `input`. Undefined, errors and timeouts are all [`PolicyError`]s.
+    pub fn decide(&self, input: &Value) -> Result<Value, PolicyError> {
+        let phase = self.phase;
+        let failed = |message: String| PolicyError::Evaluation { phase, message };
+        let input: regorus::Value = serde_json::from_value(input.clone()).map_err(|e| failed(format!("input: {e}")))?;
+        let mut engine = self.engine.clone();
+        engine.set_input(input);
+        let result = engine.eval_rule(self.rule.clone()).map_err(|e| failed(format!("{e:#}")))?;
+        if result == regorus::Value::Undefined {
+            return Err(PolicyError::Undefined { phase });
+        }
+        serde_json::to_value(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
+    }
+}
+
+/// The four phase engines. A phase whose bundle does not load keeps its error, and every
+/// decision asked of it fails with that error (so the alert ends `undetermined`, never acted on).
+pub struct PolicySet {
+    engines: Vec<(Phase, Result<PhaseEngine, PolicyError>, String)>,
+    org: OrgConfig,
+    config_error: Option<String>,
+}
+
+impl PolicySet {
+    /// The bundles built into this binary.
+    pub fn embedded(time_limit: Duration) -> Self {
+        Self::from_tree(&PolicyTree::embedded(), time_limit)
+    }
+
+    /// A policy folder on disk; a folder that cannot be read gives a set whose every phase fails.
+    pub fn from_dir(dir: &std::path::Path, time_limit: Duration) -> Self {
+        match PolicyTree::from_dir(dir) {
+            Ok(tree) => Self::from_tree(&tree, time_limit),
+            Err(e) => Self::broken(&e),
+        }
+    }
+
+    pub fn from_tree(tree: &PolicyTree, time_limit: Duration) -> Self {
+        let mut org = None;
+        let mut config_error = None;
+        let engines = Phase::ALL
+            .into_iter()
+            .map(|phase| {
+                let bundle = tree.bundle(phase, false);
+                let revision = bundle.as_ref().map(|b| b.revision.clone()).unwrap_or_else(|_| "unloaded".into());
+                let engine = bundle
+                    .map_err(|e| PolicyError::NotLoaded { phase, message: e.to_string() })
+                    .and_then(|b| {
+                        if org.is_none() {
+                            match serde_json::from_value::<OrgConfig>(b.config()) {
+                                Ok(c) => org = Some(c),
+                                Err(e) => config_error = Some(format!("data.soar.config: {e}")),
+                            }
+                        }
+                        PhaseEngine::new(&b, time_limit)
+                    });
+                match &engine {
+                    Ok(e) => tracing::info!(%phase, revision = e.revision(), "policy bundle loaded"),
+                    Err(e) => tracing::error!(%phase, error = %e, "policy bundle failed to load"),
+                }
+                (phase, engine, revision)
+            })
+            .collect();
+        PolicySet { engines, org: org.unwrap_or_default(), config_error }
+    }
+
+    fn broken(error: &BundleError) -> Self {
+        let engines = Phase::ALL
+            .into_iter()
+            .map(|phase| (phase, Err(PolicyError::NotLoaded { phase, message: error.to_string() }), "unloaded".to_string()))
+            .collect();
+        PolicySet { engines, org: OrgConfig::default(), config_error: None }
+    }
+
+    /// `data.soar.config` as the Rust guard rails read it (egress, recursion limits).
+    pub fn org_config(&self) -> &OrgConfig {
+        &self.org
+    }
+
+    /// Load problems, one line each; empty when every phase loaded.
+    pub fn problems(&self) -> Vec<String> {
+        self.engines
+            .iter()
+            .filter_map(|(_, e, _)| e.as_ref().err().map(ToString::to_string))
+            .chain(self.config_error.clone())
+            .collect()
+    }
+
+    pub fn engine(&self, phase: Phase) -> Result<&PhaseEngine, &PolicyError> {
+        let (_, engine, _) = self.engines.iter().find(|(p, _, _)| *p == phase).expect("every phase has an entry");
+        engine.as_ref()
+    }
+}
+
+impl Policies for PolicySet {
+    fn revision(&self, phase: Phase) -> String {
+        self.engines.iter().find(|(p, _, _)| *p == phase).map(|(_, _, r)| r.clone()).unwrap_or_default()
+    }
+
+    fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
+        self.engine(phase).map_err(Clone::clone)?.decide(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, PolicyTree) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        let tree = PolicyTree::from_dir(dir.path()).unwrap();
+        (dir, tree)
+    }
+
+    #[test]
+    fn decides_and_reports_undefined() {
+        let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\"accept\": true} if input.x == 1\n")]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+        assert_eq!(engine.decide(&json!({"x": 1})).unwrap(), json!({"accept": true}));
+        assert_eq!(engine.decide(&json!({"x": 2})), Err(PolicyError::Undefined { phase: Phase::Ingest }));
+    }
+
+    #[test]
+    fn syntax_errors_and_missing_packages_fail_to_load() {
+        let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);
+        assert!(matches!(PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT), Err(PolicyError::NotLoaded { .. })));
+        let (_d, t) = tree(&[("ingest/i.rego", "package somewhere.else\nx := 1\n")]);
+        let err = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap_err().to_string();
+        assert!(err.contains("package soar.ingest"), "{err}");
+    }
+
+    #[test]
+    fn runtime_errors_are_policy_errors() {
+        // Two different values for one complete rule is a Rego conflict error at evaluation time.
+        let (_d, t) = tree(&[("evaluate/e.rego", "package soar.evaluate\ndecision := 1 if input.a\ndecision := 2 if input.b\n")]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+        assert!(matches!(engine.decide(&json!({"a": true, "b": true})), Err(PolicyError::Evaluation { .. })));
+    }
+
+    #[test]
+    fn runaway_policies_hit_the_time_limit() {
+        let (_d, t) = tree(&[(
+            "evaluate/e.rego",
+            "package soar.evaluate\ndecision := count([x | some a in numbers.range(1, 3000); some b in numbers.range(1, 3000); x := a * b])\n",
+        )]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), Duration::from_millis(20)).unwrap();
+        let err = engine.decide(&json!({})).unwrap_err().to_string();
+        assert!(err.to_lowercase().contains("time") || err.to_lowercase().contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_folder_fails_every_phase_but_loads() {
+        let set = PolicySet::from_dir(std::path::Path::new("/nonexistent/policies"), DEFAULT_TIME_LIMIT);
+        assert_eq!(set.problems().len(), 4);
+        assert!(matches!(set.decide(Phase::Evaluate, &json!({})), Err(PolicyError::NotLoaded { .. })));
+    }
+
+    #[test]
+    fn embedded_set_loads_and_exposes_config() {
+        let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
+        assert!(set.problems().is_empty(), "{:?}", set.problems());
+        assert!(!set.org_config().internal_cidrs.is_empty());
+        assert_eq!(set.revision(Phase::Ingest).len(), 12);
+    }
+}

@@ -1,0 +1,143 @@
+//! `soar policy test`: runs every `test_` rule of a policy tree. regorus has no `opa test`, but
+//! `test_` rules and `with` work, so the runner loads each folder (a phase, or `common`) with its
+//! tests, finds the test rules in the `*_test.rego` sources, and evaluates them one by one.
+
+use crate::bundle::{PolicyTree, is_test_file};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    pub file: String,
+    pub rule: String,
+    /// `None` when the rule evaluated to `true`.
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct TestReport {
+    pub results: Vec<TestResult>,
+    /// Load errors that stopped a whole folder (syntax errors, bad data): each counts as a failure.
+    pub load_errors: Vec<String>,
+    /// Per policy file (tests excluded): (covered lines, coverable lines).
+    pub coverage: BTreeMap<String, (usize, usize)>,
+}
+
+impl TestReport {
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.failure.is_none()).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed() + self.load_errors.len()
+    }
+
+    /// Failures with their file, then the closing line `N passed, N failed`.
+    pub fn render(&self, with_coverage: bool) -> String {
+        let mut out = String::new();
+        for error in &self.load_errors {
+            writeln!(out, "ERROR {error}").unwrap();
+        }
+        for r in &self.results {
+            if let Some(why) = &r.failure {
+                writeln!(out, "FAIL {}: {} ({why})", r.file, r.rule).unwrap();
+            }
+        }
+        if with_coverage {
+            writeln!(out, "coverage:").unwrap();
+            for (file, (covered, total)) in &self.coverage {
+                let pct = if *total == 0 { 100.0 } else { *covered as f64 * 100.0 / *total as f64 };
+                writeln!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
+            }
+        }
+        writeln!(out, "{} passed, {} failed", self.passed(), self.failed()).unwrap();
+        out
+    }
+}
+
+/// Runs every test of `tree`.
+pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
+    let mut report = TestReport::default();
+    let mut folders: Vec<String> = tree
+        .files()
+        .iter()
+        .filter_map(|(path, _)| path.split_once('/').map(|(folder, _)| folder.to_string()))
+        .collect();
+    folders.sort();
+    folders.dedup();
+
+    for folder in folders {
+        let tests: Vec<(String, String, String)> = tree
+            .files()
+            .iter()
+            .filter(|(path, _)| path.starts_with(&format!("{folder}/")) && is_test_file(path))
+            .flat_map(|(path, source)| {
+                let package = package_of(source);
+                test_rules(source).into_iter().map(move |rule| (path.clone(), package.clone(), rule))
+            })
+            .collect();
+        if tests.is_empty() {
+            continue;
+        }
+        let (modules, data, _) = match tree.bundle_for(&folder, true) {
+            Ok(b) => b,
+            Err(e) => {
+                report.load_errors.push(format!("{folder}: {e}"));
+                continue;
+            }
+        };
+        // Tests of `common` run against common alone; a phase's tests see common too.
+        let modules: Vec<_> = modules.into_iter().filter(|(p, _)| folder != "common" || p.starts_with("common/")).collect();
+        let mut engine = regorus::Engine::new();
+        engine.set_enable_coverage(coverage);
+        let loaded = modules
+            .iter()
+            .try_for_each(|(path, source)| engine.add_policy(path.clone(), source.clone()).map(drop))
+            .and_then(|()| engine.add_data(serde_json::from_value(data)?));
+        if let Err(e) = loaded {
+            report.load_errors.push(format!("{folder}: {e}"));
+            continue;
+        }
+        for (file, package, rule) in tests {
+            let path = format!("data.{package}.{rule}");
+            let failure = match engine.eval_rule(path) {
+                Ok(regorus::Value::Bool(true)) => None,
+                Ok(regorus::Value::Undefined) => Some("undefined: a condition did not hold".to_string()),
+                Ok(other) => Some(format!("evaluated to {other}, expected true")),
+                Err(e) => Some(format!("error: {e}")),
+            };
+            report.results.push(TestResult { file, rule, failure });
+        }
+        if coverage && let Ok(cov) = engine.get_coverage_report() {
+            for file in cov.files.into_iter().filter(|f| !is_test_file(&f.path)) {
+                let entry = report.coverage.entry(file.path).or_default();
+                // A file shared by several folders (common) counts as covered where any folder covered it.
+                let covered = file.covered.len();
+                let total = file.covered.len() + file.not_covered.len();
+                if covered >= entry.0 {
+                    *entry = (covered, total);
+                }
+            }
+        }
+    }
+    report
+}
+
+fn package_of(source: &str) -> String {
+    source
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Names of `test_` rules: rule heads start at column 0 (`test_x if {`, `test_x := ...`).
+fn test_rules(source: &str) -> Vec<String> {
+    let mut names: Vec<String> = source
+        .lines()
+        .filter(|l| l.starts_with("test_"))
+        .map(|l| l.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+        .collect();
+    names.dedup();
+    names
+}

@@ -1,0 +1,78 @@
+package soar.evaluate_test
+
+import data.soar.evaluate
+
+finding(type, severity, label) := {
+	"alert": {
+		"type": type, "severity": severity, "severity_label": label,
+		"resource": {"kind": "Instance", "id": "i-1", "tags": {}},
+		"indicators": [{"type": "ip", "value": "198.51.100.7", "role": "remote", "depth": 0}],
+	},
+	"enrichments": [],
+	"context": {"phase": "evaluate"},
+}
+
+threat_hit := [{"provider": "threatlist", "status": "found", "data": {"malicious": true}, "indicator": {"type": "ip", "value": "198.51.100.7"}}]
+
+test_high_severity_tor_client_is_an_incident if {
+	d := evaluate.decision with input as finding("UnauthorizedAccess:EC2/TorClient", 8, "high")
+	d.verdict == "incident"
+	d.severity == "high"
+	d.page == true
+}
+
+test_high_but_below_page_threshold_does_not_page if {
+	d := evaluate.decision with input as finding("Backdoor:EC2/C&CActivity.B", 7, "high")
+	d.verdict == "incident"
+	d.page == false
+}
+
+test_medium_with_threat_hit_is_a_high_incident if {
+	d := evaluate.decision with input as object.union(finding("Recon:EC2/PortProbeUnprotectedPort", 5, "medium"), {"enrichments": threat_hit})
+	d.verdict == "incident"
+	d.severity == "high"
+	"an indicator is on a threat list" in d.reasons
+}
+
+test_medium_without_corroboration_is_undetermined if {
+	d := evaluate.decision with input as finding("Recon:EC2/PortProbeUnprotectedPort", 5, "medium")
+	d.verdict == "undetermined"
+	d.page == false
+}
+
+test_low_without_intel_is_a_false_positive if {
+	d := evaluate.decision with input as finding("Recon:EC2/PortProbeUnprotectedPort", 2, "low")
+	d.verdict == "false_positive"
+}
+
+test_authorized_scanner_is_a_false_positive if {
+	d := evaluate.decision with input as finding("Recon:EC2/Portscan", 8, "high")
+		with data.soar.config.evaluate.authorized_scanner_ips as ["198.51.100.7"]
+	d.verdict == "false_positive"
+	contains(d.reasons[0], "authorised scanner")
+}
+
+test_authorized_testing_tag_is_a_false_positive if {
+	input_doc := finding("UnauthorizedAccess:EC2/TorClient", 8, "high")
+	d := evaluate.decision with input as object.union(input_doc, {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
+	d.verdict == "false_positive"
+}
+
+test_unknown_types_are_undetermined_not_dropped if {
+	d := evaluate.decision with input as finding("Canary:EC2/Stateless.IntegTest", 9, "critical")
+	d.verdict == "undetermined"
+	contains(d.reasons[0], "not covered")
+	d.page == false
+}
+
+test_attack_sequences_are_incidents_and_page if {
+	d := evaluate.decision with input as finding("AttackSequence:IAM/CompromisedCredentials", 9, "critical")
+	d.verdict == "incident"
+	d.page == true
+}
+
+test_attack_sequence_on_tagged_resource_still_an_incident if {
+	input_doc := finding("AttackSequence:S3/CompromisedData", 9, "critical")
+	d := evaluate.decision with input as object.union(input_doc, {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
+	d.verdict == "incident"
+}

@@ -1,0 +1,102 @@
+# Ingest: accept or suppress each alert, with a reason, and map alerts from other tools onto
+# soar's fields. Input: {source, alert (GuardDuty, already normalised; null otherwise), raw, context}.
+package soar.ingest
+
+import data.soar.lib
+
+guardduty := input.source == "guardduty"
+
+# --- Suppression ---------------------------------------------------------------------------------
+
+suppress contains "sample finding (service.additionalInfo.sample): generated for testing, never acted on" if {
+	guardduty
+	input.alert.sample == true
+}
+
+suppress contains "archived finding: an analyst already closed it in GuardDuty" if {
+	guardduty
+	input.alert.archived == true
+}
+
+suppress contains sprintf("finding type %s is suppressed by data.soar.config.ingest.suppressed_types", [input.alert.type]) if {
+	guardduty
+	input.alert.type in lib.config.ingest.suppressed_types
+}
+
+suppress contains "test alert (the sending tool flagged it `test: true`)" if {
+	not guardduty
+	generic.test == true
+}
+
+# --- Alerts from other tools --------------------------------------------------------------------
+#
+# The generic schema (documented in the README): {id, type|rule, severity|priority, title,
+# description, account, region, time, resource: {type|kind, id, tags}, indicators|observables:
+# [{type, value}], test}. An EventBridge event from another source carries it in `detail`.
+
+generic := input.raw.detail if {
+	not guardduty
+	is_object(input.raw.detail)
+} else := input.raw
+
+first_of(obj, keys) := [obj[k] | some k in keys; obj[k] != null][0]
+
+mapped_resource := {
+	"kind": object.get(r, "kind", object.get(r, "type", "Unknown")),
+	"id": object.get(r, "id", ""),
+	"tags": object.get(r, "tags", {}),
+} if {
+	r := generic.resource
+	is_object(r)
+} else := {"kind": "Unknown", "id": "", "tags": {}}
+
+mapped := {
+	"id": first_of(generic, ["id", "alert_id", "uuid"]),
+	"type": first_of(generic, ["type", "rule", "name"]),
+	"severity": object.get(generic, "severity", object.get(generic, "priority", 0)),
+	"title": object.get(generic, "title", object.get(generic, "output", "")),
+	"description": object.get(generic, "description", ""),
+	"account": object.get(generic, "account", object.get(input.raw, "account", "")),
+	"region": object.get(generic, "region", object.get(input.raw, "region", "")),
+	"updated_at": object.get(generic, "time", object.get(input.raw, "time", null)),
+	"resource": mapped_resource,
+	"indicators": object.get(generic, "indicators", object.get(generic, "observables", [])),
+	"sample": object.get(generic, "test", false) == true,
+}
+
+# --- Labels -------------------------------------------------------------------------------------
+
+labels contains input.source
+
+labels contains concat(":", ["severity", input.alert.severity_label]) if guardduty
+
+labels contains "cross-account" if {
+	guardduty
+	input.alert.resource.account != ""
+	input.alert.account != input.alert.resource.account
+}
+
+labels contains concat(":", ["family", split(input.alert.type, ":")[0]]) if guardduty
+
+# --- Decision -----------------------------------------------------------------------------------
+
+decision := {
+	"accept": false,
+	"reason": concat("; ", sort([r | some r in suppress])),
+	"labels": sort([l | some l in labels]),
+} if count(suppress) > 0
+
+decision := {"accept": true, "reason": "GuardDuty finding accepted", "labels": sort([l | some l in labels])} if {
+	count(suppress) == 0
+	guardduty
+}
+
+decision := {
+	"accept": true,
+	"reason": sprintf("alert from %s mapped by the generic schema", [input.source]),
+	"labels": sort([l | some l in labels]),
+	"alert": mapped,
+} if {
+	count(suppress) == 0
+	not guardduty
+}

@@ -1,0 +1,88 @@
+package soar.ingest_test
+
+import data.soar.ingest
+
+gd(overrides) := {
+	"source": "guardduty",
+	"alert": object.union({
+		"id": "guardduty/111122223333/us-east-1/f1", "type": "UnauthorizedAccess:EC2/TorClient",
+		"severity": 8, "severity_label": "high", "sample": false, "archived": false,
+		"account": "111122223333", "resource": {"kind": "Instance", "id": "i-1", "account": "111122223333", "tags": {}},
+	}, overrides),
+	"raw": {},
+	"context": {"phase": "ingest"},
+}
+
+test_accepts_a_real_finding if {
+	d := ingest.decision with input as gd({})
+	d.accept == true
+	"guardduty" in d.labels
+	"severity:high" in d.labels
+	"family:UnauthorizedAccess" in d.labels
+}
+
+test_suppresses_sample_findings_with_reason if {
+	d := ingest.decision with input as gd({"sample": true})
+	d.accept == false
+	contains(d.reason, "sample finding")
+}
+
+test_suppresses_archived_findings if {
+	d := ingest.decision with input as gd({"archived": true})
+	d.accept == false
+	contains(d.reason, "archived")
+}
+
+test_sample_and_archived_give_both_reasons if {
+	d := ingest.decision with input as gd({"archived": true, "sample": true})
+	contains(d.reason, "archived")
+	contains(d.reason, "sample")
+}
+
+test_configured_types_are_suppressed if {
+	d := ingest.decision with input as gd({}) with data.soar.config.ingest.suppressed_types as ["UnauthorizedAccess:EC2/TorClient"]
+	d.accept == false
+	contains(d.reason, "suppressed_types")
+}
+
+test_cross_account_label if {
+	d := ingest.decision with input as gd({"resource": {"kind": "Instance", "id": "i-1", "account": "444455556666", "tags": {}}})
+	"cross-account" in d.labels
+}
+
+generic_input := {
+	"source": "falco",
+	"alert": null,
+	"raw": {
+		"source": "falco", "id": "evt-42", "rule": "Terminal shell in container", "priority": "high",
+		"resource": {"type": "Container", "id": "c-9"}, "observables": [{"type": "ip", "value": "198.51.100.9"}],
+	},
+	"context": {"phase": "ingest"},
+}
+
+test_maps_the_generic_schema if {
+	d := ingest.decision with input as generic_input
+	d.accept == true
+	d.alert.id == "evt-42"
+	d.alert.type == "Terminal shell in container"
+	d.alert.severity == "high"
+	d.alert.resource == {"kind": "Container", "id": "c-9", "tags": {}}
+	d.alert.indicators == [{"type": "ip", "value": "198.51.100.9"}]
+}
+
+test_maps_generic_alerts_inside_eventbridge if {
+	d := ingest.decision with input as {
+		"source": "acme.edr", "alert": null, "context": {},
+		"raw": {"source": "acme.edr", "account": "111122223333", "region": "eu-west-1", "detail-type": "Detection",
+		        "detail": {"id": "d-1", "type": "Ransomware", "severity": 9}},
+	}
+	d.alert.id == "d-1"
+	d.alert.account == "111122223333"
+	d.alert.region == "eu-west-1"
+}
+
+test_generic_test_alerts_are_suppressed if {
+	d := ingest.decision with input as object.union(generic_input, {"raw": {"id": "t", "type": "x", "test": true}})
+	d.accept == false
+	contains(d.reason, "test alert")
+}

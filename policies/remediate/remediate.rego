@@ -1,0 +1,103 @@
+# Remediate: which actions on which targets. Input: the document (alert, enrichments, verdict)
+# and context {mode}. The Rust side still applies its guard rails (sample, protected, allow-list,
+# exactly-once ledger, hourly cap, dry run) to whatever this returns.
+package soar.remediate
+
+import data.soar.lib
+
+cfg := lib.config.remediate
+
+alert := input.alert
+
+verdict := input.verdict.verdict
+
+resource := alert.resource
+
+protected if lib.protected(alert, input.enrichments)
+
+# Sample findings and protected resources get no automatic response.
+may_act if {
+	not alert.sample
+	not protected
+}
+
+instance_target := {"kind": "Instance", "id": resource.id}
+
+# --- EC2 instances ----------------------------------------------------------------------------------
+
+actions contains {
+	"type": "ec2.snapshot", "target": instance_target,
+	"params": {"tags": {"soar:alert-id": alert.id}},
+	"reason": "preserve disk evidence before isolation",
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Instance"
+	resource.id != ""
+	cfg.snapshot_before_isolation
+}
+
+actions contains {
+	"type": "ec2.isolate", "target": instance_target,
+	"params": {},
+	"reason": sprintf("incident on %s: cut it off the network", [resource.id]),
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Instance"
+	resource.id != ""
+}
+
+actions contains {
+	"type": "ec2.tag", "target": instance_target,
+	"params": {"tags": {"soar:incident": alert.id, "soar:verdict": verdict}},
+	"reason": "mark the instance for responders",
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Instance"
+	resource.id != ""
+}
+
+# Stopping loses memory evidence and breaks service: only for critical incidents, and a human approves.
+actions contains {
+	"type": "ec2.stop", "target": instance_target,
+	"params": {},
+	"requires_approval": cfg.stop_requires_approval,
+	"reason": "critical incident: stop the instance once a responder approves",
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Instance"
+	resource.id != ""
+	alert.severity >= cfg.stop_min_severity
+}
+
+# --- IAM access keys --------------------------------------------------------------------------------
+
+actions contains {
+	"type": "iam.deactivate_key", "target": {"kind": "AccessKey", "id": resource.id},
+	"params": {"user_name": object.get(resource.attributes, "user_name", "")},
+	"reason": "incident involving this access key: deactivate it (reversible)",
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "AccessKey"
+	resource.id != ""
+}
+
+# --- People -----------------------------------------------------------------------------------------
+
+notify_message := "protected resource: no automatic action, respond by hand" if protected
+else := concat("; ", input.verdict.reasons)
+
+actions contains {
+	"type": "notify", "target": {"kind": "Channel", "id": cfg.notify_channel},
+	"params": {"message": notify_message, "page": input.verdict.page},
+	"reason": sprintf("%s alert", [verdict]),
+} if {
+	not alert.sample
+	verdict in {"incident", "undetermined"}
+}
+
+decision := {"actions": [a | some a in actions]}

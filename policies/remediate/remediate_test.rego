@@ -1,0 +1,84 @@
+package soar.remediate_test
+
+import data.soar.remediate
+
+doc(kind, id, verdict) := {
+	"alert": {
+		"id": "guardduty/1/us-east-1/f1", "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8, "sample": false,
+		"resource": {"kind": kind, "id": id, "tags": {}, "attributes": {"user_name": "alice"}},
+	},
+	"enrichments": [],
+	"verdict": {"verdict": verdict, "severity": "high", "reasons": ["test"], "page": true},
+	"context": {"phase": "remediate", "mode": "dry_run"},
+}
+
+types(d) := {a.type | some a in d.actions}
+
+test_incident_on_instance_isolates_snapshots_tags_and_notifies if {
+	d := remediate.decision with input as doc("Instance", "i-1", "incident")
+	types(d) == {"ec2.isolate", "ec2.snapshot", "ec2.tag", "notify"}
+	some a in d.actions
+	a.type == "ec2.isolate"
+	a.target == {"kind": "Instance", "id": "i-1"}
+}
+
+test_critical_incident_adds_stop_with_approval if {
+	input_doc := object.union(doc("Instance", "i-1", "incident"), {"alert": {"severity": 9.5}})
+	d := remediate.decision with input as input_doc
+	some a in d.actions
+	a.type == "ec2.stop"
+	a.requires_approval == true
+}
+
+test_high_incident_does_not_stop if {
+	d := remediate.decision with input as doc("Instance", "i-1", "incident")
+	not "ec2.stop" in types(d)
+}
+
+test_incident_on_access_key_deactivates_it if {
+	d := remediate.decision with input as doc("AccessKey", "AKIAEXAMPLE", "incident")
+	types(d) == {"iam.deactivate_key", "notify"}
+	some a in d.actions
+	a.type == "iam.deactivate_key"
+	a.params.user_name == "alice"
+}
+
+test_protected_tag_means_notify_only if {
+	input_doc := object.union(doc("Instance", "i-1", "incident"), {"alert": {"resource": {"tags": {"soar:protected": "true"}}}})
+	d := remediate.decision with input as input_doc
+	types(d) == {"notify"}
+	contains(d.actions[0].params.message, "protected")
+}
+
+test_protected_by_inventory_means_notify_only if {
+	input_doc := object.union(doc("Instance", "i-1", "incident"), {"enrichments": [{"provider": "inventory", "status": "found", "data": {"protected": true}}]})
+	d := remediate.decision with input as input_doc
+	types(d) == {"notify"}
+}
+
+test_sample_findings_get_nothing if {
+	input_doc := object.union(doc("Instance", "i-1", "incident"), {"alert": {"sample": true}})
+	d := remediate.decision with input as input_doc
+	count(d.actions) == 0
+}
+
+test_undetermined_only_notifies if {
+	d := remediate.decision with input as doc("Instance", "i-1", "undetermined")
+	types(d) == {"notify"}
+}
+
+test_false_positive_does_nothing if {
+	d := remediate.decision with input as doc("Instance", "i-1", "false_positive")
+	count(d.actions) == 0
+}
+
+test_incident_without_resource_id_only_notifies if {
+	d := remediate.decision with input as doc("Instance", "", "incident")
+	types(d) == {"notify"}
+}
+
+test_snapshot_can_be_switched_off if {
+	d := remediate.decision with input as doc("Instance", "i-1", "incident")
+		with data.soar.config.remediate.snapshot_before_isolation as false
+	not "ec2.snapshot" in types(d)
+}
