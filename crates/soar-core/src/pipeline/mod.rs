@@ -10,7 +10,7 @@ mod evaluate;
 mod ingest;
 mod remediate;
 
-pub use enrich::Enricher;
+pub use enrich::{Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use remediate::{KNOWN_ACTIONS, Responder};
@@ -18,7 +18,9 @@ pub use remediate::{KNOWN_ACTIONS, Responder};
 use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{Document, Mode, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::input::Incoming;
-use crate::ports::StateStore;
+use crate::egress::OrgConfig;
+use crate::memory::{MemoryState, RecordingNotifier, RecordingRemediator};
+use crate::ports::{IntelProvider, Inventory, StateStore};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -97,6 +99,9 @@ pub struct RunOutcome {
 }
 
 /// The whole pipeline in one process.
+///
+/// Built with [`Pipeline::in_memory`] for `soar run` and tests; the Lambda functions build one
+/// step each with AWS adapters instead.
 pub struct Pipeline {
     pub ingestor: Ingestor,
     pub enricher: Enricher,
@@ -105,7 +110,46 @@ pub struct Pipeline {
     pub state: Arc<dyn StateStore>,
 }
 
+/// What an in-process pipeline is built from; the state and side-effect ports are in memory.
+pub struct LocalParts {
+    pub policies: Arc<dyn Policies>,
+    pub org: OrgConfig,
+    pub inventory: Arc<dyn Inventory>,
+    pub providers: Vec<Arc<dyn IntelProvider>>,
+    pub settings: Settings,
+}
+
 impl Pipeline {
+    /// A pipeline whose state, remediation and notifications live in memory: nothing leaves the
+    /// process except lookups to the providers given.
+    pub fn in_memory(parts: LocalParts) -> (Pipeline, Arc<MemoryState>) {
+        let state = Arc::new(MemoryState::new());
+        let shared: Arc<dyn StateStore> = state.clone();
+        let LocalParts { policies, org, inventory, providers, settings } = parts;
+        let pipeline = Pipeline {
+            ingestor: Ingestor { policies: policies.clone(), state: shared.clone() },
+            enricher: Enricher {
+                policies: policies.clone(),
+                state: shared.clone(),
+                inventory: inventory.clone(),
+                providers,
+                org,
+                settings: settings.clone(),
+            },
+            evaluator: Evaluator { policies: policies.clone(), state: shared.clone() },
+            responder: Responder {
+                policies,
+                state: shared.clone(),
+                inventory,
+                remediator: Arc::new(RecordingRemediator::default()),
+                notifier: Arc::new(RecordingNotifier::default()),
+                settings,
+            },
+            state: shared,
+        };
+        (pipeline, state)
+    }
+
     pub async fn run(&self, incoming: Incoming) -> RunOutcome {
         let outcome = self.ingestor.ingest(incoming).await;
         let Some(mut doc) = outcome.document else {

@@ -1,0 +1,79 @@
+//! `soar policy test` and `soar policy eval`.
+
+use crate::inputs;
+use serde_json::Value;
+use soar_core::memory::StaticInventory;
+use soar_core::pipeline::{LocalParts, Pipeline, Settings};
+use soar_core::{Phase, Policies, parse_input};
+use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree, testing};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn test(dir: Option<&Path>, coverage: bool) -> Result<ExitCode, String> {
+    let tree = match dir {
+        Some(dir) => PolicyTree::from_dir(dir).map_err(|e| e.to_string())?,
+        None => PolicyTree::embedded(),
+    };
+    let report = testing::run(&tree, coverage);
+    print!("{}", report.render(coverage));
+    Ok(if report.failed() == 0 && report.passed() > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A ready policy input (with `context`) is evaluated as it is; any alert is run through the
+/// phases before `phase` in memory, and the decision `phase` took is printed.
+pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<ExitCode, String> {
+    let set = match policies {
+        Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
+        None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
+    };
+    let mut units = inputs::read(file)?;
+    if units.len() != 1 {
+        return Err(format!("{}: policy eval takes one input, found {}", file.display(), units.len()));
+    }
+    let bytes = units.remove(0).bytes;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+
+    if value.get("context").is_some() {
+        return Ok(print_decision(set.decide(phase, &value).map_err(|e| e.to_string())));
+    }
+    let mut parsed = parse_input(&bytes);
+    if parsed.len() != 1 {
+        return Err(format!("{}: policy eval takes one alert, found {}", file.display(), parsed.len()));
+    }
+    let incoming = parsed.remove(0).result.map_err(|e| format!("{}: {e}", file.display()))?;
+    let org = set.org_config().clone();
+    let (pipeline, _) = Pipeline::in_memory(LocalParts {
+        policies: Arc::new(set),
+        org,
+        inventory: Arc::new(StaticInventory::default()),
+        providers: Vec::new(),
+        settings: Settings::default(),
+    });
+    let outcome = pipeline.run(incoming).await;
+    let entry = outcome.document.as_ref().and_then(|d| d.trace.iter().find(|t| t.phase == phase).cloned());
+    match entry {
+        Some(entry) => Ok(print_decision(match entry.error {
+            Some(e) => Err(e),
+            None => Ok(entry.decision.unwrap_or(Value::Null)),
+        })),
+        None => Err(format!(
+            "the alert never reached the {phase} phase ({}: {})",
+            outcome.status.as_str(),
+            outcome.error.unwrap_or(outcome.reason)
+        )),
+    }
+}
+
+fn print_decision(result: Result<Value, String>) -> ExitCode {
+    match result {
+        Ok(decision) => {
+            println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("soar: policy error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

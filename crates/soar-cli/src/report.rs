@@ -1,0 +1,129 @@
+//! What `soar run` prints per input: one JSON object (`--json`) or a readable summary.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use soar_core::pipeline::{IngestStatus, RunOutcome};
+use soar_core::{Document, EnrichmentStatus};
+use std::fmt::Write as _;
+
+#[derive(Serialize)]
+pub struct InputReport {
+    pub input: String,
+    pub alert_id: Option<String>,
+    pub status: &'static str,
+    pub reason: String,
+    pub verdict: Option<String>,
+    pub severity: Option<String>,
+    pub page: bool,
+    pub actions: Vec<Value>,
+    pub enrichments: Vec<Value>,
+    pub trace: Vec<Value>,
+    pub error: Option<String>,
+}
+
+impl InputReport {
+    pub fn rejected(input: String, error: String) -> Self {
+        InputReport {
+            input,
+            alert_id: None,
+            status: IngestStatus::Rejected.as_str(),
+            reason: "not an alert".into(),
+            verdict: None,
+            severity: None,
+            page: false,
+            actions: Vec::new(),
+            enrichments: Vec::new(),
+            trace: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    pub fn from_outcome(input: String, outcome: &RunOutcome) -> Self {
+        let doc = outcome.document.as_ref();
+        let verdict = doc.and_then(|d| d.verdict.as_ref());
+        InputReport {
+            input,
+            alert_id: doc.map(|d| d.alert.id.clone()),
+            status: outcome.status.as_str(),
+            reason: outcome.reason.clone(),
+            verdict: verdict.map(|v| v.verdict.as_str().to_string()),
+            severity: verdict.map(|v| v.severity.clone()),
+            page: verdict.is_some_and(|v| v.page),
+            actions: doc.map(actions).unwrap_or_default(),
+            enrichments: doc.map(|d| d.enrichments.iter().map(|e| json!(e)).collect()).unwrap_or_default(),
+            trace: doc.map(|d| d.trace.iter().map(|t| json!(t)).collect()).unwrap_or_default(),
+            error: outcome.error.clone(),
+        }
+    }
+
+    pub fn is_rejected(&self) -> bool {
+        self.status == IngestStatus::Rejected.as_str()
+    }
+}
+
+fn actions(doc: &Document) -> Vec<Value> {
+    doc.actions
+        .iter()
+        .map(|a| {
+            json!({
+                "type": a.request.action,
+                "target": a.request.target.id,
+                "target_kind": a.request.target.kind,
+                "mode": a.mode,
+                "status": a.status,
+                "requires_approval": a.request.requires_approval,
+                "reason": a.request.reason,
+                "detail": a.detail,
+            })
+        })
+        .collect()
+}
+
+/// The readable form: a few aligned lines per alert.
+pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", report.input);
+    if let Some(doc) = doc {
+        let a = &doc.alert;
+        let _ = writeln!(out, "  alert     {} ({} {}, {} {})", a.id, a.kind, a.severity, a.resource.kind, a.resource.id);
+    }
+    let _ = writeln!(out, "  status    {}: {}", report.status, report.reason);
+    if let (Some(verdict), Some(doc)) = (&report.verdict, doc) {
+        let page = if report.page { ", page now" } else { "" };
+        let reasons = doc.verdict.as_ref().map(|v| v.reasons.join("; ")).unwrap_or_default();
+        let _ = writeln!(out, "  verdict   {verdict} ({}{page}): {reasons}", report.severity.as_deref().unwrap_or("?"));
+    }
+    if let Some(doc) = doc {
+        for e in &doc.enrichments {
+            let subject = match &e.indicator {
+                Some(i) => format!("{} {}", i.kind, i.value),
+                None => format!("{} {}", doc.alert.resource.kind, doc.alert.resource.id),
+            };
+            let status = match e.status {
+                EnrichmentStatus::Found => "found",
+                EnrichmentStatus::NotFound => "not found",
+                EnrichmentStatus::Error => "error",
+            };
+            let _ = writeln!(out, "  enrich    {}: {subject}: {status}{}", e.provider, if e.cached { " (cached)" } else { "" });
+        }
+        for action in &doc.actions {
+            let _ = writeln!(
+                out,
+                "  action    {} {} → {} [{}]",
+                action.request.action,
+                action.request.target.id,
+                action.status.as_str(),
+                action.mode.as_str()
+            );
+        }
+        for t in &doc.trace {
+            for note in &t.notes {
+                let _ = writeln!(out, "  note      {}: {note}", t.phase);
+            }
+        }
+    }
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "  error     {error}");
+    }
+    out
+}

@@ -1,0 +1,115 @@
+//! `soar run`: every input through all four phases, in memory, remediation in dry run.
+
+use crate::inputs;
+use crate::report::{InputReport, human};
+use clap::Args;
+use soar_core::files::{ThreatListProvider, load_inventory};
+use soar_core::memory::StaticInventory;
+use soar_core::parse_input;
+use soar_core::pipeline::{LocalParts, Pipeline, Settings};
+use soar_core::ports::{IntelProvider, Inventory};
+use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Policy folder (default: the policies built into this binary).
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// Inventory JSON: {"instances": [{"id", "tags", "owner", "environment"}]}.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Folder of threat lists: ip*.txt, domain*.txt, hash*.txt.
+    #[arg(long)]
+    intel: Option<PathBuf>,
+    /// One JSON object per input instead of the readable summary.
+    #[arg(long)]
+    json: bool,
+    /// Alert files: JSON or NDJSON; `-` reads standard input.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let policies = match &args.policies {
+        Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
+        None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
+    };
+    for problem in policies.problems() {
+        // Not fatal: the affected alerts end `undetermined` with the error, and nothing is done.
+        eprintln!("soar: warning: {problem}");
+    }
+    let inventory: Arc<dyn Inventory> = match &args.inventory {
+        Some(path) => Arc::new(load_inventory(path).map_err(|e| e.to_string())?),
+        None => Arc::new(StaticInventory::default()),
+    };
+    let mut providers: Vec<Arc<dyn IntelProvider>> = Vec::new();
+    if let Some(dir) = &args.intel {
+        providers.push(Arc::new(ThreatListProvider::load(dir).map_err(|e| e.to_string())?));
+    }
+    let org = policies.org_config().clone();
+    let (pipeline, _state) = Pipeline::in_memory(LocalParts {
+        policies: Arc::new(policies),
+        org,
+        inventory,
+        providers,
+        settings: Settings::default(),
+    });
+
+    let mut any_rejected = false;
+    let stdout = std::io::stdout();
+    for file in &args.files {
+        let units = match inputs::read(file) {
+            Ok(units) => units,
+            Err(e) => {
+                emit(&stdout, args.json, &InputReport::rejected(file.display().to_string(), e), None);
+                any_rejected = true;
+                continue;
+            }
+        };
+        for unit in units {
+            any_rejected |= process(&pipeline, &unit, args.json, &stdout).await;
+        }
+    }
+    Ok(if any_rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Runs every alert in one input; `true` if any was rejected.
+async fn process(pipeline: &Pipeline, unit: &inputs::RawInput, json: bool, stdout: &std::io::Stdout) -> bool {
+    let mut rejected = false;
+    for parsed in parse_input(&unit.bytes) {
+        let label = match &parsed.part {
+            Some(part) => format!("{} {part}", unit.label),
+            None => unit.label.clone(),
+        };
+        let report = match parsed.result {
+            Ok(incoming) => {
+                let outcome = pipeline.run(incoming).await;
+                let report = InputReport::from_outcome(label, &outcome);
+                emit(stdout, json, &report, outcome.document.as_ref());
+                report
+            }
+            Err(e) => {
+                let report = InputReport::rejected(label, e.to_string());
+                emit(stdout, json, &report, None);
+                report
+            }
+        };
+        rejected |= report.is_rejected();
+    }
+    rejected
+}
+
+fn emit(stdout: &std::io::Stdout, json: bool, report: &InputReport, doc: Option<&soar_core::Document>) {
+    let mut out = stdout.lock();
+    let text = if json {
+        serde_json::to_string(report).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))
+    } else {
+        human(report, doc)
+    };
+    // A closed pipe (`soar run ... | head`) is not an error worth a panic.
+    let _ = writeln!(out, "{text}");
+}
