@@ -39,7 +39,13 @@ generic := input.raw.detail if {
 	is_object(input.raw.detail)
 } else := input.raw
 
-first_of(obj, keys) := [obj[k] | some k in keys; obj[k] != null][0]
+# The first of several field names a tool may use; null when it uses none (Rust then names the
+# missing field in its rejection).
+first_of(obj, keys) := value if {
+	values := [obj[k] | some k in keys; obj[k] != null]
+	count(values) > 0
+	value := values[0]
+} else := null
 
 mapped_resource := {
 	"kind": object.get(r, "kind", object.get(r, "type", "Unknown")),

@@ -86,3 +86,9 @@ test_generic_test_alerts_are_suppressed if {
 	d.accept == false
 	contains(d.reason, "test alert")
 }
+
+test_generic_alert_without_id_still_decides if {
+	d := ingest.decision with input as {"source": "falco", "alert": null, "raw": {"rule": "x"}, "context": {}}
+	d.accept == true
+	d.alert.id == null
+}

@@ -28,7 +28,7 @@ instance_target := {"kind": "Instance", "id": resource.id}
 actions contains {
 	"type": "ec2.snapshot", "target": instance_target,
 	"params": {"tags": {"soar:alert-id": alert.id}},
-	"reason": "preserve disk evidence before isolation",
+	"reason": "preserve disk evidence for forensics",
 } if {
 	may_act
 	verdict == "incident"
@@ -100,4 +100,7 @@ actions contains {
 	verdict in {"incident", "undetermined"}
 }
 
-decision := {"actions": [a | some a in actions]}
+# Contain first, then preserve and mark, then the slow or human steps.
+order := {"ec2.isolate": 0, "iam.deactivate_key": 0, "ec2.snapshot": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
+
+decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions; order[a.type] == rank]}

@@ -82,3 +82,9 @@ test_snapshot_can_be_switched_off if {
 		with data.soar.config.remediate.snapshot_before_isolation as false
 	not "ec2.snapshot" in types(d)
 }
+
+test_containment_comes_first_and_notify_last if {
+	d := remediate.decision with input as doc("Instance", "i-1", "incident")
+	d.actions[0].type == "ec2.isolate"
+	d.actions[count(d.actions) - 1].type == "notify"
+}
