@@ -1,0 +1,262 @@
+//! The Rust guard rails hold whatever the policies say: these tests use a scripted policy port
+//! that asks for the worst (isolate everything, send everything out) and check what happens.
+
+use serde_json::{Value, json};
+use soar_core::alert::IndicatorKind;
+use soar_core::decision::{Policies, PolicyError};
+use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
+use soar_core::egress::OrgConfig;
+use soar_core::input::{Incoming, parse_input};
+use soar_core::memory::{FakeExternalProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
+use soar_core::pipeline::{Enricher, Evaluator, IngestStatus, Ingestor, Pipeline, Responder, Settings};
+use soar_core::ports::{IntelProvider, InventoryRecord, StateStore};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Decisions per phase, fixed; `Err` simulates a broken policy.
+struct Scripted(Vec<(Phase, Result<Value, PolicyError>)>);
+
+impl Policies for Scripted {
+    fn revision(&self, _: Phase) -> String {
+        "scripted".into()
+    }
+    fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
+        // Enrich: ask for every indicator at every provider, once (the second round gets nothing new).
+        if phase == Phase::Enrich && !self.0.iter().any(|(p, _)| *p == Phase::Enrich) {
+            let lookups: Vec<Value> = input["alert"]["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|i| {
+                    input["context"]["providers"].as_array().unwrap().iter().map(move |p| {
+                        json!({"provider": p["name"], "indicator": {"type": i["type"], "value": i["value"]}})
+                    })
+                })
+                .collect();
+            return Ok(json!({"lookups": lookups}));
+        }
+        self.0.iter().find(|(p, _)| *p == phase).map(|(_, d)| d.clone()).unwrap_or(Err(PolicyError::Undefined { phase }))
+    }
+}
+
+fn worst_case() -> Scripted {
+    Scripted(vec![
+        (Phase::Ingest, Ok(json!({"accept": true}))),
+        (Phase::Evaluate, Ok(json!({"verdict": "incident", "severity": "high", "reasons": ["scripted"], "page": true}))),
+        (
+            Phase::Remediate,
+            Ok(json!({"actions": [
+                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-1"}},
+                {"type": "ec2.snapshot", "target": {"kind": "Instance", "id": "i-1"}},
+                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-other"}},
+                {"type": "ec2.stop", "target": {"kind": "Instance", "id": "i-1"}, "requires_approval": true},
+                {"type": "rm.rf", "target": {"kind": "Instance", "id": "i-1"}},
+                {"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}
+            ]})),
+        ),
+    ])
+}
+
+fn finding(remote_ip: &str, sample: bool) -> Incoming {
+    let finding = json!({
+        "id": "f1", "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8, "accountId": "1", "region": "eu-west-1",
+        "updatedAt": "2026-11-20T09:00:00Z",
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-1"}},
+        "service": {"serviceName": "guardduty", "additionalInfo": {"sample": sample},
+            "action": {"networkConnectionAction": {"remoteIpDetails": {"ipAddressV4": remote_ip}}}}
+    });
+    parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap()
+}
+
+struct Harness {
+    pipeline: Pipeline,
+    state: Arc<MemoryState>,
+    remediator: Arc<RecordingRemediator>,
+    notifier: Arc<RecordingNotifier>,
+    external: Arc<FakeExternalProvider>,
+}
+
+fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -> Harness {
+    let policies: Arc<dyn Policies> = Arc::new(policies);
+    let state = Arc::new(MemoryState::new());
+    let shared: Arc<dyn StateStore> = state.clone();
+    let inventory = Arc::new(inventory);
+    let remediator = Arc::new(RecordingRemediator::default());
+    let notifier = Arc::new(RecordingNotifier::default());
+    let external = Arc::new(FakeExternalProvider::new("intel-co", &[IndicatorKind::Ip]));
+    let providers: Vec<Arc<dyn IntelProvider>> = vec![external.clone()];
+    let pipeline = Pipeline {
+        ingestor: Ingestor { policies: policies.clone(), state: shared.clone() },
+        enricher: Enricher {
+            policies: policies.clone(),
+            state: shared.clone(),
+            inventory: inventory.clone(),
+            providers,
+            org: OrgConfig::default(),
+            settings: settings.clone(),
+        },
+        evaluator: Evaluator { policies: policies.clone(), state: shared.clone() },
+        responder: Responder {
+            policies,
+            state: shared.clone(),
+            inventory,
+            remediator: remediator.clone(),
+            notifier: notifier.clone(),
+            settings,
+        },
+        state: shared,
+    };
+    Harness { pipeline, state, remediator, notifier, external }
+}
+
+fn enforce() -> Settings {
+    Settings { mode: Mode::Enforce, ..Settings::default() }
+}
+
+fn statuses(doc: &soar_core::Document) -> Vec<(String, String, ActionStatus)> {
+    doc.actions.iter().map(|a| (a.request.action.clone(), a.request.target.id.clone(), a.status)).collect()
+}
+
+#[tokio::test]
+async fn dry_run_is_the_default_and_calls_nothing() {
+    let h = harness(worst_case(), StaticInventory::default(), Settings::default());
+    let out = h.pipeline.run(finding("198.51.100.7", false)).await;
+    let doc = out.document.unwrap();
+    assert!(doc.actions.iter().all(|a| a.mode == Mode::DryRun));
+    assert!(doc.actions.iter().any(|a| a.request.action == "ec2.isolate" && a.status == ActionStatus::Planned));
+    assert!(h.remediator.calls().is_empty());
+    assert!(h.notifier.sent().is_empty());
+}
+
+#[tokio::test]
+async fn enforce_carries_out_allowed_actions_once_and_refuses_the_rest() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let s = statuses(&doc);
+    assert!(s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
+    assert!(s.contains(&("ec2.stop".into(), "i-1".into(), ActionStatus::PendingApproval)), "{s:?}");
+    assert!(s.contains(&("rm.rf".into(), "i-1".into(), ActionStatus::SkippedNotAllowed)), "{s:?}");
+    assert_eq!(h.notifier.sent().len(), 1);
+    let called: Vec<_> = h.remediator.calls().into_iter().map(|r| (r.action, r.target.id)).collect();
+    assert_eq!(
+        called,
+        vec![("ec2.isolate".into(), "i-1".into()), ("ec2.snapshot".into(), "i-1".into()), ("ec2.isolate".into(), "i-other".into())]
+    );
+    assert_eq!(h.state.recorded_actions().len(), doc.actions.len());
+}
+
+#[tokio::test]
+async fn a_redelivered_alert_is_a_duplicate_and_the_ledger_blocks_repeats() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let first = h.pipeline.run(finding("198.51.100.7", false)).await;
+    let calls = h.remediator.calls().len();
+    let again = h.pipeline.run(finding("198.51.100.7", false)).await;
+    assert_eq!(again.status, IngestStatus::Suppressed);
+    assert!(again.reason.starts_with("duplicate"), "{}", again.reason);
+    assert_eq!(again.document.unwrap().verdict, first.document.unwrap().verdict);
+    assert_eq!(h.remediator.calls().len(), calls);
+
+    // The same document reaching remediate twice (SQS redelivery) acts once.
+    let mut doc = h.state.document("guardduty/1/eu-west-1/f1").unwrap();
+    doc.actions.clear();
+    h.pipeline.responder.remediate(&mut doc).await;
+    assert!(doc.actions.iter().filter(|a| a.request.action.starts_with("ec2.") && a.status != ActionStatus::PendingApproval).all(|a| a.status == ActionStatus::Duplicate));
+    assert_eq!(h.remediator.calls().len(), calls);
+}
+
+#[tokio::test]
+async fn a_newer_revision_is_evaluated_again() {
+    let h = harness(worst_case(), StaticInventory::default(), Settings::default());
+    h.pipeline.run(finding("198.51.100.7", false)).await;
+    let Incoming::GuardDuty(mut alert) = finding("198.51.100.7", false) else { unreachable!() };
+    alert.updated_at = Some("2026-11-21T09:00:00.000Z".into());
+    let out = h.pipeline.run(Incoming::GuardDuty(alert)).await;
+    assert_eq!(out.status, IngestStatus::Accepted);
+    assert!(out.document.unwrap().trace[0].notes[0].contains("newer revision"));
+}
+
+#[tokio::test]
+async fn sample_findings_are_never_acted_on_even_if_the_policy_says_so() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", true)).await.document.unwrap();
+    assert!(!doc.actions.is_empty());
+    assert!(doc.actions.iter().all(|a| a.status == ActionStatus::SkippedSample));
+    assert!(h.remediator.calls().is_empty() && h.notifier.sent().is_empty());
+}
+
+#[tokio::test]
+async fn protected_resources_are_untouched_whoever_asks() {
+    let protected = InventoryRecord {
+        tags: [("soar:protected".to_string(), "true".to_string())].into(),
+        ..InventoryRecord::default()
+    };
+    let inventory = StaticInventory::default().with("i-1", protected.clone()).with("i-other", protected);
+    let h = harness(worst_case(), inventory, enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    for (action, target, status) in statuses(&doc) {
+        if action.starts_with("ec2.") {
+            assert_eq!(status, ActionStatus::SkippedProtected, "{action} on {target}");
+        }
+    }
+    assert!(h.remediator.calls().is_empty());
+}
+
+#[tokio::test]
+async fn allow_list_and_hourly_cap_hold() {
+    let settings = Settings {
+        mode: Mode::Enforce,
+        allowed_actions: Some(BTreeSet::from(["ec2.isolate".to_string(), "ec2.snapshot".to_string()])),
+        max_actions_per_hour: 2,
+        ..Settings::default()
+    };
+    let h = harness(worst_case(), StaticInventory::default(), settings);
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let s = statuses(&doc);
+    assert!(s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
+    assert!(s.contains(&("ec2.snapshot".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
+    assert!(s.contains(&("ec2.isolate".into(), "i-other".into(), ActionStatus::SkippedRateLimited)), "{s:?}");
+    assert!(s.contains(&("notify".into(), "oncall".into(), ActionStatus::SkippedNotAllowed)), "{s:?}");
+    assert_eq!(h.remediator.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn internal_indicators_never_reach_an_external_provider() {
+    let h = harness(worst_case(), StaticInventory::default(), Settings::default());
+    let doc = h.pipeline.run(finding("10.0.0.9", false)).await.document.unwrap();
+    assert!(h.external.requests().is_empty(), "{:?}", h.external.requests());
+    let notes = &doc.trace.iter().find(|t| t.phase == Phase::Enrich).unwrap().notes;
+    assert!(notes.iter().any(|n| n.contains("egress refused") && n.contains("10.0.0.9") && n.contains("10.0.0.0/8")), "{notes:?}");
+
+    let h = harness(worst_case(), StaticInventory::default(), Settings::default());
+    h.pipeline.run(finding("198.51.100.7", false)).await;
+    assert_eq!(h.external.requests().len(), 1, "a public IP may go out");
+}
+
+#[tokio::test]
+async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
+    for broken in [Phase::Ingest, Phase::Evaluate, Phase::Remediate] {
+        let mut script = worst_case();
+        script.0.retain(|(p, _)| *p != broken);
+        script.0.push((broken, Err(PolicyError::Evaluation { phase: broken, message: "boom".into() })));
+        let h = harness(script, StaticInventory::default(), enforce());
+        let out = h.pipeline.run(finding("198.51.100.7", false)).await;
+        let doc = out.document.unwrap();
+        let verdict = doc.verdict.unwrap();
+        assert_eq!(verdict.verdict, VerdictKind::Undetermined, "{broken}");
+        assert!(verdict.error.unwrap().contains("boom"), "{broken}");
+        assert!(doc.actions.is_empty(), "{broken}: {:?}", doc.actions);
+        assert!(h.remediator.calls().is_empty() && h.notifier.sent().is_empty(), "{broken}");
+        assert!(out.error.unwrap().contains("boom"));
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_decision_is_a_policy_error() {
+    let mut script = worst_case();
+    script.0.retain(|(p, _)| *p != Phase::Evaluate);
+    script.0.push((Phase::Evaluate, Ok(json!({"verdict": "maybe", "severity": "high"}))));
+    let h = harness(script, StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);
+    assert!(doc.actions.is_empty());
+}
