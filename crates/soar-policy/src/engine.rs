@@ -111,7 +111,8 @@ impl PolicySet {
                 let engine = bundle
                     .map_err(|e| PolicyError::NotLoaded { phase, message: e.to_string() })
                     .and_then(|b| {
-                        if org.is_none() {
+                        // No config is fine (the built-in private ranges still apply); a malformed one is not.
+                        if org.is_none() && !b.config().is_null() {
                             match serde_json::from_value::<OrgConfig>(b.config()) {
                                 Ok(c) => org = Some(c),
                                 Err(e) => config_error = Some(format!("data.soar.config: {e}")),

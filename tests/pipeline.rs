@@ -1,0 +1,115 @@
+//! The shipped policies, end to end in one process, over the public fixtures and soar's scenarios.
+
+use soar_core::alert::IndicatorKind;
+use soar_core::document::{ActionStatus, Phase, VerdictKind};
+use soar_core::files::{ThreatListProvider, load_inventory};
+use soar_core::memory::{FakeExternalProvider, StaticInventory};
+use soar_core::parse_input;
+use soar_core::pipeline::{IngestStatus, LocalParts, Pipeline, RunOutcome, Settings};
+use soar_core::ports::{IntelProvider, Inventory};
+use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
+use soar_tests::fixture;
+use std::sync::Arc;
+
+fn pipeline(inventory: Arc<dyn Inventory>, providers: Vec<Arc<dyn IntelProvider>>) -> Pipeline {
+    let policies = PolicySet::embedded(DEFAULT_TIME_LIMIT);
+    assert!(policies.problems().is_empty(), "{:?}", policies.problems());
+    let org = policies.org_config().clone();
+    Pipeline::in_memory(LocalParts { policies: Arc::new(policies), org, inventory, providers, settings: Settings::default() }).0
+}
+
+async fn run_file(pipeline: &Pipeline, relative: &str) -> RunOutcome {
+    let bytes = std::fs::read(fixture(relative)).unwrap();
+    let incoming = parse_input(&bytes).remove(0).result.unwrap();
+    pipeline.run(incoming).await
+}
+
+#[tokio::test]
+async fn every_guardduty_fixture_gets_a_verdict_and_samples_get_no_action() {
+    let mut files: Vec<_> = std::fs::read_dir(fixture("guardduty")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    assert_eq!(files.len(), 11);
+    for path in files {
+        // A fresh pipeline per file: the panther fixtures share one finding id and revision.
+        let p = pipeline(Arc::new(StaticInventory::default()), Vec::new());
+        let incoming = parse_input(&std::fs::read(&path).unwrap()).remove(0).result.unwrap();
+        let out = p.run(incoming).await;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let doc = out.document.unwrap_or_else(|| panic!("{name}: no document ({:?})", out.error));
+        assert!(doc.verdict.is_some(), "{name}");
+        assert!(out.error.is_none(), "{name}: {:?}", out.error);
+        if doc.alert.sample {
+            assert_eq!(out.status, IngestStatus::Suppressed, "{name}");
+            assert!(doc.actions.is_empty(), "{name}");
+        }
+        assert!(doc.trace.iter().all(|t| t.revision.len() == 12), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn tor_client_on_an_unprotected_instance_is_isolated_in_dry_run() {
+    let inventory = Arc::new(load_inventory(&fixture("scenarios/inventory.json")).unwrap());
+    let intel: Arc<dyn IntelProvider> = Arc::new(ThreatListProvider::load(&fixture("intel")).unwrap());
+    let out = run_file(&pipeline(inventory, vec![intel]), "scenarios/tor-client.json").await;
+    let doc = out.document.unwrap();
+    let verdict = doc.verdict.as_ref().unwrap();
+    assert_eq!(verdict.verdict, VerdictKind::Incident);
+    assert!(verdict.page);
+    let isolate = doc.actions.iter().find(|a| a.request.action == "ec2.isolate").expect("isolation planned");
+    assert_eq!(isolate.request.target.id, "i-0a1b2c3d4e5f60718");
+    assert_eq!(isolate.status, ActionStatus::Planned);
+    assert!(doc.enrichments.iter().any(|e| e.provider == "threatlist" && e.data["comment"] == "Tor guard node"));
+}
+
+#[tokio::test]
+async fn the_same_finding_on_a_protected_instance_is_not_isolated() {
+    let inventory = Arc::new(load_inventory(&fixture("scenarios/inventory-protected.json")).unwrap());
+    let out = run_file(&pipeline(inventory, Vec::new()), "scenarios/tor-client.json").await;
+    let doc = out.document.unwrap();
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict, VerdictKind::Incident);
+    assert!(doc.actions.iter().all(|a| !a.request.action.starts_with("ec2.")), "{:?}", doc.actions);
+    assert!(doc.actions.iter().any(|a| a.request.action == "notify"));
+}
+
+#[tokio::test]
+async fn a_private_remote_ip_never_reaches_an_external_provider() {
+    let external = Arc::new(FakeExternalProvider::new("virustotal", &[IndicatorKind::Ip, IndicatorKind::Domain]));
+    let p = pipeline(Arc::new(StaticInventory::default()), vec![external.clone()]);
+    let out = run_file(&p, "scenarios/private-remote-ip.json").await;
+    assert!(external.requests().is_empty(), "{:?}", external.requests());
+    let doc = out.document.unwrap();
+    let enrich = doc.trace.iter().find(|t| t.phase == Phase::Enrich).unwrap();
+    let withheld = &enrich.decision.as_ref().unwrap()["rounds"][0]["withheld"];
+    assert!(
+        withheld.as_array().unwrap().iter().any(|w| w["indicator"] == "10.99.0.7" && w["reason"] == "internal indicator"),
+        "{withheld}"
+    );
+
+    // The public remote IP of the Tor finding does go out: the fake is really wired in.
+    run_file(&p, "scenarios/tor-client.json").await;
+    assert_eq!(external.requests().iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["198.51.100.23"]);
+}
+
+#[tokio::test]
+async fn a_broken_policy_folder_ends_undetermined_with_no_action() {
+    let dir = tempfile::tempdir().unwrap();
+    for phase in ["ingest", "enrich", "evaluate", "remediate"] {
+        std::fs::create_dir_all(dir.path().join(phase)).unwrap();
+        std::fs::write(dir.path().join(phase).join("p.rego"), format!("package soar.{phase}\ndecision := {{ broken\n")).unwrap();
+    }
+    let policies = PolicySet::from_dir(dir.path(), DEFAULT_TIME_LIMIT);
+    assert_eq!(policies.problems().len(), 4);
+    let (p, _) = Pipeline::in_memory(LocalParts {
+        policies: Arc::new(policies),
+        org: Default::default(),
+        inventory: Arc::new(StaticInventory::default()),
+        providers: Vec::new(),
+        settings: Settings::default(),
+    });
+    let out = run_file(&p, "scenarios/tor-client.json").await;
+    let doc = out.document.unwrap();
+    assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);
+    assert!(doc.actions.is_empty());
+    assert!(out.error.unwrap().contains("could not be loaded"));
+}
