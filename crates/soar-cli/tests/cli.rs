@@ -1,0 +1,186 @@
+//! The `soar` binary as a user runs it.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+}
+
+fn soar(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_soar")).args(args).output().expect("soar runs")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn every_guardduty_fixture_gets_a_verdict_and_samples_no_action() {
+    let dir = repo("tests/fixtures/guardduty");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["run", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = soar(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), files.len());
+    for r in &reports {
+        assert!(r["verdict"].is_string(), "{r}");
+        for key in ["input", "alert_id", "status", "reason", "severity", "actions", "enrichments", "trace", "error"] {
+            assert!(r.get(key).is_some(), "missing {key}: {r}");
+        }
+        let finding: Value = serde_json::from_str(&std::fs::read_to_string(r["input"].as_str().unwrap()).unwrap()).unwrap();
+        if finding["service"]["additionalInfo"]["sample"] == true {
+            assert_eq!(r["status"], "suppressed", "{r}");
+            assert_eq!(r["actions"].as_array().unwrap().len(), 0, "{r}");
+        }
+    }
+}
+
+#[test]
+fn tor_finding_isolates_unless_protected() {
+    let finding = repo("tests/fixtures/scenarios/tor-client.json");
+    let out = soar(&["run", "--json", "--inventory", repo("tests/fixtures/scenarios/inventory.json").to_str().unwrap(), finding.to_str().unwrap()]);
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["verdict"], "incident");
+    let isolate = r["actions"].as_array().unwrap().iter().find(|a| a["type"] == "ec2.isolate").expect("isolation");
+    assert_eq!(isolate["target"], "i-0a1b2c3d4e5f60718");
+    assert_eq!(isolate["mode"], "dry_run");
+    assert_eq!(isolate["status"], "planned");
+    let phases: Vec<&str> = r["trace"].as_array().unwrap().iter().map(|t| t["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["ingest", "enrich", "evaluate", "remediate"]);
+    assert!(r["trace"][0]["micros"].is_u64() && r["trace"][0]["revision"].is_string());
+
+    let out = soar(&[
+        "run",
+        "--json",
+        "--inventory",
+        repo("tests/fixtures/scenarios/inventory-protected.json").to_str().unwrap(),
+        finding.to_str().unwrap(),
+    ]);
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["verdict"], "incident");
+    assert!(r["actions"].as_array().unwrap().iter().all(|a| a["type"] != "ec2.isolate"), "{r}");
+}
+
+#[test]
+fn malformed_inputs_fail_alone_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    };
+    let not_json = write("not-json.json", b"this is not json".to_vec());
+    let wrong_shape = write("wrong-shape.json", b"[1, 2, 3]".to_vec());
+    let mut huge = b"{\"pad\": \"".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
+    huge.extend(b"\"}");
+    let huge = write("huge.json", huge);
+    let deep = write("deep.json", format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes());
+    let missing_type = write("no-type.json", br#"{"id": "x", "service": {"serviceName": "guardduty"}}"#.to_vec());
+    let good = repo("tests/fixtures/scenarios/tor-client.json").display().to_string();
+
+    let out = soar(&["run", "--json", &not_json, &good, &wrong_shape, &huge, &deep, &missing_type, "/no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(1), "any rejection exits 1");
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 7);
+    let error_of = |i: usize| reports[i]["error"].as_str().unwrap_or_default().to_string();
+    assert_eq!(reports[1]["verdict"], "incident", "the good input is processed");
+    for i in [0, 2, 3, 4, 5, 6] {
+        assert_eq!(reports[i]["status"], "rejected", "{}", reports[i]);
+    }
+    assert!(error_of(0).contains("not valid JSON"), "{}", error_of(0));
+    assert!(error_of(2).contains("got an array"), "{}", error_of(2));
+    assert!(error_of(3).contains("at most 1048576 bytes"), "{}", error_of(3));
+    assert!(error_of(4).contains("nested deeper than 128"), "{}", error_of(4));
+    assert!(error_of(5).contains("`type`"), "{}", error_of(5));
+    assert!(error_of(6).contains("cannot read"), "{}", error_of(6));
+}
+
+#[test]
+fn ndjson_stdin_and_sqs_batches() {
+    let ndjson = repo("tests/fixtures/scenarios/generic-alerts.ndjson");
+    let out = soar(&["run", "--json", ndjson.to_str().unwrap()]);
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["status"], "accepted");
+    assert_eq!(reports[0]["alert_id"], "falco/111122223333/eu-west-1/falco-7781");
+    assert_eq!(reports[1]["status"], "suppressed");
+
+    let body = std::fs::read_to_string(repo("tests/fixtures/scenarios/tor-client.json")).unwrap();
+    let event = serde_json::json!({"Records": [
+        {"messageId": "ok", "body": body},
+        {"messageId": "bad", "body": "{broken"}
+    ]});
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soar"))
+        .args(["run", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["input"], "- Records[0] (ok)");
+    assert_eq!(reports[0]["verdict"], "incident");
+    assert_eq!(reports[1]["status"], "rejected");
+    assert!(reports[1]["error"].as_str().unwrap().contains("Records[1].body"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_broken_policy_folder_means_undetermined_and_no_action() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("evaluate")).unwrap();
+    std::fs::write(dir.path().join("evaluate/e.rego"), "package soar.evaluate\ndecision := {{{\n").unwrap();
+    let finding = repo("tests/fixtures/scenarios/tor-client.json");
+    let out = soar(&["run", "--json", "--policies", dir.path().to_str().unwrap(), finding.to_str().unwrap()]);
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["verdict"], "undetermined", "{r}");
+    assert_eq!(r["actions"].as_array().unwrap().len(), 0, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("could not be loaded"), "{r}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
+#[test]
+fn policy_test_prints_the_closing_line() {
+    let out = soar(&["policy", "test", repo("policies").to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap();
+    let passed: usize = last.strip_suffix(" passed, 0 failed").expect(last).parse().unwrap();
+    assert!(passed >= 40, "{last}");
+
+    let out = soar(&["policy", "test", "--coverage"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("remediate/remediate.rego: "));
+}
+
+#[test]
+fn policy_eval_prints_one_phase_decision() {
+    let finding = repo("tests/fixtures/scenarios/tor-client.json");
+    let out = soar(&["policy", "eval", "--phase", "evaluate", finding.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["verdict"], "incident");
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, r#"{"source": "guardduty", "alert": {"sample": true, "archived": false, "type": "X:Y/Z"}, "raw": {}, "context": {}}"#).unwrap();
+    let out = soar(&["policy", "eval", "--phase", "ingest", input.to_str().unwrap()]);
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["accept"], false);
+}
