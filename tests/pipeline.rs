@@ -15,7 +15,14 @@ fn pipeline(inventory: Arc<dyn Inventory>, providers: Vec<Arc<dyn IntelProvider>
     let policies = PolicySet::embedded(DEFAULT_TIME_LIMIT);
     assert!(policies.problems().is_empty(), "{:?}", policies.problems());
     let org = policies.org_config().clone();
-    Pipeline::in_memory(LocalParts { policies: Arc::new(policies), org, inventory, providers, settings: Settings::default() }).0
+    Pipeline::in_memory(LocalParts {
+        policies: Arc::new(policies),
+        org,
+        inventory,
+        providers,
+        settings: Settings::default(),
+    })
+    .0
 }
 
 async fn run_file(pipeline: &Pipeline, relative: &str) -> RunOutcome {
@@ -26,7 +33,10 @@ async fn run_file(pipeline: &Pipeline, relative: &str) -> RunOutcome {
 
 #[tokio::test]
 async fn every_guardduty_fixture_gets_a_verdict_and_samples_get_no_action() {
-    let mut files: Vec<_> = std::fs::read_dir(fixture("guardduty")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(fixture("guardduty"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "json"));
     files.sort();
     assert_eq!(files.len(), 11);
@@ -36,7 +46,9 @@ async fn every_guardduty_fixture_gets_a_verdict_and_samples_get_no_action() {
         let incoming = parse_input(&std::fs::read(&path).unwrap()).remove(0).result.unwrap();
         let out = p.run(incoming).await;
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let doc = out.document.unwrap_or_else(|| panic!("{name}: no document ({:?})", out.error));
+        let doc = out
+            .document
+            .unwrap_or_else(|| panic!("{name}: no document ({:?})", out.error));
         assert!(doc.verdict.is_some(), "{name}");
         assert!(out.error.is_none(), "{name}: {:?}", out.error);
         if doc.alert.sample {
@@ -56,10 +68,18 @@ async fn tor_client_on_an_unprotected_instance_is_isolated_in_dry_run() {
     let verdict = doc.verdict.as_ref().unwrap();
     assert_eq!(verdict.verdict, VerdictKind::Incident);
     assert!(verdict.page);
-    let isolate = doc.actions.iter().find(|a| a.request.action == "ec2.isolate").expect("isolation planned");
+    let isolate = doc
+        .actions
+        .iter()
+        .find(|a| a.request.action == "ec2.isolate")
+        .expect("isolation planned");
     assert_eq!(isolate.request.target.id, "i-0a1b2c3d4e5f60718");
     assert_eq!(isolate.status, ActionStatus::Planned);
-    assert!(doc.enrichments.iter().any(|e| e.provider == "threatlist" && e.data["comment"] == "Tor guard node"));
+    assert!(
+        doc.enrichments
+            .iter()
+            .any(|e| e.provider == "threatlist" && e.data["comment"] == "Tor guard node")
+    );
 }
 
 #[tokio::test]
@@ -68,13 +88,20 @@ async fn the_same_finding_on_a_protected_instance_is_not_isolated() {
     let out = run_file(&pipeline(inventory, Vec::new()), "scenarios/tor-client.json").await;
     let doc = out.document.unwrap();
     assert_eq!(doc.verdict.as_ref().unwrap().verdict, VerdictKind::Incident);
-    assert!(doc.actions.iter().all(|a| !a.request.action.starts_with("ec2.")), "{:?}", doc.actions);
+    assert!(
+        doc.actions.iter().all(|a| !a.request.action.starts_with("ec2.")),
+        "{:?}",
+        doc.actions
+    );
     assert!(doc.actions.iter().any(|a| a.request.action == "notify"));
 }
 
 #[tokio::test]
 async fn a_private_remote_ip_never_reaches_an_external_provider() {
-    let external = Arc::new(FakeExternalProvider::new("virustotal", &[IndicatorKind::Ip, IndicatorKind::Domain]));
+    let external = Arc::new(FakeExternalProvider::new(
+        "virustotal",
+        &[IndicatorKind::Ip, IndicatorKind::Domain],
+    ));
     let p = pipeline(Arc::new(StaticInventory::default()), vec![external.clone()]);
     let out = run_file(&p, "scenarios/private-remote-ip.json").await;
     assert!(external.requests().is_empty(), "{:?}", external.requests());
@@ -82,13 +109,20 @@ async fn a_private_remote_ip_never_reaches_an_external_provider() {
     let enrich = doc.trace.iter().find(|t| t.phase == Phase::Enrich).unwrap();
     let withheld = &enrich.decision.as_ref().unwrap()["rounds"][0]["withheld"];
     assert!(
-        withheld.as_array().unwrap().iter().any(|w| w["indicator"] == "10.99.0.7" && w["reason"] == "internal indicator"),
+        withheld
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["indicator"] == "10.99.0.7" && w["reason"] == "internal indicator"),
         "{withheld}"
     );
 
     // The public remote IP of the Tor finding does go out: the fake is really wired in.
     run_file(&p, "scenarios/tor-client.json").await;
-    assert_eq!(external.requests().iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), vec!["198.51.100.23"]);
+    assert_eq!(
+        external.requests().iter().map(|i| i.value.as_str()).collect::<Vec<_>>(),
+        vec!["198.51.100.23"]
+    );
 }
 
 #[tokio::test]
@@ -96,7 +130,11 @@ async fn a_broken_policy_folder_ends_undetermined_with_no_action() {
     let dir = tempfile::tempdir().unwrap();
     for phase in ["ingest", "enrich", "evaluate", "remediate"] {
         std::fs::create_dir_all(dir.path().join(phase)).unwrap();
-        std::fs::write(dir.path().join(phase).join("p.rego"), format!("package soar.{phase}\ndecision := {{ broken\n")).unwrap();
+        std::fs::write(
+            dir.path().join(phase).join("p.rego"),
+            format!("package soar.{phase}\ndecision := {{ broken\n"),
+        )
+        .unwrap();
     }
     let policies = PolicySet::from_dir(dir.path(), DEFAULT_TIME_LIMIT);
     assert_eq!(policies.problems().len(), 4);

@@ -15,7 +15,9 @@ pub fn read(path: &Path) -> Result<Vec<RawInput>, String> {
     let label = path.display().to_string();
     let bytes = if label == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("cannot read standard input: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
         buf
     } else {
         std::fs::read(path).map_err(|e| format!("cannot read {label}: {e}"))?
@@ -31,6 +33,9 @@ pub fn read(path: &Path) -> Result<Vec<RawInput>, String> {
     }
     Ok(lines
         .into_iter()
-        .map(|(n, line)| RawInput { label: format!("{label}:{}", n + 1), bytes: line.to_vec() })
+        .map(|(n, line)| RawInput {
+            label: format!("{label}:{}", n + 1),
+            bytes: line.to_vec(),
+        })
         .collect())
 }

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "soar", version, about = "Automated security response for AWS, decided by Rego policies")]
+#[command(
+    name = "soar",
+    version,
+    about = "Automated security response for AWS, decided by Rego policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,8 @@ enum PolicyCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOAR_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("SOAR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -17,7 +17,11 @@ pub fn test(dir: Option<&Path>, coverage: bool) -> Result<ExitCode, String> {
     };
     let report = testing::run(&tree, coverage);
     print!("{}", report.render(coverage));
-    Ok(if report.failed() == 0 && report.passed() > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.failed() == 0 && report.passed() > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// A ready policy input (with `context`) is evaluated as it is; any alert is run through the
@@ -29,19 +33,31 @@ pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<
     };
     let mut units = inputs::read(file)?;
     if units.len() != 1 {
-        return Err(format!("{}: policy eval takes one input, found {}", file.display(), units.len()));
+        return Err(format!(
+            "{}: policy eval takes one input, found {}",
+            file.display(),
+            units.len()
+        ));
     }
     let bytes = units.remove(0).bytes;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
 
     if value.get("context").is_some() {
         return Ok(print_decision(set.decide(phase, &value).map_err(|e| e.to_string())));
     }
     let mut parsed = parse_input(&bytes);
     if parsed.len() != 1 {
-        return Err(format!("{}: policy eval takes one alert, found {}", file.display(), parsed.len()));
+        return Err(format!(
+            "{}: policy eval takes one alert, found {}",
+            file.display(),
+            parsed.len()
+        ));
     }
-    let incoming = parsed.remove(0).result.map_err(|e| format!("{}: {e}", file.display()))?;
+    let incoming = parsed
+        .remove(0)
+        .result
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     let org = set.org_config().clone();
     let (pipeline, _) = Pipeline::in_memory(LocalParts {
         policies: Arc::new(set),
@@ -51,7 +67,10 @@ pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<
         settings: Settings::default(),
     });
     let outcome = pipeline.run(incoming).await;
-    let entry = outcome.document.as_ref().and_then(|d| d.trace.iter().find(|t| t.phase == phase).cloned());
+    let entry = outcome
+        .document
+        .as_ref()
+        .and_then(|d| d.trace.iter().find(|t| t.phase == phase).cloned());
     match entry {
         Some(entry) => Ok(print_decision(match entry.error {
             Some(e) => Err(e),

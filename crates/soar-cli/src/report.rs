@@ -50,8 +50,12 @@ impl InputReport {
             severity: verdict.map(|v| v.severity.clone()),
             page: verdict.is_some_and(|v| v.page),
             actions: doc.map(actions).unwrap_or_default(),
-            enrichments: doc.map(|d| d.enrichments.iter().map(|e| json!(e)).collect()).unwrap_or_default(),
-            trace: doc.map(|d| d.trace.iter().map(|t| json!(t)).collect()).unwrap_or_default(),
+            enrichments: doc
+                .map(|d| d.enrichments.iter().map(|e| json!(e)).collect())
+                .unwrap_or_default(),
+            trace: doc
+                .map(|d| d.trace.iter().map(|t| json!(t)).collect())
+                .unwrap_or_default(),
             error: outcome.error.clone(),
         }
     }
@@ -85,13 +89,21 @@ pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
     let _ = writeln!(out, "{}", report.input);
     if let Some(doc) = doc {
         let a = &doc.alert;
-        let _ = writeln!(out, "  alert     {} ({} {}, {} {})", a.id, a.kind, a.severity, a.resource.kind, a.resource.id);
+        let _ = writeln!(
+            out,
+            "  alert     {} ({} {}, {} {})",
+            a.id, a.kind, a.severity, a.resource.kind, a.resource.id
+        );
     }
     let _ = writeln!(out, "  status    {}: {}", report.status, report.reason);
     if let (Some(verdict), Some(doc)) = (&report.verdict, doc) {
         let page = if report.page { ", page now" } else { "" };
         let reasons = doc.verdict.as_ref().map(|v| v.reasons.join("; ")).unwrap_or_default();
-        let _ = writeln!(out, "  verdict   {verdict} ({}{page}): {reasons}", report.severity.as_deref().unwrap_or("?"));
+        let _ = writeln!(
+            out,
+            "  verdict   {verdict} ({}{page}): {reasons}",
+            report.severity.as_deref().unwrap_or("?")
+        );
     }
     if let Some(doc) = doc {
         for e in &doc.enrichments {
@@ -104,7 +116,12 @@ pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
                 EnrichmentStatus::NotFound => "not found",
                 EnrichmentStatus::Error => "error",
             };
-            let _ = writeln!(out, "  enrich    {}: {subject}: {status}{}", e.provider, if e.cached { " (cached)" } else { "" });
+            let _ = writeln!(
+                out,
+                "  enrich    {}: {subject}: {status}{}",
+                e.provider,
+                if e.cached { " (cached)" } else { "" }
+            );
         }
         for action in &doc.actions {
             let _ = writeln!(

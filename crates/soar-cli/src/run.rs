@@ -65,7 +65,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         let units = match inputs::read(file) {
             Ok(units) => units,
             Err(e) => {
-                emit(&stdout, args.json, &InputReport::rejected(file.display().to_string(), e), None);
+                emit(
+                    &stdout,
+                    args.json,
+                    &InputReport::rejected(file.display().to_string(), e),
+                    None,
+                );
                 any_rejected = true;
                 continue;
             }
@@ -74,7 +79,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             any_rejected |= process(&pipeline, &unit, args.json, &stdout).await;
         }
     }
-    Ok(if any_rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if any_rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs every alert in one input; `true` if any was rejected.

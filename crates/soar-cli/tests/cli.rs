@@ -9,7 +9,10 @@ fn repo(relative: &str) -> PathBuf {
 }
 
 fn soar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_soar")).args(args).output().expect("soar runs")
+    Command::new(env!("CARGO_BIN_EXE_soar"))
+        .args(args)
+        .output()
+        .expect("soar runs")
 }
 
 fn json_lines(out: &Output) -> Vec<Value> {
@@ -37,10 +40,21 @@ fn every_guardduty_fixture_gets_a_verdict_and_samples_no_action() {
     assert_eq!(reports.len(), files.len());
     for r in &reports {
         assert!(r["verdict"].is_string(), "{r}");
-        for key in ["input", "alert_id", "status", "reason", "severity", "actions", "enrichments", "trace", "error"] {
+        for key in [
+            "input",
+            "alert_id",
+            "status",
+            "reason",
+            "severity",
+            "actions",
+            "enrichments",
+            "trace",
+            "error",
+        ] {
             assert!(r.get(key).is_some(), "missing {key}: {r}");
         }
-        let finding: Value = serde_json::from_str(&std::fs::read_to_string(r["input"].as_str().unwrap()).unwrap()).unwrap();
+        let finding: Value =
+            serde_json::from_str(&std::fs::read_to_string(r["input"].as_str().unwrap()).unwrap()).unwrap();
         if finding["service"]["additionalInfo"]["sample"] == true {
             assert_eq!(r["status"], "suppressed", "{r}");
             assert_eq!(r["actions"].as_array().unwrap().len(), 0, "{r}");
@@ -51,14 +65,30 @@ fn every_guardduty_fixture_gets_a_verdict_and_samples_no_action() {
 #[test]
 fn tor_finding_isolates_unless_protected() {
     let finding = repo("tests/fixtures/scenarios/tor-client.json");
-    let out = soar(&["run", "--json", "--inventory", repo("tests/fixtures/scenarios/inventory.json").to_str().unwrap(), finding.to_str().unwrap()]);
+    let out = soar(&[
+        "run",
+        "--json",
+        "--inventory",
+        repo("tests/fixtures/scenarios/inventory.json").to_str().unwrap(),
+        finding.to_str().unwrap(),
+    ]);
     let r = &json_lines(&out)[0];
     assert_eq!(r["verdict"], "incident");
-    let isolate = r["actions"].as_array().unwrap().iter().find(|a| a["type"] == "ec2.isolate").expect("isolation");
+    let isolate = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "ec2.isolate")
+        .expect("isolation");
     assert_eq!(isolate["target"], "i-0a1b2c3d4e5f60718");
     assert_eq!(isolate["mode"], "dry_run");
     assert_eq!(isolate["status"], "planned");
-    let phases: Vec<&str> = r["trace"].as_array().unwrap().iter().map(|t| t["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> = r["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(phases, ["ingest", "enrich", "evaluate", "remediate"]);
     assert!(r["trace"][0]["micros"].is_u64() && r["trace"][0]["revision"].is_string());
 
@@ -66,12 +96,21 @@ fn tor_finding_isolates_unless_protected() {
         "run",
         "--json",
         "--inventory",
-        repo("tests/fixtures/scenarios/inventory-protected.json").to_str().unwrap(),
+        repo("tests/fixtures/scenarios/inventory-protected.json")
+            .to_str()
+            .unwrap(),
         finding.to_str().unwrap(),
     ]);
     let r = &json_lines(&out)[0];
     assert_eq!(r["verdict"], "incident");
-    assert!(r["actions"].as_array().unwrap().iter().all(|a| a["type"] != "ec2.isolate"), "{r}");
+    assert!(
+        r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["type"] != "ec2.isolate"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -88,11 +127,27 @@ fn malformed_inputs_fail_alone_with_clear_errors() {
     huge.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
     huge.extend(b"\"}");
     let huge = write("huge.json", huge);
-    let deep = write("deep.json", format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes());
-    let missing_type = write("no-type.json", br#"{"id": "x", "service": {"serviceName": "guardduty"}}"#.to_vec());
+    let deep = write(
+        "deep.json",
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+    );
+    let missing_type = write(
+        "no-type.json",
+        br#"{"id": "x", "service": {"serviceName": "guardduty"}}"#.to_vec(),
+    );
     let good = repo("tests/fixtures/scenarios/tor-client.json").display().to_string();
 
-    let out = soar(&["run", "--json", &not_json, &good, &wrong_shape, &huge, &deep, &missing_type, "/no/such/file.json"]);
+    let out = soar(&[
+        "run",
+        "--json",
+        &not_json,
+        &good,
+        &wrong_shape,
+        &huge,
+        &deep,
+        &missing_type,
+        "/no/such/file.json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "any rejection exits 1");
     let reports = json_lines(&out);
     assert_eq!(reports.len(), 7);
@@ -131,7 +186,12 @@ fn ndjson_stdin_and_sqs_batches() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let reports = json_lines(&out);
     assert_eq!(reports.len(), 2);
@@ -146,9 +206,19 @@ fn ndjson_stdin_and_sqs_batches() {
 fn a_broken_policy_folder_means_undetermined_and_no_action() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("evaluate")).unwrap();
-    std::fs::write(dir.path().join("evaluate/e.rego"), "package soar.evaluate\ndecision := {{{\n").unwrap();
+    std::fs::write(
+        dir.path().join("evaluate/e.rego"),
+        "package soar.evaluate\ndecision := {{{\n",
+    )
+    .unwrap();
     let finding = repo("tests/fixtures/scenarios/tor-client.json");
-    let out = soar(&["run", "--json", "--policies", dir.path().to_str().unwrap(), finding.to_str().unwrap()]);
+    let out = soar(&[
+        "run",
+        "--json",
+        "--policies",
+        dir.path().to_str().unwrap(),
+        finding.to_str().unwrap(),
+    ]);
     let r = &json_lines(&out)[0];
     assert_eq!(r["verdict"], "undetermined", "{r}");
     assert_eq!(r["actions"].as_array().unwrap().len(), 0, "{r}");

@@ -30,7 +30,10 @@ pub struct EnrichLimits {
 
 impl Default for EnrichLimits {
     fn default() -> Self {
-        EnrichLimits { max_depth: 1, max_lookups: 25 }
+        EnrichLimits {
+            max_depth: 1,
+            max_lookups: 25,
+        }
     }
 }
 
@@ -191,7 +194,16 @@ mod tests {
     #[test]
     fn private_and_configured_addresses_are_internal() {
         let c = config();
-        for ip in ["10.1.2.3", "172.31.0.1", "192.168.1.1", "127.0.0.1", "100.64.0.1", "fd00::1", "203.0.113.9", "::ffff:10.0.0.1"] {
+        for ip in [
+            "10.1.2.3",
+            "172.31.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "100.64.0.1",
+            "fd00::1",
+            "203.0.113.9",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(c.internal_reason(&ind(IndicatorKind::Ip, ip)).is_some(), "{ip}");
         }
         for ip in ["198.51.100.7", "8.8.8.8", "2001:db8::1", "172.32.0.1"] {
@@ -210,24 +222,54 @@ mod tests {
     #[test]
     fn internal_domains_cover_subdomains_only() {
         let c = config();
-        assert!(c.internal_reason(&ind(IndicatorKind::Domain, "db.corp.example.com")).is_some());
-        assert!(c.internal_reason(&ind(IndicatorKind::Domain, "CORP.example.com.")).is_some());
-        assert!(c.internal_reason(&ind(IndicatorKind::Domain, "ip-10-0-0-1.ec2.internal")).is_some());
-        assert_eq!(c.internal_reason(&ind(IndicatorKind::Domain, "notcorp.example.com")), None);
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Domain, "db.corp.example.com"))
+                .is_some()
+        );
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Domain, "CORP.example.com."))
+                .is_some()
+        );
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Domain, "ip-10-0-0-1.ec2.internal"))
+                .is_some()
+        );
+        assert_eq!(
+            c.internal_reason(&ind(IndicatorKind::Domain, "notcorp.example.com")),
+            None
+        );
         assert_eq!(c.internal_reason(&ind(IndicatorKind::Domain, "evil.example.net")), None);
     }
 
     #[test]
     fn urls_emails_hashes_and_identities() {
         let c = config();
-        assert!(c.internal_reason(&ind(IndicatorKind::Url, "https://user@wiki.corp.example.com:8443/x")).is_some());
-        assert!(c.internal_reason(&ind(IndicatorKind::Url, "http://[fd00::5]/")).is_some());
-        assert_eq!(c.internal_reason(&ind(IndicatorKind::Url, "https://evil.example.net/payload")), None);
-        assert!(c.internal_reason(&ind(IndicatorKind::Email, "alice@corp.example.com")).is_some());
-        assert_eq!(c.internal_reason(&ind(IndicatorKind::Email, "mallory@evil.example.net")), None);
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Url, "https://user@wiki.corp.example.com:8443/x"))
+                .is_some()
+        );
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Url, "http://[fd00::5]/"))
+                .is_some()
+        );
+        assert_eq!(
+            c.internal_reason(&ind(IndicatorKind::Url, "https://evil.example.net/payload")),
+            None
+        );
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::Email, "alice@corp.example.com"))
+                .is_some()
+        );
+        assert_eq!(
+            c.internal_reason(&ind(IndicatorKind::Email, "mallory@evil.example.net")),
+            None
+        );
         assert!(c.internal_reason(&ind(IndicatorKind::Hash, "abcdef")).is_some());
         assert_eq!(c.internal_reason(&ind(IndicatorKind::Hash, "123456")), None);
-        assert!(c.internal_reason(&ind(IndicatorKind::AccessKey, "AKIAEXAMPLE")).is_some());
+        assert!(
+            c.internal_reason(&ind(IndicatorKind::AccessKey, "AKIAEXAMPLE"))
+                .is_some()
+        );
         assert!(c.internal_reason(&ind(IndicatorKind::User, "alice")).is_some());
     }
 

@@ -22,7 +22,10 @@ pub struct FileError {
 
 impl FileError {
     fn new(path: &Path, message: impl Into<String>) -> Self {
-        FileError { path: path.to_path_buf(), message: message.into() }
+        FileError {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 }
 
@@ -50,9 +53,13 @@ struct InventoryEntry {
 
 /// Loads `{"instances": [{"id", "tags", "owner", "environment", "account", "attributes"}]}`.
 pub fn load_inventory(path: &Path) -> Result<StaticInventory, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FileError::new(path, format!("cannot read inventory: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| FileError::new(path, format!("cannot read inventory: {e}")))?;
     let file: InventoryFile = serde_json::from_str(&text).map_err(|e| {
-        FileError::new(path, format!("not an inventory (expected {{\"instances\": [{{\"id\": ..., \"tags\": {{...}}}}]}}): {e}"))
+        FileError::new(
+            path,
+            format!("not an inventory (expected {{\"instances\": [{{\"id\": ..., \"tags\": {{...}}}}]}}): {e}"),
+        )
     })?;
     let mut records = HashMap::new();
     for entry in file.instances {
@@ -62,7 +69,12 @@ pub fn load_inventory(path: &Path) -> Result<StaticInventory, FileError> {
         }
         records.insert(
             entry.id,
-            InventoryRecord { tags: entry.tags, owner: entry.owner, environment: entry.environment, attributes },
+            InventoryRecord {
+                tags: entry.tags,
+                owner: entry.owner,
+                environment: entry.environment,
+                attributes,
+            },
         );
     }
     Ok(StaticInventory::new(records))
@@ -89,12 +101,20 @@ impl ThreatListProvider {
     pub const NAME: &'static str = "threatlist";
 
     pub fn load(dir: &Path) -> Result<Self, FileError> {
-        let mut provider = ThreatListProvider { ips: Vec::new(), domains: HashMap::new(), hashes: HashMap::new() };
-        let entries = std::fs::read_dir(dir).map_err(|e| FileError::new(dir, format!("cannot read threat-list folder: {e}")))?;
+        let mut provider = ThreatListProvider {
+            ips: Vec::new(),
+            domains: HashMap::new(),
+            hashes: HashMap::new(),
+        };
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| FileError::new(dir, format!("cannot read threat-list folder: {e}")))?;
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
-            let list = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let list = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let kind = if list.starts_with("ip") {
                 IndicatorKind::Ip
             } else if list.starts_with("domain") {
@@ -102,7 +122,10 @@ impl ThreatListProvider {
             } else if list.starts_with("hash") {
                 IndicatorKind::Hash
             } else {
-                return Err(FileError::new(&path, "threat-list files must be named ip*.txt, domain*.txt or hash*.txt"));
+                return Err(FileError::new(
+                    &path,
+                    "threat-list files must be named ip*.txt, domain*.txt or hash*.txt",
+                ));
             };
             let text = std::fs::read_to_string(&path).map_err(|e| FileError::new(&path, e.to_string()))?;
             for (n, line) in text.lines().enumerate() {
@@ -111,12 +134,19 @@ impl ThreatListProvider {
                 if entry.is_empty() {
                     continue;
                 }
-                let listed = Listed { entry: entry.clone(), list: list.clone(), comment: comment.trim().to_string() };
+                let listed = Listed {
+                    entry: entry.clone(),
+                    list: list.clone(),
+                    comment: comment.trim().to_string(),
+                };
                 match kind {
                     IndicatorKind::Ip => {
                         let net = entry.split('/').next().unwrap_or_default();
                         if net.parse::<IpAddr>().is_err() {
-                            return Err(FileError::new(&path, format!("line {}: `{entry}` is not an IP address or CIDR", n + 1)));
+                            return Err(FileError::new(
+                                &path,
+                                format!("line {}: `{entry}` is not an IP address or CIDR", n + 1),
+                            ));
                         }
                         provider.ips.push(listed);
                     }
@@ -180,7 +210,11 @@ impl IntelProvider for ThreatListProvider {
                 data: json!({"list": hit.list, "entry": hit.entry, "comment": hit.comment, "malicious": true}),
                 related: Vec::new(),
             },
-            None => Lookup { found: false, data: Value::Null, related: Vec::new() },
+            None => Lookup {
+                found: false,
+                data: Value::Null,
+                related: Vec::new(),
+            },
         })
     }
 }
@@ -193,7 +227,11 @@ mod tests {
     #[tokio::test]
     async fn threat_lists_match_cidrs_subdomains_and_hashes() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ips.txt"), "# tor exits\n198.51.100.0/24 # tor\n203.0.113.7\n").unwrap();
+        std::fs::write(
+            dir.path().join("ips.txt"),
+            "# tor exits\n198.51.100.0/24 # tor\n203.0.113.7\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("domains.txt"), "evil.example\n").unwrap();
         std::fs::write(dir.path().join("hashes.txt"), "E3B0C442\n").unwrap();
         let p = ThreatListProvider::load(dir.path()).unwrap();

@@ -16,11 +16,14 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         .ok_or_else(|| InputError::invalid("detail", "a GuardDuty finding must be a JSON object"))?;
 
     let finding_id = text(obj.get("id"))
-        .or_else(|| {
-            text(obj.get("arn")).and_then(|arn| arn.rsplit_once("/finding/").map(|(_, id)| id.to_string()))
-        })
+        .or_else(|| text(obj.get("arn")).and_then(|arn| arn.rsplit_once("/finding/").map(|(_, id)| id.to_string())))
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| InputError::missing("id", "a GuardDuty finding needs an `id` (or an `arn` ending in /finding/<id>)"))?;
+        .ok_or_else(|| {
+            InputError::missing(
+                "id",
+                "a GuardDuty finding needs an `id` (or an `arn` ending in /finding/<id>)",
+            )
+        })?;
     let kind = text(obj.get("type"))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| InputError::missing("type", "a GuardDuty finding needs its finding `type`"))?;
@@ -98,14 +101,18 @@ pub(crate) fn severity_value(value: Option<&Value>) -> Result<f64, String> {
     let parsed = match value {
         None | Some(Value::Null) => return Ok(0.0),
         Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok().or(match s.trim().to_ascii_lowercase().as_str() {
-            "critical" => Some(9.0),
-            "high" => Some(7.0),
-            "medium" => Some(4.0),
-            "low" => Some(1.0),
-            "informational" | "info" => Some(0.0),
-            _ => None,
-        }),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .or(match s.trim().to_ascii_lowercase().as_str() {
+                "critical" => Some(9.0),
+                "high" => Some(7.0),
+                "medium" => Some(4.0),
+                "low" => Some(1.0),
+                "informational" | "info" => Some(0.0),
+                _ => None,
+            }),
         Some(_) => None,
     };
     match parsed {
@@ -120,7 +127,10 @@ fn resource_from(resource: Option<&Value>) -> Resource {
     };
     let type_name = text(resource.get("resourceType")).unwrap_or_else(|| "Unknown".into());
     let kind = ResourceKind::from_name(&type_name);
-    let mut out = Resource { kind: kind.clone(), ..Resource::unknown() };
+    let mut out = Resource {
+        kind: kind.clone(),
+        ..Resource::unknown()
+    };
     let attrs = &mut out.attributes;
 
     // IAM findings can carry instance details too; the resource type says which one is the target.
@@ -134,7 +144,11 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::AccessKey => {
             let details = &resource["accessKeyDetails"];
             out.id = text(details.get("accessKeyId")).unwrap_or_default();
-            for (from, to) in [("userName", "user_name"), ("principalId", "principal_id"), ("userType", "user_type")] {
+            for (from, to) in [
+                ("userName", "user_name"),
+                ("principalId", "principal_id"),
+                ("userType", "user_type"),
+            ] {
                 if let Some(v) = text(details.get(from)) {
                     attrs.insert(to.into(), Value::String(v));
                 }
@@ -144,7 +158,11 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             let buckets = resource["s3BucketDetails"].as_array().cloned().unwrap_or_default();
             out.id = buckets.first().and_then(|b| text(b.get("name"))).unwrap_or_default();
             out.tags = buckets.first().map(|b| tags(b.get("tags"))).unwrap_or_default();
-            let names: Vec<Value> = buckets.iter().filter_map(|b| text(b.get("name"))).map(Value::String).collect();
+            let names: Vec<Value> = buckets
+                .iter()
+                .filter_map(|b| text(b.get("name")))
+                .map(Value::String)
+                .collect();
             attrs.insert("buckets".into(), Value::Array(names));
         }
         ResourceKind::EksCluster => {
@@ -191,7 +209,11 @@ fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
     }
     attrs.insert("security_groups".into(), Value::Array(groups));
     attrs.insert("network_interfaces".into(), Value::Array(eni_ids));
-    for (from, to) in [("instanceState", "state"), ("availabilityZone", "availability_zone"), ("imageId", "image_id")] {
+    for (from, to) in [
+        ("instanceState", "state"),
+        ("availabilityZone", "availability_zone"),
+        ("imageId", "image_id"),
+    ] {
         if let Some(v) = text(details.get(from)) {
             attrs.insert(to.into(), Value::String(v));
         }
@@ -215,7 +237,10 @@ pub(crate) fn tags(value: Option<&Value>) -> BTreeMap<String, String> {
                 Some((k, v))
             })
             .collect(),
-        Some(Value::Object(map)) => map.iter().filter_map(|(k, v)| Some((k.clone(), text(Some(v))?))).collect(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), text(Some(v))?)))
+            .collect(),
         _ => BTreeMap::new(),
     }
 }
@@ -242,11 +267,19 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
     for base in REMOTE_IP_PATHS {
         if let Some(details) = finding.pointer(base) {
             for field in ["ipAddressV4", "ipAddressV6"] {
-                push(IndicatorKind::Ip, text(details.get(field)), format!("{}.{field}", dotted(base)), "remote");
+                push(
+                    IndicatorKind::Ip,
+                    text(details.get(field)),
+                    format!("{}.{field}", dotted(base)),
+                    "remote",
+                );
             }
         }
     }
-    if let Some(probes) = finding.pointer("/service/action/portProbeAction/portProbeDetails").and_then(Value::as_array) {
+    if let Some(probes) = finding
+        .pointer("/service/action/portProbeAction/portProbeDetails")
+        .and_then(Value::as_array)
+    {
         for (i, probe) in probes.iter().enumerate() {
             push(
                 IndicatorKind::Ip,
@@ -256,14 +289,35 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
             );
         }
     }
-    for path in ["/service/action/dnsRequestAction/domain", "/service/action/awsApiCallAction/domainDetails/domain"] {
-        push(IndicatorKind::Domain, text(finding.pointer(path)), dotted(path), "remote");
+    for path in [
+        "/service/action/dnsRequestAction/domain",
+        "/service/action/awsApiCallAction/domainDetails/domain",
+    ] {
+        push(
+            IndicatorKind::Domain,
+            text(finding.pointer(path)),
+            dotted(path),
+            "remote",
+        );
     }
     if let Some(key) = finding.pointer("/resource/accessKeyDetails") {
-        push(IndicatorKind::AccessKey, text(key.get("accessKeyId")), "resource.accessKeyDetails.accessKeyId".into(), "actor");
-        push(IndicatorKind::User, text(key.get("userName")), "resource.accessKeyDetails.userName".into(), "actor");
+        push(
+            IndicatorKind::AccessKey,
+            text(key.get("accessKeyId")),
+            "resource.accessKeyDetails.accessKeyId".into(),
+            "actor",
+        );
+        push(
+            IndicatorKind::User,
+            text(key.get("userName")),
+            "resource.accessKeyDetails.userName".into(),
+            "actor",
+        );
     }
-    if let Some(enis) = finding.pointer("/resource/instanceDetails/networkInterfaces").and_then(Value::as_array) {
+    if let Some(enis) = finding
+        .pointer("/resource/instanceDetails/networkInterfaces")
+        .and_then(Value::as_array)
+    {
         for (i, eni) in enis.iter().enumerate() {
             for field in ["privateIpAddress", "publicIp"] {
                 push(
@@ -290,7 +344,9 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
                 push(
                     IndicatorKind::Hash,
                     text(file.get("hash")),
-                    format!("service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}].filePaths[{j}].hash"),
+                    format!(
+                        "service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}].filePaths[{j}].hash"
+                    ),
                     "target",
                 );
             }
@@ -334,8 +390,16 @@ mod tests {
         let remote: Vec<_> = alert.indicators.iter().filter(|i| i.role == "remote").collect();
         assert_eq!(remote.len(), 1);
         assert_eq!(remote[0].value, "198.51.100.7");
-        assert_eq!(remote[0].seen_in, "service.action.networkConnectionAction.remoteIpDetails.ipAddressV4");
-        assert!(alert.indicators.iter().any(|i| i.value == "10.0.0.5" && i.role == "local"));
+        assert_eq!(
+            remote[0].seen_in,
+            "service.action.networkConnectionAction.remoteIpDetails.ipAddressV4"
+        );
+        assert!(
+            alert
+                .indicators
+                .iter()
+                .any(|i| i.value == "10.0.0.5" && i.role == "local")
+        );
         assert!(!alert.sample && !alert.archived);
     }
 
@@ -353,7 +417,9 @@ mod tests {
     #[test]
     fn sample_flag_in_either_place() {
         assert!(is_sample(&json!({"additionalInfo": {"sample": true}})));
-        assert!(is_sample(&json!({"additionalInfo": {"value": "{\"sample\":true}", "type": "default"}})));
+        assert!(is_sample(
+            &json!({"additionalInfo": {"value": "{\"sample\":true}", "type": "default"}})
+        ));
         assert!(!is_sample(&json!({"additionalInfo": {"value": "{\"sample\":false}"}})));
         assert!(!is_sample(&json!({})));
     }

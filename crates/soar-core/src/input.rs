@@ -31,17 +31,29 @@ pub enum InputError {
 
 impl InputError {
     pub fn missing(field: impl Into<String>, hint: impl Into<String>) -> Self {
-        InputError::Missing { field: field.into(), hint: hint.into() }
+        InputError::Missing {
+            field: field.into(),
+            hint: hint.into(),
+        }
     }
     pub fn invalid(field: impl Into<String>, hint: impl Into<String>) -> Self {
-        InputError::Invalid { field: field.into(), hint: hint.into() }
+        InputError::Invalid {
+            field: field.into(),
+            hint: hint.into(),
+        }
     }
 
     /// Prefixes the field with where it sits (`Records[2].body.detail`).
     fn within(self, prefix: &str) -> Self {
         match self {
-            InputError::Missing { field, hint } => InputError::Missing { field: format!("{prefix}.{field}"), hint },
-            InputError::Invalid { field, hint } => InputError::Invalid { field: format!("{prefix}.{field}"), hint },
+            InputError::Missing { field, hint } => InputError::Missing {
+                field: format!("{prefix}.{field}"),
+                hint,
+            },
+            InputError::Invalid { field, hint } => InputError::Invalid {
+                field: format!("{prefix}.{field}"),
+                hint,
+            },
             other => other,
         }
     }
@@ -79,7 +91,10 @@ pub struct ParsedInput {
 pub fn parse_input(bytes: &[u8]) -> Vec<ParsedInput> {
     let whole = |result| vec![ParsedInput { part: None, result }];
     if bytes.len() > MAX_INPUT_BYTES {
-        return whole(Err(InputError::TooLarge { size: bytes.len(), limit: MAX_INPUT_BYTES }));
+        return whole(Err(InputError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_INPUT_BYTES,
+        }));
     }
     let value = match parse_json(bytes) {
         Ok(v) => v,
@@ -94,13 +109,22 @@ pub fn parse_value(value: Value) -> Vec<ParsedInput> {
         Some(Value::Array(records)) => records
             .iter()
             .enumerate()
-            .map(|(i, record)| ParsedInput { part: Some(record_label(i, record)), result: sqs_record(i, record) })
+            .map(|(i, record)| ParsedInput {
+                part: Some(record_label(i, record)),
+                result: sqs_record(i, record),
+            })
             .collect(),
         Some(_) => vec![ParsedInput {
             part: None,
-            result: Err(InputError::invalid("Records", "an SQS event's `Records` must be an array")),
+            result: Err(InputError::invalid(
+                "Records",
+                "an SQS event's `Records` must be an array",
+            )),
         }],
-        None => vec![ParsedInput { part: None, result: recognise(value) }],
+        None => vec![ParsedInput {
+            part: None,
+            result: recognise(value),
+        }],
     }
 }
 
@@ -124,19 +148,27 @@ fn record_label(i: usize, record: &Value) -> String {
 
 fn sqs_record(i: usize, record: &Value) -> Result<Incoming, InputError> {
     let prefix = format!("Records[{i}]");
-    let body = record
-        .get("body")
-        .and_then(Value::as_str)
-        .ok_or_else(|| InputError::missing(format!("{prefix}.body"), "an SQS record carries its message as a string `body`"))?;
+    let body = record.get("body").and_then(Value::as_str).ok_or_else(|| {
+        InputError::missing(
+            format!("{prefix}.body"),
+            "an SQS record carries its message as a string `body`",
+        )
+    })?;
     if body.len() > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge { size: body.len(), limit: MAX_INPUT_BYTES });
+        return Err(InputError::TooLarge {
+            size: body.len(),
+            limit: MAX_INPUT_BYTES,
+        });
     }
     let value = parse_json(body.as_bytes()).map_err(|e| match e {
         InputError::NotJson(m) => InputError::invalid(format!("{prefix}.body"), format!("not valid JSON: {m}")),
         other => other,
     })?;
     if value.get("Records").is_some() {
-        return Err(InputError::invalid(format!("{prefix}.body"), "an SQS record may not carry another SQS event"));
+        return Err(InputError::invalid(
+            format!("{prefix}.body"),
+            "an SQS record may not carry another SQS event",
+        ));
     }
     recognise(value).map_err(|e| e.within(&format!("{prefix}.body")))
 }
@@ -151,7 +183,10 @@ fn recognise(value: Value) -> Result<Incoming, InputError> {
     if obj.contains_key("detail-type") || (obj.contains_key("detail") && obj.contains_key("source")) {
         let source = text(obj.get("source")).unwrap_or_default();
         let detail = obj.get("detail").filter(|d| d.is_object()).ok_or_else(|| {
-            InputError::invalid("detail", "an EventBridge event carries its payload as an object in `detail`")
+            InputError::invalid(
+                "detail",
+                "an EventBridge event carries its payload as an object in `detail`",
+            )
         })?;
         let detail_type = text(obj.get("detail-type")).unwrap_or_default();
         if source == "aws.guardduty" || detail_type == "GuardDuty Finding" {
@@ -159,7 +194,14 @@ fn recognise(value: Value) -> Result<Incoming, InputError> {
                 .map(|a| Incoming::GuardDuty(Box::new(a)))
                 .map_err(|e| e.within("detail"));
         }
-        return Ok(Incoming::Generic { source: if source.is_empty() { "eventbridge".into() } else { source }, raw: value });
+        return Ok(Incoming::Generic {
+            source: if source.is_empty() {
+                "eventbridge".into()
+            } else {
+                source
+            },
+            raw: value,
+        });
     }
     if looks_like_guardduty(&value) {
         return guardduty::alert_from_finding(&value).map(|a| Incoming::GuardDuty(Box::new(a)));
@@ -167,7 +209,9 @@ fn recognise(value: Value) -> Result<Incoming, InputError> {
     if obj.is_empty() {
         return Err(InputError::WrongShape("an empty object carries no alert".into()));
     }
-    let source = text(obj.get("source")).filter(|s| !s.is_empty()).unwrap_or_else(|| "generic".into());
+    let source = text(obj.get("source"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "generic".into());
     Ok(Incoming::Generic { source, raw: value })
 }
 
@@ -197,7 +241,10 @@ fn json_kind(value: &Value) -> &'static str {
 pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<Alert, InputError> {
     let field = |name: &str| format!("decision.alert.{name}");
     if !mapping.is_object() {
-        return Err(InputError::invalid("decision.alert", "the ingest policy must map a generic alert to an object"));
+        return Err(InputError::invalid(
+            "decision.alert",
+            "the ingest policy must map a generic alert to an object",
+        ));
     }
     let source_id = text(mapping.get("id"))
         .filter(|s| !s.is_empty())
@@ -205,8 +252,12 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     let kind = text(mapping.get("type"))
         .filter(|s| !s.is_empty())
         .ok_or_else(|| InputError::missing(field("type"), "the generic alert has no type the policy could map"))?;
-    let severity = guardduty::severity_value(mapping.get("severity"))
-        .map_err(|got| InputError::invalid(field("severity"), format!("expected a number from 0 to 10 or a label, got {got}")))?;
+    let severity = guardduty::severity_value(mapping.get("severity")).map_err(|got| {
+        InputError::invalid(
+            field("severity"),
+            format!("expected a number from 0 to 10 or a label, got {got}"),
+        )
+    })?;
     let account = text(mapping.get("account")).unwrap_or_default();
     let region = text(mapping.get("region")).unwrap_or_default();
 
@@ -220,19 +271,35 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     resource.region.clone_from(&region);
 
     let mut indicators = Vec::new();
-    for (i, item) in mapping.get("indicators").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let kind: IndicatorKind = serde_json::from_value(item.get("type").cloned().unwrap_or(Value::Null)).map_err(|_| {
-            InputError::invalid(
-                format!("decision.alert.indicators[{i}].type"),
-                format!("got {}; expected ip, domain, hash, url, email, access_key or user", item.get("type").unwrap_or(&Value::Null)),
-            )
-        })?;
+    for (i, item) in mapping
+        .get("indicators")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind: IndicatorKind =
+            serde_json::from_value(item.get("type").cloned().unwrap_or(Value::Null)).map_err(|_| {
+                InputError::invalid(
+                    format!("decision.alert.indicators[{i}].type"),
+                    format!(
+                        "got {}; expected ip, domain, hash, url, email, access_key or user",
+                        item.get("type").unwrap_or(&Value::Null)
+                    ),
+                )
+            })?;
         let Some(value) = text(item.get("value")).filter(|v| !v.is_empty()) else {
-            return Err(InputError::missing(format!("decision.alert.indicators[{i}].value"), "an indicator needs a value"));
+            return Err(InputError::missing(
+                format!("decision.alert.indicators[{i}].value"),
+                "an indicator needs a value",
+            ));
         };
         let seen_in = text(item.get("seen_in")).unwrap_or_else(|| format!("indicators[{i}]"));
         let role = text(item.get("role")).unwrap_or_else(|| "related".into());
-        if !indicators.iter().any(|x: &Indicator| x.kind == kind && x.value == value) {
+        if !indicators
+            .iter()
+            .any(|x: &Indicator| x.kind == kind && x.value == value)
+        {
             indicators.push(Indicator::new(kind, value, seen_in, &role));
         }
     }
@@ -277,8 +344,12 @@ mod tests {
 
     #[test]
     fn recognises_bare_findings_and_eventbridge_events() {
-        assert!(matches!(only(finding().to_string().as_bytes()), Ok(Incoming::GuardDuty(_))));
-        let event = json!({"version": "0", "detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding()});
+        assert!(matches!(
+            only(finding().to_string().as_bytes()),
+            Ok(Incoming::GuardDuty(_))
+        ));
+        let event =
+            json!({"version": "0", "detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding()});
         assert!(matches!(only(event.to_string().as_bytes()), Ok(Incoming::GuardDuty(_))));
         let other = json!({"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": []}});
         match only(other.to_string().as_bytes()) {
@@ -319,24 +390,37 @@ mod tests {
         assert!(e.contains("nested deeper than 128"), "{e}");
         let big = vec![b' '; MAX_INPUT_BYTES + 1];
         assert!(matches!(only(&big), Err(InputError::TooLarge { .. })));
-        let e = only(br#"{"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": "x"}"#).unwrap_err().to_string();
+        let e = only(br#"{"detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": "x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`detail`"), "{e}");
     }
 
     #[test]
     fn generic_mapping_validates_fields() {
         let raw = json!({"alert_id": "x"});
-        let ok = alert_from_mapping("falco", &json!({"id": "x", "type": "Shell in container", "severity": "high",
-            "resource": {"kind": "Container", "id": "c1"}, "indicators": [{"type": "ip", "value": "198.51.100.1"}]}), &raw).unwrap();
+        let ok = alert_from_mapping(
+            "falco",
+            &json!({"id": "x", "type": "Shell in container", "severity": "high",
+            "resource": {"kind": "Container", "id": "c1"}, "indicators": [{"type": "ip", "value": "198.51.100.1"}]}),
+            &raw,
+        )
+        .unwrap();
         assert_eq!(ok.id, "falco///x");
         assert_eq!(ok.severity, 7.0);
         assert_eq!(ok.resource.kind, ResourceKind::Container);
         assert_eq!(ok.indicators[0].kind, IndicatorKind::Ip);
-        let e = alert_from_mapping("falco", &json!({"type": "t"}), &raw).unwrap_err().to_string();
-        assert!(e.contains("decision.alert.id"), "{e}");
-        let e = alert_from_mapping("falco", &json!({"id": "x", "type": "t", "indicators": [{"type": "phone", "value": "1"}]}), &raw)
+        let e = alert_from_mapping("falco", &json!({"type": "t"}), &raw)
             .unwrap_err()
             .to_string();
+        assert!(e.contains("decision.alert.id"), "{e}");
+        let e = alert_from_mapping(
+            "falco",
+            &json!({"id": "x", "type": "t", "indicators": [{"type": "phone", "value": "1"}]}),
+            &raw,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("indicators[0].type"), "{e}");
     }
 }

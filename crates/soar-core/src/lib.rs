@@ -18,8 +18,7 @@ pub mod time;
 pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};
 pub use decision::{Policies, PolicyError};
 pub use document::{
-    ActionRecord, ActionStatus, Document, Enrichment, EnrichmentStatus, Mode, Phase, TraceEntry,
-    Verdict, VerdictKind,
+    ActionRecord, ActionStatus, Document, Enrichment, EnrichmentStatus, Mode, Phase, TraceEntry, Verdict, VerdictKind,
 };
 pub use egress::{Locality, OrgConfig};
 pub use input::{Incoming, InputError, parse_input};

@@ -80,7 +80,9 @@ impl StateStore for MemoryState {
                 let previous = std::mem::replace(o.get_mut(), revision);
                 Ok(Registration::Updated { previous })
             }
-            Entry::Occupied(o) => Ok(Registration::Duplicate { latest: o.get().clone() }),
+            Entry::Occupied(o) => Ok(Registration::Duplicate {
+                latest: o.get().clone(),
+            }),
         }
     }
 
@@ -99,11 +101,16 @@ impl StateStore for MemoryState {
     }
 
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError> {
-        Ok(self.lock().ledger.insert((alert_id.into(), mode, action.into(), target.into())))
+        Ok(self
+            .lock()
+            .ledger
+            .insert((alert_id.into(), mode, action.into(), target.into())))
     }
 
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
-        self.lock().ledger.remove(&(alert_id.into(), mode, action.into(), target.into()));
+        self.lock()
+            .ledger
+            .remove(&(alert_id.into(), mode, action.into(), target.into()));
         Ok(())
     }
 
@@ -115,10 +122,20 @@ impl StateStore for MemoryState {
     async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError> {
         let key = (provider.to_string(), indicator.kind, indicator.value.clone());
         let inner = self.lock();
-        Ok(inner.cache.get(&key).filter(|(_, expires)| Instant::now() < *expires).map(|(l, _)| l.clone()))
+        Ok(inner
+            .cache
+            .get(&key)
+            .filter(|(_, expires)| Instant::now() < *expires)
+            .map(|(l, _)| l.clone()))
     }
 
-    async fn cache_lookup(&self, provider: &str, indicator: &Indicator, lookup: &Lookup, ttl: Duration) -> Result<(), StateError> {
+    async fn cache_lookup(
+        &self,
+        provider: &str,
+        indicator: &Indicator,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<(), StateError> {
         let key = (provider.to_string(), indicator.kind, indicator.value.clone());
         self.lock().cache.insert(key, (lookup.clone(), Instant::now() + ttl));
         Ok(())
@@ -182,7 +199,10 @@ pub struct RecordingRemediator {
 
 impl RecordingRemediator {
     pub fn failing(actions: &[&str]) -> Self {
-        RecordingRemediator { failing: actions.iter().map(|a| a.to_string()).collect(), ..Default::default() }
+        RecordingRemediator {
+            failing: actions.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     pub fn calls(&self) -> Vec<ActionRequest> {
@@ -193,7 +213,10 @@ impl RecordingRemediator {
 #[async_trait]
 impl Remediator for RecordingRemediator {
     async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(request.clone());
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request.clone());
         if self.failing.contains(&request.action) {
             return Err(ActionError {
                 action: request.action.clone(),
@@ -219,7 +242,10 @@ impl RecordingNotifier {
 #[async_trait]
 impl Notifier for RecordingNotifier {
     async fn notify(&self, notification: &Notification) -> Result<Value, ActionError> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(notification.clone());
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notification.clone());
         Ok(json!({"channel": notification.channel}))
     }
 }
@@ -265,11 +291,14 @@ impl IntelProvider for FakeExternalProvider {
         &self.kinds
     }
     async fn lookup(&self, indicator: &Indicator) -> Result<Lookup, ProviderError> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(indicator.clone());
-        Ok(self
-            .answers
-            .get(&indicator.value)
-            .cloned()
-            .unwrap_or(Lookup { found: false, data: Value::Null, related: Vec::new() }))
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(indicator.clone());
+        Ok(self.answers.get(&indicator.value).cloned().unwrap_or(Lookup {
+            found: false,
+            data: Value::Null,
+            related: Vec::new(),
+        }))
     }
 }

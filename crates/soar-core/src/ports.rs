@@ -67,7 +67,13 @@ pub trait StateStore: Send + Sync {
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;
     async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError>;
-    async fn cache_lookup(&self, provider: &str, indicator: &Indicator, lookup: &Lookup, ttl: Duration) -> Result<(), StateError>;
+    async fn cache_lookup(
+        &self,
+        provider: &str,
+        indicator: &Indicator,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<(), StateError>;
     /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
     async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
 }

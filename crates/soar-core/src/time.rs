@@ -30,7 +30,11 @@ pub fn parse_timestamp_str(text: &str) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     // Zone-less forms are UTC in GuardDuty exports.
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(Utc.from_utc_datetime(&t));
         }
@@ -45,7 +49,11 @@ fn from_epoch(epoch: f64) -> Option<DateTime<Utc>> {
     if !epoch.is_finite() || epoch < 0.0 {
         return None;
     }
-    let millis = if epoch >= MILLIS_THRESHOLD { epoch } else { epoch * 1000.0 };
+    let millis = if epoch >= MILLIS_THRESHOLD {
+        epoch
+    } else {
+        epoch * 1000.0
+    };
     Utc.timestamp_millis_opt(millis as i64).single()
 }
 

@@ -28,21 +28,28 @@ impl Policies for Scripted {
                 .unwrap()
                 .iter()
                 .flat_map(|i| {
-                    input["context"]["providers"].as_array().unwrap().iter().map(move |p| {
-                        json!({"provider": p["name"], "indicator": {"type": i["type"], "value": i["value"]}})
-                    })
+                    input["context"]["providers"].as_array().unwrap().iter().map(
+                        move |p| json!({"provider": p["name"], "indicator": {"type": i["type"], "value": i["value"]}}),
+                    )
                 })
                 .collect();
             return Ok(json!({"lookups": lookups}));
         }
-        self.0.iter().find(|(p, _)| *p == phase).map(|(_, d)| d.clone()).unwrap_or(Err(PolicyError::Undefined { phase }))
+        self.0
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, d)| d.clone())
+            .unwrap_or(Err(PolicyError::Undefined { phase }))
     }
 }
 
 fn worst_case() -> Scripted {
     Scripted(vec![
         (Phase::Ingest, Ok(json!({"accept": true}))),
-        (Phase::Evaluate, Ok(json!({"verdict": "incident", "severity": "high", "reasons": ["scripted"], "page": true}))),
+        (
+            Phase::Evaluate,
+            Ok(json!({"verdict": "incident", "severity": "high", "reasons": ["scripted"], "page": true})),
+        ),
         (
             Phase::Remediate,
             Ok(json!({"actions": [
@@ -86,7 +93,10 @@ fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -
     let external = Arc::new(FakeExternalProvider::new("intel-co", &[IndicatorKind::Ip]));
     let providers: Vec<Arc<dyn IntelProvider>> = vec![external.clone()];
     let pipeline = Pipeline {
-        ingestor: Ingestor { policies: policies.clone(), state: shared.clone() },
+        ingestor: Ingestor {
+            policies: policies.clone(),
+            state: shared.clone(),
+        },
         enricher: Enricher {
             policies: policies.clone(),
             state: shared.clone(),
@@ -95,7 +105,10 @@ fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -
             org: OrgConfig::default(),
             settings: settings.clone(),
         },
-        evaluator: Evaluator { policies: policies.clone(), state: shared.clone() },
+        evaluator: Evaluator {
+            policies: policies.clone(),
+            state: shared.clone(),
+        },
         responder: Responder {
             policies,
             state: shared.clone(),
@@ -106,15 +119,27 @@ fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -
         },
         state: shared,
     };
-    Harness { pipeline, state, remediator, notifier, external }
+    Harness {
+        pipeline,
+        state,
+        remediator,
+        notifier,
+        external,
+    }
 }
 
 fn enforce() -> Settings {
-    Settings { mode: Mode::Enforce, ..Settings::default() }
+    Settings {
+        mode: Mode::Enforce,
+        ..Settings::default()
+    }
 }
 
 fn statuses(doc: &soar_core::Document) -> Vec<(String, String, ActionStatus)> {
-    doc.actions.iter().map(|a| (a.request.action.clone(), a.request.target.id.clone(), a.status)).collect()
+    doc.actions
+        .iter()
+        .map(|a| (a.request.action.clone(), a.request.target.id.clone(), a.status))
+        .collect()
 }
 
 #[tokio::test]
@@ -123,7 +148,11 @@ async fn dry_run_is_the_default_and_calls_nothing() {
     let out = h.pipeline.run(finding("198.51.100.7", false)).await;
     let doc = out.document.unwrap();
     assert!(doc.actions.iter().all(|a| a.mode == Mode::DryRun));
-    assert!(doc.actions.iter().any(|a| a.request.action == "ec2.isolate" && a.status == ActionStatus::Planned));
+    assert!(
+        doc.actions
+            .iter()
+            .any(|a| a.request.action == "ec2.isolate" && a.status == ActionStatus::Planned)
+    );
     assert!(h.remediator.calls().is_empty());
     assert!(h.notifier.sent().is_empty());
 }
@@ -133,14 +162,32 @@ async fn enforce_carries_out_allowed_actions_once_and_refuses_the_rest() {
     let h = harness(worst_case(), StaticInventory::default(), enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
-    assert!(s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
-    assert!(s.contains(&("ec2.stop".into(), "i-1".into(), ActionStatus::PendingApproval)), "{s:?}");
-    assert!(s.contains(&("rm.rf".into(), "i-1".into(), ActionStatus::SkippedNotAllowed)), "{s:?}");
+    assert!(
+        s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("ec2.stop".into(), "i-1".into(), ActionStatus::PendingApproval)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("rm.rf".into(), "i-1".into(), ActionStatus::SkippedNotAllowed)),
+        "{s:?}"
+    );
     assert_eq!(h.notifier.sent().len(), 1);
-    let called: Vec<_> = h.remediator.calls().into_iter().map(|r| (r.action, r.target.id)).collect();
+    let called: Vec<_> = h
+        .remediator
+        .calls()
+        .into_iter()
+        .map(|r| (r.action, r.target.id))
+        .collect();
     assert_eq!(
         called,
-        vec![("ec2.isolate".into(), "i-1".into()), ("ec2.snapshot".into(), "i-1".into()), ("ec2.isolate".into(), "i-other".into())]
+        vec![
+            ("ec2.isolate".into(), "i-1".into()),
+            ("ec2.snapshot".into(), "i-1".into()),
+            ("ec2.isolate".into(), "i-other".into())
+        ]
     );
     assert_eq!(h.state.recorded_actions().len(), doc.actions.len());
 }
@@ -160,7 +207,12 @@ async fn a_redelivered_alert_is_a_duplicate_and_the_ledger_blocks_repeats() {
     let mut doc = h.state.document("guardduty/1/eu-west-1/f1").unwrap();
     doc.actions.clear();
     h.pipeline.responder.remediate(&mut doc).await;
-    assert!(doc.actions.iter().filter(|a| a.request.action.starts_with("ec2.") && a.status != ActionStatus::PendingApproval).all(|a| a.status == ActionStatus::Duplicate));
+    assert!(
+        doc.actions
+            .iter()
+            .filter(|a| a.request.action.starts_with("ec2.") && a.status != ActionStatus::PendingApproval)
+            .all(|a| a.status == ActionStatus::Duplicate)
+    );
     assert_eq!(h.remediator.calls().len(), calls);
 }
 
@@ -168,7 +220,9 @@ async fn a_redelivered_alert_is_a_duplicate_and_the_ledger_blocks_repeats() {
 async fn a_newer_revision_is_evaluated_again() {
     let h = harness(worst_case(), StaticInventory::default(), Settings::default());
     h.pipeline.run(finding("198.51.100.7", false)).await;
-    let Incoming::GuardDuty(mut alert) = finding("198.51.100.7", false) else { unreachable!() };
+    let Incoming::GuardDuty(mut alert) = finding("198.51.100.7", false) else {
+        unreachable!()
+    };
     alert.updated_at = Some("2026-11-21T09:00:00.000Z".into());
     let out = h.pipeline.run(Incoming::GuardDuty(alert)).await;
     assert_eq!(out.status, IngestStatus::Accepted);
@@ -190,7 +244,9 @@ async fn protected_resources_are_untouched_whoever_asks() {
         tags: [("soar:protected".to_string(), "true".to_string())].into(),
         ..InventoryRecord::default()
     };
-    let inventory = StaticInventory::default().with("i-1", protected.clone()).with("i-other", protected);
+    let inventory = StaticInventory::default()
+        .with("i-1", protected.clone())
+        .with("i-other", protected);
     let h = harness(worst_case(), inventory, enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     for (action, target, status) in statuses(&doc) {
@@ -212,10 +268,22 @@ async fn allow_list_and_hourly_cap_hold() {
     let h = harness(worst_case(), StaticInventory::default(), settings);
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
-    assert!(s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
-    assert!(s.contains(&("ec2.snapshot".into(), "i-1".into(), ActionStatus::Executed)), "{s:?}");
-    assert!(s.contains(&("ec2.isolate".into(), "i-other".into(), ActionStatus::SkippedRateLimited)), "{s:?}");
-    assert!(s.contains(&("notify".into(), "oncall".into(), ActionStatus::SkippedNotAllowed)), "{s:?}");
+    assert!(
+        s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("ec2.snapshot".into(), "i-1".into(), ActionStatus::Executed)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("ec2.isolate".into(), "i-other".into(), ActionStatus::SkippedRateLimited)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&("notify".into(), "oncall".into(), ActionStatus::SkippedNotAllowed)),
+        "{s:?}"
+    );
     assert_eq!(h.remediator.calls().len(), 2);
 }
 
@@ -225,7 +293,12 @@ async fn internal_indicators_never_reach_an_external_provider() {
     let doc = h.pipeline.run(finding("10.0.0.9", false)).await.document.unwrap();
     assert!(h.external.requests().is_empty(), "{:?}", h.external.requests());
     let notes = &doc.trace.iter().find(|t| t.phase == Phase::Enrich).unwrap().notes;
-    assert!(notes.iter().any(|n| n.contains("egress refused") && n.contains("10.0.0.9") && n.contains("10.0.0.0/8")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("egress refused") && n.contains("10.0.0.9") && n.contains("10.0.0.0/8")),
+        "{notes:?}"
+    );
 
     let h = harness(worst_case(), StaticInventory::default(), Settings::default());
     h.pipeline.run(finding("198.51.100.7", false)).await;
@@ -237,7 +310,13 @@ async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
     for broken in [Phase::Ingest, Phase::Evaluate, Phase::Remediate] {
         let mut script = worst_case();
         script.0.retain(|(p, _)| *p != broken);
-        script.0.push((broken, Err(PolicyError::Evaluation { phase: broken, message: "boom".into() })));
+        script.0.push((
+            broken,
+            Err(PolicyError::Evaluation {
+                phase: broken,
+                message: "boom".into(),
+            }),
+        ));
         let h = harness(script, StaticInventory::default(), enforce());
         let out = h.pipeline.run(finding("198.51.100.7", false)).await;
         let doc = out.document.unwrap();
@@ -245,7 +324,10 @@ async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
         assert_eq!(verdict.verdict, VerdictKind::Undetermined, "{broken}");
         assert!(verdict.error.unwrap().contains("boom"), "{broken}");
         assert!(doc.actions.is_empty(), "{broken}: {:?}", doc.actions);
-        assert!(h.remediator.calls().is_empty() && h.notifier.sent().is_empty(), "{broken}");
+        assert!(
+            h.remediator.calls().is_empty() && h.notifier.sent().is_empty(),
+            "{broken}"
+        );
         assert!(out.error.unwrap().contains("boom"));
     }
 }
@@ -254,7 +336,9 @@ async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
 async fn a_malformed_decision_is_a_policy_error() {
     let mut script = worst_case();
     script.0.retain(|(p, _)| *p != Phase::Evaluate);
-    script.0.push((Phase::Evaluate, Ok(json!({"verdict": "maybe", "severity": "high"}))));
+    script
+        .0
+        .push((Phase::Evaluate, Ok(json!({"verdict": "maybe", "severity": "high"}))));
     let h = harness(script, StaticInventory::default(), enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);

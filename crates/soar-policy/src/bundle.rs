@@ -30,6 +30,13 @@ pub struct Bundle {
     pub revision: String,
 }
 
+/// The Rego modules and merged data of one folder plus `common`.
+pub(crate) struct Sources {
+    pub modules: Vec<(String, String)>,
+    pub data: Value,
+    pub revision: String,
+}
+
 /// Every file of a policy tree, relative paths with `/`.
 #[derive(Debug, Clone)]
 pub struct PolicyTree {
@@ -39,7 +46,9 @@ pub struct PolicyTree {
 impl PolicyTree {
     /// The tree built into this binary.
     pub fn embedded() -> Self {
-        PolicyTree { files: EMBEDDED.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect() }
+        PolicyTree {
+            files: EMBEDDED.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect(),
+        }
     }
 
     /// A tree on disk (`soar run --policies DIR`, `soar policy test DIR`).
@@ -56,12 +65,22 @@ impl PolicyTree {
 
     /// The bundle for `phase`; with `include_tests` the `*_test.rego` files come along.
     pub fn bundle(&self, phase: Phase, include_tests: bool) -> Result<Bundle, BundleError> {
-        let (modules, data, revision) = self.bundle_for(phase.as_str(), include_tests)?;
-        Bundle { phase, modules, data, revision }.check()
+        let Sources {
+            modules,
+            data,
+            revision,
+        } = self.sources(phase.as_str(), include_tests)?;
+        Bundle {
+            phase,
+            modules,
+            data,
+            revision,
+        }
+        .check()
     }
 
     /// Modules and data for a folder of the tree (a phase, or `common` alone).
-    pub(crate) fn bundle_for(&self, folder: &str, include_tests: bool) -> Result<(Vec<(String, String)>, Value, String), BundleError> {
+    pub(crate) fn sources(&self, folder: &str, include_tests: bool) -> Result<Sources, BundleError> {
         let in_folder = |path: &str, folder: &str| path.strip_prefix(folder).is_some_and(|rest| rest.starts_with('/'));
         let mut modules = Vec::new();
         let mut data = Value::Object(Default::default());
@@ -74,13 +93,19 @@ impl PolicyTree {
                     modules.push((path.clone(), contents.clone()));
                 }
             } else if path.ends_with("data.json") {
-                let value: Value = serde_json::from_str(contents)
-                    .map_err(|e| BundleError::Data { path: path.clone(), message: e.to_string() })?;
+                let value: Value = serde_json::from_str(contents).map_err(|e| BundleError::Data {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
                 merge(&mut data, value);
             }
         }
         let revision = revision(&modules, &data);
-        Ok((modules, data, revision))
+        Ok(Sources {
+            modules,
+            data,
+            revision,
+        })
     }
 }
 
@@ -110,14 +135,24 @@ pub fn is_test_file(path: &str) -> bool {
 }
 
 fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), BundleError> {
-    let io = |source| BundleError::Io { path: dir.to_path_buf(), source };
+    let io = |source| BundleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
             read_tree(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "rego") || path.file_name().is_some_and(|n| n == "data.json") {
-            let contents = std::fs::read_to_string(&path).map_err(|source| BundleError::Io { path: path.clone(), source })?;
-            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let contents = std::fs::read_to_string(&path).map_err(|source| BundleError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((relative, contents));
         }
     }
@@ -168,11 +203,30 @@ mod tests {
     fn revision_changes_with_content() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ingest")).unwrap();
-        std::fs::write(dir.path().join("ingest/a.rego"), "package soar.ingest\ndecision := {\"accept\": true}\n").unwrap();
-        let first = PolicyTree::from_dir(dir.path()).unwrap().bundle(Phase::Ingest, false).unwrap().revision;
-        std::fs::write(dir.path().join("ingest/a.rego"), "package soar.ingest\ndecision := {\"accept\": false}\n").unwrap();
-        let second = PolicyTree::from_dir(dir.path()).unwrap().bundle(Phase::Ingest, false).unwrap().revision;
+        std::fs::write(
+            dir.path().join("ingest/a.rego"),
+            "package soar.ingest\ndecision := {\"accept\": true}\n",
+        )
+        .unwrap();
+        let first = PolicyTree::from_dir(dir.path())
+            .unwrap()
+            .bundle(Phase::Ingest, false)
+            .unwrap()
+            .revision;
+        std::fs::write(
+            dir.path().join("ingest/a.rego"),
+            "package soar.ingest\ndecision := {\"accept\": false}\n",
+        )
+        .unwrap();
+        let second = PolicyTree::from_dir(dir.path())
+            .unwrap()
+            .bundle(Phase::Ingest, false)
+            .unwrap()
+            .revision;
         assert_ne!(first, second);
-        assert!(matches!(PolicyTree::from_dir(dir.path()).unwrap().bundle(Phase::Enrich, false), Err(BundleError::Empty { .. })));
+        assert!(matches!(
+            PolicyTree::from_dir(dir.path()).unwrap().bundle(Phase::Enrich, false),
+            Err(BundleError::Empty { .. })
+        ));
     }
 }

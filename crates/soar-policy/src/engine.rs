@@ -24,7 +24,10 @@ pub struct PhaseEngine {
 
 impl std::fmt::Debug for PhaseEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhaseEngine").field("phase", &self.phase).field("revision", &self.revision).finish()
+        f.debug_struct("PhaseEngine")
+            .field("phase", &self.phase)
+            .field("revision", &self.revision)
+            .finish()
     }
 }
 
@@ -34,16 +37,24 @@ impl PhaseEngine {
         let not_loaded = |message: String| PolicyError::NotLoaded { phase, message };
         let mut engine = regorus::Engine::new();
         for (path, source) in &bundle.modules {
-            engine.add_policy(path.clone(), source.clone()).map_err(|e| not_loaded(e.to_string()))?;
+            engine
+                .add_policy(path.clone(), source.clone())
+                .map_err(|e| not_loaded(e.to_string()))?;
         }
-        let data: regorus::Value = serde_json::from_value(bundle.data.clone()).map_err(|e| not_loaded(e.to_string()))?;
+        let data: regorus::Value =
+            serde_json::from_value(bundle.data.clone()).map_err(|e| not_loaded(e.to_string()))?;
         engine.add_data(data).map_err(|e| not_loaded(e.to_string()))?;
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: time_limit,
             check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
         });
         let rule = format!("data.soar.{phase}.decision");
-        if !engine.get_packages().map_err(|e| not_loaded(e.to_string()))?.iter().any(|p| p == &format!("data.soar.{phase}")) {
+        if !engine
+            .get_packages()
+            .map_err(|e| not_loaded(e.to_string()))?
+            .iter()
+            .any(|p| p == &format!("data.soar.{phase}"))
+        {
             return Err(not_loaded(format!("no module declares `package soar.{phase}`")));
         }
         // Evaluate the template once: regorus prepares its rule indexes on first evaluation, and a
@@ -52,7 +63,12 @@ impl PhaseEngine {
         if let Err(e) = engine.eval_rule(rule.clone()) {
             tracing::debug!(%phase, error = %e, "warm-up evaluation on an empty input failed");
         }
-        Ok(PhaseEngine { phase, revision: bundle.revision.clone(), rule, engine })
+        Ok(PhaseEngine {
+            phase,
+            revision: bundle.revision.clone(),
+            rule,
+            engine,
+        })
     }
 
     pub fn phase(&self) -> Phase {
@@ -70,7 +86,9 @@ impl PhaseEngine {
         let input: regorus::Value = serde_json::from_value(input.clone()).map_err(|e| failed(format!("input: {e}")))?;
         let mut engine = self.engine.clone();
         engine.set_input(input);
-        let result = engine.eval_rule(self.rule.clone()).map_err(|e| failed(format!("{e:#}")))?;
+        let result = engine
+            .eval_rule(self.rule.clone())
+            .map_err(|e| failed(format!("{e:#}")))?;
         if result == regorus::Value::Undefined {
             return Err(PolicyError::Undefined { phase });
         }
@@ -107,9 +125,15 @@ impl PolicySet {
             .into_iter()
             .map(|phase| {
                 let bundle = tree.bundle(phase, false);
-                let revision = bundle.as_ref().map(|b| b.revision.clone()).unwrap_or_else(|_| "unloaded".into());
+                let revision = bundle
+                    .as_ref()
+                    .map(|b| b.revision.clone())
+                    .unwrap_or_else(|_| "unloaded".into());
                 let engine = bundle
-                    .map_err(|e| PolicyError::NotLoaded { phase, message: e.to_string() })
+                    .map_err(|e| PolicyError::NotLoaded {
+                        phase,
+                        message: e.to_string(),
+                    })
                     .and_then(|b| {
                         // No config is fine (the built-in private ranges still apply); a malformed one is not.
                         if org.is_none() && !b.config().is_null() {
@@ -127,15 +151,32 @@ impl PolicySet {
                 (phase, engine, revision)
             })
             .collect();
-        PolicySet { engines, org: org.unwrap_or_default(), config_error }
+        PolicySet {
+            engines,
+            org: org.unwrap_or_default(),
+            config_error,
+        }
     }
 
     fn broken(error: &BundleError) -> Self {
         let engines = Phase::ALL
             .into_iter()
-            .map(|phase| (phase, Err(PolicyError::NotLoaded { phase, message: error.to_string() }), "unloaded".to_string()))
+            .map(|phase| {
+                (
+                    phase,
+                    Err(PolicyError::NotLoaded {
+                        phase,
+                        message: error.to_string(),
+                    }),
+                    "unloaded".to_string(),
+                )
+            })
             .collect();
-        PolicySet { engines, org: OrgConfig::default(), config_error: None }
+        PolicySet {
+            engines,
+            org: OrgConfig::default(),
+            config_error: None,
+        }
     }
 
     /// `data.soar.config` as the Rust guard rails read it (egress, recursion limits).
@@ -153,14 +194,22 @@ impl PolicySet {
     }
 
     pub fn engine(&self, phase: Phase) -> Result<&PhaseEngine, &PolicyError> {
-        let (_, engine, _) = self.engines.iter().find(|(p, _, _)| *p == phase).expect("every phase has an entry");
+        let (_, engine, _) = self
+            .engines
+            .iter()
+            .find(|(p, _, _)| *p == phase)
+            .expect("every phase has an entry");
         engine.as_ref()
     }
 }
 
 impl Policies for PolicySet {
     fn revision(&self, phase: Phase) -> String {
-        self.engines.iter().find(|(p, _, _)| *p == phase).map(|(_, _, r)| r.clone()).unwrap_or_default()
+        self.engines
+            .iter()
+            .find(|(p, _, _)| *p == phase)
+            .map(|(_, _, r)| r.clone())
+            .unwrap_or_default()
     }
 
     fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
@@ -186,27 +235,44 @@ mod tests {
 
     #[test]
     fn decides_and_reports_undefined() {
-        let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\"accept\": true} if input.x == 1\n")]);
+        let (_d, t) = tree(&[(
+            "ingest/i.rego",
+            "package soar.ingest\ndecision := {\"accept\": true} if input.x == 1\n",
+        )]);
         let engine = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
         assert_eq!(engine.decide(&json!({"x": 1})).unwrap(), json!({"accept": true}));
-        assert_eq!(engine.decide(&json!({"x": 2})), Err(PolicyError::Undefined { phase: Phase::Ingest }));
+        assert_eq!(
+            engine.decide(&json!({"x": 2})),
+            Err(PolicyError::Undefined { phase: Phase::Ingest })
+        );
     }
 
     #[test]
     fn syntax_errors_and_missing_packages_fail_to_load() {
         let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);
-        assert!(matches!(PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT), Err(PolicyError::NotLoaded { .. })));
+        assert!(matches!(
+            PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT),
+            Err(PolicyError::NotLoaded { .. })
+        ));
         let (_d, t) = tree(&[("ingest/i.rego", "package somewhere.else\nx := 1\n")]);
-        let err = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap_err().to_string();
+        let err = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("package soar.ingest"), "{err}");
     }
 
     #[test]
     fn runtime_errors_are_policy_errors() {
         // Two different values for one complete rule is a Rego conflict error at evaluation time.
-        let (_d, t) = tree(&[("evaluate/e.rego", "package soar.evaluate\ndecision := 1 if input.a\ndecision := 2 if input.b\n")]);
+        let (_d, t) = tree(&[(
+            "evaluate/e.rego",
+            "package soar.evaluate\ndecision := 1 if input.a\ndecision := 2 if input.b\n",
+        )]);
         let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
-        assert!(matches!(engine.decide(&json!({"a": true, "b": true})), Err(PolicyError::Evaluation { .. })));
+        assert!(matches!(
+            engine.decide(&json!({"a": true, "b": true})),
+            Err(PolicyError::Evaluation { .. })
+        ));
     }
 
     #[test]
@@ -217,14 +283,20 @@ mod tests {
         )]);
         let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), Duration::from_millis(20)).unwrap();
         let err = engine.decide(&json!({})).unwrap_err().to_string();
-        assert!(err.to_lowercase().contains("time") || err.to_lowercase().contains("limit"), "{err}");
+        assert!(
+            err.to_lowercase().contains("time") || err.to_lowercase().contains("limit"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_broken_folder_fails_every_phase_but_loads() {
         let set = PolicySet::from_dir(std::path::Path::new("/nonexistent/policies"), DEFAULT_TIME_LIMIT);
         assert_eq!(set.problems().len(), 4);
-        assert!(matches!(set.decide(Phase::Evaluate, &json!({})), Err(PolicyError::NotLoaded { .. })));
+        assert!(matches!(
+            set.decide(Phase::Evaluate, &json!({})),
+            Err(PolicyError::NotLoaded { .. })
+        ));
     }
 
     #[test]

@@ -46,7 +46,11 @@ impl TestReport {
         if with_coverage {
             writeln!(out, "coverage:").unwrap();
             for (file, (covered, total)) in &self.coverage {
-                let pct = if *total == 0 { 100.0 } else { *covered as f64 * 100.0 / *total as f64 };
+                let pct = if *total == 0 {
+                    100.0
+                } else {
+                    *covered as f64 * 100.0 / *total as f64
+                };
                 writeln!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
             }
         }
@@ -73,13 +77,15 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
             .filter(|(path, _)| path.starts_with(&format!("{folder}/")) && is_test_file(path))
             .flat_map(|(path, source)| {
                 let package = package_of(source);
-                test_rules(source).into_iter().map(move |rule| (path.clone(), package.clone(), rule))
+                test_rules(source)
+                    .into_iter()
+                    .map(move |rule| (path.clone(), package.clone(), rule))
             })
             .collect();
         if tests.is_empty() {
             continue;
         }
-        let (modules, data, _) = match tree.bundle_for(&folder, true) {
+        let crate::bundle::Sources { modules, data, .. } = match tree.sources(&folder, true) {
             Ok(b) => b,
             Err(e) => {
                 report.load_errors.push(format!("{folder}: {e}"));
@@ -87,7 +93,10 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
             }
         };
         // Tests of `common` run against common alone; a phase's tests see common too.
-        let modules: Vec<_> = modules.into_iter().filter(|(p, _)| folder != "common" || p.starts_with("common/")).collect();
+        let modules: Vec<_> = modules
+            .into_iter()
+            .filter(|(p, _)| folder != "common" || p.starts_with("common/"))
+            .collect();
         let mut engine = regorus::Engine::new();
         engine.set_enable_coverage(coverage);
         let loaded = modules
@@ -136,7 +145,11 @@ fn test_rules(source: &str) -> Vec<String> {
     let mut names: Vec<String> = source
         .lines()
         .filter(|l| l.starts_with("test_"))
-        .map(|l| l.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+        .map(|l| {
+            l.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
         .collect();
     names.dedup();
     names

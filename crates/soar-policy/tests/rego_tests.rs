@@ -8,14 +8,22 @@ fn every_rego_test_passes() {
     let rendered = report.render(false);
     println!("{rendered}");
     assert_eq!(report.failed(), 0, "{rendered}");
-    assert!(report.passed() >= 40, "expected at least 40 policy tests, found {}", report.passed());
+    assert!(
+        report.passed() >= 40,
+        "expected at least 40 policy tests, found {}",
+        report.passed()
+    );
 }
 
 #[test]
 fn a_failing_test_is_reported_with_its_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("ingest")).unwrap();
-    std::fs::write(dir.path().join("ingest/i.rego"), "package soar.ingest\ndecision := {\"accept\": true}\n").unwrap();
+    std::fs::write(
+        dir.path().join("ingest/i.rego"),
+        "package soar.ingest\ndecision := {\"accept\": true}\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("ingest/i_test.rego"),
         "package soar.ingest_test\nimport data.soar.ingest\ntest_ok if ingest.decision.accept\ntest_bad if not ingest.decision.accept\n",

@@ -94,7 +94,10 @@ impl Enricher {
             }
             if depth >= limits.max_depth || used >= limits.max_lookups {
                 if found_new {
-                    entry.notes.push(format!("recursion stopped at depth {depth} (max_depth {}, {used} lookups used)", limits.max_depth));
+                    entry.notes.push(format!(
+                        "recursion stopped at depth {depth} (max_depth {}, {used} lookups used)",
+                        limits.max_depth
+                    ));
                 }
                 break;
             }
@@ -142,7 +145,13 @@ impl Enricher {
     }
 
     /// One lookup after the guards. `Some(related indicators)` when a lookup counted against the budget.
-    async fn lookup(&self, doc: &mut Document, request: &LookupRequest, depth: u32, entry: &mut TraceEntry) -> Option<Vec<Indicator>> {
+    async fn lookup(
+        &self,
+        doc: &mut Document,
+        request: &LookupRequest,
+        depth: u32,
+        entry: &mut TraceEntry,
+    ) -> Option<Vec<Indicator>> {
         let Some(indicator) = doc
             .alert
             .indicators
@@ -157,7 +166,10 @@ impl Enricher {
             return None;
         };
         let Some(provider) = self.providers.iter().find(|p| p.name() == request.provider) else {
-            entry.notes.push(format!("no provider named `{}` is configured: {} `{}` not looked up", request.provider, indicator.kind, indicator.value));
+            entry.notes.push(format!(
+                "no provider named `{}` is configured: {} `{}` not looked up",
+                request.provider, indicator.kind, indicator.value
+            ));
             return None;
         };
         // The egress guard: after the policy, whatever it returned.
@@ -166,13 +178,19 @@ impl Enricher {
         {
             entry.notes.push(format!(
                 "egress refused: {} `{}` is internal ({why}); `{}` is an external provider",
-                indicator.kind, indicator.value, provider.name()
+                indicator.kind,
+                indicator.value,
+                provider.name()
             ));
             tracing::warn!(indicator = %indicator.value, provider = provider.name(), "egress refused");
             return None;
         }
         if !provider.indicator_kinds().contains(&indicator.kind) {
-            entry.notes.push(format!("provider `{}` does not handle {} indicators", provider.name(), indicator.kind));
+            entry.notes.push(format!(
+                "provider `{}` does not handle {} indicators",
+                provider.name(),
+                indicator.kind
+            ));
             return None;
         }
         let cached = match self.state.cached_lookup(provider.name(), &indicator).await {
@@ -189,12 +207,24 @@ impl Enricher {
         let (status, data, related) = match result {
             Ok(Lookup { found, data, related }) => {
                 if !was_cached {
-                    let lookup = Lookup { found, data: data.clone(), related: related.clone() };
-                    if let Err(e) = self.state.cache_lookup(provider.name(), &indicator, &lookup, self.settings.cache_ttl).await {
+                    let lookup = Lookup {
+                        found,
+                        data: data.clone(),
+                        related: related.clone(),
+                    };
+                    if let Err(e) = self
+                        .state
+                        .cache_lookup(provider.name(), &indicator, &lookup, self.settings.cache_ttl)
+                        .await
+                    {
                         entry.notes.push(format!("could not cache a lookup: {e}"));
                     }
                 }
-                let status = if found { EnrichmentStatus::Found } else { EnrichmentStatus::NotFound };
+                let status = if found {
+                    EnrichmentStatus::Found
+                } else {
+                    EnrichmentStatus::NotFound
+                };
                 (status, data, related)
             }
             Err(e) => {

@@ -34,7 +34,13 @@ impl Evaluator {
                 entry.notes.push("an earlier policy error forces `undetermined`".into());
                 undetermined_after_error(doc, earlier)
             }
-            (Ok(d), None) => Verdict { verdict: d.verdict, severity: d.severity, reasons: d.reasons, page: d.page, error: None },
+            (Ok(d), None) => Verdict {
+                verdict: d.verdict,
+                severity: d.severity,
+                reasons: d.reasons,
+                page: d.page,
+                error: None,
+            },
             (Err(e), _) => {
                 let message = e.to_string();
                 entry.error = Some(message.clone());

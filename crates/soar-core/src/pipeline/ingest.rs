@@ -42,7 +42,12 @@ pub struct IngestOutcome {
 
 impl IngestOutcome {
     fn rejected(reason: String, error: String) -> Self {
-        IngestOutcome { status: IngestStatus::Rejected, reason, document: None, error: Some(error) }
+        IngestOutcome {
+            status: IngestStatus::Rejected,
+            reason,
+            document: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -98,7 +103,10 @@ impl Ingestor {
             // A GuardDuty finding is understood without the policy: it goes on, and the recorded
             // error makes sure it ends as `undetermined` with no action.
             Err(e) => (IngestStatus::Accepted, format!("ingest policy error: {e}")),
-            Ok(d) if !d.accept => (IngestStatus::Suppressed, non_empty(&d.reason, "suppressed by the ingest policy")),
+            Ok(d) if !d.accept => (
+                IngestStatus::Suppressed,
+                non_empty(&d.reason, "suppressed by the ingest policy"),
+            ),
             Ok(d) => {
                 doc.alert.labels = d.labels.clone();
                 (IngestStatus::Accepted, non_empty(&d.reason, "accepted"))
@@ -110,9 +118,10 @@ impl Ingestor {
         if status == IngestStatus::Accepted {
             match self.state.register_alert(&doc).await {
                 Ok(Registration::New) => {}
-                Ok(Registration::Updated { previous }) => entry
-                    .notes
-                    .push(format!("newer revision {} of an alert last seen at {previous}: evaluated again", doc.alert.revision())),
+                Ok(Registration::Updated { previous }) => entry.notes.push(format!(
+                    "newer revision {} of an alert last seen at {previous}: evaluated again",
+                    doc.alert.revision()
+                )),
                 Ok(Registration::Duplicate { latest }) => {
                     outcome_status = IngestStatus::Suppressed;
                     outcome_reason = format!(
@@ -141,10 +150,19 @@ impl Ingestor {
         }
         let error = entry.error.clone();
         doc.trace.push(entry);
-        IngestOutcome { status: outcome_status, reason: outcome_reason, document: Some(doc), error }
+        IngestOutcome {
+            status: outcome_status,
+            reason: outcome_reason,
+            document: Some(doc),
+            error,
+        }
     }
 }
 
 fn non_empty(reason: &str, fallback: &str) -> String {
-    if reason.trim().is_empty() { fallback.to_string() } else { reason.to_string() }
+    if reason.trim().is_empty() {
+        fallback.to_string()
+    } else {
+        reason.to_string()
+    }
 }

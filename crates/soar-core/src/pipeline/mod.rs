@@ -17,8 +17,8 @@ pub use remediate::{KNOWN_ACTIONS, Responder};
 
 use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{Document, Mode, Phase, TraceEntry, Verdict, VerdictKind};
-use crate::input::Incoming;
 use crate::egress::OrgConfig;
+use crate::input::Incoming;
 use crate::memory::{MemoryState, RecordingNotifier, RecordingRemediator};
 use crate::ports::{IntelProvider, Inventory, StateStore};
 use serde::de::DeserializeOwned;
@@ -125,9 +125,18 @@ impl Pipeline {
     pub fn in_memory(parts: LocalParts) -> (Pipeline, Arc<MemoryState>) {
         let state = Arc::new(MemoryState::new());
         let shared: Arc<dyn StateStore> = state.clone();
-        let LocalParts { policies, org, inventory, providers, settings } = parts;
+        let LocalParts {
+            policies,
+            org,
+            inventory,
+            providers,
+            settings,
+        } = parts;
         let pipeline = Pipeline {
-            ingestor: Ingestor { policies: policies.clone(), state: shared.clone() },
+            ingestor: Ingestor {
+                policies: policies.clone(),
+                state: shared.clone(),
+            },
             enricher: Enricher {
                 policies: policies.clone(),
                 state: shared.clone(),
@@ -136,7 +145,10 @@ impl Pipeline {
                 org,
                 settings: settings.clone(),
             },
-            evaluator: Evaluator { policies: policies.clone(), state: shared.clone() },
+            evaluator: Evaluator {
+                policies: policies.clone(),
+                state: shared.clone(),
+            },
             responder: Responder {
                 policies,
                 state: shared.clone(),
@@ -153,7 +165,12 @@ impl Pipeline {
     pub async fn run(&self, incoming: Incoming) -> RunOutcome {
         let outcome = self.ingestor.ingest(incoming).await;
         let Some(mut doc) = outcome.document else {
-            return RunOutcome { status: outcome.status, reason: outcome.reason, document: None, error: outcome.error };
+            return RunOutcome {
+                status: outcome.status,
+                reason: outcome.reason,
+                document: None,
+                error: outcome.error,
+            };
         };
         let span = tracing::info_span!("alert", alert_id = %doc.alert.id);
         async {

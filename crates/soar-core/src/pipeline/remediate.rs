@@ -11,7 +11,14 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Every action type soar can carry out. Anything else a policy asks for is refused.
-pub const KNOWN_ACTIONS: &[&str] = &["ec2.isolate", "ec2.snapshot", "ec2.stop", "ec2.tag", "iam.deactivate_key", "notify"];
+pub const KNOWN_ACTIONS: &[&str] = &[
+    "ec2.isolate",
+    "ec2.snapshot",
+    "ec2.stop",
+    "ec2.tag",
+    "iam.deactivate_key",
+    "notify",
+];
 
 const NOTIFY: &str = "notify";
 
@@ -71,31 +78,60 @@ impl Responder {
 
     async fn handle(&self, doc: &Document, request: ActionRequest, entry: &mut TraceEntry) -> ActionRecord {
         let mode = self.settings.mode;
-        let record = |status: ActionStatus, detail: Value| ActionRecord { request: request.clone(), mode, status, detail };
+        let record = |status: ActionStatus, detail: Value| ActionRecord {
+            request: request.clone(),
+            mode,
+            status,
+            detail,
+        };
 
         if doc.alert.sample {
             return record(ActionStatus::SkippedSample, json!("sample finding: never acted on"));
         }
         if !KNOWN_ACTIONS.contains(&request.action.as_str()) {
-            entry.notes.push(format!("unknown action type `{}` refused", request.action));
-            return record(ActionStatus::SkippedNotAllowed, json!(format!("unknown action type; known: {}", KNOWN_ACTIONS.join(", "))));
+            entry
+                .notes
+                .push(format!("unknown action type `{}` refused", request.action));
+            return record(
+                ActionStatus::SkippedNotAllowed,
+                json!(format!("unknown action type; known: {}", KNOWN_ACTIONS.join(", "))),
+            );
         }
         if let Some(allowed) = &self.settings.allowed_actions
             && !allowed.contains(&request.action)
         {
-            return record(ActionStatus::SkippedNotAllowed, json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"));
+            return record(
+                ActionStatus::SkippedNotAllowed,
+                json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"),
+            );
         }
         if request.action != NOTIFY
             && let Some(why) = self.protection(doc, &request.target).await
         {
-            entry.notes.push(format!("{} on {} refused: {why}", request.action, request.target.id));
+            entry
+                .notes
+                .push(format!("{} on {} refused: {why}", request.action, request.target.id));
             return record(ActionStatus::SkippedProtected, json!(why));
         }
         let target = request.target.id.as_str();
-        match self.state.claim_action(&doc.alert.id, mode, &request.action, target).await {
+        match self
+            .state
+            .claim_action(&doc.alert.id, mode, &request.action, target)
+            .await
+        {
             Ok(true) => {}
-            Ok(false) => return record(ActionStatus::Duplicate, json!("already done for this alert (action ledger)")),
-            Err(e) => return record(ActionStatus::Failed, json!(format!("ledger unavailable, not acting: {e}"))),
+            Ok(false) => {
+                return record(
+                    ActionStatus::Duplicate,
+                    json!("already done for this alert (action ledger)"),
+                );
+            }
+            Err(e) => {
+                return record(
+                    ActionStatus::Failed,
+                    json!(format!("ledger unavailable, not acting: {e}")),
+                );
+            }
         }
         if request.requires_approval {
             return record(ActionStatus::PendingApproval, json!("waiting for approval"));
@@ -106,9 +142,18 @@ impl Responder {
         match self.state.take_action_budget(self.settings.max_actions_per_hour).await {
             Ok(true) => {}
             Ok(false) | Err(_) => {
-                let _ = self.state.release_action(&doc.alert.id, mode, &request.action, target).await;
-                entry.notes.push(format!("hourly action cap of {} reached", self.settings.max_actions_per_hour));
-                return record(ActionStatus::SkippedRateLimited, json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"));
+                let _ = self
+                    .state
+                    .release_action(&doc.alert.id, mode, &request.action, target)
+                    .await;
+                entry.notes.push(format!(
+                    "hourly action cap of {} reached",
+                    self.settings.max_actions_per_hour
+                ));
+                return record(
+                    ActionStatus::SkippedRateLimited,
+                    json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
+                );
             }
         }
         let result = if request.action == NOTIFY {
@@ -128,11 +173,19 @@ impl Responder {
     async fn protection(&self, doc: &Document, target: &crate::document::Target) -> Option<String> {
         let resource = &doc.alert.resource;
         if target.kind == resource.kind && target.id == resource.id {
-            return resource.is_protected().then(|| "resource is tagged soar:protected=true".to_string());
+            return resource
+                .is_protected()
+                .then(|| "resource is tagged soar:protected=true".to_string());
         }
-        let probe = Resource { kind: target.kind.clone(), id: target.id.clone(), ..Resource::unknown() };
+        let probe = Resource {
+            kind: target.kind.clone(),
+            id: target.id.clone(),
+            ..Resource::unknown()
+        };
         match self.inventory.describe(&probe).await {
-            Ok(Some(record)) if tags_mark_protected(&record.tags) => Some("resource is tagged soar:protected=true".into()),
+            Ok(Some(record)) if tags_mark_protected(&record.tags) => {
+                Some("resource is tagged soar:protected=true".into())
+            }
             Ok(_) => None,
             Err(e) if target.kind != ResourceKind::AccessKey => Some(format!("protection could not be checked: {e}")),
             Err(_) => None,
@@ -151,7 +204,10 @@ fn notification(doc: &Document, request: &ActionRequest) -> Notification {
             .as_str()
             .map(String::from)
             .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", doc.alert.title)),
-        message: request.params["message"].as_str().map(String::from).unwrap_or_else(|| request.reason.clone()),
+        message: request.params["message"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| request.reason.clone()),
         page: verdict.as_ref().is_some_and(|v| v.page),
         verdict,
     }
