@@ -90,7 +90,21 @@ decision := {
 	"accept": false,
 	"reason": concat("; ", sort([r | some r in suppress])),
 	"labels": sort([l | some l in labels]),
-} if count(suppress) > 0
+} if {
+	count(suppress) > 0
+	guardduty
+}
+
+# A suppressed alert from another tool is still mapped, so it is recorded like any other.
+decision := {
+	"accept": false,
+	"reason": concat("; ", sort([r | some r in suppress])),
+	"labels": sort([l | some l in labels]),
+	"alert": mapped,
+} if {
+	count(suppress) > 0
+	not guardduty
+}
 
 decision := {"accept": true, "reason": "GuardDuty finding accepted", "labels": sort([l | some l in labels])} if {
 	count(suppress) == 0

@@ -85,6 +85,7 @@ test_generic_test_alerts_are_suppressed if {
 	d := ingest.decision with input as object.union(generic_input, {"raw": {"id": "t", "type": "x", "test": true}})
 	d.accept == false
 	contains(d.reason, "test alert")
+	d.alert.id == "t"
 }
 
 test_generic_alert_without_id_still_decides if {

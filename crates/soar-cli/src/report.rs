@@ -89,11 +89,12 @@ pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
     let _ = writeln!(out, "{}", report.input);
     if let Some(doc) = doc {
         let a = &doc.alert;
-        let _ = writeln!(
-            out,
-            "  alert     {} ({} {}, {} {})",
-            a.id, a.kind, a.severity, a.resource.kind, a.resource.id
-        );
+        let resource = if a.resource.id.is_empty() {
+            a.resource.kind.to_string()
+        } else {
+            format!("{} {}", a.resource.kind, a.resource.id)
+        };
+        let _ = writeln!(out, "  alert     {} ({} {}, {resource})", a.id, a.kind, a.severity);
     }
     let _ = writeln!(out, "  status    {}: {}", report.status, report.reason);
     if let (Some(verdict), Some(doc)) = (&report.verdict, doc) {

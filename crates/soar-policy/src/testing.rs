@@ -3,7 +3,7 @@
 //! tests, finds the test rules in the `*_test.rego` sources, and evaluates them one by one.
 
 use crate::bundle::{PolicyTree, is_test_file};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +70,7 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
     folders.sort();
     folders.dedup();
 
+    let mut lines: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)> = BTreeMap::new();
     for folder in folders {
         let tests: Vec<(String, String, String)> = tree
             .files()
@@ -119,16 +120,17 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
         }
         if coverage && let Ok(cov) = engine.get_coverage_report() {
             for file in cov.files.into_iter().filter(|f| !is_test_file(&f.path)) {
-                let entry = report.coverage.entry(file.path).or_default();
-                // A file shared by several folders (common) counts as covered where any folder covered it.
-                let covered = file.covered.len();
-                let total = file.covered.len() + file.not_covered.len();
-                if covered >= entry.0 {
-                    *entry = (covered, total);
-                }
+                // `common` files are loaded by every folder: a line counts as covered if any folder covered it.
+                let (covered, coverable) = lines.entry(file.path).or_default();
+                coverable.extend(file.covered.iter().chain(&file.not_covered));
+                covered.extend(file.covered);
             }
         }
     }
+    report.coverage = lines
+        .into_iter()
+        .map(|(path, (covered, coverable))| (path, (covered.len(), coverable.len())))
+        .collect();
     report
 }
 

@@ -73,26 +73,26 @@ impl Ingestor {
 
         let mut doc = match (alert, &decision) {
             (Some(alert), _) => Document::new(alert),
-            (None, Ok(d)) if d.accept => {
+            (None, Ok(d)) => {
                 let mapping = d.alert.clone().unwrap_or(Value::Null);
                 match alert_from_mapping(&source, &mapping, incoming.raw()) {
                     Ok(alert) => Document::new(alert),
-                    Err(e) => {
+                    Err(e) if d.accept => {
                         return IngestOutcome::rejected(
                             "the ingest policy's mapping of this alert is not usable".into(),
                             e.to_string(),
                         );
                     }
+                    // Suppressed without a usable mapping: nothing to keep but the reason.
+                    Err(_) => {
+                        return IngestOutcome {
+                            status: IngestStatus::Suppressed,
+                            reason: non_empty(&d.reason, "suppressed by the ingest policy"),
+                            document: None,
+                            error: None,
+                        };
+                    }
                 }
-            }
-            (None, Ok(d)) => {
-                // A suppressed generic alert has no mapping to build a document from.
-                return IngestOutcome {
-                    status: IngestStatus::Suppressed,
-                    reason: d.reason.clone(),
-                    document: None,
-                    error: None,
-                };
             }
             (None, Err(e)) => {
                 return IngestOutcome::rejected("no ingest policy mapping for this alert".into(), e.to_string());
