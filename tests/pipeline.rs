@@ -5,7 +5,7 @@ use soar_core::document::{ActionStatus, Phase, VerdictKind};
 use soar_core::files::{ThreatListProvider, load_inventory};
 use soar_core::memory::{FakeExternalProvider, StaticInventory};
 use soar_core::parse_input;
-use soar_core::pipeline::{IngestStatus, LocalParts, Pipeline, RunOutcome, Settings};
+use soar_core::pipeline::{IngestStatus, Parts, Pipeline, RunOutcome};
 use soar_core::ports::{IntelProvider, Inventory};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use soar_tests::fixture;
@@ -15,14 +15,10 @@ fn pipeline(inventory: Arc<dyn Inventory>, providers: Vec<Arc<dyn IntelProvider>
     let policies = PolicySet::embedded(DEFAULT_TIME_LIMIT);
     assert!(policies.problems().is_empty(), "{:?}", policies.problems());
     let org = policies.org_config().clone();
-    Pipeline::in_memory(LocalParts {
-        policies: Arc::new(policies),
-        org,
-        inventory,
-        providers,
-        settings: Settings::default(),
-    })
-    .0
+    let (mut parts, _) = Parts::in_memory(Arc::new(policies), org);
+    parts.inventory = inventory;
+    parts.providers = providers;
+    Pipeline::new(parts)
 }
 
 async fn run_file(pipeline: &Pipeline, relative: &str) -> RunOutcome {
@@ -138,13 +134,7 @@ async fn a_broken_policy_folder_ends_undetermined_with_no_action() {
     }
     let policies = PolicySet::from_dir(dir.path(), DEFAULT_TIME_LIMIT);
     assert_eq!(policies.problems().len(), 4);
-    let (p, _) = Pipeline::in_memory(LocalParts {
-        policies: Arc::new(policies),
-        org: Default::default(),
-        inventory: Arc::new(StaticInventory::default()),
-        providers: Vec::new(),
-        settings: Settings::default(),
-    });
+    let p = Pipeline::new(Parts::in_memory(Arc::new(policies), Default::default()).0);
     let out = run_file(&p, "scenarios/tor-client.json").await;
     let doc = out.document.unwrap();
     assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);

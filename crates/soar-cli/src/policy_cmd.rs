@@ -2,8 +2,7 @@
 
 use crate::inputs;
 use serde_json::Value;
-use soar_core::memory::StaticInventory;
-use soar_core::pipeline::{LocalParts, Pipeline, Settings};
+use soar_core::pipeline::{Parts, Pipeline};
 use soar_core::{Phase, Policies, parse_input};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree, testing};
 use std::path::Path;
@@ -59,13 +58,7 @@ pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<
         .result
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let org = set.org_config().clone();
-    let (pipeline, _) = Pipeline::in_memory(LocalParts {
-        policies: Arc::new(set),
-        org,
-        inventory: Arc::new(StaticInventory::default()),
-        providers: Vec::new(),
-        settings: Settings::default(),
-    });
+    let pipeline = Pipeline::new(Parts::in_memory(Arc::new(set), org).0);
     let outcome = pipeline.run(incoming).await;
     let entry = outcome
         .document

@@ -6,7 +6,7 @@ use clap::Args;
 use soar_core::files::{ThreatListProvider, load_inventory};
 use soar_core::memory::StaticInventory;
 use soar_core::parse_input;
-use soar_core::pipeline::{LocalParts, Pipeline, Settings};
+use soar_core::pipeline::{Parts, Pipeline};
 use soar_core::ports::{IntelProvider, Inventory};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::io::Write;
@@ -51,13 +51,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         providers.push(Arc::new(ThreatListProvider::load(dir).map_err(|e| e.to_string())?));
     }
     let org = policies.org_config().clone();
-    let (pipeline, _state) = Pipeline::in_memory(LocalParts {
-        policies: Arc::new(policies),
-        org,
-        inventory,
-        providers,
-        settings: Settings::default(),
-    });
+    let (mut parts, _state) = Parts::in_memory(Arc::new(policies), org);
+    parts.inventory = inventory;
+    parts.providers = providers;
+    let pipeline = Pipeline::new(parts);
 
     let mut any_rejected = false;
     let stdout = std::io::stdout();

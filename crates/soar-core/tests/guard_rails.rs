@@ -8,8 +8,8 @@ use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
 use soar_core::egress::OrgConfig;
 use soar_core::input::{Incoming, parse_input};
 use soar_core::memory::{FakeExternalProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
-use soar_core::pipeline::{Enricher, Evaluator, IngestStatus, Ingestor, Pipeline, Responder, Settings};
-use soar_core::ports::{IntelProvider, InventoryRecord, StateStore};
+use soar_core::pipeline::{IngestStatus, Parts, Pipeline, Settings};
+use soar_core::ports::InventoryRecord;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -84,43 +84,17 @@ struct Harness {
 }
 
 fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -> Harness {
-    let policies: Arc<dyn Policies> = Arc::new(policies);
-    let state = Arc::new(MemoryState::new());
-    let shared: Arc<dyn StateStore> = state.clone();
-    let inventory = Arc::new(inventory);
+    let (mut parts, state) = Parts::in_memory(Arc::new(policies), OrgConfig::default());
     let remediator = Arc::new(RecordingRemediator::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let external = Arc::new(FakeExternalProvider::new("intel-co", &[IndicatorKind::Ip]));
-    let providers: Vec<Arc<dyn IntelProvider>> = vec![external.clone()];
-    let pipeline = Pipeline {
-        ingestor: Ingestor {
-            policies: policies.clone(),
-            state: shared.clone(),
-        },
-        enricher: Enricher {
-            policies: policies.clone(),
-            state: shared.clone(),
-            inventory: inventory.clone(),
-            providers,
-            org: OrgConfig::default(),
-            settings: settings.clone(),
-        },
-        evaluator: Evaluator {
-            policies: policies.clone(),
-            state: shared.clone(),
-        },
-        responder: Responder {
-            policies,
-            state: shared.clone(),
-            inventory,
-            remediator: remediator.clone(),
-            notifier: notifier.clone(),
-            settings,
-        },
-        state: shared,
-    };
+    parts.inventory = Arc::new(inventory);
+    parts.providers = vec![external.clone()];
+    parts.remediator = remediator.clone();
+    parts.notifier = notifier.clone();
+    parts.settings = settings;
     Harness {
-        pipeline,
+        pipeline: Pipeline::new(parts),
         state,
         remediator,
         notifier,

@@ -19,8 +19,8 @@ use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{Document, Mode, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::egress::OrgConfig;
 use crate::input::Incoming;
-use crate::memory::{MemoryState, RecordingNotifier, RecordingRemediator};
-use crate::ports::{IntelProvider, Inventory, StateStore};
+use crate::memory::{MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
+use crate::ports::{IntelProvider, Inventory, Notifier, Remediator, StateStore};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -98,10 +98,8 @@ pub struct RunOutcome {
     pub error: Option<String>,
 }
 
-/// The whole pipeline in one process.
-///
-/// Built with [`Pipeline::in_memory`] for `soar run` and tests; the Lambda functions build one
-/// step each with AWS adapters instead.
+/// The whole pipeline in one process: `soar run` and the tests. The Lambda functions each build
+/// one step with AWS adapters instead.
 pub struct Pipeline {
     pub ingestor: Ingestor,
     pub enricher: Enricher,
@@ -110,36 +108,57 @@ pub struct Pipeline {
     pub state: Arc<dyn StateStore>,
 }
 
-/// What an in-process pipeline is built from; the state and side-effect ports are in memory.
-pub struct LocalParts {
+/// Everything a pipeline is built from.
+pub struct Parts {
     pub policies: Arc<dyn Policies>,
     pub org: OrgConfig,
+    pub state: Arc<dyn StateStore>,
     pub inventory: Arc<dyn Inventory>,
     pub providers: Vec<Arc<dyn IntelProvider>>,
+    pub remediator: Arc<dyn Remediator>,
+    pub notifier: Arc<dyn Notifier>,
     pub settings: Settings,
 }
 
-impl Pipeline {
-    /// A pipeline whose state, remediation and notifications live in memory: nothing leaves the
-    /// process except lookups to the providers given.
-    pub fn in_memory(parts: LocalParts) -> (Pipeline, Arc<MemoryState>) {
+impl Parts {
+    /// In-memory state, recorded side effects, an empty inventory, no providers, dry run: nothing
+    /// leaves the process. Replace the fields that a caller has real adapters for.
+    pub fn in_memory(policies: Arc<dyn Policies>, org: OrgConfig) -> (Parts, Arc<MemoryState>) {
         let state = Arc::new(MemoryState::new());
-        let shared: Arc<dyn StateStore> = state.clone();
-        let LocalParts {
+        let parts = Parts {
             policies,
             org,
+            state: state.clone(),
+            inventory: Arc::new(StaticInventory::default()),
+            providers: Vec::new(),
+            remediator: Arc::new(RecordingRemediator::default()),
+            notifier: Arc::new(RecordingNotifier::default()),
+            settings: Settings::default(),
+        };
+        (parts, state)
+    }
+}
+
+impl Pipeline {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            policies,
+            org,
+            state,
             inventory,
             providers,
+            remediator,
+            notifier,
             settings,
         } = parts;
-        let pipeline = Pipeline {
+        Pipeline {
             ingestor: Ingestor {
                 policies: policies.clone(),
-                state: shared.clone(),
+                state: state.clone(),
             },
             enricher: Enricher {
                 policies: policies.clone(),
-                state: shared.clone(),
+                state: state.clone(),
                 inventory: inventory.clone(),
                 providers,
                 org,
@@ -147,19 +166,18 @@ impl Pipeline {
             },
             evaluator: Evaluator {
                 policies: policies.clone(),
-                state: shared.clone(),
+                state: state.clone(),
             },
             responder: Responder {
                 policies,
-                state: shared.clone(),
+                state: state.clone(),
                 inventory,
-                remediator: Arc::new(RecordingRemediator::default()),
-                notifier: Arc::new(RecordingNotifier::default()),
+                remediator,
+                notifier,
                 settings,
             },
-            state: shared,
-        };
-        (pipeline, state)
+            state,
+        }
     }
 
     pub async fn run(&self, incoming: Incoming) -> RunOutcome {
