@@ -60,8 +60,9 @@ impl InputReport {
         }
     }
 
+    /// Rejected (or failed) inputs make `soar run` exit 1.
     pub fn is_rejected(&self) -> bool {
-        self.status == IngestStatus::Rejected.as_str()
+        self.status == IngestStatus::Rejected.as_str() || self.status == IngestStatus::Failed.as_str()
     }
 }
 

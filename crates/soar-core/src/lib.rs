@@ -8,6 +8,7 @@ pub mod decision;
 pub mod document;
 pub mod egress;
 pub mod files;
+pub mod functions;
 pub mod guardduty;
 pub mod input;
 pub mod memory;

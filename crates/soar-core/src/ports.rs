@@ -130,3 +130,13 @@ pub struct Notification {
 pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> Result<Value, ActionError>;
 }
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("handing the alert to the next phase failed: {0}")]
+pub struct ForwardError(pub String);
+
+/// Hands the message document to the next phase (an SQS queue in AWS).
+#[async_trait]
+pub trait Forwarder: Send + Sync {
+    async fn forward(&self, doc: &Document) -> Result<(), ForwardError>;
+}

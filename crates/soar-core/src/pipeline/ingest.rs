@@ -17,8 +17,10 @@ pub enum IngestStatus {
     Accepted,
     /// Stops here by policy (sample, archived, ...) or as a duplicate; nothing is acted on.
     Suppressed,
-    /// Cannot be an alert (bad input, unmappable generic alert).
+    /// Cannot be an alert (bad input, unmappable generic alert): retrying cannot help.
     Rejected,
+    /// A dependency failed (state store): nothing was decided, retry later.
+    Failed,
 }
 
 impl IngestStatus {
@@ -27,6 +29,7 @@ impl IngestStatus {
             IngestStatus::Accepted => "accepted",
             IngestStatus::Suppressed => "suppressed",
             IngestStatus::Rejected => "rejected",
+            IngestStatus::Failed => "failed",
         }
     }
 }
@@ -134,11 +137,11 @@ impl Ingestor {
                     }
                 }
                 Err(e) => {
-                    // Without dedup we could act twice on a redelivery: stop, let the queue retry.
-                    doc.trace.push(entry);
+                    // Without dedup a redelivery could be acted on twice: stop here and let the
+                    // queue deliver it again.
                     return IngestOutcome {
-                        status: IngestStatus::Rejected,
-                        reason: "state store unavailable".into(),
+                        status: IngestStatus::Failed,
+                        reason: "state store unavailable: cannot deduplicate".into(),
                         document: None,
                         error: Some(e.to_string()),
                     };

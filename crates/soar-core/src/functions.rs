@@ -1,0 +1,325 @@
+//! The phase functions as the Lambda runtime drives them, without the runtime: one SQS record (or
+//! one EventBridge event) in, an outcome out. The Lambda crates only wire these to
+//! `lambda_runtime` and the AWS adapters, so the whole record-level behaviour is testable here.
+//!
+//! Outcomes decide what SQS does with a record: `Done` deletes it; `Rejected` (can never succeed:
+//! malformed, not an alert) and `Retry` (a dependency failed) are reported as batch item failures,
+//! so the record is retried and, after the queue's `maxReceiveCount`, parked in the dead-letter
+//! queue instead of being retried forever.
+
+use crate::document::{Document, SCHEMA_VERSION};
+use crate::input::{Incoming, parse_input, parse_value};
+use crate::pipeline::{Enricher, Evaluator, IngestStatus, Ingestor, Responder};
+use crate::ports::{Forwarder, StateStore};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// SQS caps a message at 256 KiB by default; the raw finding is the only large part and it is
+/// already stored with the alert, so it is dropped from the message past this size.
+const MAX_MESSAGE_BYTES: usize = 200 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// Processed (accepted and handed on, or suppressed): delete the message.
+    Done { alert_id: String, status: String },
+    /// Can never succeed; reported so the queue parks it in the dead-letter queue.
+    Rejected { reason: String },
+    /// A dependency failed; deliver again later.
+    Retry { reason: String },
+}
+
+impl RecordOutcome {
+    pub fn is_done(&self) -> bool {
+        matches!(self, RecordOutcome::Done { .. })
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            RecordOutcome::Done { alert_id, status } => json!({"status": status, "alert_id": alert_id}),
+            RecordOutcome::Rejected { reason } => json!({"status": "rejected", "error": reason}),
+            RecordOutcome::Retry { reason } => json!({"status": "retry", "error": reason}),
+        }
+    }
+}
+
+/// Serialises a document for the next queue, without the raw payload if it would be too large.
+pub fn message_body(doc: &Document) -> String {
+    let body = serde_json::to_string(doc).unwrap_or_default();
+    if body.len() <= MAX_MESSAGE_BYTES {
+        return body;
+    }
+    let mut slim = doc.clone();
+    slim.alert.raw = Value::Null;
+    serde_json::to_string(&slim).unwrap_or_default()
+}
+
+/// The ingest function: an EventBridge event or one record body of the fan-in queue.
+pub struct IngestFunction {
+    pub ingestor: Ingestor,
+    pub next: Arc<dyn Forwarder>,
+}
+
+impl IngestFunction {
+    /// One input that is not an SQS event (an EventBridge event invoked directly by a rule).
+    pub async fn handle_event(&self, event: Value) -> RecordOutcome {
+        let mut parsed = parse_value(event);
+        match parsed.len() {
+            1 => self.handle_parsed(parsed.remove(0).result).await,
+            n => RecordOutcome::Rejected {
+                reason: format!("expected one alert, found {n}"),
+            },
+        }
+    }
+
+    /// One SQS record body.
+    pub async fn handle_body(&self, body: &str) -> RecordOutcome {
+        let mut parsed = parse_input(body.as_bytes());
+        match parsed.len() {
+            1 => self.handle_parsed(parsed.remove(0).result).await,
+            n => RecordOutcome::Rejected {
+                reason: format!("a record must carry one alert, found {n}"),
+            },
+        }
+    }
+
+    async fn handle_parsed(&self, parsed: Result<Incoming, crate::input::InputError>) -> RecordOutcome {
+        let incoming = match parsed {
+            Ok(incoming) => incoming,
+            Err(e) => {
+                tracing::warn!(error = %e, "input rejected");
+                return RecordOutcome::Rejected { reason: e.to_string() };
+            }
+        };
+        let outcome = self.ingestor.ingest(incoming).await;
+        let Some(doc) = outcome.document else {
+            let reason = outcome.error.unwrap_or(outcome.reason);
+            return match outcome.status {
+                IngestStatus::Failed => RecordOutcome::Retry { reason },
+                IngestStatus::Suppressed => RecordOutcome::Done {
+                    alert_id: String::new(),
+                    status: "suppressed".into(),
+                },
+                _ => {
+                    tracing::warn!(error = %reason, "alert rejected");
+                    RecordOutcome::Rejected { reason }
+                }
+            };
+        };
+        let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = "ingest");
+        async {
+            tracing::info!(status = outcome.status.as_str(), reason = %outcome.reason, "ingested");
+            if outcome.status == IngestStatus::Accepted {
+                if let Err(e) = self.ingestor.state.save_document(&doc).await {
+                    return RecordOutcome::Retry { reason: e.to_string() };
+                }
+                if let Err(e) = self.next.forward(&doc).await {
+                    return RecordOutcome::Retry { reason: e.to_string() };
+                }
+            }
+            RecordOutcome::Done {
+                alert_id: doc.alert.id.clone(),
+                status: outcome.status.as_str().into(),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The step a document function runs.
+pub enum Step {
+    Enrich(Enricher),
+    Evaluate(Evaluator),
+    Remediate(Responder),
+}
+
+impl Step {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Enrich(_) => "enrich",
+            Step::Evaluate(_) => "evaluate",
+            Step::Remediate(_) => "remediate",
+        }
+    }
+}
+
+/// enrich, evaluate and remediate: a message document in, the grown document out (to `next`).
+pub struct DocumentFunction {
+    pub step: Step,
+    pub state: Arc<dyn StateStore>,
+    /// The next phase's queue; `None` for remediate, the last phase.
+    pub next: Option<Arc<dyn Forwarder>>,
+}
+
+impl DocumentFunction {
+    pub async fn handle_body(&self, body: &str) -> RecordOutcome {
+        let mut doc: Document = match serde_json::from_str(body) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let reason = format!("not a soar message document: {e}");
+                tracing::warn!(phase = self.step.name(), error = %reason, "record rejected");
+                return RecordOutcome::Rejected { reason };
+            }
+        };
+        if doc.schema_version != SCHEMA_VERSION {
+            return RecordOutcome::Rejected {
+                reason: format!(
+                    "schema_version {} is not supported (expected {SCHEMA_VERSION})",
+                    doc.schema_version
+                ),
+            };
+        }
+        let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = self.step.name());
+        async {
+            match &self.step {
+                Step::Enrich(enricher) => enricher.enrich(&mut doc).await,
+                Step::Evaluate(evaluator) => evaluator.evaluate(&mut doc).await,
+                Step::Remediate(responder) => responder.remediate(&mut doc).await,
+            }
+            if let Err(e) = self.state.save_document(&doc).await {
+                return RecordOutcome::Retry { reason: e.to_string() };
+            }
+            if let Some(next) = &self.next
+                && let Err(e) = next.forward(&doc).await
+            {
+                return RecordOutcome::Retry { reason: e.to_string() };
+            }
+            let status = doc.verdict.as_ref().map_or("done", |v| v.verdict.as_str());
+            tracing::info!(status, actions = doc.actions.len(), "phase done");
+            RecordOutcome::Done {
+                alert_id: doc.alert.id.clone(),
+                status: status.into(),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Policies, PolicyError};
+    use crate::document::Phase;
+    use crate::memory::MemoryState;
+    use crate::pipeline::{Parts, Pipeline};
+    use crate::ports::ForwardError;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    struct AcceptAll;
+    impl Policies for AcceptAll {
+        fn revision(&self, _: Phase) -> String {
+            "test".into()
+        }
+        fn decide(&self, phase: Phase, _: &Value) -> Result<Value, PolicyError> {
+            match phase {
+                Phase::Ingest => Ok(json!({"accept": true})),
+                Phase::Enrich => Ok(json!({"lookups": []})),
+                Phase::Evaluate => Ok(json!({"verdict": "undetermined", "severity": "low"})),
+                Phase::Remediate => Ok(json!({"actions": []})),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Queue {
+        sent: Mutex<Vec<String>>,
+        broken: bool,
+    }
+    #[async_trait]
+    impl Forwarder for Queue {
+        async fn forward(&self, doc: &Document) -> Result<(), ForwardError> {
+            if self.broken {
+                return Err(ForwardError("queue down".into()));
+            }
+            self.sent.lock().unwrap().push(message_body(doc));
+            Ok(())
+        }
+    }
+
+    fn ingest_function(queue: Arc<Queue>) -> IngestFunction {
+        let (parts, _state): (Parts, Arc<MemoryState>) = Parts::in_memory(Arc::new(AcceptAll), Default::default());
+        let pipeline = Pipeline::new(parts);
+        IngestFunction {
+            ingestor: pipeline.ingestor,
+            next: queue,
+        }
+    }
+
+    const FINDING: &str =
+        r#"{"id": "f1", "type": "Recon:EC2/Portscan", "severity": 2, "service": {"serviceName": "guardduty"}}"#;
+
+    #[tokio::test]
+    async fn good_records_are_forwarded_bad_ones_rejected_duplicates_done() {
+        let queue = Arc::new(Queue::default());
+        let f = ingest_function(queue.clone());
+        assert!(f.handle_body(FINDING).await.is_done());
+        assert!(matches!(f.handle_body("{oops").await, RecordOutcome::Rejected { .. }));
+        let again = f.handle_body(FINDING).await;
+        assert_eq!(
+            again,
+            RecordOutcome::Done {
+                alert_id: "guardduty///f1".into(),
+                status: "suppressed".into()
+            }
+        );
+        assert_eq!(queue.sent.lock().unwrap().len(), 1, "the duplicate is not forwarded");
+    }
+
+    #[tokio::test]
+    async fn a_failing_queue_means_retry() {
+        let f = ingest_function(Arc::new(Queue {
+            broken: true,
+            ..Queue::default()
+        }));
+        assert!(matches!(f.handle_body(FINDING).await, RecordOutcome::Retry { .. }));
+    }
+
+    #[tokio::test]
+    async fn document_functions_reject_what_is_not_a_document() {
+        let (parts, state) = Parts::in_memory(Arc::new(AcceptAll), Default::default());
+        let pipeline = Pipeline::new(parts);
+        let queue = Arc::new(Queue::default());
+        let f = DocumentFunction {
+            step: Step::Evaluate(pipeline.evaluator),
+            state,
+            next: Some(queue.clone()),
+        };
+        assert!(matches!(f.handle_body("[]").await, RecordOutcome::Rejected { .. }));
+        let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
+        let Incoming::GuardDuty(alert) = incoming else {
+            unreachable!()
+        };
+        let mut doc = Document::new(*alert);
+        doc.schema_version = 99;
+        assert!(matches!(
+            f.handle_body(&serde_json::to_string(&doc).unwrap()).await,
+            RecordOutcome::Rejected { .. }
+        ));
+        doc.schema_version = SCHEMA_VERSION;
+        let out = f.handle_body(&serde_json::to_string(&doc).unwrap()).await;
+        assert_eq!(
+            out,
+            RecordOutcome::Done {
+                alert_id: "guardduty///f1".into(),
+                status: "undetermined".into()
+            }
+        );
+        let forwarded: Document = serde_json::from_str(&queue.sent.lock().unwrap()[0]).unwrap();
+        assert_eq!(forwarded.trace.last().unwrap().phase, Phase::Evaluate);
+    }
+
+    #[test]
+    fn oversized_documents_drop_the_raw_payload() {
+        let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
+        let Incoming::GuardDuty(mut alert) = incoming else {
+            unreachable!()
+        };
+        alert.raw = json!({"pad": "x".repeat(MAX_MESSAGE_BYTES)});
+        let body = message_body(&Document::new(*alert));
+        assert!(body.len() < MAX_MESSAGE_BYTES);
+        assert!(!body.contains("\"raw\""));
+    }
+}
