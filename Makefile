@@ -3,20 +3,30 @@
 
 CARGO ?= cargo
 SOAR  := $(CARGO) run --quiet --package soar-cli --bin soar --
+PYTHON ?= python3
+VENV  := .venv
 
 DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/tor-client.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: demo test lint unit policy-test fmt build
+.PHONY: demo test lint unit policy-test fmt build venv
 
 ## demo: run the GuardDuty fixtures and scenarios through the whole pipeline (dry run, in memory)
 demo:
 	$(SOAR) run --inventory tests/fixtures/scenarios/inventory.json --intel tests/fixtures/intel $(DEMO_INPUTS)
 
-## test: formatting, lints, every Rust test, then the Rego policy suite
-test: lint unit policy-test
+## test: formatting, lints, every Rust test (AWS adapters against a local moto server), then the Rego policy suite
+test: venv lint unit policy-test
+
+## venv: the pinned Python tools (moto server, cargo-lambda, zig) in .venv
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
 
 lint:
 	$(CARGO) fmt --all -- --check

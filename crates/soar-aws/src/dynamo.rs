@@ -1,0 +1,405 @@
+//! The state store on one DynamoDB table with string keys `pk`/`sk` and a TTL attribute
+//! `expires_at`. Conditional writes give dedup and exactly-once actions:
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | latest document of an alert | `ALERT#<id>` | `META` |
+//! | latest revision per resource (dedup) | `ALERT#<id>` | `REV#<resource kind>#<resource id>` |
+//! | decision of a phase | `ALERT#<id>` | `DECISION#<phase>` |
+//! | action ledger | `ALERT#<id>` | `ACTION#<type>#<target>` (enforce) or `PLAN#<type>#<target>` (dry run) |
+//! | outcome of a refused action | `ALERT#<id>` | `SKIP#<type>#<target>` |
+//! | enrichment cache | `INTEL#<provider>#<kind>:<value>` | `CACHE` |
+//! | hourly action counter | `RATE#actions#<YYYY-MM-DDTHH>` | `COUNT` |
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::Utc;
+use soar_core::alert::Indicator;
+use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, TraceEntry};
+use soar_core::ports::{Lookup, Registration, StateError, StateStore};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How long alert records, decisions and the ledger are kept (DynamoDB TTL).
+const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Key builders, public so tools (`soar approve`, tests) address the same items.
+pub mod keys {
+    use soar_core::document::Mode;
+
+    pub fn alert(alert_id: &str) -> String {
+        format!("ALERT#{alert_id}")
+    }
+    pub fn ledger(mode: Mode, action: &str, target: &str) -> String {
+        match mode {
+            Mode::Enforce => format!("ACTION#{action}#{target}"),
+            Mode::DryRun => format!("PLAN#{action}#{target}"),
+        }
+    }
+    pub fn skipped(action: &str, target: &str) -> String {
+        format!("SKIP#{action}#{target}")
+    }
+    pub fn rate_window(hour: &str) -> String {
+        format!("RATE#actions#{hour}")
+    }
+}
+
+/// One ledger item as `soar approve` and the tests read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub sk: String,
+    pub status: String,
+    pub mode: String,
+    pub detail: String,
+}
+
+#[derive(Clone)]
+pub struct DynamoState {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn expires(after: Duration) -> AttributeValue {
+    n(Utc::now().timestamp() + after.as_secs() as i64)
+}
+
+fn err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(op: &str, e: SdkError<E, R>) -> StateError {
+    let detail = e
+        .as_service_error()
+        .and_then(|s| s.message().map(String::from))
+        .unwrap_or_else(|| format!("{e:?}"));
+    StateError(format!("DynamoDB {op}: {detail}"))
+}
+
+fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoState {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoState {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Every ledger, plan and skip item of an alert.
+    pub async fn ledger(&self, alert_id: &str) -> Result<Vec<LedgerEntry>, StateError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::alert(alert_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("Query", e))?;
+        let text = |item: &HashMap<String, AttributeValue>, k: &str| {
+            item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        Ok(out
+            .items()
+            .iter()
+            .filter(|item| {
+                let sk = text(item, "sk");
+                sk.starts_with("ACTION#") || sk.starts_with("PLAN#") || sk.starts_with("SKIP#")
+            })
+            .map(|item| LedgerEntry {
+                sk: text(item, "sk"),
+                status: text(item, "status"),
+                mode: text(item, "mode"),
+                detail: text(item, "detail"),
+            })
+            .collect())
+    }
+
+    /// Marks a `pending_approval` action approved; `false` if there is no such pending action.
+    pub async fn approve(
+        &self,
+        alert_id: &str,
+        action: &str,
+        target: &str,
+        approver: &str,
+    ) -> Result<bool, StateError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(alert_id)))
+            .key("sk", s(keys::ledger(Mode::Enforce, action, target)))
+            .update_expression("SET #status = :approved, approved_by = :who, approved_at = :at")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":pending", s(ActionStatus::PendingApproval.as_str()))
+            .expression_attribute_values(":who", s(approver))
+            .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl StateStore for DynamoState {
+    async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
+        let revision = doc.alert.revision().to_string();
+        let resource = &doc.alert.resource;
+        let sk = format!("REV#{}#{}", resource.kind, resource.id);
+        // One conditional update decides new / newer / duplicate atomically, even when two
+        // invocations race on the same finding.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(&doc.alert.id)))
+            .key("sk", s(&sk))
+            .update_expression("SET revision = :rev, expires_at = :exp")
+            .condition_expression("attribute_not_exists(revision) OR revision < :rev")
+            .expression_attribute_values(":rev", s(&revision))
+            .expression_attribute_values(":exp", expires(RETENTION))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(
+                match out
+                    .attributes()
+                    .and_then(|a| a.get("revision"))
+                    .and_then(|v| v.as_s().ok())
+                {
+                    Some(previous) => Registration::Updated {
+                        previous: previous.clone(),
+                    },
+                    None => Registration::New,
+                },
+            ),
+            Err(e) if conditional_failed(&e) => {
+                let latest = self
+                    .get(keys::alert(&doc.alert.id), &sk)
+                    .await?
+                    .and_then(|item| item.get("revision").and_then(|v| v.as_s().ok()).cloned())
+                    .unwrap_or(revision);
+                Ok(Registration::Duplicate { latest })
+            }
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+
+    async fn save_document(&self, doc: &Document) -> Result<(), StateError> {
+        let body = serde_json::to_string(doc).map_err(|e| StateError(e.to_string()))?;
+        let verdict = doc.verdict.as_ref().map_or("none", |v| v.verdict.as_str());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::alert(&doc.alert.id)))
+            .item("sk", s("META"))
+            .item("document", s(body))
+            .item("alert_type", s(&doc.alert.kind))
+            .item("verdict", s(verdict))
+            .item("updated", s(Utc::now().to_rfc3339()))
+            .item("expires_at", expires(RETENTION))
+            .send()
+            .await
+            .map_err(|e| err("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError> {
+        let Some(item) = self.get(keys::alert(alert_id), "META").await? else {
+            return Ok(None);
+        };
+        let body = item
+            .get("document")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        serde_json::from_str(&body)
+            .map(Some)
+            .map_err(|e| StateError(format!("stored document of {alert_id}: {e}")))
+    }
+
+    async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::alert(alert_id)))
+            .item("sk", s(format!("DECISION#{}", entry.phase)))
+            .item("revision", s(&entry.revision))
+            .item("micros", n(entry.micros))
+            .item("decided_at", s(Utc::now().to_rfc3339()))
+            .item("expires_at", expires(RETENTION));
+        if let Some(decision) = &entry.decision {
+            put = put.item("decision", s(decision.to_string()));
+        }
+        if let Some(error) = &entry.error {
+            put = put.item("error", s(error));
+        }
+        if !entry.notes.is_empty() {
+            put = put.item("notes", AttributeValue::L(entry.notes.iter().map(s).collect()));
+        }
+        put.send().await.map_err(|e| err("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::alert(alert_id)))
+            .item("sk", s(keys::ledger(mode, action, target)))
+            .item("status", s("claimed"))
+            .item("mode", s(mode.as_str()))
+            .item("claimed_at", s(Utc::now().to_rfc3339()))
+            .item("expires_at", expires(RETENTION))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("PutItem", e)),
+        }
+    }
+
+    async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(alert_id)))
+            .key("sk", s(keys::ledger(mode, action, target)))
+            .send()
+            .await
+            .map_err(|e| err("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
+        let (action, target) = (&record.request.action, &record.request.target.id);
+        // Outcomes of claimed actions update the ledger item; a duplicate leaves the original alone;
+        // refusals go to their own item so they never block a later claim.
+        let sk = match record.status {
+            ActionStatus::Duplicate => return Ok(()),
+            ActionStatus::Planned | ActionStatus::Executed | ActionStatus::Failed | ActionStatus::PendingApproval => {
+                keys::ledger(record.mode, action, target)
+            }
+            _ => keys::skipped(action, target),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::alert(alert_id)))
+            .item("sk", s(sk))
+            .item("status", s(record.status.as_str()))
+            .item("mode", s(record.mode.as_str()))
+            .item("request", s(serde_json::to_string(&record.request).unwrap_or_default()))
+            .item("detail", s(record.detail.to_string()))
+            .item("recorded_at", s(Utc::now().to_rfc3339()))
+            .item("expires_at", expires(RETENTION))
+            .send()
+            .await
+            .map_err(|e| err("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError> {
+        let pk = format!("INTEL#{provider}#{}:{}", indicator.kind, indicator.value);
+        let Some(item) = self.get(pk, "CACHE").await? else {
+            return Ok(None);
+        };
+        // TTL deletion is lazy: an expired item may still be there.
+        let expires_at = item
+            .get("expires_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        if expires_at.is_none_or(|t| t <= Utc::now().timestamp()) {
+            return Ok(None);
+        }
+        let body = item
+            .get("lookup")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        Ok(serde_json::from_str(&body).ok())
+    }
+
+    async fn cache_lookup(
+        &self,
+        provider: &str,
+        indicator: &Indicator,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<(), StateError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "pk",
+                s(format!("INTEL#{provider}#{}:{}", indicator.kind, indicator.value)),
+            )
+            .item("sk", s("CACHE"))
+            .item("lookup", s(serde_json::to_string(lookup).unwrap_or_default()))
+            .item("expires_at", expires(ttl))
+            .send()
+            .await
+            .map_err(|e| err("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+        let hour = Utc::now().format("%Y-%m-%dT%H").to_string();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::rate_window(&hour)))
+            .key("sk", s("COUNT"))
+            .update_expression("ADD actions :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(actions) OR actions < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_per_hour))
+            .expression_attribute_values(":exp", expires(Duration::from_secs(2 * 3600)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! soar's AWS adapters for state and messaging, behind soar-core's ports:
+//!
+//! - [`DynamoState`]: the one-table state store (alerts, revisions, decisions, action ledger,
+//!   enrichment cache, hourly action cap), with conditional writes for dedup and exactly-once.
+//! - [`SqsForwarder`]: hands the message document to the next phase's queue.
+//! - [`sdk`]: SDK configuration (honours `AWS_ENDPOINT_URL`) and role assumption in other accounts.
+//! - `setup` (feature `setup`): creates the table, queues and EventBridge rule idempotently.
+//!
+//! EC2 lives in its own crate (`soar-ec2`) because its SDK takes minutes to compile.
+
+mod dynamo;
+pub mod sdk;
+#[cfg(feature = "setup")]
+pub mod setup;
+mod sqs;
+
+pub use dynamo::{DynamoState, LedgerEntry, keys};
+pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue};

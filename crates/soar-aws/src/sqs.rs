@@ -1,0 +1,156 @@
+//! SQS: handing documents to the next phase, and the queue operations `soar local pump` uses to
+//! deliver messages to functions the way Lambda's event source does.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::MessageAttributeValue;
+use soar_core::document::Document;
+use soar_core::functions::message_body;
+use soar_core::ports::{ForwardError, Forwarder};
+
+/// The next phase's queue.
+#[derive(Clone)]
+pub struct SqsForwarder {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsForwarder {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        SqsForwarder {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Forwarder for SqsForwarder {
+    async fn forward(&self, doc: &Document) -> Result<(), ForwardError> {
+        let alert_id = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&doc.alert.id)
+            .build()
+            .map_err(|e| ForwardError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(message_body(doc))
+            .message_attributes("alert_id", alert_id)
+            .send()
+            .await
+            .map_err(|e| {
+                ForwardError(format!(
+                    "SQS SendMessage to {}: {}",
+                    self.queue_url,
+                    e.into_service_error()
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+/// A received message: what Lambda's SQS event source puts in a record.
+#[derive(Debug, Clone)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+/// Plain queue operations on one queue.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    pub url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub async fn send(&self, body: &str) -> Result<(), String> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| format!("SQS SendMessage to {}: {}", self.url, e.into_service_error()))?;
+        Ok(())
+    }
+
+    /// Up to `max` messages (1–10), waiting up to `wait_seconds` for the first.
+    pub async fn receive(&self, max: i32, wait_seconds: i32) -> Result<Vec<ReceivedMessage>, String> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .map_err(|e| format!("SQS ReceiveMessage from {}: {}", self.url, e.into_service_error()))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| ReceivedMessage {
+                message_id: m.message_id().unwrap_or_default().to_string(),
+                receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
+                body: m.body().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), String> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| format!("SQS DeleteMessage on {}: {}", self.url, e.into_service_error()))?;
+        Ok(())
+    }
+
+    /// Makes a message visible again at once (a failed batch item, as Lambda does after the
+    /// visibility timeout), so local runs do not wait.
+    pub async fn release(&self, receipt_handle: &str) -> Result<(), String> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "SQS ChangeMessageVisibility on {}: {}",
+                    self.url,
+                    e.into_service_error()
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Approximate number of visible messages.
+    pub async fn depth(&self) -> Result<u64, String> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| format!("SQS GetQueueAttributes on {}: {}", self.url, e.into_service_error()))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+}
