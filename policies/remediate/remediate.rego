@@ -59,6 +59,18 @@ actions contains {
 	resource.id != ""
 }
 
+# Evidence must survive an attacker's (or an autoscaler's) cleanup.
+actions contains {
+	"type": "ec2.protect", "target": instance_target,
+	"params": {},
+	"reason": "termination and stop protection keep the evidence",
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Instance"
+	resource.id != ""
+}
+
 # Stopping loses memory evidence and breaks service: only for critical incidents, and a human approves.
 actions contains {
 	"type": "ec2.stop", "target": instance_target,
@@ -76,7 +88,7 @@ actions contains {
 # --- IAM access keys --------------------------------------------------------------------------------
 
 actions contains {
-	"type": "iam.deactivate_key", "target": {"kind": "AccessKey", "id": resource.id},
+	"type": "iam.deactivate_access_key", "target": {"kind": "AccessKey", "id": resource.id},
 	"params": {"user_name": object.get(resource.attributes, "user_name", "")},
 	"reason": "incident involving this access key: deactivate it (reversible)",
 } if {
@@ -101,6 +113,6 @@ actions contains {
 }
 
 # Contain first, then preserve and mark, then the slow or human steps.
-order := {"ec2.isolate": 0, "iam.deactivate_key": 0, "ec2.snapshot": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
+order := {"ec2.isolate": 0, "iam.deactivate_access_key": 0, "ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
 
 decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions; order[a.type] == rank]}

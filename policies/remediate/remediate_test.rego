@@ -16,7 +16,7 @@ types(d) := {a.type | some a in d.actions}
 
 test_incident_on_instance_isolates_snapshots_tags_and_notifies if {
 	d := remediate.decision with input as doc("Instance", "i-1", "incident")
-	types(d) == {"ec2.isolate", "ec2.snapshot", "ec2.tag", "notify"}
+	types(d) == {"ec2.isolate", "ec2.snapshot", "ec2.protect", "ec2.tag", "notify"}
 	some a in d.actions
 	a.type == "ec2.isolate"
 	a.target == {"kind": "Instance", "id": "i-1"}
@@ -37,9 +37,9 @@ test_high_incident_does_not_stop if {
 
 test_incident_on_access_key_deactivates_it if {
 	d := remediate.decision with input as doc("AccessKey", "AKIAEXAMPLE", "incident")
-	types(d) == {"iam.deactivate_key", "notify"}
+	types(d) == {"iam.deactivate_access_key", "notify"}
 	some a in d.actions
-	a.type == "iam.deactivate_key"
+	a.type == "iam.deactivate_access_key"
 	a.params.user_name == "alice"
 }
 

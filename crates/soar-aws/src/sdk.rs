@@ -58,3 +58,70 @@ pub async fn for_account(base: &SdkConfig, account: &str, role_name: &str, regio
     }
     config.build()
 }
+
+/// SDK configurations per (account, region) for acting where a finding's resource lives: the
+/// function's own configuration for its own account, the assumed responder role elsewhere.
+/// Built once per cold start; assumed-role configurations are cached (their credentials refresh
+/// themselves).
+pub struct AccountConfigs {
+    base: SdkConfig,
+    role_name: Option<String>,
+    own_account: tokio::sync::OnceCell<String>,
+    cache: tokio::sync::Mutex<std::collections::HashMap<(String, String), SdkConfig>>,
+}
+
+impl AccountConfigs {
+    pub fn new(base: SdkConfig, role_name: Option<String>) -> Self {
+        AccountConfigs {
+            base,
+            role_name,
+            own_account: tokio::sync::OnceCell::new(),
+            cache: Default::default(),
+        }
+    }
+
+    pub fn base(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    /// The account the function runs in (STS GetCallerIdentity, once).
+    pub async fn own_account(&self) -> Result<&str, String> {
+        self.own_account
+            .get_or_try_init(|| async {
+                let out = aws_sdk_sts::Client::new(&self.base)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| format!("STS GetCallerIdentity: {}", e.into_service_error()))?;
+                Ok::<_, String>(out.account().unwrap_or_default().to_string())
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The configuration for acting in `account`/`region` (empty means the function's own).
+    pub async fn for_resource(&self, account: &str, region: &str) -> Result<SdkConfig, String> {
+        let own = self.own_account().await?;
+        let own_region = self.base.region().map(|r| r.as_ref().to_string()).unwrap_or_default();
+        let same_account = account.is_empty() || account == own;
+        let same_region = region.is_empty() || region == own_region;
+        if same_account && same_region {
+            return Ok(self.base.clone());
+        }
+        let key = (account.to_string(), region.to_string());
+        let mut cache = self.cache.lock().await;
+        if let Some(config) = cache.get(&key) {
+            return Ok(config.clone());
+        }
+        let config = if same_account {
+            self.base.to_builder().region(Region::new(region.to_string())).build()
+        } else {
+            let role = self.role_name.as_deref().ok_or_else(|| {
+                format!("the resource is in account {account}: set SOAR_RESPONDER_ROLE_NAME to the role soar may assume there")
+            })?;
+            for_account(&self.base, account, role, Some(region)).await
+        };
+        cache.insert(key, config.clone());
+        Ok(config)
+    }
+}

@@ -3,7 +3,7 @@
 //! only then, in `enforce` mode, carries them out.
 
 use super::{Settings, policy_input, run_policy, undetermined_after_error};
-use crate::alert::{Resource, ResourceKind, tags_mark_protected};
+use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, RemediateDecision};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, TraceEntry};
 use crate::ports::{Inventory, Notification, Notifier, Remediator, StateStore};
@@ -16,7 +16,8 @@ pub const KNOWN_ACTIONS: &[&str] = &[
     "ec2.snapshot",
     "ec2.stop",
     "ec2.tag",
-    "iam.deactivate_key",
+    "ec2.protect",
+    "iam.deactivate_access_key",
     "notify",
 ];
 
@@ -167,47 +168,84 @@ impl Responder {
         }
     }
 
-    /// `Some(reason)` when the target must not be touched. The alert's own resource carries its
-    /// tags (finding + inventory); any other target is looked up in the inventory, and a target we
-    /// cannot check is treated as protected.
+    /// `Some(reason)` when the target must not be touched: tagged `soar:protected=true` in the
+    /// alert (finding or inventory at enrich time) or, read live now, in the inventory. A target
+    /// whose protection cannot be checked is treated as protected.
     async fn protection(&self, doc: &Document, target: &crate::document::Target) -> Option<String> {
         let resource = &doc.alert.resource;
-        if target.kind == resource.kind && target.id == resource.id {
-            return resource
-                .is_protected()
-                .then(|| "resource is tagged soar:protected=true".to_string());
+        let own = target.kind == resource.kind && target.id == resource.id;
+        if own && resource.is_protected() {
+            return Some("resource is tagged soar:protected=true".into());
         }
         let probe = Resource {
             kind: target.kind.clone(),
             id: target.id.clone(),
+            account: resource.account.clone(),
+            region: resource.region.clone(),
             ..Resource::unknown()
         };
         match self.inventory.describe(&probe).await {
             Ok(Some(record)) if tags_mark_protected(&record.tags) => {
-                Some("resource is tagged soar:protected=true".into())
+                Some("resource is tagged soar:protected=true (read live)".into())
             }
             Ok(_) => None,
-            Err(e) if target.kind != ResourceKind::AccessKey => Some(format!("protection could not be checked: {e}")),
-            Err(_) => None,
+            Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
         }
     }
 }
 
+/// A message a person can act on: what happened, what soar did or waits to do, how to undo it.
 fn notification(doc: &Document, request: &ActionRequest) -> Notification {
     let verdict = doc.verdict.clone();
     let label = verdict.as_ref().map(|v| v.verdict.as_str()).unwrap_or("undetermined");
     let severity = verdict.as_ref().map(|v| v.severity.as_str()).unwrap_or("unknown");
+    let alert = &doc.alert;
+    let mut lines = vec![
+        format!("Alert {} ({}, severity {})", alert.id, alert.kind, alert.severity),
+        format!(
+            "Account {} region {}: {} {}",
+            alert.account, alert.region, alert.resource.kind, alert.resource.id
+        ),
+        format!("Verdict: {label} ({severity})"),
+    ];
+    if let Some(v) = &verdict {
+        lines.extend(v.reasons.iter().map(|r| format!("  - {r}")));
+    }
+    if let Some(message) = request.params["message"].as_str().filter(|m| !m.is_empty()) {
+        lines.push(message.to_string());
+    }
+    if !doc.actions.is_empty() {
+        lines.push("Actions:".into());
+    }
+    for a in &doc.actions {
+        let (action, target) = (&a.request.action, &a.request.target.id);
+        lines.push(format!(
+            "  - {action} {target}: {} ({})",
+            a.status.as_str(),
+            a.mode.as_str()
+        ));
+        if a.status == ActionStatus::PendingApproval {
+            lines.push(format!("    approve with: soar approve {} {action} {target}", alert.id));
+        }
+        for rollback in a.detail["rollback"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(a.detail.get("rollback").filter(|r| r.is_string()))
+        {
+            if let Some(command) = rollback.as_str() {
+                lines.push(format!("    roll back: {command}"));
+            }
+        }
+    }
     Notification {
-        alert_id: doc.alert.id.clone(),
+        alert_id: alert.id.clone(),
         channel: request.target.id.clone(),
         subject: request.params["subject"]
             .as_str()
             .map(String::from)
-            .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", doc.alert.title)),
-        message: request.params["message"]
-            .as_str()
-            .map(String::from)
-            .unwrap_or_else(|| request.reason.clone()),
+            .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title)),
+        message: lines.join("\n"),
         page: verdict.as_ref().is_some_and(|v| v.page),
         verdict,
     }

@@ -1,0 +1,434 @@
+//! EC2 for soar: the instance inventory the enrich phase reads (DescribeInstances, in the
+//! resource's own account), and the `ec2.*` actions the remediate phase carries out.
+//!
+//! Isolation follows the lesson that changing a security group does not cut tracked connections:
+//! every ENI first moves to an allow-all "untracking" group (connections matching allow-all rules
+//! in both directions are not tracked), then to a quarantine group with no rules at all, which drops
+//! them. The original groups are returned for rollback. An ENI always keeps one group.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, Instance, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
+};
+use serde_json::{Map, Value, json};
+use soar_aws::sdk::AccountConfigs;
+use soar_core::alert::{Resource, ResourceKind};
+use soar_core::ports::{Inventory, InventoryRecord, ProviderError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What soar needs to know about an instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceFacts {
+    pub id: String,
+    pub state: String,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub security_groups: Vec<String>,
+    /// (ENI id, its security groups)
+    pub network_interfaces: Vec<(String, Vec<String>)>,
+    pub volumes: Vec<String>,
+    pub instance_profile: Option<String>,
+}
+
+impl InstanceFacts {
+    fn from_instance(i: &Instance) -> Self {
+        InstanceFacts {
+            id: i.instance_id().unwrap_or_default().to_string(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            vpc_id: i.vpc_id().map(String::from),
+            subnet_id: i.subnet_id().map(String::from),
+            tags: i
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect(),
+            security_groups: i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(String::from))
+                .collect(),
+            network_interfaces: i
+                .network_interfaces()
+                .iter()
+                .filter_map(|eni| {
+                    let groups = eni
+                        .groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(String::from))
+                        .collect();
+                    Some((eni.network_interface_id()?.to_string(), groups))
+                })
+                .collect(),
+            volumes: i
+                .block_device_mappings()
+                .iter()
+                .filter_map(|b| b.ebs().and_then(|e| e.volume_id()).map(String::from))
+                .collect(),
+            instance_profile: i.iam_instance_profile().and_then(|p| p.arn()).map(String::from),
+        }
+    }
+
+    fn to_record(&self) -> InventoryRecord {
+        let tag = |names: &[&str]| names.iter().find_map(|n| self.tags.get(*n).cloned());
+        let mut attributes = Map::new();
+        attributes.insert("state".into(), json!(self.state));
+        attributes.insert("vpc_id".into(), json!(self.vpc_id));
+        attributes.insert("subnet_id".into(), json!(self.subnet_id));
+        attributes.insert("security_groups".into(), json!(self.security_groups));
+        attributes.insert(
+            "network_interfaces".into(),
+            json!(
+                self.network_interfaces
+                    .iter()
+                    .map(|(id, groups)| json!({"id": id, "groups": groups}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        attributes.insert("volumes".into(), json!(self.volumes));
+        attributes.insert("instance_profile".into(), json!(self.instance_profile));
+        InventoryRecord {
+            tags: self.tags.clone(),
+            owner: tag(&["owner", "Owner", "team", "Team"]),
+            environment: tag(&["environment", "Environment", "env", "Env"]),
+            attributes,
+        }
+    }
+}
+
+/// EC2 in whichever account and region a finding concerns.
+#[derive(Clone)]
+pub struct Ec2 {
+    accounts: Arc<AccountConfigs>,
+}
+
+fn describe_error<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: aws_sdk_ec2::error::SdkError<E>) -> String {
+    match e.as_service_error() {
+        Some(s) => format!(
+            "EC2 {op}: {}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or_default()
+        ),
+        None => format!("EC2 {op}: {e:?}"),
+    }
+}
+
+fn code<E: ProvideErrorMetadata>(e: &aws_sdk_ec2::error::SdkError<E>) -> Option<&str> {
+    e.as_service_error().and_then(|s| s.code())
+}
+
+impl Ec2 {
+    pub fn new(accounts: Arc<AccountConfigs>) -> Self {
+        Ec2 { accounts }
+    }
+
+    pub async fn client(&self, account: &str, region: &str) -> Result<Client, String> {
+        Ok(Client::new(&self.accounts.for_resource(account, region).await?))
+    }
+
+    /// `None` when the instance does not exist (or no longer).
+    pub async fn describe_instance(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<InstanceFacts>, String> {
+        let client = self.client(account, region).await?;
+        let out = match client.describe_instances().instance_ids(id).send().await {
+            Ok(out) => out,
+            Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => return Ok(None),
+            Err(e) => return Err(describe_error("DescribeInstances", e)),
+        };
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(InstanceFacts::from_instance))
+    }
+
+    async fn require_instance(&self, client: &Client, id: &str) -> Result<InstanceFacts, String> {
+        let out = client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| describe_error("DescribeInstances", e))?;
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(InstanceFacts::from_instance)
+            .ok_or_else(|| format!("instance {id} not found"))
+    }
+
+    /// Moves every ENI to the untracking group, then to the quarantine group of its VPC.
+    pub async fn isolate(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, String> {
+        let client = self.client(account, region).await?;
+        let facts = self.require_instance(&client, id).await?;
+        let vpc = facts
+            .vpc_id
+            .clone()
+            .ok_or_else(|| format!("instance {id} is not in a VPC"))?;
+        if facts.network_interfaces.is_empty() {
+            return Err(format!("instance {id} has no network interface to isolate"));
+        }
+        let untracking = ensure_group(&client, &vpc, GroupKind::Untracking, alert_id).await?;
+        let quarantine = ensure_group(&client, &vpc, GroupKind::Quarantine, alert_id).await?;
+        let mut original = Map::new();
+        for (eni, groups) in &facts.network_interfaces {
+            original.insert(eni.clone(), json!(groups));
+            for group in [&untracking, &quarantine] {
+                client
+                    .modify_network_interface_attribute()
+                    .network_interface_id(eni)
+                    .groups(group)
+                    .send()
+                    .await
+                    .map_err(|e| describe_error("ModifyNetworkInterfaceAttribute", e))?;
+            }
+        }
+        tracing::info!(instance = id, %vpc, %quarantine, "instance isolated");
+        let rollback: Vec<String> = facts
+            .network_interfaces
+            .iter()
+            .map(|(eni, groups)| {
+                format!(
+                    "aws ec2 modify-network-interface-attribute --network-interface-id {eni} --groups {}",
+                    groups.join(" ")
+                )
+            })
+            .collect();
+        Ok(json!({
+            "vpc_id": vpc,
+            "untracking_group": untracking,
+            "quarantine_group": quarantine,
+            "original_groups": original,
+            "rollback": rollback,
+        }))
+    }
+
+    /// Snapshots every attached volume, tagged with the alert id.
+    pub async fn snapshot(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, String> {
+        let client = self.client(account, region).await?;
+        let facts = self.require_instance(&client, id).await?;
+        if facts.volumes.is_empty() {
+            return Err(format!("instance {id} has no EBS volume to snapshot"));
+        }
+        let mut snapshots = Vec::new();
+        for volume in &facts.volumes {
+            let tags = TagSpecification::builder()
+                .resource_type(ResourceType::Snapshot)
+                .tags(Tag::builder().key("soar:alert-id").value(alert_id).build())
+                .tags(Tag::builder().key("soar:instance-id").value(id).build())
+                .build();
+            let out = client
+                .create_snapshot()
+                .volume_id(volume)
+                .description(format!("soar evidence for {alert_id} ({id})"))
+                .tag_specifications(tags)
+                .send()
+                .await
+                .map_err(|e| describe_error("CreateSnapshot", e))?;
+            snapshots.push(json!({"volume_id": volume, "snapshot_id": out.snapshot_id()}));
+        }
+        Ok(json!({"snapshots": snapshots}))
+    }
+
+    pub async fn stop(&self, account: &str, region: &str, id: &str) -> Result<Value, String> {
+        let client = self.client(account, region).await?;
+        client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| describe_error("StopInstances", e))?;
+        Ok(json!({"stopped": id, "rollback": format!("aws ec2 start-instances --instance-ids {id}")}))
+    }
+
+    pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Map<String, Value>) -> Result<Value, String> {
+        if tags.is_empty() {
+            return Err("ec2.tag needs params.tags".into());
+        }
+        let client = self.client(account, region).await?;
+        let mut request = client.create_tags().resources(id);
+        for (k, v) in tags {
+            let value = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            request = request.tags(Tag::builder().key(k).value(value).build());
+        }
+        request.send().await.map_err(|e| describe_error("CreateTags", e))?;
+        Ok(json!({"tagged": id, "tags": tags}))
+    }
+
+    /// Termination and stop protection, so evidence survives an attacker's (or an autoscaler's) cleanup.
+    pub async fn protect(&self, account: &str, region: &str, id: &str) -> Result<Value, String> {
+        let client = self.client(account, region).await?;
+        let on = AttributeBooleanValue::builder().value(true).build();
+        client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_termination(on.clone())
+            .send()
+            .await
+            .map_err(|e| describe_error("ModifyInstanceAttribute (termination)", e))?;
+        let stop = client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_stop(on)
+            .send()
+            .await;
+        let stop_protected = match stop {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(instance = id, error = %describe_error("ModifyInstanceAttribute (stop)", e), "stop protection not set");
+                false
+            }
+        };
+        Ok(json!({"termination_protection": true, "stop_protection": stop_protected}))
+    }
+}
+
+#[async_trait]
+impl Inventory for Ec2 {
+    async fn describe(&self, resource: &Resource) -> Result<Option<InventoryRecord>, ProviderError> {
+        if resource.kind != ResourceKind::Instance || resource.id.is_empty() {
+            return Ok(None);
+        }
+        self.describe_instance(&resource.account, &resource.region, &resource.id)
+            .await
+            .map(|facts| facts.map(|f| f.to_record()))
+            .map_err(|message| ProviderError {
+                provider: "ec2".into(),
+                message,
+            })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum GroupKind {
+    Untracking,
+    Quarantine,
+}
+
+impl GroupKind {
+    fn name(self, vpc: &str) -> String {
+        match self {
+            GroupKind::Untracking => format!("soar-untracking-{vpc}"),
+            GroupKind::Quarantine => format!("soar-quarantine-{vpc}"),
+        }
+    }
+}
+
+/// Finds or creates soar's group of `kind` in `vpc`, with exactly the rules it must have.
+async fn ensure_group(client: &Client, vpc: &str, kind: GroupKind, alert_id: &str) -> Result<String, String> {
+    let name = kind.name(vpc);
+    if let Some(id) = find_group(client, vpc, &name).await? {
+        return Ok(id);
+    }
+    let description = match kind {
+        GroupKind::Untracking => "soar isolation step 1: allow-all so existing connections become untracked",
+        GroupKind::Quarantine => "soar isolation step 2: no rules, no traffic",
+    };
+    let created = client
+        .create_security_group()
+        .group_name(&name)
+        .description(description)
+        .vpc_id(vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key("soar:managed").value("true").build())
+                .tags(Tag::builder().key("soar:created-for").value(alert_id).build())
+                .build(),
+        )
+        .send()
+        .await;
+    let id = match created {
+        Ok(out) => out.group_id().unwrap_or_default().to_string(),
+        // Another invocation created it a moment ago.
+        Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {
+            return find_group(client, vpc, &name)
+                .await?
+                .ok_or_else(|| format!("group {name} vanished"));
+        }
+        Err(e) => return Err(describe_error("CreateSecurityGroup", e)),
+    };
+    let all_v4 = || {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+    };
+    match kind {
+        GroupKind::Untracking => {
+            let rule = all_v4()
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build();
+            ignore_duplicate(
+                client
+                    .authorize_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(rule.clone())
+                    .send()
+                    .await,
+                "AuthorizeSecurityGroupIngress",
+            )?;
+            ignore_duplicate(
+                client
+                    .authorize_security_group_egress()
+                    .group_id(&id)
+                    .ip_permissions(rule)
+                    .send()
+                    .await,
+                "AuthorizeSecurityGroupEgress",
+            )?;
+        }
+        GroupKind::Quarantine => {
+            // New groups allow all egress by default: take that away.
+            let revoke = client
+                .revoke_security_group_egress()
+                .group_id(&id)
+                .ip_permissions(all_v4().build())
+                .send()
+                .await;
+            if let Err(e) = revoke
+                && code(&e) != Some("InvalidPermission.NotFound")
+            {
+                return Err(describe_error("RevokeSecurityGroupEgress", e));
+            }
+        }
+    }
+    Ok(id)
+}
+
+fn ignore_duplicate<T, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, aws_sdk_ec2::error::SdkError<E>>,
+    op: &str,
+) -> Result<(), String> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
+        Err(e) => Err(describe_error(op, e)),
+    }
+}
+
+async fn find_group(client: &Client, vpc: &str, name: &str) -> Result<Option<String>, String> {
+    let out = client
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(Filter::builder().name("group-name").values(name).build())
+        .send()
+        .await
+        .map_err(|e| describe_error("DescribeSecurityGroups", e))?;
+    Ok(out
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id())
+        .map(String::from))
+}

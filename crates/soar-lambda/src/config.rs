@@ -1,0 +1,170 @@
+//! The functions' configuration, read once per cold start from the environment.
+
+use soar_core::document::Mode;
+use soar_core::pipeline::{KNOWN_ACTIONS, Settings};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required (see the README, \"Environment\")")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// Everything a soar function reads from its environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub table: Option<String>,
+    pub enrich_queue_url: Option<String>,
+    pub evaluate_queue_url: Option<String>,
+    pub remediate_queue_url: Option<String>,
+    pub mode: Mode,
+    /// `None`: every known action type.
+    pub allowed_actions: Option<BTreeSet<String>>,
+    pub max_actions_per_hour: u32,
+    /// Role assumed in another account before acting there.
+    pub responder_role_name: Option<String>,
+    /// SNS topic for notifications.
+    pub notify_topic_arn: Option<String>,
+    /// Secrets Manager secret holding a Slack-compatible incoming-webhook URL.
+    pub webhook_secret_id: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From any source of variables (tests pass a map; the process passes its environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mode = match get("SOAR_MODE") {
+            Some(v) => v.parse::<Mode>().map_err(|message| ConfigError::Invalid {
+                name: "SOAR_MODE",
+                message,
+            })?,
+            None => Mode::DryRun,
+        };
+        let allowed_actions = match get("SOAR_ALLOWED_ACTIONS") {
+            None => None,
+            Some(list) => {
+                let actions: BTreeSet<String> = list
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if let Some(unknown) = actions.iter().find(|a| !KNOWN_ACTIONS.contains(&a.as_str())) {
+                    return Err(ConfigError::Invalid {
+                        name: "SOAR_ALLOWED_ACTIONS",
+                        message: format!("unknown action `{unknown}`; known: {}", KNOWN_ACTIONS.join(", ")),
+                    });
+                }
+                Some(actions)
+            }
+        };
+        let max_actions_per_hour = match get("SOAR_MAX_ACTIONS_PER_HOUR") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "SOAR_MAX_ACTIONS_PER_HOUR",
+                message: format!("`{v}` is not a whole number"),
+            })?,
+            None => Settings::default().max_actions_per_hour,
+        };
+        Ok(Config {
+            table: get("SOAR_TABLE"),
+            enrich_queue_url: get("SOAR_ENRICH_QUEUE_URL"),
+            evaluate_queue_url: get("SOAR_EVALUATE_QUEUE_URL"),
+            remediate_queue_url: get("SOAR_REMEDIATE_QUEUE_URL"),
+            mode,
+            allowed_actions,
+            max_actions_per_hour,
+            responder_role_name: get("SOAR_RESPONDER_ROLE_NAME"),
+            notify_topic_arn: get("SOAR_NOTIFY_TOPIC_ARN"),
+            webhook_secret_id: get("SOAR_WEBHOOK_SECRET_ID"),
+        })
+    }
+
+    pub fn table(&self) -> Result<&str, ConfigError> {
+        self.table.as_deref().ok_or(ConfigError::Missing("SOAR_TABLE"))
+    }
+
+    pub fn enrich_queue_url(&self) -> Result<&str, ConfigError> {
+        self.enrich_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("SOAR_ENRICH_QUEUE_URL"))
+    }
+
+    pub fn evaluate_queue_url(&self) -> Result<&str, ConfigError> {
+        self.evaluate_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("SOAR_EVALUATE_QUEUE_URL"))
+    }
+
+    pub fn remediate_queue_url(&self) -> Result<&str, ConfigError> {
+        self.remediate_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("SOAR_REMEDIATE_QUEUE_URL"))
+    }
+
+    /// The guard-rail settings of the pipeline steps.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            mode: self.mode,
+            allowed_actions: self.allowed_actions.clone(),
+            max_actions_per_hour: self.max_actions_per_hour,
+            ..Settings::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.mode, Mode::DryRun);
+        assert_eq!(c.allowed_actions, None);
+        assert_eq!(c.max_actions_per_hour, 20);
+        assert_eq!(c.table(), Err(ConfigError::Missing("SOAR_TABLE")));
+        assert!(c.table().unwrap_err().to_string().contains("SOAR_TABLE is required"));
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            ("SOAR_TABLE", "t"),
+            ("SOAR_MODE", "enforce"),
+            ("SOAR_ALLOWED_ACTIONS", "ec2.isolate, notify"),
+            ("SOAR_MAX_ACTIONS_PER_HOUR", "5"),
+            ("SOAR_RESPONDER_ROLE_NAME", "soar-responder"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!(
+            c.allowed_actions.unwrap().into_iter().collect::<Vec<_>>(),
+            ["ec2.isolate", "notify"]
+        );
+        assert_eq!(c.max_actions_per_hour, 5);
+        assert_eq!(c.responder_role_name.as_deref(), Some("soar-responder"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = config(&[("SOAR_MODE", "yolo")]).unwrap_err().to_string();
+        assert!(e.contains("SOAR_MODE"), "{e}");
+        let e = config(&[("SOAR_ALLOWED_ACTIONS", "ec2.nuke")]).unwrap_err().to_string();
+        assert!(e.contains("SOAR_ALLOWED_ACTIONS") && e.contains("ec2.nuke"), "{e}");
+        let e = config(&[("SOAR_MAX_ACTIONS_PER_HOUR", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SOAR_MAX_ACTIONS_PER_HOUR"), "{e}");
+    }
+}

@@ -1,0 +1,130 @@
+//! The runtime glue every soar function shares, so each `main.rs` only wires:
+//!
+//! - [`Config`]: the `SOAR_*` environment, with errors that name the variable;
+//! - [`init_logging`]: JSON logs for CloudWatch, one `alert` span per alert carrying its id;
+//! - [`sqs_batch`]: one SQS batch through a record handler, as a partial batch response;
+//! - [`run_sqs`] / [`run_ingest`]: the handlers on `lambda_runtime`.
+
+mod config;
+
+pub use config::{Config, ConfigError};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use soar_core::functions::{DocumentFunction, IngestFunction, RecordOutcome};
+use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
+use std::future::Future;
+use std::sync::Arc;
+
+/// JSON lines on stdout (CloudWatch Logs), level from `SOAR_LOG` (default `info`). Fields of the
+/// current span (`alert_id`, `phase`) are on every line, so Logs Insights can follow one alert
+/// across the four functions with `filter span.alert_id = "..."`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOAR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .init();
+}
+
+/// The policies built into this binary; load problems are logged (the affected alerts end
+/// `undetermined`, never acted on) rather than failing the cold start.
+pub fn policies() -> Arc<PolicySet> {
+    let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
+    for problem in set.problems() {
+        tracing::error!(%problem, "policy bundle problem");
+    }
+    Arc::new(set)
+}
+
+/// The guard-rail settings, once per cold start: what this deployment may do.
+pub fn log_settings(config: &Config) {
+    let allowed = config
+        .allowed_actions
+        .as_ref()
+        .map(|a| a.iter().cloned().collect::<Vec<_>>().join(","));
+    tracing::info!(
+        mode = config.mode.as_str(),
+        allowed_actions = allowed.as_deref().unwrap_or("all"),
+        max_actions_per_hour = config.max_actions_per_hour,
+        responder_role = config.responder_role_name.as_deref().unwrap_or("none"),
+        "remediation settings"
+    );
+}
+
+/// Runs each record of a batch on its own; the response lists the records SQS should deliver
+/// again (and, after the queue's `maxReceiveCount`, park in the dead-letter queue).
+pub async fn sqs_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = RecordOutcome>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let message_id = record.message_id.unwrap_or_default();
+        let outcome = match record.body {
+            Some(body) => handle(body).await,
+            None => RecordOutcome::Rejected {
+                reason: "SQS record without a body".into(),
+            },
+        };
+        match &outcome {
+            RecordOutcome::Done { alert_id, status } => tracing::debug!(%message_id, %alert_id, %status, "record done"),
+            RecordOutcome::Rejected { reason } => {
+                tracing::error!(%message_id, %reason, "record rejected: it cannot succeed and goes to the dead-letter queue after its retries")
+            }
+            RecordOutcome::Retry { reason } => {
+                tracing::warn!(%message_id, %reason, "record failed: it will be delivered again")
+            }
+        }
+        if !outcome.is_done() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// enrich, evaluate, remediate: SQS batches of message documents.
+pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(sqs_batch(event.payload, |body| async move { function.handle_body(&body).await }).await)
+    }))
+    .await
+}
+
+/// Whether a payload is an SQS event (the fan-in queue) rather than an EventBridge event.
+pub fn is_sqs_event(payload: &Value) -> bool {
+    payload["Records"]
+        .as_array()
+        .is_some_and(|records| records.iter().all(|r| r["eventSource"] == "aws:sqs"))
+}
+
+/// ingest: an EventBridge event invoked directly by a rule, or an SQS batch from the fan-in queue.
+pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<Value, Error> {
+    if is_sqs_event(&payload) {
+        let event: SqsEvent = serde_json::from_value(payload).map_err(|e| format!("malformed SQS event: {e}"))?;
+        let response = sqs_batch(event, |body| async move { function.handle_body(&body).await }).await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    match function.handle_event(payload).await {
+        // A direct invoke is retried by Lambda only on error: errors are for what a retry can fix.
+        RecordOutcome::Retry { reason } => Err(reason.into()),
+        outcome => Ok(outcome.to_json()),
+    }
+}
+
+pub async fn run_ingest(function: IngestFunction) -> Result<(), Error> {
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle_ingest(function, event.payload).await
+    }))
+    .await
+}

@@ -1,0 +1,199 @@
+//! The side effects of the remediate phase, behind soar-core's `Remediator` and `Notifier` ports.
+//! The guard rails (mode, allow-list, protection, ledger, cap, approval) have already been applied
+//! by the core step when these are called.
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::StatusType;
+use serde_json::{Value, json};
+use soar_aws::sdk::AccountConfigs;
+use soar_core::alert::Alert;
+use soar_core::document::ActionRequest;
+use soar_core::ports::{ActionError, Notification, Notifier, Remediator};
+use soar_ec2::Ec2;
+use std::sync::Arc;
+
+/// Carries out `ec2.*` and `iam.*` actions in the account and region of the alert's resource.
+pub struct AwsRemediator {
+    ec2: Ec2,
+    accounts: Arc<AccountConfigs>,
+}
+
+impl AwsRemediator {
+    pub fn new(accounts: Arc<AccountConfigs>) -> Self {
+        AwsRemediator {
+            ec2: Ec2::new(accounts.clone()),
+            accounts,
+        }
+    }
+
+    async fn deactivate_access_key(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, String> {
+        let user = request.params["user_name"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .or_else(|| alert.resource.attributes.get("user_name").and_then(Value::as_str))
+            .ok_or("iam.deactivate_access_key needs params.user_name (the key's IAM user)")?
+            .to_string();
+        let key = &request.target.id;
+        let config = self.accounts.for_resource(account_of(alert), "").await?;
+        aws_sdk_iam::Client::new(&config)
+            .update_access_key()
+            .user_name(&user)
+            .access_key_id(key)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+            .map_err(|e| format!("IAM UpdateAccessKey: {}", e.into_service_error()))?;
+        Ok(json!({
+            "user_name": user,
+            "access_key_id": key,
+            "status": "Inactive",
+            "rollback": format!("aws iam update-access-key --user-name {user} --access-key-id {key} --status Active"),
+        }))
+    }
+}
+
+/// The account a finding's resource lives in (the finding's own account when the resource has none).
+fn account_of(alert: &Alert) -> &str {
+    if alert.resource.account.is_empty() {
+        &alert.account
+    } else {
+        &alert.resource.account
+    }
+}
+
+#[async_trait]
+impl Remediator for AwsRemediator {
+    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError> {
+        let (account, region) = (account_of(alert), alert.resource.region.as_str());
+        let id = request.target.id.as_str();
+        let result = match request.action.as_str() {
+            "ec2.isolate" => self.ec2.isolate(account, region, id, &alert.id).await,
+            "ec2.snapshot" => self.ec2.snapshot(account, region, id, &alert.id).await,
+            "ec2.stop" => self.ec2.stop(account, region, id).await,
+            "ec2.protect" => self.ec2.protect(account, region, id).await,
+            "ec2.tag" => match request.params["tags"].as_object() {
+                Some(tags) => self.ec2.tag(account, region, id, tags).await,
+                None => Err("ec2.tag needs params.tags (an object)".to_string()),
+            },
+            "iam.deactivate_access_key" => self.deactivate_access_key(alert, request).await,
+            other => Err(format!("no responder carries out `{other}`")),
+        };
+        result.map_err(|message| ActionError {
+            action: request.action.clone(),
+            target: id.to_string(),
+            message,
+        })
+    }
+}
+
+/// Notifications to an SNS topic and/or a Slack-compatible incoming webhook.
+pub struct AwsNotifier {
+    sns: Option<(aws_sdk_sns::Client, String)>,
+    webhook: Option<Webhook>,
+}
+
+/// The webhook URL is a secret: read from Secrets Manager once, on first use.
+pub struct Webhook {
+    secret: Option<(aws_sdk_secretsmanager::Client, String)>,
+    url: tokio::sync::OnceCell<String>,
+    http: reqwest::Client,
+}
+
+impl Webhook {
+    /// A webhook whose URL is the value of a Secrets Manager secret.
+    pub fn from_secret(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        Webhook {
+            secret: Some((client, secret_id.into())),
+            url: tokio::sync::OnceCell::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A webhook at a known URL (tests, local runs).
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Webhook {
+            secret: None,
+            url: tokio::sync::OnceCell::new_with(Some(url.into())),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn url(&self) -> Result<&str, String> {
+        self.url
+            .get_or_try_init(|| async {
+                let (client, id) = self.secret.as_ref().ok_or("no webhook URL configured")?;
+                let out = client
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| format!("Secrets Manager GetSecretValue {id}: {}", e.into_service_error()))?;
+                out.secret_string()
+                    .map(|s| s.trim().to_string())
+                    .ok_or_else(|| format!("secret {id} has no string value"))
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    async fn post(&self, text: &str) -> Result<(), String> {
+        let url = self.url().await?;
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(json!({"text": text}).to_string())
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| format!("webhook: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("webhook answered {}", response.status()));
+        }
+        Ok(())
+    }
+}
+
+impl AwsNotifier {
+    pub fn new(sns: Option<(aws_sdk_sns::Client, String)>, webhook: Option<Webhook>) -> Self {
+        AwsNotifier { sns, webhook }
+    }
+}
+
+#[async_trait]
+impl Notifier for AwsNotifier {
+    async fn notify(&self, n: &Notification) -> Result<Value, ActionError> {
+        let fail = |message: String| ActionError {
+            action: "notify".into(),
+            target: n.channel.clone(),
+            message,
+        };
+        if self.sns.is_none() && self.webhook.is_none() {
+            return Err(fail(
+                "no notification channel configured (SOAR_NOTIFY_TOPIC_ARN or SOAR_WEBHOOK_SECRET_ID)".into(),
+            ));
+        }
+        let mut delivered = Vec::new();
+        if let Some((client, topic)) = &self.sns {
+            // SNS subjects are limited to 100 characters.
+            let subject: String = n.subject.chars().take(100).collect();
+            let out = client
+                .publish()
+                .topic_arn(topic)
+                .subject(subject)
+                .message(&n.message)
+                .send()
+                .await
+                .map_err(|e| fail(format!("SNS Publish: {}", e.into_service_error())))?;
+            delivered.push(json!({"sns": topic, "message_id": out.message_id()}));
+        }
+        if let Some(webhook) = &self.webhook {
+            webhook
+                .post(&format!("*{}*\n{}", n.subject, n.message))
+                .await
+                .map_err(fail)?;
+            delivered.push(json!({"webhook": "posted"}));
+        }
+        Ok(json!({"delivered": delivered}))
+    }
+}
