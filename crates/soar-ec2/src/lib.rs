@@ -6,6 +6,8 @@
 //! in both directions are not tracked), then to a quarantine group with no rules at all, which drops
 //! them. The original groups are returned for rollback. An ENI always keeps one group.
 
+pub mod lab;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -155,12 +157,13 @@ impl Ec2 {
     }
 
     async fn require_instance(&self, client: &Client, id: &str) -> Result<InstanceFacts, String> {
-        let out = client
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(|e| describe_error("DescribeInstances", e))?;
+        let out = match client.describe_instances().instance_ids(id).send().await {
+            Ok(out) => out,
+            Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
+                return Err(format!("instance {id} not found"));
+            }
+            Err(e) => return Err(describe_error("DescribeInstances", e)),
+        };
         out.reservations()
             .iter()
             .flat_map(|r| r.instances())
@@ -185,7 +188,9 @@ impl Ec2 {
         let mut original = Map::new();
         for (eni, groups) in &facts.network_interfaces {
             original.insert(eni.clone(), json!(groups));
-            for group in [&untracking, &quarantine] {
+        }
+        for group in [&untracking, &quarantine] {
+            for (eni, _) in &facts.network_interfaces {
                 client
                     .modify_network_interface_attribute()
                     .network_interface_id(eni)
@@ -193,6 +198,17 @@ impl Ec2 {
                     .send()
                     .await
                     .map_err(|e| describe_error("ModifyNetworkInterfaceAttribute", e))?;
+            }
+            // With one interface, the instance's own group list is that interface's: set it too, so
+            // every view of the instance agrees (emulators keep the two lists apart).
+            if facts.network_interfaces.len() == 1 {
+                client
+                    .modify_instance_attribute()
+                    .instance_id(id)
+                    .groups(group)
+                    .send()
+                    .await
+                    .map_err(|e| describe_error("ModifyInstanceAttribute (groups)", e))?;
             }
         }
         tracing::info!(instance = id, %vpc, %quarantine, "instance isolated");

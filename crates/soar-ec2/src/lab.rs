@@ -1,0 +1,138 @@
+//! A small lab for local runs and tests: a VPC with one "compromised" web instance, created on a
+//! local endpoint (moto). Never point this at a real account: it creates resources.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice, Filter, ResourceType, Tag, TagSpecification};
+
+/// What the lab created.
+#[derive(Debug, Clone)]
+pub struct LabInstance {
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub security_group_id: String,
+    pub instance_id: String,
+    pub network_interface_id: String,
+    pub private_ip: String,
+}
+
+fn lab_error<E: std::fmt::Debug>(op: &str, e: aws_sdk_ec2::error::SdkError<E>) -> String {
+    format!("EC2 {op} (lab): {e:?}")
+}
+
+/// Creates the VPC, subnet, a web security group and a running instance with a data volume.
+/// `tags` are put on the instance (`soar:protected=true` makes a protected one).
+pub async fn create_instance(client: &Client, name: &str, tags: &[(&str, &str)]) -> Result<LabInstance, String> {
+    let vpc = client
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .map_err(|e| lab_error("CreateVpc", e))?;
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+    let subnet = client
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.20.1.0/24")
+        .send()
+        .await
+        .map_err(|e| lab_error("CreateSubnet", e))?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_string();
+    let group = client
+        .create_security_group()
+        .group_name(format!("{name}-web"))
+        .description("web servers")
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .map_err(|e| lab_error("CreateSecurityGroup", e))?;
+    let security_group_id = group.group_id().unwrap_or_default().to_string();
+    let images = client
+        .describe_images()
+        .filters(Filter::builder().name("architecture").values("x86_64").build())
+        .send()
+        .await
+        .map_err(|e| lab_error("DescribeImages", e))?;
+    let image = images
+        .images()
+        .first()
+        .and_then(|i| i.image_id())
+        .ok_or("the endpoint offers no AMI")?
+        .to_string();
+    let mut instance_tags = TagSpecification::builder()
+        .resource_type(ResourceType::Instance)
+        .tags(Tag::builder().key("Name").value(name).build());
+    for (k, v) in tags {
+        instance_tags = instance_tags.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let run = client
+        .run_instances()
+        .image_id(image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&subnet_id)
+        .security_group_ids(&security_group_id)
+        .block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name("/dev/sdf")
+                .ebs(EbsBlockDevice::builder().volume_size(8).build())
+                .build(),
+        )
+        .tag_specifications(instance_tags.build())
+        .send()
+        .await
+        .map_err(|e| lab_error("RunInstances", e))?;
+    let instance = run.instances().first().ok_or("RunInstances returned no instance")?;
+    let eni = instance
+        .network_interfaces()
+        .first()
+        .ok_or("the instance has no network interface")?;
+    Ok(LabInstance {
+        vpc_id,
+        subnet_id,
+        security_group_id,
+        instance_id: instance.instance_id().unwrap_or_default().to_string(),
+        network_interface_id: eni.network_interface_id().unwrap_or_default().to_string(),
+        private_ip: instance.private_ip_address().unwrap_or_default().to_string(),
+    })
+}
+
+/// The security groups on an ENI now.
+pub async fn eni_groups(client: &Client, eni: &str) -> Result<Vec<(String, String)>, String> {
+    let out = client
+        .describe_network_interfaces()
+        .network_interface_ids(eni)
+        .send()
+        .await
+        .map_err(|e| lab_error("DescribeNetworkInterfaces", e))?;
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .flat_map(|n| n.groups())
+        .map(|g| {
+            (
+                g.group_id().unwrap_or_default().to_string(),
+                g.group_name().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+/// Snapshots tagged with `soar:alert-id = alert_id`.
+pub async fn snapshots_for(client: &Client, alert_id: &str) -> Result<Vec<String>, String> {
+    let out = client
+        .describe_snapshots()
+        .filters(Filter::builder().name("tag:soar:alert-id").values(alert_id).build())
+        .send()
+        .await
+        .map_err(|e| lab_error("DescribeSnapshots", e))?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_id().map(String::from))
+        .collect())
+}

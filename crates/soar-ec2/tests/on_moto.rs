@@ -1,0 +1,110 @@
+//! The EC2 adapter against a moto server: inventory, isolation, snapshots, tags, protection.
+
+use serde_json::{Map, json};
+use soar_aws::sdk::{self, AccountConfigs};
+use soar_core::alert::{Resource, ResourceKind};
+use soar_core::ports::Inventory;
+use soar_ec2::{Ec2, lab};
+use soar_tests::Moto;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn inventory_isolation_snapshots_tags_and_protection() {
+    let moto = Moto::start();
+    let config = sdk::local(&moto.endpoint()).await;
+    let client = aws_sdk_ec2::Client::new(&config);
+    let web = lab::create_instance(
+        &client,
+        "web-1",
+        &[("owner", "web-platform"), ("environment", "production")],
+    )
+    .await
+    .unwrap();
+    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(config.clone(), None)));
+
+    // Inventory: the instance as the enrich phase sees it (own account: empty account and region).
+    let resource = Resource {
+        kind: ResourceKind::Instance,
+        id: web.instance_id.clone(),
+        ..Resource::unknown()
+    };
+    let record = ec2.describe(&resource).await.unwrap().expect("instance found");
+    assert_eq!(record.owner.as_deref(), Some("web-platform"));
+    assert_eq!(record.environment.as_deref(), Some("production"));
+    assert_eq!(record.attributes["vpc_id"], json!(web.vpc_id));
+    assert_eq!(record.attributes["security_groups"], json!([web.security_group_id]));
+    let missing = Resource {
+        id: "i-00000000000000000".into(),
+        ..resource.clone()
+    };
+    assert_eq!(ec2.describe(&missing).await.unwrap(), None);
+
+    // Isolation: untracking first, then quarantine; originals kept for rollback.
+    let detail = ec2.isolate("", "", &web.instance_id, "alert-1").await.unwrap();
+    let quarantine = detail["quarantine_group"].as_str().unwrap().to_string();
+    assert_eq!(
+        detail["original_groups"][&web.network_interface_id],
+        json!([web.security_group_id])
+    );
+    let groups = lab::eni_groups(&client, &web.network_interface_id).await.unwrap();
+    assert_eq!(
+        groups.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        vec![quarantine.clone()]
+    );
+    assert!(groups[0].1.starts_with("soar-quarantine-"));
+    let rules = client
+        .describe_security_groups()
+        .group_ids(&quarantine)
+        .send()
+        .await
+        .unwrap();
+    let group = &rules.security_groups()[0];
+    assert!(
+        group.ip_permissions().is_empty() && group.ip_permissions_egress().is_empty(),
+        "quarantine has no rules"
+    );
+    let untracking = detail["untracking_group"].as_str().unwrap();
+    let rules = client
+        .describe_security_groups()
+        .group_ids(untracking)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !rules.security_groups()[0].ip_permissions().is_empty(),
+        "untracking allows all"
+    );
+
+    // A second isolation (another alert) reuses the groups.
+    let again = ec2.isolate("", "", &web.instance_id, "alert-2").await.unwrap();
+    assert_eq!(again["quarantine_group"], json!(quarantine));
+
+    let snaps = ec2.snapshot("", "", &web.instance_id, "alert-1").await.unwrap();
+    assert!(!snaps["snapshots"].as_array().unwrap().is_empty());
+    let tagged = lab::snapshots_for(&client, "alert-1").await.unwrap();
+    assert_eq!(tagged.len(), snaps["snapshots"].as_array().unwrap().len());
+
+    let mut tags = Map::new();
+    tags.insert("soar:incident".into(), json!("alert-1"));
+    ec2.tag("", "", &web.instance_id, &tags).await.unwrap();
+    let record = ec2.describe(&resource).await.unwrap().unwrap();
+    assert_eq!(record.tags["soar:incident"], "alert-1");
+
+    let protected = ec2.protect("", "", &web.instance_id).await.unwrap();
+    assert_eq!(protected["termination_protection"], true);
+    let attr = client
+        .describe_instance_attribute()
+        .instance_id(&web.instance_id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attr.disable_api_termination().and_then(|v| v.value()), Some(true));
+
+    assert!(
+        ec2.isolate("", "", "i-00000000000000000", "x")
+            .await
+            .unwrap_err()
+            .contains("not found")
+    );
+}
