@@ -137,6 +137,21 @@ impl SqsQueue {
         Ok(())
     }
 
+    pub async fn arn(&self) -> Result<String, String> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| format!("SQS GetQueueAttributes on {}: {}", self.url, e.into_service_error()))?;
+        out.attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| format!("queue {} has no ARN", self.url))
+    }
+
     /// Approximate number of visible messages.
     pub async fn depth(&self) -> Result<u64, String> {
         let out = self

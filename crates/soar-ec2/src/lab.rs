@@ -136,3 +136,96 @@ pub async fn snapshots_for(client: &Client, alert_id: &str) -> Result<Vec<String
         .filter_map(|s| s.snapshot_id().map(String::from))
         .collect())
 }
+
+/// What a lab finding says.
+#[derive(Debug, Clone)]
+pub struct LabFinding<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub id: &'a str,
+    pub finding_type: &'a str,
+    pub severity: f64,
+    /// The outbound connection's remote address.
+    pub remote_ip: &'a str,
+    pub sample: bool,
+}
+
+/// A GuardDuty finding about a lab instance, in an EventBridge envelope as the rule delivers it.
+pub fn guardduty_event(instance: &LabInstance, finding: &LabFinding) -> serde_json::Value {
+    let LabFinding {
+        account,
+        region,
+        id: finding_id,
+        finding_type,
+        severity,
+        remote_ip,
+        sample,
+    } = finding.clone();
+    let now = now_rfc3339();
+    serde_json::json!({
+        "version": "0",
+        "id": format!("event-{finding_id}"),
+        "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "schemaVersion": "2.0",
+            "accountId": account,
+            "region": region,
+            "partition": "aws",
+            "id": finding_id,
+            "arn": format!("arn:aws:guardduty:{region}:{account}:detector/lab/finding/{finding_id}"),
+            "type": finding_type,
+            "resource": {
+                "resourceType": "Instance",
+                "instanceDetails": {
+                    "instanceId": instance.instance_id,
+                    "networkInterfaces": [{
+                        "networkInterfaceId": instance.network_interface_id,
+                        "privateIpAddress": instance.private_ip,
+                        "subnetId": instance.subnet_id,
+                        "vpcId": instance.vpc_id,
+                        "securityGroups": [{"groupId": instance.security_group_id}]
+                    }],
+                    "tags": [],
+                    "instanceState": "running"
+                }
+            },
+            "service": {
+                "serviceName": "guardduty",
+                "detectorId": "lab",
+                "action": {
+                    "actionType": "NETWORK_CONNECTION",
+                    "networkConnectionAction": {
+                        "connectionDirection": "OUTBOUND",
+                        "remoteIpDetails": {"ipAddressV4": remote_ip},
+                        "protocol": "TCP",
+                        "blocked": false
+                    }
+                },
+                "resourceRole": "SOURCE",
+                "additionalInfo": {"sample": sample},
+                "eventFirstSeen": now,
+                "eventLastSeen": now,
+                "archived": false,
+                "count": 1
+            },
+            "severity": severity,
+            "createdAt": now,
+            "updatedAt": now,
+            "title": format!("{finding_type} on {}", instance.instance_id),
+            "description": format!("{finding_type} on {}", instance.instance_id)
+        }
+    })
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    soar_core::time::format_timestamp(&soar_core::time::parse_timestamp(&serde_json::json!(secs)).unwrap_or_default())
+}

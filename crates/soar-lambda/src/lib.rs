@@ -3,9 +3,11 @@
 //! - [`Config`]: the `SOAR_*` environment, with errors that name the variable;
 //! - [`init_logging`]: JSON logs for CloudWatch, one `alert` span per alert carrying its id;
 //! - [`sqs_batch`]: one SQS batch through a record handler, as a partial batch response;
-//! - [`run_sqs`] / [`run_ingest`]: the handlers on `lambda_runtime`.
+//! - [`run_sqs`] / [`run_ingest`]: the handlers on `lambda_runtime`;
+//! - [`wire`]: each function's parts from its configuration.
 
 mod config;
+pub mod wire;
 
 pub use config::{Config, ConfigError};
 
@@ -91,11 +93,16 @@ where
     response
 }
 
+/// One SQS batch of message documents (enrich, evaluate, remediate).
+pub async fn handle_documents(function: &DocumentFunction, event: SqsEvent) -> SqsBatchResponse {
+    sqs_batch(event, |body| async move { function.handle_body(&body).await }).await
+}
+
 /// enrich, evaluate, remediate: SQS batches of message documents.
 pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(sqs_batch(event.payload, |body| async move { function.handle_body(&body).await }).await)
+        Ok::<_, Error>(handle_documents(function, event.payload).await)
     }))
     .await
 }

@@ -1,0 +1,98 @@
+//! Each function's parts, built once per cold start from its [`Config`] and SDK configuration.
+//! The binaries and the local-stack tests build the functions here, so what is tested is what runs.
+
+use crate::Config;
+use crate::ConfigError;
+use soar_aws::sdk::{AccountConfigs, SdkConfig};
+use soar_aws::{DynamoState, SqsForwarder};
+use soar_core::functions::{DocumentFunction, IngestFunction, Step};
+use soar_core::pipeline::{Enricher, Evaluator, Ingestor, Responder};
+use soar_core::ports::IntelProvider;
+use soar_ec2::Ec2;
+use soar_policy::PolicySet;
+use soar_respond::{AwsNotifier, AwsRemediator, Webhook};
+use std::sync::Arc;
+
+fn state(config: &Config, aws: &SdkConfig) -> Result<Arc<DynamoState>, ConfigError> {
+    Ok(Arc::new(DynamoState::new(
+        aws_sdk_dynamodb::Client::new(aws),
+        config.table()?,
+    )))
+}
+
+fn forwarder(aws: &SdkConfig, url: &str) -> Arc<SqsForwarder> {
+    Arc::new(SqsForwarder::new(aws_sdk_sqs::Client::new(aws), url))
+}
+
+pub fn ingest(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<IngestFunction, ConfigError> {
+    Ok(IngestFunction {
+        ingestor: Ingestor {
+            policies,
+            state: state(config, aws)?,
+        },
+        next: forwarder(aws, config.enrich_queue_url()?),
+    })
+}
+
+/// `providers`: the intelligence providers beside the EC2 inventory (none in AWS yet).
+pub fn enrich(
+    config: &Config,
+    aws: &SdkConfig,
+    policies: Arc<PolicySet>,
+    providers: Vec<Arc<dyn IntelProvider>>,
+) -> Result<DocumentFunction, ConfigError> {
+    let state = state(config, aws)?;
+    let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
+    let enricher = Enricher {
+        org: policies.org_config().clone(),
+        policies,
+        state: state.clone(),
+        inventory: Arc::new(Ec2::new(accounts)),
+        providers,
+        settings: config.settings(),
+    };
+    Ok(DocumentFunction {
+        step: Step::Enrich(enricher),
+        state,
+        next: Some(forwarder(aws, config.evaluate_queue_url()?)),
+    })
+}
+
+pub fn evaluate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<DocumentFunction, ConfigError> {
+    let state = state(config, aws)?;
+    Ok(DocumentFunction {
+        step: Step::Evaluate(Evaluator {
+            policies,
+            state: state.clone(),
+        }),
+        state,
+        next: Some(forwarder(aws, config.remediate_queue_url()?)),
+    })
+}
+
+pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<DocumentFunction, ConfigError> {
+    let state = state(config, aws)?;
+    let sns = config
+        .notify_topic_arn
+        .clone()
+        .map(|topic| (aws_sdk_sns::Client::new(aws), topic));
+    let webhook = config
+        .webhook_secret_id
+        .clone()
+        .map(|secret| Webhook::from_secret(aws_sdk_secretsmanager::Client::new(aws), secret));
+    let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
+    let responder = Responder {
+        policies,
+        state: state.clone(),
+        // Protection is read live from EC2 just before acting.
+        inventory: Arc::new(Ec2::new(accounts.clone())),
+        remediator: Arc::new(AwsRemediator::new(accounts)),
+        notifier: Arc::new(AwsNotifier::new(sns, webhook)),
+        settings: config.settings(),
+    };
+    Ok(DocumentFunction {
+        step: Step::Remediate(responder),
+        state,
+        next: None,
+    })
+}

@@ -1,0 +1,338 @@
+//! The whole function chain on a local AWS endpoint (moto): the four functions as the Lambda
+//! binaries build them (`soar_lambda::wire`), fed by the same pump that `soar local pump` uses.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use soar_aws::pump::{Invoke, Route, drain};
+use soar_aws::setup::{Environment, setup};
+use soar_aws::{DynamoState, SqsQueue, sdk};
+use soar_core::document::{Document, Mode};
+use soar_core::functions::{DocumentFunction, IngestFunction};
+use soar_ec2::lab::{self, LabFinding, LabInstance};
+use soar_lambda::{Config, wire};
+use soar_tests::Moto;
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+struct Functions {
+    ingest: IngestFunction,
+    enrich: DocumentFunction,
+    evaluate: DocumentFunction,
+    remediate: DocumentFunction,
+}
+
+#[async_trait]
+impl Invoke for Functions {
+    async fn invoke(&self, function: &str, payload: Value) -> Result<Value, String> {
+        let documents = match function {
+            "ingest" => {
+                return soar_lambda::handle_ingest(&self.ingest, payload)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+            "enrich" => &self.enrich,
+            "evaluate" => &self.evaluate,
+            "remediate" => &self.remediate,
+            other => return Err(format!("no function {other}")),
+        };
+        let event = serde_json::from_value(payload).map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(soar_lambda::handle_documents(documents, event).await).unwrap())
+    }
+}
+
+struct Stack {
+    _moto: Moto,
+    aws: sdk::SdkConfig,
+    env: Environment,
+    functions: Functions,
+    state: DynamoState,
+}
+
+impl Stack {
+    async fn start(mode: Mode) -> Stack {
+        let moto = Moto::start();
+        let aws = sdk::local(&moto.endpoint()).await;
+        let env = setup(&aws, "soar").await.expect("setup");
+        let topic = aws_sdk_sns::Client::new(&aws)
+            .create_topic()
+            .name("soar-oncall")
+            .send()
+            .await
+            .unwrap();
+        let mut vars = env.vars.clone();
+        vars.insert("SOAR_MODE".into(), mode.as_str().into());
+        vars.insert("SOAR_NOTIFY_TOPIC_ARN".into(), topic.topic_arn().unwrap().into());
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let policies = soar_lambda::policies();
+        let functions = Functions {
+            ingest: wire::ingest(&config, &aws, policies.clone()).unwrap(),
+            enrich: wire::enrich(&config, &aws, policies.clone(), Vec::new()).unwrap(),
+            evaluate: wire::evaluate(&config, &aws, policies.clone()).unwrap(),
+            remediate: wire::remediate(&config, &aws, policies).unwrap(),
+        };
+        let state = DynamoState::new(aws_sdk_dynamodb_client(&aws), env.vars["SOAR_TABLE"].clone());
+        Stack {
+            _moto: moto,
+            aws,
+            env,
+            functions,
+            state,
+        }
+    }
+
+    fn queue(&self, phase: &str) -> SqsQueue {
+        SqsQueue::new(
+            aws_sdk_sqs::Client::new(&self.aws),
+            &self.env.vars[&format!("SOAR_{}_QUEUE_URL", phase.to_uppercase())],
+        )
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        ["ingest", "enrich", "evaluate", "remediate"]
+            .into_iter()
+            .map(|f| Route {
+                queue: self.queue(f),
+                function: f.to_string(),
+            })
+            .collect()
+    }
+
+    fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.aws)
+    }
+
+    /// Puts the event on the (local) EventBridge bus: the rule delivers it to the ingest queue.
+    async fn publish(&self, event: &Value) {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(event["source"].as_str().unwrap())
+            .detail_type(event["detail-type"].as_str().unwrap())
+            .detail(event["detail"].to_string())
+            .build();
+        let out = aws_sdk_eventbridge::Client::new(&self.aws)
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count(), 0);
+    }
+
+    async fn run(&self) {
+        drain(&self.routes(), &self.functions, 3, 50).await.expect("pump");
+    }
+
+    async fn document(&self, finding_id: &str) -> Document {
+        use soar_core::ports::StateStore;
+        let alert_id = format!("guardduty/{ACCOUNT}/{REGION}/{finding_id}");
+        self.state
+            .load_document(&alert_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no document for {alert_id}"))
+    }
+
+    async fn groups(&self, instance: &LabInstance) -> Vec<String> {
+        lab::eni_groups(&self.ec2(), &instance.network_interface_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect()
+    }
+}
+
+fn aws_sdk_dynamodb_client(aws: &sdk::SdkConfig) -> soar_aws::DynamoClient {
+    soar_aws::DynamoClient::new(aws)
+}
+
+fn tor(id: &str) -> LabFinding<'_> {
+    LabFinding {
+        account: ACCOUNT,
+        region: REGION,
+        id,
+        finding_type: "UnauthorizedAccess:EC2/TorClient",
+        severity: 8.0,
+        remote_ip: "198.51.100.23",
+        sample: false,
+    }
+}
+
+fn statuses(doc: &Document) -> Vec<(String, String)> {
+    doc.actions
+        .iter()
+        .map(|a| (a.request.action.clone(), a.status.as_str().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn enforce_isolates_snapshots_and_is_exactly_once() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let web = lab::create_instance(&stack.ec2(), "web-1", &[]).await.unwrap();
+    stack.publish(&lab::guardduty_event(&web, &tor("f-enforce"))).await;
+    stack.run().await;
+
+    let doc = stack.document("f-enforce").await;
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict.as_str(), "incident");
+    let s = statuses(&doc);
+    for action in ["ec2.isolate", "ec2.snapshot", "ec2.protect", "ec2.tag", "notify"] {
+        assert!(
+            s.contains(&(action.to_string(), "executed".to_string())),
+            "{action}: {s:?}"
+        );
+    }
+    let groups = stack.groups(&web).await;
+    assert_eq!(groups.len(), 1);
+    assert!(groups[0].starts_with("soar-quarantine-"), "{groups:?}");
+    let snapshots = lab::snapshots_for(&stack.ec2(), &doc.alert.id).await.unwrap();
+    assert!(!snapshots.is_empty());
+    let phases: Vec<_> = doc.trace.iter().map(|t| t.phase.as_str()).collect();
+    assert_eq!(phases, ["ingest", "enrich", "evaluate", "remediate"]);
+
+    // The same remediate message delivered twice: one ledger entry, one set of side effects.
+    let body = serde_json::to_string(&Document {
+        actions: Vec::new(),
+        trace: doc.trace[..3].to_vec(),
+        ..doc.clone()
+    })
+    .unwrap();
+    let remediate = stack.queue("remediate");
+    remediate.send(&body).await.unwrap();
+    remediate.send(&body).await.unwrap();
+    stack.run().await;
+    assert_eq!(
+        lab::snapshots_for(&stack.ec2(), &doc.alert.id).await.unwrap(),
+        snapshots
+    );
+    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e.sk.starts_with("ACTION#ec2.snapshot#"))
+            .count(),
+        1,
+        "{ledger:?}"
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .find(|e| e.sk.starts_with("ACTION#ec2.isolate#"))
+            .unwrap()
+            .status,
+        "executed"
+    );
+    let again = statuses(&stack.document("f-enforce").await);
+    let ec2_again: Vec<_> = again.iter().filter(|(a, _)| a.starts_with("ec2.")).collect();
+    assert_eq!(ec2_again.len(), 4, "{again:?}");
+    assert!(ec2_again.iter().all(|(_, s)| s == "duplicate"), "{again:?}");
+}
+
+#[tokio::test]
+async fn dry_run_records_the_plan_and_touches_nothing_and_guard_rails_hold() {
+    let stack = Stack::start(Mode::DryRun).await;
+    let web = lab::create_instance(&stack.ec2(), "web-1", &[]).await.unwrap();
+    let before = stack.groups(&web).await;
+    stack.publish(&lab::guardduty_event(&web, &tor("f-dry"))).await;
+
+    // A sample finding about the same instance, and a malformed message on the fan-in queue.
+    stack
+        .publish(&lab::guardduty_event(
+            &web,
+            &LabFinding {
+                sample: true,
+                ..tor("f-sample")
+            },
+        ))
+        .await;
+    stack.queue("ingest").send("{not json").await.unwrap();
+    stack.run().await;
+
+    let doc = stack.document("f-dry").await;
+    assert!(
+        statuses(&doc).iter().all(|(_, s)| s == "planned"),
+        "{:?}",
+        statuses(&doc)
+    );
+    assert!(statuses(&doc).iter().any(|(a, _)| a == "ec2.isolate"));
+    assert_eq!(stack.groups(&web).await, before);
+    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e.sk.starts_with("PLAN#ec2.isolate#") && e.status == "planned"),
+        "{ledger:?}"
+    );
+
+    use soar_core::ports::StateStore;
+    let sample_id = format!("guardduty/{ACCOUNT}/{REGION}/f-sample");
+    assert_eq!(
+        stack.state.load_document(&sample_id).await.unwrap(),
+        None,
+        "a sample is suppressed at ingest"
+    );
+    assert!(stack.state.ledger(&sample_id).await.unwrap().is_empty());
+
+    // The malformed message was retried, then parked in the dead-letter queue.
+    let dlq_url = stack.env.vars["SOAR_INGEST_QUEUE_URL"].clone() + "-dlq";
+    let dlq = SqsQueue::new(aws_sdk_sqs::Client::new(&stack.aws), dlq_url);
+    let parked = dlq.receive(10, 1).await.unwrap();
+    assert_eq!(
+        parked.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["{not json"]
+    );
+}
+
+#[tokio::test]
+async fn a_protected_instance_is_untouched_in_enforce_mode() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let db = lab::create_instance(&stack.ec2(), "db-1", &[("soar:protected", "true")])
+        .await
+        .unwrap();
+    let before = stack.groups(&db).await;
+    stack.publish(&lab::guardduty_event(&db, &tor("f-protected"))).await;
+    stack.run().await;
+    let doc = stack.document("f-protected").await;
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict.as_str(), "incident");
+    assert!(
+        statuses(&doc).iter().all(|(a, _)| !a.starts_with("ec2.")),
+        "{:?}",
+        statuses(&doc)
+    );
+    assert_eq!(stack.groups(&db).await, before);
+    assert!(
+        lab::snapshots_for(&stack.ec2(), &doc.alert.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_iam_user_finding_deactivates_that_users_key() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let iam = aws_sdk_iam::Client::new(&stack.aws);
+    iam.create_user().user_name("alice").send().await.unwrap();
+    let key = iam.create_access_key().user_name("alice").send().await.unwrap();
+    let key_id = key.access_key().unwrap().access_key_id().to_string();
+    let finding = json!({
+        "schemaVersion": "2.0", "accountId": ACCOUNT, "region": REGION, "id": "f-iam",
+        "type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "severity": 8,
+        "updatedAt": "2026-11-20T09:00:00Z", "title": "Credentials used from outside AWS",
+        "resource": {"resourceType": "AccessKey", "accessKeyDetails": {"accessKeyId": key_id, "userName": "alice", "userType": "IAMUser"}},
+        "service": {"serviceName": "guardduty", "archived": false, "additionalInfo": {},
+            "action": {"actionType": "AWS_API_CALL", "awsApiCallAction": {"api": "ListBuckets", "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}}}
+    });
+    stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("f-iam").await;
+    assert!(
+        statuses(&doc).contains(&("iam.deactivate_access_key".into(), "executed".into())),
+        "{:?}",
+        statuses(&doc)
+    );
+    let keys = iam.list_access_keys().user_name("alice").send().await.unwrap();
+    assert_eq!(
+        keys.access_key_metadata()[0].status().map(|s| s.as_str()),
+        Some("Inactive")
+    );
+}
