@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use soar_core::alert::Indicator;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, TraceEntry};
-use soar_core::ports::{Lookup, Registration, StateError, StateStore};
+use soar_core::ports::{Claim, Lookup, Registration, StateError, StateStore};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -141,36 +141,6 @@ impl DynamoState {
             })
             .collect())
     }
-
-    /// Marks a `pending_approval` action approved; `false` if there is no such pending action.
-    pub async fn approve(
-        &self,
-        alert_id: &str,
-        action: &str,
-        target: &str,
-        approver: &str,
-    ) -> Result<bool, StateError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::alert(alert_id)))
-            .key("sk", s(keys::ledger(Mode::Enforce, action, target)))
-            .update_expression("SET #status = :approved, approved_by = :who, approved_at = :at")
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":approved", s("approved"))
-            .expression_attribute_values(":pending", s(ActionStatus::PendingApproval.as_str()))
-            .expression_attribute_values(":who", s(approver))
-            .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(err("UpdateItem", e)),
-        }
-    }
 }
 
 #[async_trait]
@@ -276,13 +246,14 @@ impl StateStore for DynamoState {
         Ok(())
     }
 
-    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError> {
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
+        let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::alert(alert_id)))
-            .item("sk", s(keys::ledger(mode, action, target)))
+            .item("pk", s(&pk))
+            .item("sk", s(&sk))
             .item("status", s("claimed"))
             .item("mode", s(mode.as_str()))
             .item("claimed_at", s(Utc::now().to_rfc3339()))
@@ -291,9 +262,57 @@ impl StateStore for DynamoState {
             .send()
             .await;
         match result {
+            Ok(_) => return Ok(Claim::New),
+            Err(e) if conditional_failed(&e) => {}
+            Err(e) => return Err(err("PutItem", e)),
+        }
+        // Taken before; an approved action is handed out exactly once, to whoever flips it first.
+        let approved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #status = :executing")
+            .condition_expression("#status = :approved")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":executing", s("executing"))
+            .expression_attribute_values(":approved", s("approved"))
+            .send()
+            .await;
+        match approved {
+            Ok(_) => Ok(Claim::Approved),
+            Err(e) if conditional_failed(&e) => Ok(Claim::Taken),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+
+    async fn approve_action(
+        &self,
+        alert_id: &str,
+        action: &str,
+        target: &str,
+        approver: &str,
+    ) -> Result<bool, StateError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(alert_id)))
+            .key("sk", s(keys::ledger(Mode::Enforce, action, target)))
+            .update_expression("SET #status = :approved, approved_by = :who, approved_at = :at")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":pending", s(ActionStatus::PendingApproval.as_str()))
+            .expression_attribute_values(":who", s(approver))
+            .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(err("PutItem", e)),
+            Err(e) => Err(err("UpdateItem", e)),
         }
     }
 

@@ -6,7 +6,7 @@ use soar_aws::{DynamoState, SqsForwarder, SqsQueue, sdk};
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Target};
 use soar_core::input::{Incoming, parse_input};
-use soar_core::ports::{Forwarder, Lookup, Registration, StateStore};
+use soar_core::ports::{Claim, Forwarder, Lookup, Registration, StateStore};
 use soar_tests::Moto;
 use std::time::Duration;
 
@@ -103,6 +103,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
                 .claim_action("a1", Mode::Enforce, "ec2.isolate", "i-1")
                 .await
                 .unwrap()
+                == Claim::New
         });
     }
     let wins = racers.join_all().await.into_iter().filter(|won| *won).count();
@@ -113,6 +114,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .claim_action("a1", Mode::DryRun, "ec2.isolate", "i-1")
             .await
             .unwrap()
+            == Claim::New
     );
 
     let pending = ActionRecord {
@@ -135,6 +137,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
             .await
             .unwrap()
+            == Claim::New
     );
     state.record_action("a1", &pending).await.unwrap();
     let ledger = state.ledger("a1").await.unwrap();
@@ -144,10 +147,32 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .any(|e| e.sk == "ACTION#ec2.stop#i-1" && e.status == "pending_approval"),
         "{ledger:?}"
     );
-    assert!(state.approve("a1", "ec2.stop", "i-1", "alice").await.unwrap());
+    assert_eq!(
+        state
+            .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
+            .await
+            .unwrap(),
+        Claim::Taken
+    );
+    assert!(state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap());
     assert!(
-        !state.approve("a1", "ec2.stop", "i-1", "alice").await.unwrap(),
+        !state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap(),
         "only pending actions are approved"
+    );
+    assert_eq!(
+        state
+            .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
+            .await
+            .unwrap(),
+        Claim::Approved
+    );
+    assert_eq!(
+        state
+            .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
+            .await
+            .unwrap(),
+        Claim::Taken,
+        "handed out once"
     );
 
     // A refusal is recorded apart from the ledger, so it never blocks a later claim.
@@ -161,6 +186,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .claim_action("a1", Mode::Enforce, "ec2.snapshot", "i-1")
             .await
             .unwrap()
+            == Claim::New
     );
 }
 

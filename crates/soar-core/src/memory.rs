@@ -2,10 +2,10 @@
 //! recording fakes tests use to prove what was (and was not) called.
 
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
-use crate::document::{ActionRecord, ActionRequest, Document, Mode, TraceEntry};
+use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, TraceEntry};
 use crate::egress::Locality;
 use crate::ports::{
-    ActionError, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
+    ActionError, Claim, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
     Registration, Remediator, StateError, StateStore,
 };
 use async_trait::async_trait;
@@ -26,7 +26,8 @@ struct StateInner {
     revisions: HashMap<String, String>,
     documents: HashMap<String, Document>,
     decisions: Vec<(String, TraceEntry)>,
-    ledger: HashSet<(String, Mode, String, String)>,
+    /// (alert, mode, action, target) → status
+    ledger: HashMap<(String, Mode, String, String), String>,
     actions: Vec<(String, ActionRecord)>,
     cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
     /// start of the current hour window and actions counted in it
@@ -100,11 +101,46 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
-    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError> {
-        Ok(self
-            .lock()
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
+        let mut inner = self.lock();
+        let status = inner
             .ledger
-            .insert((alert_id.into(), mode, action.into(), target.into())))
+            .entry((alert_id.into(), mode, action.into(), target.into()));
+        use std::collections::hash_map::Entry;
+        Ok(match status {
+            Entry::Vacant(v) => {
+                v.insert("claimed".into());
+                Claim::New
+            }
+            Entry::Occupied(mut o) if o.get() == "approved" => {
+                o.insert("executing".into());
+                Claim::Approved
+            }
+            Entry::Occupied(_) => Claim::Taken,
+        })
+    }
+
+    async fn approve_action(
+        &self,
+        alert_id: &str,
+        action: &str,
+        target: &str,
+        _approver: &str,
+    ) -> Result<bool, StateError> {
+        let mut inner = self.lock();
+        let key = (
+            alert_id.to_string(),
+            Mode::Enforce,
+            action.to_string(),
+            target.to_string(),
+        );
+        match inner.ledger.get_mut(&key) {
+            Some(status) if status == ActionStatus::PendingApproval.as_str() => {
+                *status = "approved".into();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
@@ -115,7 +151,19 @@ impl StateStore for MemoryState {
     }
 
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
-        self.lock().actions.push((alert_id.to_string(), record.clone()));
+        let mut inner = self.lock();
+        let key = (
+            alert_id.to_string(),
+            record.mode,
+            record.request.action.clone(),
+            record.request.target.id.clone(),
+        );
+        if record.status != ActionStatus::Duplicate
+            && let Some(status) = inner.ledger.get_mut(&key)
+        {
+            *status = record.status.as_str().to_string();
+        }
+        inner.actions.push((alert_id.to_string(), record.clone()));
         Ok(())
     }
 

@@ -40,6 +40,17 @@ pub enum Registration {
     Duplicate { latest: String },
 }
 
+/// The result of claiming an action in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First claim: this invocation may act (or plan, or park it for approval).
+    New,
+    /// Claimed before: the action happened, was planned, or is waiting. Do not repeat it.
+    Taken,
+    /// Waiting for approval and approved since: this invocation carries it out.
+    Approved,
+}
+
 /// A provider answer as the cache keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lookup {
@@ -60,9 +71,18 @@ pub trait StateStore: Send + Sync {
     async fn save_document(&self, doc: &Document) -> Result<(), StateError>;
     async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError>;
     async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError>;
-    /// Takes the ledger entry for (alert, action, target) in `mode`. `false` if it was taken before:
-    /// the action already happened (or was planned) and must not happen again.
-    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<bool, StateError>;
+    /// Takes the ledger entry for (alert, action, target) in `mode`, atomically: of two racing
+    /// claims only one gets [`Claim::New`]. An entry a person approved is handed out once as
+    /// [`Claim::Approved`].
+    async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError>;
+    /// Approves an action waiting as `pending_approval`; `false` when there is no such action.
+    async fn approve_action(
+        &self,
+        alert_id: &str,
+        action: &str,
+        target: &str,
+        approver: &str,
+    ) -> Result<bool, StateError>;
     /// Gives a claim back when the action did not happen (rate cap), so a retry may take it.
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;

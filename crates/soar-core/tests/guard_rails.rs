@@ -318,3 +318,52 @@ async fn a_malformed_decision_is_a_policy_error() {
     assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);
     assert!(doc.actions.is_empty());
 }
+
+#[tokio::test]
+async fn an_approved_action_runs_once_on_the_next_delivery() {
+    use soar_core::ports::StateStore;
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let stop = doc.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
+    assert_eq!(stop.status, ActionStatus::PendingApproval);
+    assert!(
+        stop.detail
+            .as_str()
+            .unwrap()
+            .contains("soar approve guardduty/1/eu-west-1/f1 ec2.stop i-1")
+    );
+    assert!(!h.remediator.calls().iter().any(|c| c.action == "ec2.stop"));
+
+    assert!(
+        h.state
+            .approve_action(&doc.alert.id, "ec2.stop", "i-1", "alice")
+            .await
+            .unwrap()
+    );
+    let mut again = doc.clone();
+    again.actions.clear();
+    h.pipeline.responder.remediate(&mut again).await;
+    let stop = again.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
+    assert_eq!(stop.status, ActionStatus::Executed);
+    assert_eq!(
+        h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count(),
+        1
+    );
+
+    let mut third = doc.clone();
+    third.actions.clear();
+    h.pipeline.responder.remediate(&mut third).await;
+    assert_eq!(
+        third
+            .actions
+            .iter()
+            .find(|a| a.request.action == "ec2.stop")
+            .unwrap()
+            .status,
+        ActionStatus::Duplicate
+    );
+    assert_eq!(
+        h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count(),
+        1
+    );
+}

@@ -6,7 +6,7 @@ use super::{Settings, policy_input, run_policy, undetermined_after_error};
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, RemediateDecision};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, TraceEntry};
-use crate::ports::{Inventory, Notification, Notifier, Remediator, StateStore};
+use crate::ports::{Claim, Inventory, Notification, Notifier, Remediator, StateStore};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -115,13 +115,23 @@ impl Responder {
             return record(ActionStatus::SkippedProtected, json!(why));
         }
         let target = request.target.id.as_str();
-        match self
+        let claim = self
             .state
             .claim_action(&doc.alert.id, mode, &request.action, target)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
+            .await;
+        match claim {
+            Ok(Claim::New) if request.requires_approval => {
+                return record(
+                    ActionStatus::PendingApproval,
+                    json!(format!(
+                        "waiting for approval: soar approve {} {} {target}",
+                        doc.alert.id, request.action
+                    )),
+                );
+            }
+            Ok(Claim::New) => {}
+            Ok(Claim::Approved) => entry.notes.push(format!("{} on {target} was approved", request.action)),
+            Ok(Claim::Taken) => {
                 return record(
                     ActionStatus::Duplicate,
                     json!("already done for this alert (action ledger)"),
@@ -133,9 +143,6 @@ impl Responder {
                     json!(format!("ledger unavailable, not acting: {e}")),
                 );
             }
-        }
-        if request.requires_approval {
-            return record(ActionStatus::PendingApproval, json!("waiting for approval"));
         }
         if mode == Mode::DryRun {
             return record(ActionStatus::Planned, json!("dry run: not carried out"));
