@@ -98,10 +98,6 @@ impl Stack {
             .collect()
     }
 
-    fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.aws)
-    }
-
     /// Puts the event on the (local) EventBridge bus: the rule delivers it to the ingest queue.
     async fn publish(&self, event: &Value) {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
@@ -133,7 +129,7 @@ impl Stack {
     }
 
     async fn groups(&self, instance: &LabInstance) -> Vec<String> {
-        lab::eni_groups(&self.ec2(), &instance.network_interface_id)
+        lab::eni_groups(&self.aws, &instance.network_interface_id)
             .await
             .unwrap()
             .into_iter()
@@ -168,7 +164,7 @@ fn statuses(doc: &Document) -> Vec<(String, String)> {
 #[tokio::test]
 async fn enforce_isolates_snapshots_and_is_exactly_once() {
     let stack = Stack::start(Mode::Enforce).await;
-    let web = lab::create_instance(&stack.ec2(), "web-1", &[]).await.unwrap();
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
     stack.publish(&lab::guardduty_event(&web, &tor("f-enforce"))).await;
     stack.run().await;
 
@@ -184,7 +180,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
     let groups = stack.groups(&web).await;
     assert_eq!(groups.len(), 1);
     assert!(groups[0].starts_with("soar-quarantine-"), "{groups:?}");
-    let snapshots = lab::snapshots_for(&stack.ec2(), &doc.alert.id).await.unwrap();
+    let snapshots = lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap();
     assert!(!snapshots.is_empty());
     let phases: Vec<_> = doc.trace.iter().map(|t| t.phase.as_str()).collect();
     assert_eq!(phases, ["ingest", "enrich", "evaluate", "remediate"]);
@@ -201,7 +197,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
     remediate.send(&body).await.unwrap();
     stack.run().await;
     assert_eq!(
-        lab::snapshots_for(&stack.ec2(), &doc.alert.id).await.unwrap(),
+        lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap(),
         snapshots
     );
     let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
@@ -230,7 +226,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
 #[tokio::test]
 async fn dry_run_records_the_plan_and_touches_nothing_and_guard_rails_hold() {
     let stack = Stack::start(Mode::DryRun).await;
-    let web = lab::create_instance(&stack.ec2(), "web-1", &[]).await.unwrap();
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
     let before = stack.groups(&web).await;
     stack.publish(&lab::guardduty_event(&web, &tor("f-dry"))).await;
 
@@ -285,7 +281,7 @@ async fn dry_run_records_the_plan_and_touches_nothing_and_guard_rails_hold() {
 #[tokio::test]
 async fn a_protected_instance_is_untouched_in_enforce_mode() {
     let stack = Stack::start(Mode::Enforce).await;
-    let db = lab::create_instance(&stack.ec2(), "db-1", &[("soar:protected", "true")])
+    let db = lab::create_instance(&stack.aws, "db-1", &[("soar:protected", "true")])
         .await
         .unwrap();
     let before = stack.groups(&db).await;
@@ -300,7 +296,7 @@ async fn a_protected_instance_is_untouched_in_enforce_mode() {
     );
     assert_eq!(stack.groups(&db).await, before);
     assert!(
-        lab::snapshots_for(&stack.ec2(), &doc.alert.id)
+        lab::snapshots_for(&stack.aws, &doc.alert.id)
             .await
             .unwrap()
             .is_empty()

@@ -1,6 +1,8 @@
 //! `soar`: run alerts through the whole pipeline on one machine, and test and evaluate policies.
 
+mod aws_cmd;
 mod inputs;
+mod local;
 mod policy_cmd;
 mod report;
 mod run;
@@ -27,6 +29,52 @@ enum Command {
     /// Test and evaluate policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Create (idempotently) the table, queues and EventBridge rule; print the functions' environment.
+    Setup {
+        /// A local endpoint such as a moto server (dummy credentials are used).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// Name prefix of the resources.
+        #[arg(long, default_value = "soar")]
+        prefix: String,
+    },
+    /// Approve an action waiting as pending_approval and queue the alert for remediate again.
+    /// Reads SOAR_TABLE and SOAR_REMEDIATE_QUEUE_URL.
+    Approve {
+        alert_id: String,
+        /// The action type, e.g. ec2.stop.
+        action: String,
+        /// The target; may be left out when only one such action waits.
+        target: Option<String>,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// Who approves (recorded in the ledger).
+        #[arg(long, default_value_t = whoami())]
+        approver: String,
+    },
+    /// The function set on this machine (moto server, cargo lambda emulator).
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Deliver the queues' messages to the functions like Lambda's SQS event source, until empty.
+    /// Reads SOAR_{INGEST,ENRICH,EVALUATE,REMEDIATE}_QUEUE_URL.
+    Pump {
+        /// The port of `cargo lambda watch --invoke-address 127.0.0.1`.
+        #[arg(long)]
+        invoke_port: u16,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+    /// Start everything, answer GuardDuty findings about a lab instance, print the timeline, stop everything.
+    /// Run from the repository root after `make venv`.
+    Demo,
+}
+
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
 }
 
 #[derive(Subcommand)]
@@ -74,6 +122,21 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Eval { phase, policies, file }) => {
             runtime.block_on(policy_cmd::eval(phase, policies.as_deref(), &file))
         }
+        Command::Setup { endpoint_url, prefix } => runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix)),
+        Command::Approve { alert_id, action, target, endpoint_url, approver } => runtime.block_on(aws_cmd::run_approve(
+            endpoint_url.as_deref(),
+            &alert_id,
+            &action,
+            target.as_deref(),
+            &approver,
+        )),
+        Command::Local(LocalCommand::Pump { invoke_port, endpoint_url }) => {
+            runtime.block_on(local::run_pump(endpoint_url.as_deref(), invoke_port))
+        }
+        Command::Local(LocalCommand::Demo) => match std::env::current_dir() {
+            Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir)),
+            _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),
+        },
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! local endpoint (moto). Never point this at a real account: it creates resources.
 
 use aws_sdk_ec2::Client;
+use soar_aws::sdk::SdkConfig;
 use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice, Filter, ResourceType, Tag, TagSpecification};
 
 /// What the lab created.
@@ -21,7 +22,8 @@ fn lab_error<E: std::fmt::Debug>(op: &str, e: aws_sdk_ec2::error::SdkError<E>) -
 
 /// Creates the VPC, subnet, a web security group and a running instance with a data volume.
 /// `tags` are put on the instance (`soar:protected=true` makes a protected one).
-pub async fn create_instance(client: &Client, name: &str, tags: &[(&str, &str)]) -> Result<LabInstance, String> {
+pub async fn create_instance(config: &SdkConfig, name: &str, tags: &[(&str, &str)]) -> Result<LabInstance, String> {
+    let client = Client::new(config);
     let vpc = client
         .create_vpc()
         .cidr_block("10.20.0.0/16")
@@ -102,8 +104,8 @@ pub async fn create_instance(client: &Client, name: &str, tags: &[(&str, &str)])
 }
 
 /// The security groups on an ENI now.
-pub async fn eni_groups(client: &Client, eni: &str) -> Result<Vec<(String, String)>, String> {
-    let out = client
+pub async fn eni_groups(config: &SdkConfig, eni: &str) -> Result<Vec<(String, String)>, String> {
+    let out = Client::new(config)
         .describe_network_interfaces()
         .network_interface_ids(eni)
         .send()
@@ -123,8 +125,8 @@ pub async fn eni_groups(client: &Client, eni: &str) -> Result<Vec<(String, Strin
 }
 
 /// Snapshots tagged with `soar:alert-id = alert_id`.
-pub async fn snapshots_for(client: &Client, alert_id: &str) -> Result<Vec<String>, String> {
-    let out = client
+pub async fn snapshots_for(config: &SdkConfig, alert_id: &str) -> Result<Vec<String>, String> {
+    let out = Client::new(config)
         .describe_snapshots()
         .filters(Filter::builder().name("tag:soar:alert-id").values(alert_id).build())
         .send()

@@ -13,8 +13,7 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
     let moto = Moto::start();
     let config = sdk::local(&moto.endpoint()).await;
     let client = aws_sdk_ec2::Client::new(&config);
-    let web = lab::create_instance(
-        &client,
+    let web = lab::create_instance(&config,
         "web-1",
         &[("owner", "web-platform"), ("environment", "production")],
     )
@@ -46,7 +45,7 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
         detail["original_groups"][&web.network_interface_id],
         json!([web.security_group_id])
     );
-    let groups = lab::eni_groups(&client, &web.network_interface_id).await.unwrap();
+    let groups = lab::eni_groups(&config, &web.network_interface_id).await.unwrap();
     assert_eq!(
         groups.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
         vec![quarantine.clone()]
@@ -81,7 +80,7 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
 
     let snaps = ec2.snapshot("", "", &web.instance_id, "alert-1").await.unwrap();
     assert!(!snaps["snapshots"].as_array().unwrap().is_empty());
-    let tagged = lab::snapshots_for(&client, "alert-1").await.unwrap();
+    let tagged = lab::snapshots_for(&config, "alert-1").await.unwrap();
     assert_eq!(tagged.len(), snaps["snapshots"].as_array().unwrap().len());
 
     let mut tags = Map::new();
