@@ -1,5 +1,7 @@
 # soar: the two commands a new machine needs are `make demo` and `make test`.
-# Only the Rust toolchain pinned in rust-toolchain.toml is required (rustup installs it on first use).
+# They need the Rust toolchain pinned in rust-toolchain.toml (rustup installs it on first use) and
+# Python 3 for the pinned tools in tests/requirements.txt (moto server, cargo-lambda), which they
+# install into .venv themselves.
 
 CARGO ?= cargo
 SOAR  := $(CARGO) run --quiet --package soar-cli --bin soar --
@@ -11,14 +13,20 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: demo test lint unit policy-test fmt build venv
+.PHONY: demo offline-demo test lint unit policy-test fmt build venv
 
-## demo: run the GuardDuty fixtures and scenarios through the whole pipeline (dry run, in memory)
-demo:
+## demo: the four functions under cargo lambda's emulator on a local moto server, answering
+## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
+demo: venv build
+	$(SOAR) local demo
+
+## offline-demo: the fixtures and scenarios through the pipeline in one process (dry run, in memory)
+offline-demo:
 	$(SOAR) run --inventory tests/fixtures/scenarios/inventory.json --intel tests/fixtures/intel $(DEMO_INPUTS)
 
-## test: formatting, lints, every Rust test (AWS adapters against a local moto server), then the Rego policy suite
-test: venv lint unit policy-test
+## test: formatting, lints, every Rust test (AWS adapters and the function chain against a local
+## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
+test: venv lint build unit policy-test
 
 ## venv: the pinned Python tools (moto server, cargo-lambda, zig) in .venv
 venv: $(VENV)/.installed
@@ -46,5 +54,6 @@ policy-test:
 fmt:
 	$(CARGO) fmt --all
 
+# The function binaries too: the emulator runs them.
 build:
-	$(CARGO) build --workspace --locked
+	$(CARGO) build --workspace --bins --locked
