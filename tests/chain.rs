@@ -196,10 +196,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
     remediate.send(&body).await.unwrap();
     remediate.send(&body).await.unwrap();
     stack.run().await;
-    assert_eq!(
-        lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap(),
-        snapshots
-    );
+    assert_eq!(lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap(), snapshots);
     let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
     assert_eq!(
         ledger
@@ -295,12 +292,7 @@ async fn a_protected_instance_is_untouched_in_enforce_mode() {
         statuses(&doc)
     );
     assert_eq!(stack.groups(&db).await, before);
-    assert!(
-        lab::snapshots_for(&stack.aws, &doc.alert.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -16,17 +16,39 @@ fn cargo_lambda_invoke(port: u16, function: &str, event_file: &str) -> Value {
     let out = Command::new("cargo")
         .current_dir(root())
         .env("PATH", path)
-        .args(["lambda", "invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
-        .args(["--data-file", &format!("tests/events/{event_file}"), "--output-format", "json"])
+        .args([
+            "lambda",
+            "invoke",
+            function,
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .args([
+            "--data-file",
+            &format!("tests/events/{event_file}"),
+            "--output-format",
+            "json",
+        ])
         .output()
         .expect("cargo lambda invoke runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{function} {event_file}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{function} {event_file}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{function} answered non-JSON ({e}): {stdout}"))
 }
 
 fn failures(response: &Value) -> Vec<&str> {
-    response["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect()
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -47,15 +69,26 @@ async fn each_function_answers_its_events_under_the_emulator() {
     let emulator = LambdaEmulator::start(&root(), &function_env, log).unwrap();
     // The first invocation of a function builds it; an empty batch is harmless.
     for function in ["ingest", "enrich", "evaluate", "remediate"] {
-        let empty = emulator.invoker().invoke(function, json!({"Records": []})).await.unwrap();
+        let empty = emulator
+            .invoker()
+            .invoke(function, json!({"Records": []}))
+            .await
+            .unwrap();
         assert_eq!(empty, json!({"batchItemFailures": []}), "{function}");
     }
 
     let accepted = cargo_lambda_invoke(emulator.port, "ingest", "eventbridge-guardduty.json");
     assert_eq!(accepted["status"], "accepted", "{accepted}");
-    assert_eq!(accepted["alert_id"], "guardduty/111122223333/eu-west-1/c2b7f1d0a9e84c6fb1d3e5a7c9f0b2d4");
+    assert_eq!(
+        accepted["alert_id"],
+        "guardduty/111122223333/eu-west-1/c2b7f1d0a9e84c6fb1d3e5a7c9f0b2d4"
+    );
     let enrich_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &env.vars["SOAR_ENRICH_QUEUE_URL"]);
-    assert_eq!(enrich_queue.depth().await.unwrap(), 1, "the accepted alert waits for enrich");
+    assert_eq!(
+        enrich_queue.depth().await.unwrap(),
+        1,
+        "the accepted alert waits for enrich"
+    );
 
     let batch = cargo_lambda_invoke(emulator.port, "ingest", "sqs-ingest-mixed.json");
     assert_eq!(failures(&batch), ["malformed"], "{batch}");
@@ -65,5 +98,9 @@ async fn each_function_answers_its_events_under_the_emulator() {
         assert_eq!(failures(&batch), ["malformed"], "{function}: {batch}");
     }
     let remediate_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &env.vars["SOAR_REMEDIATE_QUEUE_URL"]);
-    assert_eq!(remediate_queue.depth().await.unwrap(), 1, "evaluate handed its good document on");
+    assert_eq!(
+        remediate_queue.depth().await.unwrap(),
+        1,
+        "evaluate handed its good document on"
+    );
 }

@@ -58,11 +58,20 @@ pub async fn run_approve(
             match pending.as_slice() {
                 [one] => one.clone(),
                 [] => return Err(format!("no {action} is waiting for approval on {alert_id}")),
-                many => return Err(format!("several {action} wait on {alert_id}; name the target: {}", many.join(", "))),
+                many => {
+                    return Err(format!(
+                        "several {action} wait on {alert_id}; name the target: {}",
+                        many.join(", ")
+                    ));
+                }
             }
         }
     };
-    if !state.approve_action(alert_id, action, &target, approver).await.map_err(|e| e.to_string())? {
+    if !state
+        .approve_action(alert_id, action, &target, approver)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         return Err(format!("no {action} on {target} is waiting for approval on {alert_id}"));
     }
     let doc = state

@@ -20,20 +20,29 @@ fn routes(aws: &sdk::SdkConfig, url_of: impl Fn(&str) -> Result<String, String>)
         .iter()
         .map(|phase| {
             let url = url_of(&format!("SOAR_{}_QUEUE_URL", phase.to_uppercase()))?;
-            Ok(Route { queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), url), function: phase.to_string() })
+            Ok(Route {
+                queue: SqsQueue::new(aws_sdk_sqs::Client::new(aws), url),
+                function: phase.to_string(),
+            })
         })
         .collect()
 }
 
 fn print_delivery(d: &Delivery) {
-    let failed = if d.failed.is_empty() { String::new() } else { format!(", {} failed: {}", d.failed.len(), d.failed.join(" ")) };
+    let failed = if d.failed.is_empty() {
+        String::new()
+    } else {
+        format!(", {} failed: {}", d.failed.len(), d.failed.join(" "))
+    };
     println!("  delivered   {} message(s) to {}{failed}", d.messages, d.function);
 }
 
 /// Delivers the queues' messages to the emulator at 127.0.0.1:`port` until they stay empty.
 pub async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCode, String> {
     let aws = config(endpoint).await;
-    let routes = routes(&aws, |name| std::env::var(name).map_err(|_| format!("{name} is not set (see `soar setup`)")))?;
+    let routes = routes(&aws, |name| {
+        std::env::var(name).map_err(|_| format!("{name} is not set (see `soar setup`)"))
+    })?;
     let deliveries = drain(&routes, &HttpInvoker::new(port), 3, 1000).await?;
     deliveries.iter().for_each(print_delivery);
     let failed: usize = deliveries.iter().map(|d| d.failed.len()).sum();
@@ -49,16 +58,30 @@ pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     println!("  moto        {}", moto.endpoint());
     let aws = sdk::local(&moto.endpoint()).await;
     let env = setup(&aws, "soar").await?;
-    println!("  setup       table {}, 4 queues with dead-letter queues, rule {}", env.vars["SOAR_TABLE"], env.rule_name);
+    println!(
+        "  setup       table {}, 4 queues with dead-letter queues, rule {}",
+        env.vars["SOAR_TABLE"], env.rule_name
+    );
     let topic = aws_sdk_sns::Client::new(&aws)
         .create_topic()
         .name("soar-oncall")
         .send()
         .await
         .map_err(|e| format!("SNS CreateTopic: {}", e.into_service_error()))?;
-    let web = lab::create_instance(&aws, "web-1", &[("owner", "web-platform"), ("environment", "production")]).await?;
+    let web = lab::create_instance(
+        &aws,
+        "web-1",
+        &[("owner", "web-platform"), ("environment", "production")],
+    )
+    .await?;
     let before = lab::eni_groups(&aws, &web.network_interface_id).await?;
-    println!("  instance    {} in {} ({}), security groups: {}", web.instance_id, web.vpc_id, web.private_ip, names(&before));
+    println!(
+        "  instance    {} in {} ({}), security groups: {}",
+        web.instance_id,
+        web.vpc_id,
+        web.private_ip,
+        names(&before)
+    );
 
     let mut function_env: Vec<(String, String)> = env.vars.clone().into_iter().collect();
     function_env.extend(
@@ -68,14 +91,21 @@ pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
             ("SOAR_MODE", "enforce".into()),
-            ("SOAR_NOTIFY_TOPIC_ARN", topic.topic_arn().unwrap_or_default().to_string()),
+            (
+                "SOAR_NOTIFY_TOPIC_ARN",
+                topic.topic_arn().unwrap_or_default().to_string(),
+            ),
         ]
         .map(|(k, v)| (k.to_string(), v)),
     );
     let log_path = std::env::temp_dir().join(format!("soar-demo-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let emulator = LambdaEmulator::start(workspace, &function_env, log)?;
-    println!("  emulator    cargo lambda watch on 127.0.0.1:{} (mode enforce; logs in {})", emulator.port, log_path.display());
+    println!(
+        "  emulator    cargo lambda watch on 127.0.0.1:{} (mode enforce; logs in {})",
+        emulator.port,
+        log_path.display()
+    );
 
     let account = "123456789012";
     let tor = LabFinding {
@@ -87,15 +117,27 @@ pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
         remote_ip: "198.51.100.23",
         sample: false,
     };
-    let sample = LabFinding { id: "demo-sample", sample: true, ..tor.clone() };
+    let sample = LabFinding {
+        id: "demo-sample",
+        sample: true,
+        ..tor.clone()
+    };
     for finding in [&tor, &sample] {
         put_event(&aws, &lab::guardduty_event(&web, finding)).await?;
         let kind = if finding.sample { "sample finding" } else { "finding" };
-        println!("  published   {kind} {} (severity {}) about {} on the EventBridge bus", finding.finding_type, finding.severity, web.instance_id);
+        println!(
+            "  published   {kind} {} (severity {}) about {} on the EventBridge bus",
+            finding.finding_type, finding.severity, web.instance_id
+        );
     }
     println!();
 
-    let routes = routes(&aws, |name| env.vars.get(name).cloned().ok_or_else(|| format!("setup gave no {name}")))?;
+    let routes = routes(&aws, |name| {
+        env.vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("setup gave no {name}"))
+    })?;
     let invoker = emulator.invoker();
     warm_up(&invoker).await;
     let deliveries = drain(&routes, &invoker, 3, 100).await?;
@@ -113,13 +155,28 @@ pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     }
     println!("\n  security groups of {} before: {}", web.instance_id, names(&before));
     println!("  security groups of {} after:  {}", web.instance_id, names(&after));
-    println!("  snapshots tagged with the alert: {}", if snapshots.is_empty() { "none".into() } else { snapshots.join(", ") });
+    println!(
+        "  snapshots tagged with the alert: {}",
+        if snapshots.is_empty() {
+            "none".into()
+        } else {
+            snapshots.join(", ")
+        }
+    );
     let sample_id = format!("guardduty/{account}/us-east-1/{}", sample.id);
-    let sample_stored = state.load_document(&sample_id).await.map_err(|e| e.to_string())?.is_some();
+    let sample_stored = state
+        .load_document(&sample_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some();
     println!(
         "  sample finding {}: {}",
         sample.id,
-        if sample_stored { "STORED (unexpected)" } else { "suppressed at ingest, nothing done" }
+        if sample_stored {
+            "STORED (unexpected)"
+        } else {
+            "suppressed at ingest, nothing done"
+        }
     );
 
     drop(emulator);
@@ -129,7 +186,10 @@ pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     if doc.is_some() && isolated && !sample_stored {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("soar: the demo did not end as expected; the functions' logs are in {}", log_path.display());
+        eprintln!(
+            "soar: the demo did not end as expected; the functions' logs are in {}",
+            log_path.display()
+        );
         Ok(ExitCode::from(1))
     }
 }
@@ -160,13 +220,20 @@ async fn put_event(aws: &sdk::SdkConfig, event: &serde_json::Value) -> Result<()
 }
 
 fn names(groups: &[(String, String)]) -> String {
-    groups.iter().map(|(id, name)| format!("{name} ({id})")).collect::<Vec<_>>().join(", ")
+    groups
+        .iter()
+        .map(|(id, name)| format!("{name} ({id})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_timeline(doc: &Document) {
     let a = &doc.alert;
     println!("timeline of {}", a.id);
-    println!("  received    {} severity {} on {} {}", a.kind, a.severity, a.resource.kind, a.resource.id);
+    println!(
+        "  received    {} severity {} on {} {}",
+        a.kind, a.severity, a.resource.kind, a.resource.id
+    );
     for t in &doc.trace {
         let took = format!("{:.1} ms, policy {}", t.micros as f64 / 1000.0, t.revision);
         match &t.error {
@@ -178,13 +245,28 @@ fn print_timeline(doc: &Document) {
         }
     }
     for e in &doc.enrichments {
-        let subject = e.indicator.as_ref().map_or_else(|| format!("{} {}", a.resource.kind, a.resource.id), |i| format!("{} {}", i.kind, i.value));
+        let subject = e.indicator.as_ref().map_or_else(
+            || format!("{} {}", a.resource.kind, a.resource.id),
+            |i| format!("{} {}", i.kind, i.value),
+        );
         println!("  enrichment  {}: {subject}: {:?}", e.provider, e.status);
     }
     if let Some(v) = &doc.verdict {
-        println!("  verdict     {} ({}{}): {}", v.verdict.as_str(), v.severity, if v.page { ", page" } else { "" }, v.reasons.join("; "));
+        println!(
+            "  verdict     {} ({}{}): {}",
+            v.verdict.as_str(),
+            v.severity,
+            if v.page { ", page" } else { "" },
+            v.reasons.join("; ")
+        );
     }
     for action in &doc.actions {
-        println!("  action      {} {}: {} [{}]", action.request.action, action.request.target.id, action.status.as_str(), action.mode.as_str());
+        println!(
+            "  action      {} {}: {} [{}]",
+            action.request.action,
+            action.request.target.id,
+            action.status.as_str(),
+            action.mode.as_str()
+        );
     }
 }

@@ -122,17 +122,26 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Eval { phase, policies, file }) => {
             runtime.block_on(policy_cmd::eval(phase, policies.as_deref(), &file))
         }
-        Command::Setup { endpoint_url, prefix } => runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix)),
-        Command::Approve { alert_id, action, target, endpoint_url, approver } => runtime.block_on(aws_cmd::run_approve(
+        Command::Setup { endpoint_url, prefix } => {
+            runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix))
+        }
+        Command::Approve {
+            alert_id,
+            action,
+            target,
+            endpoint_url,
+            approver,
+        } => runtime.block_on(aws_cmd::run_approve(
             endpoint_url.as_deref(),
             &alert_id,
             &action,
             target.as_deref(),
             &approver,
         )),
-        Command::Local(LocalCommand::Pump { invoke_port, endpoint_url }) => {
-            runtime.block_on(local::run_pump(endpoint_url.as_deref(), invoke_port))
-        }
+        Command::Local(LocalCommand::Pump {
+            invoke_port,
+            endpoint_url,
+        }) => runtime.block_on(local::run_pump(endpoint_url.as_deref(), invoke_port)),
         Command::Local(LocalCommand::Demo) => match std::env::current_dir() {
             Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir)),
             _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),

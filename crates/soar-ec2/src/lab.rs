@@ -2,8 +2,8 @@
 //! local endpoint (moto). Never point this at a real account: it creates resources.
 
 use aws_sdk_ec2::Client;
-use soar_aws::sdk::SdkConfig;
 use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice, Filter, ResourceType, Tag, TagSpecification};
+use soar_aws::sdk::SdkConfig;
 
 /// What the lab created.
 #[derive(Debug, Clone)]

@@ -13,7 +13,8 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
     let moto = Moto::start();
     let config = sdk::local(&moto.endpoint()).await;
     let client = aws_sdk_ec2::Client::new(&config);
-    let web = lab::create_instance(&config,
+    let web = lab::create_instance(
+        &config,
         "web-1",
         &[("owner", "web-platform"), ("environment", "production")],
     )

@@ -35,7 +35,9 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 
 /// The project's Python venv (`make venv`), or `SOAR_VENV`.
 pub fn venv_dir(workspace: &Path) -> PathBuf {
-    std::env::var_os("SOAR_VENV").map(PathBuf::from).unwrap_or_else(|| workspace.join(".venv"))
+    std::env::var_os("SOAR_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".venv"))
 }
 
 /// A program from the venv, with a message saying how to get it when it is missing.
@@ -44,7 +46,10 @@ pub fn venv_bin(workspace: &Path, name: &str) -> Result<PathBuf, String> {
     if path.exists() {
         Ok(path)
     } else {
-        Err(format!("{} not found: run `make venv` (installs tests/requirements.txt into .venv) or set SOAR_VENV", path.display()))
+        Err(format!(
+            "{} not found: run `make venv` (installs tests/requirements.txt into .venv) or set SOAR_VENV",
+            path.display()
+        ))
     }
 }
 
@@ -116,9 +121,15 @@ impl Moto {
                 .stderr(Stdio::null()),
         )?;
         if !wait_for_port(port, Duration::from_secs(60)) {
-            return Err(format!("moto server did not listen on 127.0.0.1:{port} within 60 s ({:?})", process.exited()));
+            return Err(format!(
+                "moto server did not listen on 127.0.0.1:{port} within 60 s ({:?})",
+                process.exited()
+            ));
         }
-        Ok(Moto { _process: process, port })
+        Ok(Moto {
+            _process: process,
+            port,
+        })
     }
 
     pub fn endpoint(&self) -> String {
@@ -146,7 +157,14 @@ impl LambdaEmulator {
         command
             .current_dir(workspace)
             .env("PATH", path)
-            .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
             .args(["--ignore-changes", "--quiet"])
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
@@ -160,7 +178,10 @@ impl LambdaEmulator {
                 process.exited()
             ));
         }
-        Ok(LambdaEmulator { _process: process, port })
+        Ok(LambdaEmulator {
+            _process: process,
+            port,
+        })
     }
 
     pub fn invoker(&self) -> HttpInvoker {
@@ -176,14 +197,20 @@ pub struct HttpInvoker {
 
 impl HttpInvoker {
     pub fn new(port: u16) -> Self {
-        HttpInvoker { port, http: reqwest::Client::new() }
+        HttpInvoker {
+            port,
+            http: reqwest::Client::new(),
+        }
     }
 }
 
 #[async_trait]
 impl Invoke for HttpInvoker {
     async fn invoke(&self, function: &str, payload: Value) -> Result<Value, String> {
-        let url = format!("http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations", self.port);
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+            self.port
+        );
         let response = self
             .http
             .post(&url)
@@ -199,7 +226,8 @@ impl Invoke for HttpInvoker {
         if !status.is_success() {
             return Err(format!("{function} answered {status}: {text}"));
         }
-        let value: Value = serde_json::from_str(&text).map_err(|e| format!("{function} answered non-JSON ({e}): {text}"))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{function} answered non-JSON ({e}): {text}"))?;
         // The emulator reports function errors in the body.
         if value.get("errorType").is_some() || value.get("errorMessage").is_some() {
             return Err(format!("{function} failed: {value}"));
