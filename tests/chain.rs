@@ -324,3 +324,98 @@ async fn an_iam_user_finding_deactivates_that_users_key() {
         Some("Inactive")
     );
 }
+
+#[tokio::test]
+async fn approval_releases_a_parked_action_and_protection_is_read_live() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let ec2 = soar_ec2::Ec2::new(std::sync::Arc::new(soar_aws::sdk::AccountConfigs::new(
+        stack.aws.clone(),
+        None,
+    )));
+
+    // A critical incident: ec2.stop waits for a person.
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    stack
+        .publish(&lab::guardduty_event(
+            &web,
+            &LabFinding {
+                severity: 9.5,
+                ..tor("f-critical")
+            },
+        ))
+        .await;
+    stack.run().await;
+    let doc = stack.document("f-critical").await;
+    assert!(
+        statuses(&doc).contains(&("ec2.stop".into(), "pending_approval".into())),
+        "{:?}",
+        statuses(&doc)
+    );
+    assert_eq!(
+        ec2.describe_instance("", "", &web.instance_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "running"
+    );
+
+    let target = soar_aws::approve_and_requeue(
+        &stack.state,
+        &stack.queue("remediate"),
+        &doc.alert.id,
+        "ec2.stop",
+        None,
+        "alice",
+    )
+    .await
+    .unwrap();
+    assert_eq!(target, web.instance_id);
+    stack.run().await;
+    let doc = stack.document("f-critical").await;
+    assert!(
+        statuses(&doc).contains(&("ec2.stop".into(), "executed".into())),
+        "{:?}",
+        doc.actions.iter().map(|a| a.detail.to_string()).collect::<Vec<_>>()
+    );
+    let state = ec2
+        .describe_instance("", "", &web.instance_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert!(state == "stopping" || state == "stopped", "{state}");
+    let again = soar_aws::approve_and_requeue(
+        &stack.state,
+        &stack.queue("remediate"),
+        &doc.alert.id,
+        "ec2.stop",
+        None,
+        "alice",
+    )
+    .await;
+    assert!(again.unwrap_err().contains("no ec2.stop is waiting"));
+
+    // Tagged protected after evaluation, just before remediate: the live read stops every EC2 action.
+    let app = lab::create_instance(&stack.aws, "app-1", &[]).await.unwrap();
+    let before = stack.groups(&app).await;
+    stack.publish(&lab::guardduty_event(&app, &tor("f-late"))).await;
+    let mut routes = stack.routes();
+    let remediate = routes.pop().unwrap();
+    drain(&routes, &stack.functions, 3, 50).await.unwrap();
+    let mut tags = serde_json::Map::new();
+    tags.insert("soar:protected".into(), json!("true"));
+    ec2.tag("", "", &app.instance_id, &tags).await.unwrap();
+    drain(&[remediate], &stack.functions, 3, 50).await.unwrap();
+    let doc = stack.document("f-late").await;
+    let ec2_actions: Vec<_> = statuses(&doc)
+        .into_iter()
+        .filter(|(a, _)| a.starts_with("ec2."))
+        .collect();
+    assert!(!ec2_actions.is_empty());
+    assert!(
+        ec2_actions.iter().all(|(_, s)| s == "skipped_protected"),
+        "{ec2_actions:?}"
+    );
+    assert_eq!(stack.groups(&app).await, before);
+}

@@ -422,3 +422,54 @@ impl StateStore for DynamoState {
         }
     }
 }
+
+/// What `soar approve` does: approves the pending action (the only pending one of that type when
+/// `target` is `None`) and queues the alert's document for remediate again, where the approved
+/// action is carried out once. Returns the approved target.
+pub async fn approve_and_requeue(
+    state: &DynamoState,
+    remediate_queue: &crate::SqsQueue,
+    alert_id: &str,
+    action: &str,
+    target: Option<&str>,
+    approver: &str,
+) -> Result<String, String> {
+    let prefix = format!("ACTION#{action}#");
+    let target = match target {
+        Some(t) => t.to_string(),
+        None => {
+            let pending: Vec<String> = state
+                .ledger(alert_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|e| e.status == ActionStatus::PendingApproval.as_str())
+                .filter_map(|e| e.sk.strip_prefix(&prefix).map(String::from))
+                .collect();
+            match pending.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(format!("no {action} is waiting for approval on {alert_id}")),
+                many => {
+                    return Err(format!(
+                        "several {action} wait on {alert_id}; name the target: {}",
+                        many.join(", ")
+                    ));
+                }
+            }
+        }
+    };
+    if !state
+        .approve_action(alert_id, action, &target, approver)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!("no {action} on {target} is waiting for approval on {alert_id}"));
+    }
+    let doc = state
+        .load_document(alert_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no stored document for {alert_id}"))?;
+    remediate_queue.send(&soar_core::functions::message_body(&doc)).await?;
+    Ok(target)
+}

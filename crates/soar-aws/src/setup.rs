@@ -2,6 +2,7 @@
 //! nothing): the state table, one queue per phase with its dead-letter queue, and an EventBridge
 //! rule sending GuardDuty findings to the ingest (fan-in) queue.
 
+use crate::SqsQueue;
 use crate::sdk::SdkConfig;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
@@ -117,7 +118,7 @@ async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<
         &[(QueueAttributeName::MessageRetentionPeriod, "1209600".into())],
     )
     .await?;
-    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let dlq_arn = SqsQueue::new(sqs.clone(), &dlq_url).arn().await?;
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}).to_string();
     let url = create_queue(
         sqs,
@@ -131,7 +132,7 @@ async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<
         ],
     )
     .await?;
-    let arn = queue_arn(sqs, &url).await?;
+    let arn = SqsQueue::new(sqs.clone(), &url).arn().await?;
     Ok((url, arn))
 }
 
@@ -169,20 +170,6 @@ async fn create_queue(
         }
         Err(e) => Err(format!("SQS CreateQueue {name}: {}", e.into_service_error())),
     }
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| format!("SQS GetQueueAttributes {url}: {}", e.into_service_error()))?;
-    out.attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .ok_or_else(|| format!("queue {url} has no ARN"))
 }
 
 async fn create_rule(events: &aws_sdk_eventbridge::Client, name: &str, queue_arn: &str) -> Result<(), String> {

