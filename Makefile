@@ -4,7 +4,10 @@
 # install into .venv themselves.
 
 CARGO ?= cargo
-SOAR  := $(CARGO) run --quiet --package soar-cli --bin soar --
+# The binary `make build` made. Not `cargo run -p soar-cli`: building one package alone resolves
+# other dependency features than the workspace build and would compile the AWS SDKs a second time.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+SOAR  := $(TARGET_DIR)/debug/soar
 PYTHON ?= python3
 VENV  := .venv
 
@@ -21,7 +24,7 @@ demo: venv build
 	$(SOAR) local demo
 
 ## offline-demo: the fixtures and scenarios through the pipeline in one process (dry run, in memory)
-offline-demo:
+offline-demo: build
 	$(SOAR) run --inventory tests/fixtures/scenarios/inventory.json --intel tests/fixtures/intel $(DEMO_INPUTS)
 
 ## test: formatting, lints, every Rust test (AWS adapters and the function chain against a local
@@ -48,7 +51,7 @@ unit:
 		$(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
-policy-test:
+policy-test: build
 	$(SOAR) policy test --coverage policies
 
 fmt:
