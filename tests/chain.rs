@@ -51,6 +51,10 @@ struct Stack {
 
 impl Stack {
     async fn start(mode: Mode) -> Stack {
+        Self::start_with(mode, &[]).await
+    }
+
+    async fn start_with(mode: Mode, extra: &[(&str, &str)]) -> Stack {
         let moto = Moto::start();
         let aws = sdk::local(&moto.endpoint()).await;
         let env = setup(&aws, "soar").await.expect("setup");
@@ -62,6 +66,7 @@ impl Stack {
             .unwrap();
         let mut vars = env.vars.clone();
         vars.insert("SOAR_MODE".into(), mode.as_str().into());
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         vars.insert("SOAR_NOTIFY_TOPIC_ARN".into(), topic.topic_arn().unwrap().into());
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let policies = soar_lambda::policies();
@@ -418,4 +423,39 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
         "{ec2_actions:?}"
     );
     assert_eq!(stack.groups(&app).await, before);
+}
+
+#[tokio::test]
+async fn a_finding_in_a_member_account_is_answered_there_with_the_responder_role() {
+    const MEMBER: &str = "111122223333";
+    let stack = Stack::start_with(Mode::Enforce, &[("SOAR_RESPONDER_ROLE_NAME", "soar-responder")]).await;
+    // The lab instance lives in the member account: create it with the role soar will assume there.
+    let member = sdk::for_account(&stack.aws, MEMBER, "soar-responder", Some(REGION)).await;
+    let web = lab::create_instance(&member, "member-web", &[]).await.unwrap();
+    let finding = LabFinding {
+        account: MEMBER,
+        ..tor("f-member")
+    };
+    stack.publish(&lab::guardduty_event(&web, &finding)).await;
+    stack.run().await;
+
+    use soar_core::ports::StateStore;
+    let doc = stack
+        .state
+        .load_document(&format!("guardduty/{MEMBER}/{REGION}/f-member"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        statuses(&doc).contains(&("ec2.isolate".into(), "executed".into())),
+        "{:?}",
+        statuses(&doc)
+    );
+    let groups = lab::eni_groups(&member, &web.network_interface_id).await.unwrap();
+    assert!(
+        groups.iter().all(|(_, name)| name.starts_with("soar-quarantine-")),
+        "{groups:?}"
+    );
+    // Nothing of the kind exists in the central account.
+    assert!(lab::eni_groups(&stack.aws, &web.network_interface_id).await.is_err());
 }
