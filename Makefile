@@ -4,7 +4,7 @@
 # install into .venv themselves.
 
 CARGO ?= cargo
-# The binary `make build` made. Not `cargo run -p soar-cli`: building one package alone resolves
+# The binary `make bins` made. Not `cargo run -p soar-cli`: building one package alone resolves
 # other dependency features than the workspace build and would compile the AWS SDKs a second time.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SOAR  := $(TARGET_DIR)/debug/soar
@@ -16,20 +16,20 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: demo offline-demo test lint unit policy-test fmt build venv
+.PHONY: demo offline-demo test lint lint-infra unit policy-test fmt bins build package deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
-demo: venv build
+demo: venv bins
 	$(SOAR) local demo
 
 ## offline-demo: the fixtures and scenarios through the pipeline in one process (dry run, in memory)
-offline-demo: build
+offline-demo: bins
 	$(SOAR) run --inventory tests/fixtures/scenarios/inventory.json --intel tests/fixtures/intel $(DEMO_INPUTS)
 
 ## test: formatting, lints, every Rust test (AWS adapters and the function chain against a local
 ## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
-test: venv lint build unit policy-test
+test: venv lint lint-infra bins unit policy-test
 
 ## venv: the pinned Python tools (moto server, cargo-lambda, zig) in .venv
 venv: $(VENV)/.installed
@@ -51,12 +51,36 @@ unit:
 		$(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
-policy-test: build
+policy-test: bins
 	$(SOAR) policy test --coverage policies
 
 fmt:
 	$(CARGO) fmt --all
 
-# The function binaries too: the emulator runs them.
-build:
+# Debug binaries of the whole workspace (the soar CLI, and the functions the emulator runs).
+bins:
 	$(CARGO) build --workspace --bins --locked
+
+## build: release Lambda binaries target/lambda/<fn>/bootstrap, arm64 (Graviton) unless ARCH=x86_64
+ARCH ?= arm64
+FUNCTIONS := ingest enrich evaluate remediate
+build: venv
+	@case "$(ARCH)" in arm64) ;; x86_64) ;; *) echo "ARCH must be arm64 or x86_64" >&2; exit 2;; esac
+	if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu; fi
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --locked \
+		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) $(foreach f,$(FUNCTIONS),--package $(f))
+
+## package: one zip per function (bootstrap at the root), for upload without SAM
+package: build
+	cd $(TARGET_DIR)/lambda && for f in $(FUNCTIONS); do (cd $$f && rm -f ../$$f.zip && zip -q ../$$f.zip bootstrap); done
+	ls -l $(TARGET_DIR)/lambda/*.zip
+
+## lint-infra: cfn-lint (no errors) and checkov (every failed check fixed or skipped with a reason)
+lint-infra: venv
+	$(VENV)/bin/cfn-lint infra/template.yaml infra/member-account.yaml
+	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov --directory infra --framework cloudformation --compact --skip-download
+
+## deploy: build, then sam deploy --guided (needs AWS credentials; see docs/deploy.md). Not run in CI.
+deploy: build
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-deploy.txt
+	$(VENV)/bin/sam deploy --guided --template-file infra/template.yaml --capabilities CAPABILITY_NAMED_IAM

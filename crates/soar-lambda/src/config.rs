@@ -12,6 +12,39 @@ pub enum ConfigError {
     Invalid { name: &'static str, message: String },
 }
 
+/// The log filter variable (read by `init_logging`).
+pub const LOG_VARIABLE: &str = "SOAR_LOG";
+
+/// The variables each function reads, as the infrastructure template must set them; a test checks
+/// this list against what [`Config`] reads and against `infra/template.yaml`, so they cannot drift.
+pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
+    ("ingest", &["SOAR_TABLE", "SOAR_ENRICH_QUEUE_URL", LOG_VARIABLE]),
+    (
+        "enrich",
+        &[
+            "SOAR_TABLE",
+            "SOAR_EVALUATE_QUEUE_URL",
+            "SOAR_MODE",
+            "SOAR_RESPONDER_ROLE_NAME",
+            LOG_VARIABLE,
+        ],
+    ),
+    ("evaluate", &["SOAR_TABLE", "SOAR_REMEDIATE_QUEUE_URL", LOG_VARIABLE]),
+    (
+        "remediate",
+        &[
+            "SOAR_TABLE",
+            "SOAR_MODE",
+            "SOAR_ALLOWED_ACTIONS",
+            "SOAR_MAX_ACTIONS_PER_HOUR",
+            "SOAR_RESPONDER_ROLE_NAME",
+            "SOAR_NOTIFY_TOPIC_ARN",
+            "SOAR_WEBHOOK_SECRET_ID",
+            LOG_VARIABLE,
+        ],
+    ),
+];
+
 /// Everything a soar function reads from its environment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
@@ -154,6 +187,22 @@ mod tests {
         );
         assert_eq!(c.max_actions_per_hour, 5);
         assert_eq!(c.responder_role_name.as_deref(), Some("soar-responder"));
+    }
+
+    #[test]
+    fn the_function_list_covers_every_variable_the_config_reads() {
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::from_lookup(|name| {
+            read.borrow_mut().insert(name.to_string());
+            None
+        })
+        .unwrap();
+        read.borrow_mut().insert(LOG_VARIABLE.to_string());
+        let listed: std::collections::BTreeSet<String> = FUNCTION_VARIABLES
+            .iter()
+            .flat_map(|(_, vars)| vars.iter().map(|v| v.to_string()))
+            .collect();
+        assert_eq!(read.into_inner(), listed);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 mod config;
 pub mod wire;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, FUNCTION_VARIABLES, LOG_VARIABLE};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// current span (`alert_id`, `phase`) are on every line, so Logs Insights can follow one alert
 /// across the four functions with `filter span.alert_id = "..."`.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SOAR_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_VARIABLE)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
