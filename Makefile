@@ -16,7 +16,7 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: demo offline-demo test lint lint-infra unit policy-test fmt bins build package deploy venv
+.PHONY: demo offline-demo test lint lint-infra unit policy-test fmt bins build package smoke deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
@@ -69,6 +69,11 @@ build: venv
 	if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu; fi
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --locked \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64) $(foreach f,$(FUNCTIONS),--package $(f))
+
+## smoke: each release binary starts under cargo lambda's runtime emulator and answers one invocation
+smoke:
+	$(MAKE) build ARCH=x86_64
+	tests/smoke.sh $(TARGET_DIR)/lambda
 
 ## package: one zip per function (bootstrap at the root), for upload without SAM
 package: build
