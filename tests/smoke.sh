@@ -27,14 +27,14 @@ for fn in ingest enrich evaluate remediate; do
   bin="$dir/$fn/bootstrap"
   if [ ! -x "$bin" ]; then echo "FAIL $fn: $bin not found (run make build ARCH=x86_64)"; failed=1; continue; fi
   # Dummy configuration: an empty batch touches no AWS service.
-  env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
+  env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_STREAM_NAME=smoke AWS_LAMBDA_LOG_GROUP_NAME=smoke \
     AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=smoke AWS_SECRET_ACCESS_KEY=smoke AWS_ENDPOINT_URL=http://127.0.0.1:9 \
     SOAR_TABLE=smoke SOAR_ENRICH_QUEUE_URL=http://127.0.0.1:9/q SOAR_EVALUATE_QUEUE_URL=http://127.0.0.1:9/q \
     SOAR_REMEDIATE_QUEUE_URL=http://127.0.0.1:9/q \
     "$bin" >>"$log" 2>&1 &
   fn_pid=$!
-  answer=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$port" --data-ascii '{"Records": []}' --output-format json 2>&1 || true)
+  answer=$(timeout 60 cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$port" --data-ascii '{"Records": []}' --output-format json 2>&1 || true)
   kill "$fn_pid" 2>/dev/null || true
   wait "$fn_pid" 2>/dev/null || true
   fn_pid=""

@@ -69,6 +69,11 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// A string attribute of an item, empty when absent.
+fn string_attr(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
 fn expires(after: Duration) -> AttributeValue {
     n(Utc::now().timestamp() + after.as_secs() as i64)
 }
@@ -123,21 +128,18 @@ impl DynamoState {
             .send()
             .await
             .map_err(|e| err("Query", e))?;
-        let text = |item: &HashMap<String, AttributeValue>, k: &str| {
-            item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
-        };
         Ok(out
             .items()
             .iter()
             .filter(|item| {
-                let sk = text(item, "sk");
+                let sk = string_attr(item, "sk");
                 sk.starts_with("ACTION#") || sk.starts_with("PLAN#") || sk.starts_with("SKIP#")
             })
             .map(|item| LedgerEntry {
-                sk: text(item, "sk"),
-                status: text(item, "status"),
-                mode: text(item, "mode"),
-                detail: text(item, "detail"),
+                sk: string_attr(item, "sk"),
+                status: string_attr(item, "status"),
+                mode: string_attr(item, "mode"),
+                detail: string_attr(item, "detail"),
             })
             .collect())
     }
@@ -212,11 +214,7 @@ impl StateStore for DynamoState {
         let Some(item) = self.get(keys::alert(alert_id), "META").await? else {
             return Ok(None);
         };
-        let body = item
-            .get("document")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
+        let body = string_attr(&item, "document");
         serde_json::from_str(&body)
             .map(Some)
             .map_err(|e| StateError(format!("stored document of {alert_id}: {e}")))
@@ -369,11 +367,7 @@ impl StateStore for DynamoState {
         if expires_at.is_none_or(|t| t <= Utc::now().timestamp()) {
             return Ok(None);
         }
-        let body = item
-            .get("lookup")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
+        let body = string_attr(&item, "lookup");
         Ok(serde_json::from_str(&body).ok())
     }
 
