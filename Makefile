@@ -51,8 +51,9 @@ unit:
 		$(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
+# The coverage floor lives in policies/coverage-threshold: raise it as tests improve, never lower it quietly.
 policy-test: bins
-	$(SOAR) policy test --coverage policies
+	$(SOAR) policy test --fail-under $$(cat policies/coverage-threshold) policies
 
 fmt:
 	$(CARGO) fmt --all

@@ -84,6 +84,9 @@ enum PolicyCommand {
         /// Report line coverage per policy file.
         #[arg(long)]
         coverage: bool,
+        /// Fail when the policies' line coverage is below this percentage (implies --coverage).
+        #[arg(long, value_name = "PERCENT")]
+        fail_under: Option<f64>,
         /// Policy folder (default: the policies built into this binary).
         dir: Option<PathBuf>,
     },
@@ -118,7 +121,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => runtime.block_on(run::run(args)),
-        Command::Policy(PolicyCommand::Test { coverage, dir }) => policy_cmd::test(dir.as_deref(), coverage),
+        Command::Policy(PolicyCommand::Test {
+            coverage,
+            fail_under,
+            dir,
+        }) => policy_cmd::test(dir.as_deref(), coverage || fail_under.is_some(), fail_under),
         Command::Policy(PolicyCommand::Eval { phase, policies, file }) => {
             runtime.block_on(policy_cmd::eval(phase, policies.as_deref(), &file))
         }

@@ -9,18 +9,21 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub fn test(dir: Option<&Path>, coverage: bool) -> Result<ExitCode, String> {
+pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Result<ExitCode, String> {
     let tree = match dir {
         Some(dir) => PolicyTree::from_dir(dir).map_err(|e| e.to_string())?,
         None => PolicyTree::embedded(),
     };
     let report = testing::run(&tree, coverage);
     print!("{}", report.render(coverage));
-    Ok(if report.failed() == 0 && report.passed() > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let mut ok = report.failed() == 0 && report.passed() > 0;
+    if let (Some(min), Some(actual)) = (fail_under, report.coverage_percent())
+        && actual < min
+    {
+        eprintln!("soar: policy line coverage {actual:.1}% is below the required {min}% (policies/coverage-threshold)");
+        ok = false;
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// A ready policy input (with `context`) is evaluated as it is; any alert is run through the

@@ -254,3 +254,21 @@ fn policy_eval_prints_one_phase_decision() {
     let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decision["accept"], false);
 }
+
+#[test]
+fn policy_coverage_below_the_floor_fails() {
+    let policies = repo("policies");
+    let out = soar(&["policy", "test", "--fail-under", "99.9", policies.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("below the required 99.9%"));
+    let floor = std::fs::read_to_string(repo("policies/coverage-threshold")).unwrap();
+    let out = soar(&[
+        "policy",
+        "test",
+        "--fail-under",
+        floor.trim(),
+        policies.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all policies: "));
+}

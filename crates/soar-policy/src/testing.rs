@@ -32,6 +32,12 @@ impl TestReport {
         self.results.len() - self.passed() + self.load_errors.len()
     }
 
+    /// Covered share of the coverable policy lines (tests excluded), in percent; `None` without coverage.
+    pub fn coverage_percent(&self) -> Option<f64> {
+        let (covered, total) = self.coverage.values().fold((0, 0), |(c, t), (fc, ft)| (c + fc, t + ft));
+        (total > 0).then(|| covered as f64 * 100.0 / total as f64)
+    }
+
     /// Failures with their file, then the closing line `N passed, N failed`.
     pub fn render(&self, with_coverage: bool) -> String {
         let mut out = String::new();
@@ -52,6 +58,9 @@ impl TestReport {
                     *covered as f64 * 100.0 / *total as f64
                 };
                 writeln!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
+            }
+            if let Some(total) = self.coverage_percent() {
+                writeln!(out, "  all policies: {total:.1}%").unwrap();
             }
         }
         writeln!(out, "{} passed, {} failed", self.passed(), self.failed()).unwrap();
