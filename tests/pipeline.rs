@@ -3,7 +3,7 @@
 use soar_core::alert::IndicatorKind;
 use soar_core::document::{ActionStatus, Phase, VerdictKind};
 use soar_core::files::{ThreatListProvider, load_inventory};
-use soar_core::memory::{FakeExternalProvider, StaticInventory};
+use soar_core::memory::{CannedProvider, StaticInventory};
 use soar_core::parse_input;
 use soar_core::pipeline::{IngestStatus, Parts, Pipeline, RunOutcome};
 use soar_core::ports::{IntelProvider, Inventory};
@@ -94,7 +94,7 @@ async fn the_same_finding_on_a_protected_instance_is_not_isolated() {
 
 #[tokio::test]
 async fn a_private_remote_ip_never_reaches_an_external_provider() {
-    let external = Arc::new(FakeExternalProvider::new(
+    let external = Arc::new(CannedProvider::new(
         "virustotal",
         &[IndicatorKind::Ip, IndicatorKind::Domain],
     ));

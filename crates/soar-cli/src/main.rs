@@ -6,6 +6,7 @@ mod local;
 mod policy_cmd;
 mod report;
 mod run;
+mod scenario;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -90,6 +91,15 @@ enum PolicyCommand {
         /// Policy folder (default: the policies built into this binary).
         dir: Option<PathBuf>,
     },
+    /// Run the scenarios (alerts, inventory, canned intelligence, expected outcome); ends with `N passed, N failed`.
+    Scenario {
+        /// Policy folder (default: the policies built into this binary).
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// Scenario folder.
+        #[arg(default_value = "policies/scenarios")]
+        dir: PathBuf,
+    },
     /// Print one phase's raw decision for an input.
     Eval {
         /// ingest, enrich, evaluate or remediate.
@@ -129,6 +139,18 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Eval { phase, policies, file }) => {
             runtime.block_on(policy_cmd::eval(phase, policies.as_deref(), &file))
         }
+        Command::Policy(PolicyCommand::Scenario { policies, dir }) => runtime.block_on(async {
+            let set = match policies {
+                Some(p) => soar_policy::PolicySet::from_dir(&p, soar_policy::DEFAULT_TIME_LIMIT),
+                None => soar_policy::PolicySet::embedded(soar_policy::DEFAULT_TIME_LIMIT),
+            };
+            let (passed, failed) = scenario::run(&dir, std::sync::Arc::new(set)).await?;
+            Ok(if failed == 0 && passed > 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }),
         Command::Setup { endpoint_url, prefix } => {
             runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix))
         }

@@ -272,3 +272,27 @@ fn policy_coverage_below_the_floor_fails() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("all policies: "));
 }
+
+#[test]
+fn scenarios_pass_and_a_wrong_expectation_fails_with_a_diff() {
+    let out = soar(&["policy", "scenario", repo("policies/scenarios").to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = serde_json::json!({
+        "inputs": [{"id": "x1", "type": "Recon:EC2/PortProbeUnprotectedPort", "severity": 2, "service": {"serviceName": "guardduty"}}],
+        "expect": [{"verdict": "incident", "actions": ["ec2.isolate i-1"]}]
+    });
+    std::fs::write(dir.path().join("wrong.json"), scenario.to_string()).unwrap();
+    let out = soar(&["policy", "scenario", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL wrong.json"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: expected incident, actual false_positive"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}

@@ -55,11 +55,13 @@ struct InventoryEntry {
 pub fn load_inventory(path: &Path) -> Result<StaticInventory, FileError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| FileError::new(path, format!("cannot read inventory: {e}")))?;
-    let file: InventoryFile = serde_json::from_str(&text).map_err(|e| {
-        FileError::new(
-            path,
-            format!("not an inventory (expected {{\"instances\": [{{\"id\": ..., \"tags\": {{...}}}}]}}): {e}"),
-        )
+    parse_inventory(&text).map_err(|message| FileError::new(path, message))
+}
+
+/// The same format from a string.
+pub fn parse_inventory(text: &str) -> Result<StaticInventory, String> {
+    let file: InventoryFile = serde_json::from_str(text).map_err(|e| {
+        format!("not an inventory (expected {{\"instances\": [{{\"id\": ..., \"tags\": {{...}}}}]}}): {e}")
     })?;
     let mut records = HashMap::new();
     for entry in file.instances {

@@ -298,23 +298,30 @@ impl Notifier for RecordingNotifier {
     }
 }
 
-/// A stand-in for a third-party intelligence service: answers from a table and records every
-/// request it receives, so tests can prove an indicator never left.
-pub struct FakeExternalProvider {
+/// A stand-in for an intelligence service (external unless told otherwise): answers from a table
+/// and records every request it receives, so tests and scenarios can prove an indicator never left.
+pub struct CannedProvider {
     name: String,
+    locality: Locality,
     kinds: Vec<IndicatorKind>,
     answers: BTreeMap<String, Lookup>,
     requests: Mutex<Vec<Indicator>>,
 }
 
-impl FakeExternalProvider {
+impl CannedProvider {
     pub fn new(name: &str, kinds: &[IndicatorKind]) -> Self {
-        FakeExternalProvider {
+        CannedProvider {
             name: name.into(),
+            locality: Locality::External,
             kinds: kinds.to_vec(),
             answers: BTreeMap::new(),
             requests: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn with_locality(mut self, locality: Locality) -> Self {
+        self.locality = locality;
+        self
     }
 
     pub fn answering(mut self, value: &str, lookup: Lookup) -> Self {
@@ -328,12 +335,12 @@ impl FakeExternalProvider {
 }
 
 #[async_trait]
-impl IntelProvider for FakeExternalProvider {
+impl IntelProvider for CannedProvider {
     fn name(&self) -> &str {
         &self.name
     }
     fn locality(&self) -> Locality {
-        Locality::External
+        self.locality
     }
     fn indicator_kinds(&self) -> &[IndicatorKind] {
         &self.kinds

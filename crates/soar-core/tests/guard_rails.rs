@@ -7,7 +7,7 @@ use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
 use soar_core::egress::OrgConfig;
 use soar_core::input::{Incoming, parse_input};
-use soar_core::memory::{FakeExternalProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
+use soar_core::memory::{CannedProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
 use soar_core::pipeline::{IngestStatus, Parts, Pipeline, Settings};
 use soar_core::ports::InventoryRecord;
 use std::collections::BTreeSet;
@@ -80,14 +80,14 @@ struct Harness {
     state: Arc<MemoryState>,
     remediator: Arc<RecordingRemediator>,
     notifier: Arc<RecordingNotifier>,
-    external: Arc<FakeExternalProvider>,
+    external: Arc<CannedProvider>,
 }
 
 fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -> Harness {
     let (mut parts, state) = Parts::in_memory(Arc::new(policies), OrgConfig::default());
     let remediator = Arc::new(RecordingRemediator::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let external = Arc::new(FakeExternalProvider::new("intel-co", &[IndicatorKind::Ip]));
+    let external = Arc::new(CannedProvider::new("intel-co", &[IndicatorKind::Ip]));
     parts.inventory = Arc::new(inventory);
     parts.providers = vec![external.clone()];
     parts.remediator = remediator.clone();
