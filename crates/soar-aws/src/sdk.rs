@@ -10,15 +10,6 @@ pub async fn load() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-/// Like [`load`], pointed at `endpoint` (a local moto server) when given.
-pub async fn load_with_endpoint(endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
-}
-
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.
 pub async fn local(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

@@ -10,7 +10,7 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -220,14 +220,6 @@ impl StaticInventory {
         self.records.insert(id.to_string(), record);
         self
     }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
 }
 
 #[async_trait]
@@ -241,18 +233,9 @@ impl Inventory for StaticInventory {
 #[derive(Default)]
 pub struct RecordingRemediator {
     calls: Mutex<Vec<ActionRequest>>,
-    /// action types that fail, to test failure handling
-    failing: HashSet<String>,
 }
 
 impl RecordingRemediator {
-    pub fn failing(actions: &[&str]) -> Self {
-        RecordingRemediator {
-            failing: actions.iter().map(|a| a.to_string()).collect(),
-            ..Default::default()
-        }
-    }
-
     pub fn calls(&self) -> Vec<ActionRequest> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -265,13 +248,6 @@ impl Remediator for RecordingRemediator {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(request.clone());
-        if self.failing.contains(&request.action) {
-            return Err(ActionError {
-                action: request.action.clone(),
-                target: request.target.id.clone(),
-                message: "simulated failure".into(),
-            });
-        }
         Ok(json!({"recorded_by": "memory", "alert": alert.id}))
     }
 }

@@ -62,6 +62,11 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The current time in the same form.
+pub fn now() -> String {
+    format_timestamp(&Utc::now())
+}
+
 /// Normalises a timestamp value, or `None` if it is not one.
 pub fn normalise(value: &Value) -> Option<String> {
     parse_timestamp(value).map(|t| format_timestamp(&t))

@@ -163,7 +163,7 @@ pub fn guardduty_event(instance: &LabInstance, finding: &LabFinding) -> serde_js
         remote_ip,
         sample,
     } = finding.clone();
-    let now = now_rfc3339();
+    let now = soar_core::time::now();
     serde_json::json!({
         "version": "0",
         "id": format!("event-{finding_id}"),
@@ -222,12 +222,4 @@ pub fn guardduty_event(instance: &LabInstance, finding: &LabFinding) -> serde_js
             "description": format!("{finding_type} on {}", instance.instance_id)
         }
     })
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    soar_core::time::format_timestamp(&soar_core::time::parse_timestamp(&serde_json::json!(secs)).unwrap_or_default())
 }

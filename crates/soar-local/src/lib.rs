@@ -69,10 +69,6 @@ impl Managed {
         Ok(Managed { child, name })
     }
 
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     /// `Some(status)` if the process already ended (it failed to start, usually).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
