@@ -66,7 +66,8 @@ bins:
 ## build: release Lambda binaries target/lambda/<fn>/bootstrap, arm64 (Graviton) unless ARCH=x86_64
 ARCH ?= arm64
 FUNCTIONS := ingest enrich evaluate remediate
-build: venv
+# The policy tests, scenarios and contract probe run first: no artifact is built around a broken bundle.
+build: venv policy-test
 	@case "$(ARCH)" in arm64) ;; x86_64) ;; *) echo "ARCH must be arm64 or x86_64" >&2; exit 2;; esac
 	if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu; fi
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --locked \

@@ -9,6 +9,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let aws = soar_aws::sdk::load().await;
     // External intelligence providers arrive with their own issue; the egress guard is already in place.
-    let function = wire::enrich(&config, &aws, soar_lambda::policies(), Vec::new())?;
+    let function = wire::enrich(&config, &aws, soar_lambda::policies()?, Vec::new())?;
     soar_lambda::run_sqs(function).await
 }

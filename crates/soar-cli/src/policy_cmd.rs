@@ -14,7 +14,15 @@ pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Resu
         Some(dir) => PolicyTree::from_dir(dir).map_err(|e| e.to_string())?,
         None => PolicyTree::embedded(),
     };
-    let report = testing::run(&tree, coverage);
+    let mut report = testing::run(&tree, coverage);
+    // The decisions' shape is part of the policies' contract with the Rust side: the same probe
+    // a function runs before it starts (skipped when a bundle did not even load: already reported).
+    if report.load_errors.is_empty() {
+        let set = Arc::new(PolicySet::from_tree(&tree, DEFAULT_TIME_LIMIT));
+        report
+            .load_errors
+            .extend(set.check().into_iter().map(|p| format!("contract: {p}")));
+    }
     print!("{}", report.render(coverage));
     let mut ok = report.failed() == 0 && report.passed() > 0;
     if let (Some(min), Some(actual)) = (fail_under, report.coverage_percent())

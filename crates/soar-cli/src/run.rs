@@ -34,12 +34,13 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let policies = match &args.policies {
+    let policies = Arc::new(match &args.policies {
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
-    };
-    for problem in policies.problems() {
-        // Not fatal: the affected alerts end `undetermined` with the error, and nothing is done.
+    });
+    for problem in policies.check() {
+        // Not fatal here (a function would refuse to start): the affected alerts end
+        // `undetermined` with the error, and nothing is done, which is worth seeing in a dry run.
         eprintln!("soar: warning: {problem}");
     }
     let inventory: Arc<dyn Inventory> = match &args.inventory {
@@ -51,7 +52,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         providers.push(Arc::new(ThreatListProvider::load(dir).map_err(|e| e.to_string())?));
     }
     let org = policies.org_config().clone();
-    let (mut parts, _state) = Parts::in_memory(Arc::new(policies), org);
+    let (mut parts, _state) = Parts::in_memory(policies, org);
     parts.inventory = inventory;
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);

@@ -31,6 +31,34 @@ pub trait Policies: Send + Sync {
     fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError>;
 }
 
+/// The shape each phase's `decision` must have, as a policy author reads it in an error message.
+pub fn contract(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Ingest => "{accept: bool, reason?: string, labels?: [string], alert?: object}",
+        Phase::Enrich => "{lookups?: [{provider: string, indicator: {type: ip|domain|url|hash|..., value: string}}]}",
+        Phase::Evaluate => {
+            "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool}"
+        }
+        Phase::Remediate => {
+            "{actions?: [{type: string, target: {kind: string, id: string}, params?: object, requires_approval?: bool, reason?: string}]}"
+        }
+    }
+}
+
+/// A decision that does not fit [`contract`]: names the offending field (`actions[0].target.id`)
+/// and states the contract, so the policy author sees what to fix without reading Rust.
+pub fn shape_error(phase: Phase, field: &str, problem: impl std::fmt::Display) -> PolicyError {
+    let field = if field.is_empty() || field == "." {
+        "decision".to_string()
+    } else {
+        format!("decision.{field}")
+    };
+    PolicyError::InvalidDecision {
+        phase,
+        message: format!("`{field}`: {problem}; the {phase} contract is {}", contract(phase)),
+    }
+}
+
 /// Evaluates and parses a decision into its typed form.
 pub fn decide_typed<T: DeserializeOwned>(
     policies: &dyn Policies,
@@ -39,9 +67,9 @@ pub fn decide_typed<T: DeserializeOwned>(
 ) -> (Option<Value>, Result<T, PolicyError>) {
     match policies.decide(phase, input) {
         Ok(raw) => {
-            let typed = serde_json::from_value(raw.clone()).map_err(|e| PolicyError::InvalidDecision {
-                phase,
-                message: e.to_string(),
+            let typed = serde_path_to_error::deserialize(&raw).map_err(|e| {
+                let field = e.path().to_string();
+                shape_error(phase, &field, e.into_inner())
             });
             (Some(raw), typed)
         }

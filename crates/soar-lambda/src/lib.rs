@@ -34,15 +34,26 @@ pub fn init_logging() {
         .init();
 }
 
-/// The policies built into this binary; load problems are logged (the affected alerts end
-/// `undetermined`, never acted on) rather than failing the cold start.
-pub fn policies() -> Arc<PolicySet> {
-    let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
-    for problem in set.problems() {
+/// The policies built into this binary, checked: a bundle that does not load, or whose decisions
+/// break the phase contract on the probe alerts, stops the cold start (Lambda reports an init
+/// error and the alerts wait in the queue) rather than deciding alerts with a broken policy.
+/// The build refuses such bundles first (`soar-policy`'s build script, `make build`).
+pub fn policies() -> Result<Arc<PolicySet>, PolicyProblems> {
+    let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
+    let problems = set.check();
+    if problems.is_empty() {
+        return Ok(set);
+    }
+    for problem in &problems {
         tracing::error!(%problem, "policy bundle problem");
     }
-    Arc::new(set)
+    Err(PolicyProblems(problems))
 }
+
+/// Why the embedded policies cannot run, one problem a line.
+#[derive(Debug, thiserror::Error)]
+#[error("the built-in policies cannot run:\n{}", .0.join("\n"))]
+pub struct PolicyProblems(pub Vec<String>);
 
 /// The guard-rail settings, once per cold start: what this deployment may do.
 pub fn log_settings(config: &Config) {

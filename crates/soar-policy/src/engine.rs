@@ -3,8 +3,10 @@
 use crate::bundle::{Bundle, BundleError, PolicyTree};
 use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
+use soar_core::pipeline::check_contract;
 use soar_core::{OrgConfig, Phase, Policies, PolicyError};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Per-evaluation wall-clock limit: a runaway policy must not hold an alert (or a Lambda) hostage.
@@ -193,6 +195,16 @@ impl PolicySet {
             .collect()
     }
 
+    /// Everything that must stop a function from starting with these policies: load problems,
+    /// then (when everything loaded) the contract probe's findings. One line each.
+    pub fn check(self: &Arc<Self>) -> Vec<String> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return problems;
+        }
+        check_contract(self.clone(), self.org.clone())
+    }
+
     pub fn engine(&self, phase: Phase) -> Result<&PhaseEngine, &PolicyError> {
         let (_, engine, _) = self
             .engines
@@ -305,5 +317,25 @@ mod tests {
         assert!(set.problems().is_empty(), "{:?}", set.problems());
         assert!(!set.org_config().internal_cidrs.is_empty());
         assert_eq!(set.revision(Phase::Ingest).len(), 12);
+        assert_eq!(Arc::new(set).check(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn check_reports_a_wrong_shape_against_the_contract() {
+        let (_d, t) = tree(&[
+            ("ingest/i.rego", "package soar.ingest\ndecision := {\"accept\": true}\n"),
+            ("enrich/e.rego", "package soar.enrich\ndecision := {}\n"),
+            (
+                "evaluate/e.rego",
+                "package soar.evaluate\ndecision := {\"verdict\": \"incident\", \"severity\": 7}\n",
+            ),
+            ("remediate/r.rego", "package soar.remediate\ndecision := {}\n"),
+        ]);
+        let problems = Arc::new(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT)).check();
+        assert!(!problems.is_empty());
+        assert!(
+            problems[0].contains("`decision.severity`: invalid type: integer `7`, expected a string"),
+            "{problems:?}"
+        );
     }
 }

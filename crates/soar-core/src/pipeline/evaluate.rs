@@ -1,7 +1,7 @@
 //! Evaluate: the policy gives the verdict; the Rust side checks its shape and keeps the record.
 
 use super::{policy_input, run_policy, undetermined_after_error};
-use crate::decision::{EvaluateDecision, Policies, PolicyError};
+use crate::decision::{EvaluateDecision, Policies, shape_error};
 use crate::document::{Document, Phase, Verdict};
 use crate::ports::StateStore;
 use serde_json::json;
@@ -22,10 +22,11 @@ impl Evaluator {
             if SEVERITIES.contains(&d.severity.as_str()) {
                 Ok(d)
             } else {
-                Err(PolicyError::InvalidDecision {
-                    phase: Phase::Evaluate,
-                    message: format!("severity `{}` is not one of {}", d.severity, SEVERITIES.join(", ")),
-                })
+                Err(shape_error(
+                    Phase::Evaluate,
+                    "severity",
+                    format!("`{}` is not one of {}", d.severity, SEVERITIES.join(", ")),
+                ))
             }
         });
         let verdict = match (decision, doc.first_error()) {

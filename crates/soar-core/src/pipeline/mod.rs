@@ -8,11 +8,13 @@
 mod enrich;
 mod evaluate;
 mod ingest;
+mod probe;
 mod remediate;
 
 pub use enrich::{Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
+pub use probe::check_contract;
 pub use remediate::{KNOWN_ACTIONS, Responder};
 
 use crate::decision::{Policies, PolicyError, decide_typed};

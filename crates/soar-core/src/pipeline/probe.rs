@@ -1,0 +1,172 @@
+//! The contract probe: sample alerts run through all four phases in memory, and every decision
+//! of the wrong shape or policy runtime error is reported. A function runs it before it takes
+//! traffic (a bundle that fails it never starts) and `soar policy test` reports it with the tests.
+//!
+//! An undefined decision is not a contract problem: a policy may leave alerts it has no rule for
+//! to the `undetermined` fallback.
+
+use super::{Parts, Pipeline};
+use crate::alert::IndicatorKind;
+use crate::decision::{Policies, PolicyError};
+use crate::egress::OrgConfig;
+use crate::input::parse_input;
+use crate::memory::{CannedProvider, StaticInventory};
+use crate::ports::{InventoryRecord, Lookup};
+use serde_json::json;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// Alerts that reach every phase under sensible policies: a GuardDuty EC2 finding with an
+/// external IP (an incident with actions under the default policies) and another tool's alert.
+const PROBE_ALERTS: [(&str, &str); 2] = [
+    (
+        "GuardDuty TorClient finding",
+        include_str!("../../../../tests/fixtures/scenarios/tor-client.json"),
+    ),
+    (
+        "generic alert",
+        r#"{"source": "falco", "id": "probe-1", "rule": "Terminal shell in container", "priority": "high",
+            "account": "111122223333", "region": "eu-west-1", "resource": {"type": "Container", "id": "probe"},
+            "observables": [{"type": "ip", "value": "203.0.113.50"}]}"#,
+    ),
+];
+
+/// Every contract violation or policy error the probe alerts meet, one line each (`[]` when fine).
+pub fn check_contract(policies: Arc<dyn Policies>, org: OrgConfig) -> Vec<String> {
+    let (mut parts, _) = Parts::in_memory(policies, org);
+    parts.inventory = Arc::new(StaticInventory::default().with(
+        "i-0a1b2c3d4e5f60718",
+        InventoryRecord {
+            tags: [("Name".to_string(), "probe".to_string())].into(),
+            ..Default::default()
+        },
+    ));
+    let malicious = Lookup {
+        found: true,
+        data: json!({"malicious": true, "score": 100, "tags": ["tor_exit_node"]}),
+        related: Vec::new(),
+    };
+    parts.providers = vec![Arc::new(
+        CannedProvider::new(
+            "probe-intel",
+            &[
+                IndicatorKind::Ip,
+                IndicatorKind::Domain,
+                IndicatorKind::Hash,
+                IndicatorKind::Url,
+            ],
+        )
+        .answering("198.51.100.23", malicious.clone())
+        .answering("203.0.113.50", malicious),
+    )];
+    let pipeline = Pipeline::new(parts);
+
+    let mut problems = Vec::new();
+    for (name, text) in PROBE_ALERTS {
+        for parsed in parse_input(text.as_bytes()) {
+            let Ok(incoming) = parsed.result else { continue };
+            let outcome = run_to_completion(pipeline.run(incoming));
+            let Some(outcome) = outcome else {
+                problems.push(format!("{name}: the in-memory run did not complete"));
+                continue;
+            };
+            let trace = outcome.document.map(|d| d.trace).unwrap_or_default();
+            for entry in trace {
+                let Some(error) = entry.error else { continue };
+                let undefined = PolicyError::Undefined { phase: entry.phase }.to_string();
+                if error != undefined {
+                    problems.push(format!("{} phase, probe alert `{name}`: {error}", entry.phase));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Polls a future that never waits: every in-memory adapter answers at once, so one poll
+/// finishes the run without an async runtime (the probe runs before one may exist).
+fn run_to_completion<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Phase;
+    use serde_json::Value;
+
+    struct Fixed(fn(Phase) -> Result<Value, PolicyError>);
+
+    impl Policies for Fixed {
+        fn revision(&self, _: Phase) -> String {
+            "test".into()
+        }
+        fn decide(&self, phase: Phase, _: &Value) -> Result<Value, PolicyError> {
+            (self.0)(phase)
+        }
+    }
+
+    fn good(phase: Phase) -> Result<Value, PolicyError> {
+        Ok(match phase {
+            Phase::Ingest => json!({"accept": true, "alert": {"type": "Execution:Runtime/Shell", "severity": 7}}),
+            Phase::Enrich => json!({"lookups": []}),
+            Phase::Evaluate => json!({"verdict": "incident", "severity": "high"}),
+            Phase::Remediate => json!({"actions": [{"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}]}),
+        })
+    }
+
+    #[test]
+    fn well_shaped_decisions_pass() {
+        assert_eq!(
+            check_contract(Arc::new(Fixed(good)), OrgConfig::default()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_named_with_the_contract() {
+        let policies = Fixed(|phase| match phase {
+            Phase::Evaluate => Ok(json!({"verdict": "incident", "sev": "high"})),
+            other => good(other),
+        });
+        let problems = check_contract(Arc::new(policies), OrgConfig::default());
+        assert!(!problems.is_empty());
+        assert!(problems[0].contains("missing field `severity`"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("the evaluate contract is {verdict:"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn a_nested_wrong_type_is_named_by_its_path() {
+        let policies = Fixed(|phase| match phase {
+            Phase::Remediate => Ok(json!({"actions": [{"type": "ec2.isolate", "target": "i-1"}]})),
+            other => good(other),
+        });
+        let problems = check_contract(Arc::new(policies), OrgConfig::default());
+        assert!(!problems.is_empty());
+        assert!(problems[0].starts_with("remediate phase"), "{}", problems[0]);
+        assert!(problems[0].contains("`decision.actions[0].target`"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn undefined_decisions_are_not_contract_problems_but_errors_are() {
+        let undefined = Fixed(|phase| Err(PolicyError::Undefined { phase }));
+        assert!(check_contract(Arc::new(undefined), OrgConfig::default()).is_empty());
+        let failing = Fixed(|phase| {
+            Err(PolicyError::Evaluation {
+                phase,
+                message: "1:1 type error".into(),
+            })
+        });
+        let problems = check_contract(Arc::new(failing), OrgConfig::default());
+        assert!(problems.iter().any(|p| p.contains("type error")), "{problems:?}");
+    }
+}
