@@ -1,6 +1,7 @@
 //! `soar`: run alerts through the whole pipeline on one machine, and test and evaluate policies.
 
 mod aws_cmd;
+mod diff;
 mod inputs;
 mod local;
 mod policy_cmd;
@@ -96,10 +97,19 @@ enum PolicyCommand {
         /// Policy folder (default: the policies built into this binary).
         #[arg(long)]
         policies: Option<PathBuf>,
+        /// Report line coverage per policy file, with the lines no scenario reached.
+        #[arg(long)]
+        coverage: bool,
+        /// Fail when the scenarios' line coverage is below this percentage (implies --coverage).
+        #[arg(long, value_name = "PERCENT")]
+        fail_under: Option<f64>,
         /// Scenario folder.
         #[arg(default_value = "policies/scenarios")]
         dir: PathBuf,
     },
+    /// Show which alerts the working tree's policies handle differently from those at a git
+    /// revision (status, verdict, severity, actions); exit code 3 when any changed.
+    Diff(diff::DiffArgs),
     /// Print one phase's raw decision for an input.
     Eval {
         /// ingest, enrich, evaluate or remediate.
@@ -139,18 +149,18 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Eval { phase, policies, file }) => {
             runtime.block_on(policy_cmd::eval(phase, policies.as_deref(), &file))
         }
-        Command::Policy(PolicyCommand::Scenario { policies, dir }) => runtime.block_on(async {
-            let set = match policies {
-                Some(p) => soar_policy::PolicySet::from_dir(&p, soar_policy::DEFAULT_TIME_LIMIT),
-                None => soar_policy::PolicySet::embedded(soar_policy::DEFAULT_TIME_LIMIT),
-            };
-            let (passed, failed) = scenario::run(&dir, std::sync::Arc::new(set)).await?;
-            Ok(if failed == 0 && passed > 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }),
+        Command::Policy(PolicyCommand::Scenario {
+            policies,
+            coverage,
+            fail_under,
+            dir,
+        }) => runtime.block_on(policy_cmd::scenario(
+            policies.as_deref(),
+            &dir,
+            coverage || fail_under.is_some(),
+            fail_under,
+        )),
+        Command::Policy(PolicyCommand::Diff(args)) => runtime.block_on(diff::run(args)),
         Command::Setup { endpoint_url, prefix } => {
             runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix))
         }

@@ -1,6 +1,6 @@
 //! `soar policy test` and `soar policy eval`.
 
-use crate::inputs;
+use crate::{inputs, scenario};
 use serde_json::Value;
 use soar_core::pipeline::{Parts, Pipeline};
 use soar_core::{Phase, Policies, parse_input};
@@ -9,11 +9,30 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+fn tree(dir: Option<&Path>) -> Result<PolicyTree, String> {
+    match dir {
+        Some(dir) => PolicyTree::from_dir(dir).map_err(|e| e.to_string()),
+        None => Ok(PolicyTree::embedded()),
+    }
+}
+
+/// `Ok` unless a floor is given and coverage is below it.
+fn enforce_floor(fail_under: Option<f64>, actual: Option<f64>, what: &str) -> bool {
+    match (fail_under, actual) {
+        (Some(min), Some(actual)) if actual < min => {
+            eprintln!("soar: {what} line coverage {actual:.1}% is below the required {min}%");
+            false
+        }
+        (Some(_), None) => {
+            eprintln!("soar: no policy line was measured, so coverage cannot be checked");
+            false
+        }
+        _ => true,
+    }
+}
+
 pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Result<ExitCode, String> {
-    let tree = match dir {
-        Some(dir) => PolicyTree::from_dir(dir).map_err(|e| e.to_string())?,
-        None => PolicyTree::embedded(),
-    };
+    let tree = tree(dir)?;
     let mut report = testing::run(&tree, coverage);
     // The decisions' shape is part of the policies' contract with the Rust side: the same probe
     // a function runs before it starts (skipped when a bundle did not even load: already reported).
@@ -24,14 +43,39 @@ pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Resu
             .extend(set.check().into_iter().map(|p| format!("contract: {p}")));
     }
     print!("{}", report.render(coverage));
-    let mut ok = report.failed() == 0 && report.passed() > 0;
-    if let (Some(min), Some(actual)) = (fail_under, report.coverage_percent())
-        && actual < min
-    {
-        eprintln!("soar: policy line coverage {actual:.1}% is below the required {min}% (policies/coverage-threshold)");
-        ok = false;
+    let tests_pass = report.failed() == 0 && report.passed() > 0;
+    let covered = enforce_floor(fail_under, report.coverage_percent(), "the policy tests'");
+    Ok(if tests_pass && covered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `soar policy scenario`: every scenario in `dir`, with coverage when asked.
+pub async fn scenario(
+    policies: Option<&Path>,
+    dir: &Path,
+    coverage: bool,
+    fail_under: Option<f64>,
+) -> Result<ExitCode, String> {
+    let tree = tree(policies)?;
+    let set = Arc::new(if coverage {
+        PolicySet::with_coverage(&tree, DEFAULT_TIME_LIMIT)
+    } else {
+        PolicySet::from_tree(&tree, DEFAULT_TIME_LIMIT)
+    });
+    let (passed, failed) = scenario::run(dir, set.clone()).await?;
+    let measured = set.coverage();
+    if let Some(measured) = &measured {
+        print!("{}", measured.render());
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let covered = enforce_floor(fail_under, measured.and_then(|c| c.percent()), "the scenarios'");
+    Ok(if failed == 0 && passed > 0 && covered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// A ready policy input (with `context`) is evaluated as it is; any alert is run through the

@@ -20,11 +20,12 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use soar_core::Document;
 use soar_core::alert::IndicatorKind;
 use soar_core::egress::Locality;
-use soar_core::memory::CannedProvider;
+use soar_core::memory::{CannedProvider, StaticInventory};
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::{Parts, Pipeline, RunOutcome};
 use soar_core::ports::{IntelProvider, Lookup};
 use soar_policy::PolicySet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,144 +66,236 @@ struct Expectation {
     lookups: Option<BTreeMap<String, BTreeSet<String>>>,
 }
 
-/// Runs every scenario in `dir`; returns (passed, failed) and prints as it goes.
-pub async fn run(dir: &Path, policies: Arc<PolicySet>) -> Result<(usize, usize), String> {
+/// What became of one input alert: the fields scenarios expect and diffs compare.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertOutcome {
+    pub alert_id: Option<String>,
+    pub status: String,
+    pub verdict: Option<String>,
+    pub severity: Option<String>,
+    /// `type target` of every action carried out, planned or waiting for approval.
+    pub actions: BTreeSet<String>,
+    /// Indicators each provider was asked about.
+    pub lookups: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl AlertOutcome {
+    /// Reads the outcome off a pipeline run.
+    pub fn of(out: &RunOutcome) -> Self {
+        let doc = out.document.as_ref();
+        let verdict = doc.and_then(|d| d.verdict.as_ref());
+        AlertOutcome {
+            alert_id: doc.map(|d| d.alert.id.clone()),
+            status: out.status.as_str().to_string(),
+            verdict: verdict.map(|v| v.verdict.as_str().to_string()),
+            severity: verdict.map(|v| v.severity.clone()),
+            actions: doc.map(effective_actions).unwrap_or_default(),
+            lookups: BTreeMap::new(),
+        }
+    }
+
+    pub fn rejected() -> Self {
+        AlertOutcome {
+            status: "rejected".into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// `type target` of the actions that changed (or in dry run would change) something.
+pub fn effective_actions(doc: &Document) -> BTreeSet<String> {
+    doc.actions
+        .iter()
+        .filter(|a| a.status.is_effective())
+        .map(|a| format!("{} {}", a.request.action, a.request.target.id))
+        .collect()
+}
+
+/// A scenario file, read and checked, its inputs loaded.
+pub struct LoadedScenario {
+    pub name: String,
+    inputs: Vec<Vec<u8>>,
+    inventory: Option<StaticInventory>,
+    providers: Vec<ProviderSpec>,
+    expect: Vec<Expectation>,
+}
+
+/// The scenario files of `dir`, sorted.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read scenario folder {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+impl LoadedScenario {
+    pub fn load(file: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+        let scenario: Scenario = serde_json::from_str(&text).map_err(|e| format!("not a scenario: {e}"))?;
+        if scenario.inputs.len() != scenario.expect.len() {
+            return Err(format!(
+                "{} inputs but {} expectations",
+                scenario.inputs.len(),
+                scenario.expect.len()
+            ));
+        }
+        let base = file.parent().unwrap_or(Path::new("."));
+        let inputs = scenario
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| match input {
+                Value::String(path) => std::fs::read(base.join(path)).map_err(|e| format!("input {i}: {path}: {e}")),
+                inline => Ok(inline.to_string().into_bytes()),
+            })
+            .collect::<Result<_, _>>()?;
+        let inventory = scenario
+            .inventory
+            .map(|inventory| soar_core::files::parse_inventory(&inventory.to_string()))
+            .transpose()
+            .map_err(|e| format!("inventory: {e}"))?;
+        Ok(LoadedScenario {
+            name: file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            inputs,
+            inventory,
+            providers: scenario.providers,
+            expect: scenario.expect,
+        })
+    }
+
+    /// Runs the inputs in order through one in-memory pipeline (so a redelivery is a duplicate).
+    pub async fn run(&self, policies: Arc<PolicySet>) -> Vec<Result<AlertOutcome, String>> {
+        let org = policies.org_config().clone();
+        let (mut parts, _) = Parts::in_memory(policies, org);
+        if let Some(inventory) = &self.inventory {
+            parts.inventory = Arc::new(inventory.clone());
+        }
+        let providers: Vec<Arc<CannedProvider>> = self
+            .providers
+            .iter()
+            .map(|p| {
+                let canned = CannedProvider::new(&p.name, &p.indicator_kinds).with_locality(p.locality);
+                Arc::new(
+                    p.answers
+                        .iter()
+                        .fold(canned, |c, (value, lookup)| c.answering(value, lookup.clone())),
+                )
+            })
+            .collect();
+        parts.providers = providers.iter().map(|p| p.clone() as Arc<dyn IntelProvider>).collect();
+        let pipeline = Pipeline::new(parts);
+
+        let mut outcomes = Vec::new();
+        for (i, bytes) in self.inputs.iter().enumerate() {
+            let before: Vec<usize> = providers.iter().map(|p| p.requests().len()).collect();
+            let mut parsed = parse_input(bytes);
+            if parsed.len() != 1 {
+                outcomes.push(Err(format!(
+                    "input {i}: a scenario input must be one alert, found {}",
+                    parsed.len()
+                )));
+                continue;
+            }
+            let mut outcome = match parsed.remove(0).result {
+                Err(_) => AlertOutcome::rejected(),
+                Ok(incoming) => AlertOutcome::of(&pipeline.run(incoming).await),
+            };
+            outcome.lookups = providers
+                .iter()
+                .zip(before)
+                .map(|(p, start)| {
+                    let asked = p.requests()[start..].iter().map(|ind| ind.value.clone()).collect();
+                    (p.name().to_string(), asked)
+                })
+                .collect();
+            outcomes.push(Ok(outcome));
+        }
+        outcomes
+    }
+
+    /// Every difference between the expectations and what happened, one message each.
+    pub async fn check(&self, policies: Arc<PolicySet>) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (i, (outcome, expect)) in self.run(policies).await.into_iter().zip(&self.expect).enumerate() {
+            match outcome {
+                Ok(actual) => problems.extend(
+                    expect
+                        .mismatches(&actual)
+                        .into_iter()
+                        .map(|p| format!("input {i}: {p}")),
+                ),
+                Err(e) => problems.push(e),
+            }
+        }
+        problems
+    }
+}
+
+impl Expectation {
+    fn mismatches(&self, actual: &AlertOutcome) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |field: &str, expected: &Option<String>, actual: Option<&String>| {
+            if let Some(expected) = expected
+                && Some(expected) != actual
+            {
+                problems.push(format!(
+                    "{field}: expected {expected}, actual {}",
+                    actual.map(String::as_str).unwrap_or("none")
+                ));
+            }
+        };
+        check("status", &self.status, Some(&actual.status));
+        check("verdict", &self.verdict, actual.verdict.as_ref());
+        check("severity", &self.severity, actual.severity.as_ref());
+        if let Some(expected) = &self.actions
+            && expected != &actual.actions
+        {
+            problems.push(format!(
+                "actions:\n       expected {expected:?}\n       actual   {:?}",
+                actual.actions
+            ));
+        }
+        if let Some(expected) = &self.lookups {
+            for (provider, got) in &actual.lookups {
+                let want = expected.get(provider).cloned().unwrap_or_default();
+                if got != &want {
+                    problems.push(format!("lookups at {provider}: expected {want:?}, actual {got:?}"));
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// Runs every scenario in `dir`; returns (passed, failed) and prints as it goes.
+pub async fn run(dir: &Path, policies: Arc<PolicySet>) -> Result<(usize, usize), String> {
     let (mut passed, mut failed) = (0, 0);
-    for file in files {
+    for file in files(dir)? {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match run_one(&file, policies.clone()).await {
-            Ok(()) => {
-                passed += 1;
-                println!("ok   {name}");
-            }
-            Err(problems) => {
-                failed += 1;
-                println!("FAIL {name}");
-                for p in problems {
-                    println!("     {p}");
-                }
+        let problems = match LoadedScenario::load(&file) {
+            Ok(scenario) => scenario.check(policies.clone()).await,
+            Err(e) => vec![e],
+        };
+        if problems.is_empty() {
+            passed += 1;
+            println!("ok   {name}");
+        } else {
+            failed += 1;
+            println!("FAIL {name}");
+            for p in problems {
+                println!("     {p}");
             }
         }
     }
     println!("{passed} passed, {failed} failed");
     Ok((passed, failed))
-}
-
-async fn run_one(file: &Path, policies: Arc<PolicySet>) -> Result<(), Vec<String>> {
-    let text = std::fs::read_to_string(file).map_err(|e| vec![e.to_string()])?;
-    let scenario: Scenario = serde_json::from_str(&text).map_err(|e| vec![format!("not a scenario: {e}")])?;
-    if scenario.inputs.len() != scenario.expect.len() {
-        return Err(vec![format!(
-            "{} inputs but {} expectations",
-            scenario.inputs.len(),
-            scenario.expect.len()
-        )]);
-    }
-    let base = file.parent().unwrap_or(Path::new("."));
-
-    let org = policies.org_config().clone();
-    let (mut parts, _) = Parts::in_memory(policies, org);
-    if let Some(inventory) = &scenario.inventory {
-        let inventory =
-            soar_core::files::parse_inventory(&inventory.to_string()).map_err(|e| vec![format!("inventory: {e}")])?;
-        parts.inventory = Arc::new(inventory);
-    }
-    let providers: Vec<Arc<CannedProvider>> = scenario
-        .providers
-        .iter()
-        .map(|p| {
-            let canned = CannedProvider::new(&p.name, &p.indicator_kinds).with_locality(p.locality);
-            Arc::new(
-                p.answers
-                    .iter()
-                    .fold(canned, |c, (value, lookup)| c.answering(value, lookup.clone())),
-            )
-        })
-        .collect();
-    parts.providers = providers.iter().map(|p| p.clone() as Arc<dyn IntelProvider>).collect();
-    let pipeline = Pipeline::new(parts);
-
-    let mut problems = Vec::new();
-    for (i, (input, expect)) in scenario.inputs.iter().zip(&scenario.expect).enumerate() {
-        let bytes = match input {
-            Value::String(path) => {
-                std::fs::read(base.join(path)).map_err(|e| vec![format!("input {i}: {path}: {e}")])?
-            }
-            inline => inline.to_string().into_bytes(),
-        };
-        let before: Vec<usize> = providers.iter().map(|p| p.requests().len()).collect();
-        let mut parsed = parse_input(&bytes);
-        if parsed.len() != 1 {
-            problems.push(format!(
-                "input {i}: a scenario input must be one alert, found {}",
-                parsed.len()
-            ));
-            continue;
-        }
-        let (status, verdict, severity, actions) = match parsed.remove(0).result {
-            Err(_) => ("rejected".to_string(), None, None, BTreeSet::new()),
-            Ok(incoming) => {
-                let out = pipeline.run(incoming).await;
-                let doc = out.document.as_ref();
-                let verdict = doc.and_then(|d| d.verdict.as_ref());
-                let actions = doc
-                    .map(|d| {
-                        d.actions
-                            .iter()
-                            .filter(|a| a.status.is_effective())
-                            .map(|a| format!("{} {}", a.request.action, a.request.target.id))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (
-                    out.status.as_str().to_string(),
-                    verdict.map(|v| v.verdict.as_str().to_string()),
-                    verdict.map(|v| v.severity.clone()),
-                    actions,
-                )
-            }
-        };
-        let mut check = |field: &str, expected: &Option<String>, actual: &Option<String>| {
-            if let Some(expected) = expected
-                && Some(expected) != actual.as_ref()
-            {
-                problems.push(format!(
-                    "input {i}: {field}: expected {expected}, actual {}",
-                    actual.as_deref().unwrap_or("none")
-                ));
-            }
-        };
-        check("status", &expect.status, &Some(status));
-        check("verdict", &expect.verdict, &verdict);
-        check("severity", &expect.severity, &severity);
-        if let Some(expected) = &expect.actions
-            && expected != &actions
-        {
-            problems.push(format!(
-                "input {i}: actions:\n       expected {expected:?}\n       actual   {actions:?}"
-            ));
-        }
-        if let Some(expected) = &expect.lookups {
-            for (p, start) in providers.iter().zip(before) {
-                let got: BTreeSet<String> = p.requests()[start..].iter().map(|ind| ind.value.clone()).collect();
-                let want = expected.get(p.name()).cloned().unwrap_or_default();
-                if got != want {
-                    problems.push(format!(
-                        "input {i}: lookups at {}: expected {want:?}, actual {got:?}",
-                        p.name()
-                    ));
-                }
-            }
-        }
-    }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }

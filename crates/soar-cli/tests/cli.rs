@@ -296,3 +296,152 @@ fn scenarios_pass_and_a_wrong_expectation_fails_with_a_diff() {
     );
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
 }
+
+/// A git repository holding a copy of the default policies (scenarios left out, so the corpus
+/// is exactly what a test gives), committed.
+fn policy_repo() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap();
+            if path.is_dir() && name != "scenarios" {
+                copy(&path, &to.join(name));
+            } else if path.is_file() {
+                std::fs::copy(&path, to.join(name)).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&repo("policies"), &dir.path().join("policies"));
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args([
+                "-c",
+                "user.name=soar",
+                "-c",
+                "user.email=soar@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "--quiet"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "policies"]);
+    dir
+}
+
+/// The Tor-client finding at several severities, one alert per line with its own id.
+fn severity_corpus(dir: &Path, severities: &[f64]) -> PathBuf {
+    let finding: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("tests/fixtures/scenarios/tor-client.json")).unwrap())
+            .unwrap();
+    let lines: Vec<String> = severities
+        .iter()
+        .map(|severity| {
+            let mut f = finding.clone();
+            f["detail"]["severity"] = serde_json::json!(severity);
+            f["detail"]["id"] = serde_json::json!(format!("sev-{severity}"));
+            f.to_string()
+        })
+        .collect();
+    let path = dir.join("corpus.ndjson");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn policy_diff_reports_exactly_the_alerts_a_lower_isolation_threshold_changes() {
+    let repo_dir = policy_repo();
+    let policies = repo_dir.path().join("policies");
+    let corpus = severity_corpus(repo_dir.path(), &[2.0, 4.5, 5.5, 6.5, 8.0, 8.9]);
+    let diff = |format: &str| {
+        soar(&[
+            "policy",
+            "diff",
+            "--base",
+            "HEAD",
+            "--policies",
+            policies.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+    };
+
+    let unchanged = diff("text");
+    assert_eq!(
+        unchanged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&unchanged.stderr)
+    );
+    assert!(String::from_utf8_lossy(&unchanged.stdout).contains("6 alerts compared, 0 changed"));
+
+    // The analyst's change: incidents (and so isolation) from severity 5 instead of 7.
+    let data = policies.join("common/data.json");
+    let text = std::fs::read_to_string(&data).unwrap();
+    assert!(text.contains("\"incident_min_severity\": 7"));
+    std::fs::write(
+        &data,
+        text.replace("\"incident_min_severity\": 7", "\"incident_min_severity\": 5"),
+    )
+    .unwrap();
+
+    let changed = diff("text");
+    let stdout = String::from_utf8_lossy(&changed.stdout);
+    assert_eq!(
+        changed.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    let changed_ids: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("CHANGED "))
+        .map(|l| l.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(changed_ids, ["sev-5.5", "sev-6.5"], "{stdout}");
+    assert!(stdout.contains("verdict   undetermined -> incident"), "{stdout}");
+    assert!(
+        stdout.contains("action    + ec2.isolate i-0a1b2c3d4e5f60718"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6 alerts compared, 2 changed, 4 unchanged"), "{stdout}");
+
+    let markdown = diff("markdown");
+    assert_eq!(markdown.status.code(), Some(3));
+    let md = String::from_utf8_lossy(&markdown.stdout);
+    assert!(md.contains("2 of 6 alerts handled differently than at `HEAD`"), "{md}");
+    assert!(md.contains("| Alert | Status | Verdict | Severity | Actions |"), "{md}");
+    assert_eq!(md.lines().filter(|l| l.starts_with("| `")).count(), 2, "{md}");
+    assert!(md.contains("undetermined → **incident**"), "{md}");
+}
+
+#[test]
+fn policy_diff_names_an_unknown_revision() {
+    let repo_dir = policy_repo();
+    let policies = repo_dir.path().join("policies");
+    let out = soar(&[
+        "policy",
+        "diff",
+        "--base",
+        "no-such-branch",
+        "--policies",
+        policies.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`no-such-branch` is not a commit"), "{stderr}");
+}

@@ -59,6 +59,17 @@ impl PolicyTree {
         Ok(PolicyTree { files })
     }
 
+    /// A tree from `(relative path, contents)` pairs, such as the files of a git revision;
+    /// anything but `.rego` and `data.json` is left out, as when reading a folder.
+    pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut files: Vec<(String, String)> = files
+            .into_iter()
+            .filter(|(path, _)| path.ends_with(".rego") || path.rsplit('/').next() == Some("data.json"))
+            .collect();
+        files.sort();
+        PolicyTree { files }
+    }
+
     pub fn files(&self) -> &[(String, String)] {
         &self.files
     }

@@ -1,12 +1,13 @@
 //! Compiled engines per phase and the [`PolicySet`] behind soar-core's `Policies` port.
 
 use crate::bundle::{Bundle, BundleError, PolicyTree};
+use crate::testing::Coverage;
 use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 use soar_core::pipeline::check_contract;
 use soar_core::{OrgConfig, Phase, Policies, PolicyError};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Per-evaluation wall-clock limit: a runaway policy must not hold an alert (or a Lambda) hostage.
@@ -22,6 +23,8 @@ pub struct PhaseEngine {
     revision: String,
     rule: String,
     engine: regorus::Engine,
+    /// Where line coverage goes when it is being measured (`soar policy scenario --coverage`).
+    coverage: Option<Arc<Mutex<Coverage>>>,
 }
 
 impl std::fmt::Debug for PhaseEngine {
@@ -70,7 +73,14 @@ impl PhaseEngine {
             revision: bundle.revision.clone(),
             rule,
             engine,
+            coverage: None,
         })
+    }
+
+    /// Measures line coverage of every later decision into `sink` (slower: for test runs only).
+    pub fn measure_coverage(mut self, sink: Arc<Mutex<Coverage>>) -> Self {
+        self.coverage = Some(sink);
+        self
     }
 
     pub fn phase(&self) -> Phase {
@@ -88,9 +98,16 @@ impl PhaseEngine {
         let input: regorus::Value = serde_json::from_value(input.clone()).map_err(|e| failed(format!("input: {e}")))?;
         let mut engine = self.engine.clone();
         engine.set_input(input);
-        let result = engine
-            .eval_rule(self.rule.clone())
-            .map_err(|e| failed(format!("{e:#}")))?;
+        if self.coverage.is_some() {
+            engine.set_enable_coverage(true);
+        }
+        let result = engine.eval_rule(self.rule.clone());
+        if let Some(sink) = &self.coverage
+            && let Ok(report) = engine.get_coverage_report()
+        {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).add(report);
+        }
+        let result = result.map_err(|e| failed(format!("{e:#}")))?;
         if result == regorus::Value::Undefined {
             return Err(PolicyError::Undefined { phase });
         }
@@ -104,6 +121,7 @@ pub struct PolicySet {
     engines: Vec<(Phase, Result<PhaseEngine, PolicyError>, String)>,
     org: OrgConfig,
     config_error: Option<String>,
+    coverage: Option<Arc<Mutex<Coverage>>>,
 }
 
 impl PolicySet {
@@ -157,7 +175,27 @@ impl PolicySet {
             engines,
             org: org.unwrap_or_default(),
             config_error,
+            coverage: None,
         }
+    }
+
+    /// Like [`PolicySet::from_tree`], measuring which policy lines the decisions reach.
+    pub fn with_coverage(tree: &PolicyTree, time_limit: Duration) -> Self {
+        let mut set = Self::from_tree(tree, time_limit);
+        let sink = Arc::new(Mutex::new(Coverage::default()));
+        set.engines = std::mem::take(&mut set.engines)
+            .into_iter()
+            .map(|(phase, engine, revision)| (phase, engine.map(|e| e.measure_coverage(sink.clone())), revision))
+            .collect();
+        set.coverage = Some(sink);
+        set
+    }
+
+    /// The lines reached so far, when built [`PolicySet::with_coverage`].
+    pub fn coverage(&self) -> Option<Coverage> {
+        self.coverage
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
     fn broken(error: &BundleError) -> Self {
@@ -178,6 +216,7 @@ impl PolicySet {
             engines,
             org: OrgConfig::default(),
             config_error: None,
+            coverage: None,
         }
     }
 
@@ -318,6 +357,22 @@ mod tests {
         assert!(!set.org_config().internal_cidrs.is_empty());
         assert_eq!(set.revision(Phase::Ingest).len(), 12);
         assert_eq!(Arc::new(set).check(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn coverage_records_the_lines_decisions_reach() {
+        let (_d, t) = tree(&[(
+            "ingest/i.rego",
+            "package soar.ingest\n\ndecision := {\"accept\": true} if input.x == 1\n\ndecision := {\"accept\": false} if {\n\tinput.x == 2\n\tinput.y == 3\n}\n",
+        )]);
+        let set = PolicySet::with_coverage(&t, DEFAULT_TIME_LIMIT);
+        set.decide(Phase::Ingest, &json!({"x": 1})).unwrap();
+        let coverage = set.coverage().unwrap();
+        // A rule head counts as reached when the rule holds; a body line when it is evaluated.
+        assert_eq!(coverage.not_reached()["ingest/i.rego"], vec![5, 7]);
+        set.decide(Phase::Ingest, &json!({"x": 2, "y": 3})).unwrap();
+        assert_eq!(set.coverage().unwrap().percent(), Some(100.0));
+        assert!(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT).coverage().is_none());
     }
 
     #[test]

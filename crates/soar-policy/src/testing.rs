@@ -19,8 +19,87 @@ pub struct TestReport {
     pub results: Vec<TestResult>,
     /// Load errors that stopped a whole folder (syntax errors, bad data): each counts as a failure.
     pub load_errors: Vec<String>,
-    /// Per policy file (tests excluded): (covered lines, coverable lines).
-    pub coverage: BTreeMap<String, (usize, usize)>,
+    /// Lines of the policy files (tests excluded) the tests reached.
+    pub coverage: Coverage,
+}
+
+/// Line coverage per policy file, merged over many evaluations (and engines: `common` files are
+/// loaded by every phase, and a line counts as reached if any of them reached it).
+#[derive(Debug, Default, Clone)]
+pub struct Coverage {
+    /// Per file: (reached lines, coverable lines).
+    files: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)>,
+}
+
+impl Coverage {
+    /// Adds one engine's report; test files are left out (they cover themselves).
+    pub fn add(&mut self, report: regorus::coverage::Report) {
+        for file in report.files.into_iter().filter(|f| !is_test_file(&f.path)) {
+            let (covered, coverable) = self.files.entry(file.path).or_default();
+            coverable.extend(file.covered.iter().chain(&file.not_covered));
+            covered.extend(file.covered);
+        }
+    }
+
+    /// Per file: (reached lines, coverable lines).
+    pub fn counts(&self) -> BTreeMap<&str, (usize, usize)> {
+        self.files
+            .iter()
+            .map(|(path, (covered, coverable))| (path.as_str(), (covered.len(), coverable.len())))
+            .collect()
+    }
+
+    /// Coverable lines no evaluation reached, per file.
+    pub fn not_reached(&self) -> BTreeMap<&str, Vec<u32>> {
+        self.files
+            .iter()
+            .map(|(path, (covered, coverable))| (path.as_str(), coverable.difference(covered).copied().collect()))
+            .collect()
+    }
+
+    /// Reached share of all coverable lines, in percent; `None` when nothing was measured.
+    pub fn percent(&self) -> Option<f64> {
+        let (covered, total) = self.counts().values().fold((0, 0), |(c, t), (fc, ft)| (c + fc, t + ft));
+        (total > 0).then(|| covered as f64 * 100.0 / total as f64)
+    }
+
+    /// One line per file with its percentage and the lines not reached (`12-14, 30`), then the total.
+    pub fn render(&self) -> String {
+        let mut out = String::from("coverage:\n");
+        let missing = self.not_reached();
+        for (file, (covered, total)) in self.counts() {
+            let pct = if total == 0 {
+                100.0
+            } else {
+                covered as f64 * 100.0 / total as f64
+            };
+            write!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
+            match missing.get(file) {
+                Some(lines) if !lines.is_empty() => writeln!(out, ", not reached: {}", line_ranges(lines)).unwrap(),
+                _ => out.push('\n'),
+            }
+        }
+        if let Some(total) = self.percent() {
+            writeln!(out, "  all policies: {total:.1}%").unwrap();
+        }
+        out
+    }
+}
+
+/// `[3, 4, 5, 9]` as `3-5, 9`.
+fn line_ranges(lines: &[u32]) -> String {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for &line in lines {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == line => *end = line,
+            _ => ranges.push((line, line)),
+        }
+    }
+    ranges
+        .iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl TestReport {
@@ -34,8 +113,7 @@ impl TestReport {
 
     /// Covered share of the coverable policy lines (tests excluded), in percent; `None` without coverage.
     pub fn coverage_percent(&self) -> Option<f64> {
-        let (covered, total) = self.coverage.values().fold((0, 0), |(c, t), (fc, ft)| (c + fc, t + ft));
-        (total > 0).then(|| covered as f64 * 100.0 / total as f64)
+        self.coverage.percent()
     }
 
     /// Failures with their file, then the closing line `N passed, N failed`.
@@ -50,18 +128,7 @@ impl TestReport {
             }
         }
         if with_coverage {
-            writeln!(out, "coverage:").unwrap();
-            for (file, (covered, total)) in &self.coverage {
-                let pct = if *total == 0 {
-                    100.0
-                } else {
-                    *covered as f64 * 100.0 / *total as f64
-                };
-                writeln!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
-            }
-            if let Some(total) = self.coverage_percent() {
-                writeln!(out, "  all policies: {total:.1}%").unwrap();
-            }
+            out.push_str(&self.coverage.render());
         }
         writeln!(out, "{} passed, {} failed", self.passed(), self.failed()).unwrap();
         out
@@ -79,7 +146,6 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
     folders.sort();
     folders.dedup();
 
-    let mut lines: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)> = BTreeMap::new();
     for folder in folders {
         let tests: Vec<(String, String, String)> = tree
             .files()
@@ -128,18 +194,9 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
             report.results.push(TestResult { file, rule, failure });
         }
         if coverage && let Ok(cov) = engine.get_coverage_report() {
-            for file in cov.files.into_iter().filter(|f| !is_test_file(&f.path)) {
-                // `common` files are loaded by every folder: a line counts as covered if any folder covered it.
-                let (covered, coverable) = lines.entry(file.path).or_default();
-                coverable.extend(file.covered.iter().chain(&file.not_covered));
-                covered.extend(file.covered);
-            }
+            report.coverage.add(cov);
         }
     }
-    report.coverage = lines
-        .into_iter()
-        .map(|(path, (covered, coverable))| (path, (covered.len(), coverable.len())))
-        .collect();
     report
 }
 
@@ -164,4 +221,15 @@ fn test_rules(source: &str) -> Vec<String> {
         .collect();
     names.dedup();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_ranges;
+
+    #[test]
+    fn line_ranges_merge_runs() {
+        assert_eq!(line_ranges(&[3, 4, 5, 9, 11, 12]), "3-5, 9, 11-12");
+        assert_eq!(line_ranges(&[]), "");
+    }
 }
