@@ -42,7 +42,7 @@ impl Invoke for Functions {
 }
 
 struct Stack {
-    _moto: Moto,
+    moto: Moto,
     aws: sdk::SdkConfig,
     env: Environment,
     functions: Functions,
@@ -78,7 +78,7 @@ impl Stack {
         };
         let state = DynamoState::new(aws_sdk_dynamodb_client(&aws), env.vars["SOAR_TABLE"].clone());
         Stack {
-            _moto: moto,
+            moto,
             aws,
             env,
             functions,
@@ -458,4 +458,65 @@ async fn a_finding_in_a_member_account_is_answered_there_with_the_responder_role
     );
     // Nothing of the kind exists in the central account.
     assert!(lab::eni_groups(&stack.aws, &web.network_interface_id).await.is_err());
+}
+
+/// `soar` against this stack's table.
+fn soar_cli(stack: &Stack, args: &[&str]) -> (Option<i32>, String) {
+    let endpoint = stack.moto.endpoint();
+    let out = std::process::Command::new(soar_tests::soar_binary())
+        .args(args)
+        .args(["--endpoint-url", &endpoint])
+        .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
+        .output()
+        .expect("soar runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), format!("{stdout}{stderr}"))
+}
+
+#[tokio::test]
+async fn replay_reruns_a_stored_alert_and_alerts_browse_the_table() {
+    let stack = Stack::start(Mode::DryRun).await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    stack.publish(&lab::guardduty_event(&web, &tor("f-replay"))).await;
+    stack.run().await;
+    let doc = stack.document("f-replay").await;
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict.as_str(), "incident");
+    let id = doc.alert.id.as_str();
+
+    let (code, out) = soar_cli(&stack, &["replay", id]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("no difference"), "{out}");
+    assert!(out.contains(&format!("ec2.isolate {}", web.instance_id)), "{out}");
+
+    // The analyst raises the incident threshold above this finding's severity (8).
+    let changed = tempfile::tempdir().unwrap();
+    soar_tests::copy_policies(changed.path());
+    let data = changed.path().join("common/data.json");
+    let text = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(
+        &data,
+        text.replace("\"incident_min_severity\": 7", "\"incident_min_severity\": 9"),
+    )
+    .unwrap();
+    let (code, out) = soar_cli(&stack, &["replay", id, "--policies", changed.path().to_str().unwrap()]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("DIFFERS"), "{out}");
+    assert!(out.contains("evaluate") && out.contains("decision changed"), "{out}");
+    assert!(out.contains("ingest     ") && out.contains("same decision"), "{out}");
+
+    let (code, out) = soar_cli(&stack, &["alerts", "list"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(id) && out.contains("incident"), "{out}");
+    let (code, out) = soar_cli(&stack, &["alerts", "show", id]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("ledger     PLAN#ec2.isolate#{}", web.instance_id)),
+        "{out}"
+    );
+    assert!(out.contains("trace      remediate"), "{out}");
+
+    let (code, out) = soar_cli(&stack, &["replay", "guardduty/no/such/alert"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no alert `guardduty/no/such/alert`"), "{out}");
 }

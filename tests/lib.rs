@@ -15,6 +15,36 @@ pub fn fixture(relative: &str) -> PathBuf {
     root().join("tests/fixtures").join(relative)
 }
 
+/// The `soar` binary of this build (`make bins` builds it before the tests run).
+pub fn soar_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // <target>/debug/deps/<test> -> <target>/debug/soar
+    let soar = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|debug| debug.join("soar"))
+        .expect("test executable sits in <target>/debug/deps");
+    assert!(soar.exists(), "{} not found: build it with `make bins`", soar.display());
+    soar
+}
+
+/// A copy of the default policy folder at `to`, for tests that change a rule.
+pub fn copy_policies(to: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create policy copy");
+        for entry in std::fs::read_dir(from).expect("read policies") {
+            let path = entry.expect("entry").path();
+            let target = to.join(path.file_name().expect("file name"));
+            if path.is_dir() {
+                copy(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).expect("copy policy file");
+            }
+        }
+    }
+    copy(&root().join("policies"), to);
+}
+
 /// A moto server for one test, stopped when dropped.
 pub struct Moto(soar_local::Moto);
 

@@ -55,6 +55,16 @@ pub struct LedgerEntry {
     pub detail: String,
 }
 
+/// One stored alert as `soar alerts list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSummary {
+    pub alert_id: String,
+    pub alert_type: String,
+    pub verdict: String,
+    /// RFC 3339 time of the last save.
+    pub updated: String,
+}
+
 #[derive(Clone)]
 pub struct DynamoState {
     client: Client,
@@ -142,6 +152,39 @@ impl DynamoState {
                 detail: string_attr(item, "detail"),
             })
             .collect())
+    }
+
+    /// The `limit` most recently updated alerts, newest first. A scan: fine for an operator's
+    /// command over a table that TTL keeps to 90 days, not for a per-alert code path.
+    pub async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertSummary>, StateError> {
+        let mut alerts = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :meta")
+                .expression_attribute_values(":meta", s("META"))
+                .projection_expression("pk, alert_type, verdict, updated")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| err("Scan", e))?;
+            alerts.extend(out.items().iter().map(|item| AlertSummary {
+                alert_id: string_attr(item, "pk").trim_start_matches("ALERT#").to_string(),
+                alert_type: string_attr(item, "alert_type"),
+                verdict: string_attr(item, "verdict"),
+                updated: string_attr(item, "updated"),
+            }));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        alerts.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.alert_id.cmp(&b.alert_id)));
+        alerts.truncate(limit);
+        Ok(alerts)
     }
 }
 

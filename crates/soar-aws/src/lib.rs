@@ -17,5 +17,5 @@ pub mod setup;
 mod sqs;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
-pub use dynamo::{DynamoState, LedgerEntry, approve_and_requeue, keys};
+pub use dynamo::{AlertSummary, DynamoState, LedgerEntry, approve_and_requeue, keys};
 pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue};

@@ -23,7 +23,7 @@ pub async fn run_setup(endpoint: Option<&str>, prefix: &str) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-fn required(name: &str) -> Result<String, String> {
+pub fn required(name: &str) -> Result<String, String> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())

@@ -5,6 +5,7 @@ mod diff;
 mod inputs;
 mod local;
 mod policy_cmd;
+mod replay;
 mod report;
 mod run;
 mod scenario;
@@ -54,9 +55,42 @@ enum Command {
         #[arg(long, default_value_t = whoami())]
         approver: String,
     },
+    /// Re-run a stored alert's recorded inputs through the current policies and show what would
+    /// differ from what was decided then (exit code 3 when anything would). Reads SOAR_TABLE.
+    Replay {
+        alert_id: String,
+        /// Policy folder (default: the policies built into this binary).
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+    /// Browse stored alerts, their decisions and actions. Reads SOAR_TABLE.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// The function set on this machine (moto server, cargo lambda emulator).
     #[command(subcommand)]
     Local(LocalCommand),
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// The most recently updated alerts, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+    /// One alert: verdict and reasons, enrichments, actions, each phase's trace, the action ledger.
+    Show {
+        alert_id: String,
+        /// The stored document and ledger as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +211,19 @@ fn main() -> ExitCode {
             target.as_deref(),
             &approver,
         )),
+        Command::Replay {
+            alert_id,
+            policies,
+            endpoint_url,
+        } => runtime.block_on(replay::replay(endpoint_url.as_deref(), &alert_id, policies.as_deref())),
+        Command::Alerts(AlertsCommand::List { limit, endpoint_url }) => {
+            runtime.block_on(replay::list(endpoint_url.as_deref(), limit))
+        }
+        Command::Alerts(AlertsCommand::Show {
+            alert_id,
+            json,
+            endpoint_url,
+        }) => runtime.block_on(replay::show(endpoint_url.as_deref(), &alert_id, json)),
         Command::Local(LocalCommand::Pump {
             invoke_port,
             endpoint_url,

@@ -14,6 +14,7 @@ pub mod input;
 pub mod memory;
 pub mod pipeline;
 pub mod ports;
+pub mod replay;
 pub mod time;
 
 pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};

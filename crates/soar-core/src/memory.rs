@@ -281,6 +281,7 @@ pub struct CannedProvider {
     locality: Locality,
     kinds: Vec<IndicatorKind>,
     answers: BTreeMap<String, Lookup>,
+    failures: BTreeMap<String, String>,
     requests: Mutex<Vec<Indicator>>,
 }
 
@@ -291,6 +292,7 @@ impl CannedProvider {
             locality: Locality::External,
             kinds: kinds.to_vec(),
             answers: BTreeMap::new(),
+            failures: BTreeMap::new(),
             requests: Mutex::new(Vec::new()),
         }
     }
@@ -302,6 +304,12 @@ impl CannedProvider {
 
     pub fn answering(mut self, value: &str, lookup: Lookup) -> Self {
         self.answers.insert(value.into(), lookup);
+        self
+    }
+
+    /// Fails lookups of `value` with `message`, as a provider error would.
+    pub fn failing(mut self, value: &str, message: &str) -> Self {
+        self.failures.insert(value.into(), message.into());
         self
     }
 
@@ -326,6 +334,12 @@ impl IntelProvider for CannedProvider {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(indicator.clone());
+        if let Some(message) = self.failures.get(&indicator.value) {
+            return Err(ProviderError {
+                provider: self.name.clone(),
+                message: message.clone(),
+            });
+        }
         Ok(self.answers.get(&indicator.value).cloned().unwrap_or(Lookup {
             found: false,
             data: Value::Null,
