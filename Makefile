@@ -83,10 +83,12 @@ package: build
 	cd $(TARGET_DIR)/lambda && for f in $(FUNCTIONS); do (cd $$f && rm -f ../$$f.zip && zip -q ../$$f.zip bootstrap); done
 	ls -l $(TARGET_DIR)/lambda/*.zip
 
-## lint-infra: cfn-lint (no errors) and checkov (every failed check fixed or skipped with a reason)
+## lint-infra: cfn-lint (no errors), checkov (every failed check fixed or skipped with a reason),
+## and the example GitHub workflow against the workflow schema
 lint-infra: venv
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/member-account.yaml
 	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov --directory infra --framework cloudformation --compact --skip-download
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows examples/github/*.yml
 
 ## deploy: build, then sam deploy --guided (needs AWS credentials; see docs/deploy.md). Not run in CI.
 deploy: build

@@ -300,20 +300,10 @@ fn scenarios_pass_and_a_wrong_expectation_fails_with_a_diff() {
 /// A git repository holding a copy of the default policies (scenarios left out, so the corpus
 /// is exactly what a test gives), committed.
 fn policy_repo() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap();
-            if path.is_dir() && name != "scenarios" {
-                copy(&path, &to.join(name));
-            } else if path.is_file() {
-                std::fs::copy(&path, to.join(name)).unwrap();
-            }
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
-    copy(&repo("policies"), &dir.path().join("policies"));
+    let policies = dir.path().join("policies");
+    soar_tests::copy_policies(&policies);
+    std::fs::remove_dir_all(policies.join("scenarios")).unwrap();
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .arg("-C")
