@@ -1,5 +1,7 @@
 //! Shared helpers for soar's tests: fixture paths and the local stack (moto) on 127.0.0.1.
 
+pub mod fake_http;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root.

@@ -8,7 +8,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
     let aws = soar_aws::sdk::load().await;
-    // External intelligence providers arrive with their own issue; the egress guard is already in place.
-    let function = wire::enrich(&config, &aws, soar_lambda::policies()?, Vec::new())?;
+    let policies = soar_lambda::policies()?;
+    let providers = wire::intel_providers(&config, &aws, &policies)?;
+    let function = wire::enrich(&config, &aws, policies, providers)?;
     soar_lambda::run_sqs(function).await
 }

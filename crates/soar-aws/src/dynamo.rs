@@ -10,6 +10,7 @@
 //! | outcome of a refused action | `ALERT#<id>` | `SKIP#<type>#<target>` |
 //! | enrichment cache | `INTEL#<provider>#<kind>:<value>` | `CACHE` |
 //! | hourly action counter | `RATE#actions#<YYYY-MM-DDTHH>` | `COUNT` |
+//! | provider request counter | `RATE#intel#<provider>#<window>s#<window index>` | `COUNT` |
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -18,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use soar_core::alert::Indicator;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, TraceEntry};
-use soar_core::ports::{Claim, Lookup, Registration, StateError, StateStore};
+use soar_core::ports::{Claim, Lookup, RateWindow, Registration, Slot, StateError, StateStore};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub mod keys {
     }
     pub fn rate_window(hour: &str) -> String {
         format!("RATE#actions#{hour}")
+    }
+    pub fn lookup_window(provider: &str, seconds: u64, index: u64) -> String {
+        format!("RATE#intel#{provider}#{seconds}s#{index}")
     }
 }
 
@@ -455,6 +459,30 @@ impl StateStore for DynamoState {
         match result {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+
+    async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError> {
+        let (index, retry_after) = soar_core::time::fixed_window(window.seconds);
+        // One conditional increment per request: of any number of racing instances, exactly
+        // `requests` succeed in a window.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::lookup_window(provider, window.seconds, index)))
+            .key("sk", s("COUNT"))
+            .update_expression("ADD requests :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(requests) OR requests < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(window.requests))
+            .expression_attribute_values(":exp", expires(Duration::from_secs(window.seconds * 2 + 60)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Slot::Granted),
+            Err(e) if conditional_failed(&e) => Ok(Slot::Full { retry_after }),
             Err(e) => Err(err("UpdateItem", e)),
         }
     }

@@ -4,6 +4,7 @@
 //!   enrichment cache, hourly action cap), with conditional writes for dedup and exactly-once.
 //! - [`SqsForwarder`]: hands the message document to the next phase's queue.
 //! - [`sdk`]: SDK configuration (honours `AWS_ENDPOINT_URL`) and role assumption in other accounts.
+//! - [`secrets`]: named secrets (provider API keys) from Secrets Manager, once per cold start.
 //! - [`pump`]: delivers queue messages to functions like Lambda's SQS event source (local runs).
 //! - `setup` (feature `setup`): creates the table, queues and EventBridge rule idempotently.
 //!
@@ -12,6 +13,7 @@
 mod dynamo;
 pub mod pump;
 pub mod sdk;
+pub mod secrets;
 #[cfg(feature = "setup")]
 pub mod setup;
 mod sqs;

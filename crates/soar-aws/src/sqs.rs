@@ -7,6 +7,7 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use soar_core::document::Document;
 use soar_core::functions::message_body;
 use soar_core::ports::{ForwardError, Forwarder};
+use std::time::Duration;
 
 /// The next phase's queue.
 #[derive(Clone)]
@@ -27,6 +28,17 @@ impl SqsForwarder {
 #[async_trait]
 impl Forwarder for SqsForwarder {
     async fn forward(&self, doc: &Document) -> Result<(), ForwardError> {
+        self.send(doc, None).await
+    }
+
+    async fn forward_after(&self, doc: &Document, delay: Duration) -> Result<(), ForwardError> {
+        // SQS takes 0..=900 seconds.
+        self.send(doc, Some(delay.as_secs().min(900) as i32)).await
+    }
+}
+
+impl SqsForwarder {
+    async fn send(&self, doc: &Document, delay_seconds: Option<i32>) -> Result<(), ForwardError> {
         let alert_id = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(&doc.alert.id)
@@ -37,6 +49,7 @@ impl Forwarder for SqsForwarder {
             .queue_url(&self.queue_url)
             .message_body(message_body(doc))
             .message_attributes("alert_id", alert_id)
+            .set_delay_seconds(delay_seconds)
             .send()
             .await
             .map_err(|e| {

@@ -120,9 +120,28 @@ pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
             };
             let _ = writeln!(
                 out,
-                "  enrich    {}: {subject}: {status}{}",
+                "  enrich    {}: {subject}: {status}{}{}",
                 e.provider,
+                answer_summary(&e.data),
                 if e.cached { " (cached)" } else { "" }
+            );
+        }
+        // Lookups the enrich policy withheld, with its reason (the Rust guard's refusals are notes).
+        let withheld = doc
+            .trace
+            .iter()
+            .filter_map(|t| t.decision.as_ref()?.get("rounds")?.as_array())
+            .flatten()
+            .filter_map(|round| round.get("withheld")?.as_array())
+            .flatten();
+        for w in withheld {
+            let field = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or("?");
+            let _ = writeln!(
+                out,
+                "  withheld  {}: {}: {} (enrich policy)",
+                field("provider"),
+                field("indicator"),
+                field("reason")
             );
         }
         for action in &doc.actions {
@@ -145,4 +164,34 @@ pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
         let _ = writeln!(out, "  error     {error}");
     }
     out
+}
+
+/// `, malicious, score 80, tags tor, https://...` from the common answer shape, or the error.
+fn answer_summary(data: &Value) -> String {
+    if let Some(error) = data.get("error").and_then(Value::as_str) {
+        return format!(": {error}");
+    }
+    let mut parts = Vec::new();
+    if let Some(verdict) = data.get("verdict").and_then(Value::as_str) {
+        parts.push(verdict.to_string());
+    }
+    if let Some(score) = data.get("score").and_then(Value::as_u64) {
+        parts.push(format!("score {score}"));
+    }
+    let tags: Vec<&str> = data
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !tags.is_empty() {
+        parts.push(format!("tags {}", tags.join(" ")));
+    }
+    if let Some(link) = data.get("link").and_then(Value::as_str) {
+        parts.push(link.to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", parts.join(", "))
+    }
 }

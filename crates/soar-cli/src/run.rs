@@ -8,6 +8,7 @@ use soar_core::memory::StaticInventory;
 use soar_core::parse_input;
 use soar_core::pipeline::{Parts, Pipeline};
 use soar_core::ports::{IntelProvider, Inventory};
+use soar_intel::{EnvSecrets, IntelConfig};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +26,11 @@ pub struct RunArgs {
     /// Folder of threat lists: ip*.txt, domain*.txt, hash*.txt.
     #[arg(long)]
     intel: Option<PathBuf>,
+    /// Intelligence providers to ask over HTTPS (VirusTotal, AbuseIPDB, GreyNoise, OTX), as JSON:
+    /// {"providers": [{"type": "virustotal", "secret": "soar/virustotal"}]}. Keys come from the
+    /// environment: secret `soar/virustotal` is SOAR_SECRET_SOAR_VIRUSTOTAL.
+    #[arg(long, value_name = "FILE")]
+    intel_config: Option<PathBuf>,
     /// One JSON object per input instead of the readable summary.
     #[arg(long)]
     json: bool,
@@ -51,6 +57,16 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.intel {
         providers.push(Arc::new(ThreatListProvider::load(dir).map_err(|e| e.to_string())?));
     }
+    let intel = match &args.intel_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            IntelConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => IntelConfig::default(),
+    };
+    // Generic HTTP providers declared in the policy data take part whenever they are declared.
+    let generic = soar_intel::generic_specs(&policies.config_value()).map_err(|e| e.to_string())?;
+    providers.extend(soar_intel::build(&intel, &generic, Arc::new(EnvSecrets)).map_err(|e| e.to_string())?);
     let org = policies.org_config().clone();
     let (mut parts, _state) = Parts::in_memory(policies, org);
     parts.inventory = inventory;

@@ -435,3 +435,63 @@ fn policy_diff_names_an_unknown_revision() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`no-such-branch` is not a commit"), "{stderr}");
 }
+
+#[tokio::test]
+async fn run_with_intel_config_shows_what_each_lookup_returned_and_what_was_withheld() {
+    use soar_tests::fake_http::{FakeHttp, Reply};
+    let vt = FakeHttp::start(|r| {
+        if r.target.ends_with("/198.51.100.23") {
+            Reply::json(
+                200,
+                serde_json::json!({"data": {"attributes": {
+                    "last_analysis_stats": {"malicious": 9, "suspicious": 0, "harmless": 60, "undetected": 11},
+                    "tags": ["tor"]}}}),
+            )
+        } else {
+            Reply::json(404, serde_json::json!({"error": {"code": "NotFoundError"}}))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("intel.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"providers": [{"type": "virustotal", "secret": "soar/vt", "base_url": vt.url()}]})
+            .to_string(),
+    )
+    .unwrap();
+    let args = [
+        "run".to_string(),
+        "--intel-config".into(),
+        config.display().to_string(),
+        repo("tests/fixtures/scenarios/tor-client.json").display().to_string(),
+        repo("tests/fixtures/scenarios/private-remote-ip.json")
+            .display()
+            .to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_soar"))
+            .args(&args)
+            .env("SOAR_SECRET_SOAR_VT", "vt-key-1234")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains(
+            "enrich    virustotal: ip 198.51.100.23: found, malicious, score 11, tags tor, https://www.virustotal.com/gui/ip-address/198.51.100.23"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("withheld  virustotal: 10.99.0.7: internal indicator (enrich policy)"),
+        "{stdout}"
+    );
+    let requests = vt.requests();
+    assert!(requests.iter().all(|r| !r.target.contains("10.99.0.7")), "{requests:?}");
+    assert!(requests.iter().all(|r| r.header("x-apikey") == Some("vt-key-1234")));
+    assert!(!stdout.contains("vt-key-1234"));
+}

@@ -89,6 +89,9 @@ pub struct Document {
     pub actions: Vec<ActionRecord>,
     #[serde(default)]
     pub trace: Vec<TraceEntry>,
+    /// When enrichment was first deferred for a provider's quota (RFC 3339); see `Enricher::enrich`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_since: Option<String>,
 }
 
 impl Document {
@@ -100,6 +103,7 @@ impl Document {
             verdict: None,
             actions: Vec::new(),
             trace: Vec::new(),
+            deferred_since: None,
         }
     }
 

@@ -9,7 +9,7 @@
 
 use crate::document::{Document, SCHEMA_VERSION};
 use crate::input::{Incoming, parse_input, parse_value};
-use crate::pipeline::{Enricher, Evaluator, IngestStatus, Ingestor, Responder};
+use crate::pipeline::{EnrichResult, Enricher, Evaluator, IngestStatus, Ingestor, Responder};
 use crate::ports::{Forwarder, StateStore};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -150,6 +150,8 @@ pub struct DocumentFunction {
     pub state: Arc<dyn StateStore>,
     /// The next phase's queue; `None` for remediate, the last phase.
     pub next: Option<Arc<dyn Forwarder>>,
+    /// This function's own queue, for enrichment deferred until a provider's quota frees up.
+    pub retry_later: Option<Arc<dyn Forwarder>>,
 }
 
 impl DocumentFunction {
@@ -173,7 +175,23 @@ impl DocumentFunction {
         let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = self.step.name());
         async {
             match &self.step {
-                Step::Enrich(enricher) => enricher.enrich(&mut doc).await,
+                Step::Enrich(enricher) => {
+                    let may_defer = self.retry_later.is_some();
+                    if let (EnrichResult::Deferred { delay, reason }, Some(queue)) =
+                        (enricher.enrich(&mut doc, may_defer).await, &self.retry_later)
+                    {
+                        // A delayed copy replaces this message (which is then deleted): deferral
+                        // does not use up the receive count that leads to the dead-letter queue.
+                        if let Err(e) = queue.forward_after(&doc, delay).await {
+                            return RecordOutcome::Retry { reason: e.to_string() };
+                        }
+                        tracing::info!(%reason, delay_s = delay.as_secs(), "enrichment deferred");
+                        return RecordOutcome::Done {
+                            alert_id: doc.alert.id.clone(),
+                            status: "deferred".into(),
+                        };
+                    }
+                }
                 Step::Evaluate(evaluator) => evaluator.evaluate(&mut doc).await,
                 Step::Remediate(responder) => responder.remediate(&mut doc).await,
             }
@@ -226,6 +244,7 @@ mod tests {
     #[derive(Default)]
     struct Queue {
         sent: Mutex<Vec<String>>,
+        delayed: Mutex<Vec<(String, std::time::Duration)>>,
         broken: bool,
     }
     #[async_trait]
@@ -235,6 +254,10 @@ mod tests {
                 return Err(ForwardError("queue down".into()));
             }
             self.sent.lock().unwrap().push(message_body(doc));
+            Ok(())
+        }
+        async fn forward_after(&self, doc: &Document, delay: std::time::Duration) -> Result<(), ForwardError> {
+            self.delayed.lock().unwrap().push((message_body(doc), delay));
             Ok(())
         }
     }
@@ -286,6 +309,7 @@ mod tests {
             step: Step::Evaluate(pipeline.evaluator),
             state,
             next: Some(queue.clone()),
+            retry_later: None,
         };
         assert!(matches!(f.handle_body("[]").await, RecordOutcome::Rejected { .. }));
         let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
@@ -309,6 +333,100 @@ mod tests {
         );
         let forwarded: Document = serde_json::from_str(&queue.sent.lock().unwrap()[0]).unwrap();
         assert_eq!(forwarded.trace.last().unwrap().phase, Phase::Evaluate);
+    }
+
+    /// Asks `intel` about every indicator; undetermined whatever it hears.
+    struct LookAll;
+    impl Policies for LookAll {
+        fn revision(&self, _: Phase) -> String {
+            "test".into()
+        }
+        fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
+            match phase {
+                Phase::Enrich => Ok(
+                    json!({"lookups": input["alert"]["indicators"].as_array().unwrap().iter()
+                    .map(|i| json!({"provider": "intel", "indicator": {"type": i["type"], "value": i["value"]}}))
+                    .collect::<Vec<_>>()}),
+                ),
+                other => AcceptAll.decide(other, input),
+            }
+        }
+    }
+
+    fn document_with_ip(id: &str, ip: &str) -> Document {
+        let Ok(Incoming::GuardDuty(mut alert)) = parse_input(FINDING.as_bytes()).remove(0).result else {
+            unreachable!()
+        };
+        alert.id = id.into();
+        alert.indicators = vec![crate::alert::Indicator::new(
+            crate::alert::IndicatorKind::Ip,
+            ip,
+            "test",
+            "remote",
+        )];
+        Document::new(*alert)
+    }
+
+    #[tokio::test]
+    async fn a_full_provider_quota_defers_the_alert_then_lets_it_go_on_without() {
+        use crate::ports::RateWindow;
+        let intel = crate::memory::CannedProvider::new("intel", &[crate::alert::IndicatorKind::Ip]).with_rate_limit(
+            RateWindow {
+                requests: 1,
+                seconds: 3600,
+            },
+        );
+        let (mut parts, state) = Parts::in_memory(Arc::new(LookAll), Default::default());
+        parts.providers = vec![Arc::new(intel)];
+        let pipeline = Pipeline::new(parts);
+        let (next, own) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
+        let f = DocumentFunction {
+            step: Step::Enrich(pipeline.enricher),
+            state,
+            next: Some(next.clone()),
+            retry_later: Some(own.clone()),
+        };
+        let body = |d: &Document| serde_json::to_string(d).unwrap();
+
+        assert!(
+            f.handle_body(&body(&document_with_ip("a", "198.51.100.1")))
+                .await
+                .is_done()
+        );
+        assert_eq!(next.sent.lock().unwrap().len(), 1);
+
+        let out = f.handle_body(&body(&document_with_ip("b", "198.51.100.2"))).await;
+        assert_eq!(
+            out,
+            RecordOutcome::Done {
+                alert_id: "b".into(),
+                status: "deferred".into()
+            }
+        );
+        assert_eq!(next.sent.lock().unwrap().len(), 1, "not handed on yet");
+        let (deferred, delay) = own.delayed.lock().unwrap()[0].clone();
+        assert!(delay > std::time::Duration::ZERO && delay <= std::time::Duration::from_secs(900));
+        let mut deferred: Document = serde_json::from_str(&deferred).unwrap();
+        assert!(deferred.deferred_since.is_some());
+        assert!(
+            deferred.enrichments.is_empty() && deferred.trace.is_empty(),
+            "unchanged but for the mark"
+        );
+
+        // Still within max_deferral: deferred again. Past it: goes on without the lookup, and says so.
+        assert_eq!(f.handle_body(&body(&deferred)).await.to_json()["status"], "deferred");
+        deferred.deferred_since = Some("2020-01-01T00:00:00.000Z".into());
+        assert_eq!(f.handle_body(&body(&deferred)).await.to_json()["status"], "done");
+        let handed_on: Document = serde_json::from_str(&next.sent.lock().unwrap()[1]).unwrap();
+        let notes = &handed_on.trace.last().unwrap().notes;
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("`intel` rate limit reached (1 per 3600s")
+                    && n.contains("deferred since 2020-01-01T00:00:00.000Z, going on without it")),
+            "{notes:?}"
+        );
+        assert!(handed_on.enrichments.iter().all(|e| e.provider != "intel"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode,
 use crate::egress::Locality;
 use crate::ports::{
     ActionError, Claim, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
-    Registration, Remediator, StateError, StateStore,
+    RateWindow, Registration, Remediator, Slot, StateError, StateStore,
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -32,6 +32,8 @@ struct StateInner {
     cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
     /// start of the current hour window and actions counted in it
     window: Option<(Instant, u32)>,
+    /// (provider, window length, window index) → requests counted
+    lookup_windows: HashMap<(String, u64, u64), u32>,
 }
 
 impl MemoryState {
@@ -189,6 +191,20 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
+    async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError> {
+        let (index, retry_after) = crate::time::fixed_window(window.seconds);
+        let mut inner = self.lock();
+        let count = inner
+            .lookup_windows
+            .entry((provider.to_string(), window.seconds, index))
+            .or_insert(0);
+        if *count >= window.requests {
+            return Ok(Slot::Full { retry_after });
+        }
+        *count += 1;
+        Ok(Slot::Granted)
+    }
+
     async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
         let mut inner = self.lock();
         let now = Instant::now();
@@ -282,6 +298,7 @@ pub struct CannedProvider {
     kinds: Vec<IndicatorKind>,
     answers: BTreeMap<String, Lookup>,
     failures: BTreeMap<String, String>,
+    rate_limits: Vec<RateWindow>,
     requests: Mutex<Vec<Indicator>>,
 }
 
@@ -293,6 +310,7 @@ impl CannedProvider {
             kinds: kinds.to_vec(),
             answers: BTreeMap::new(),
             failures: BTreeMap::new(),
+            rate_limits: Vec::new(),
             requests: Mutex::new(Vec::new()),
         }
     }
@@ -304,6 +322,12 @@ impl CannedProvider {
 
     pub fn answering(mut self, value: &str, lookup: Lookup) -> Self {
         self.answers.insert(value.into(), lookup);
+        self
+    }
+
+    /// A quota, as a real provider's free tier has.
+    pub fn with_rate_limit(mut self, window: RateWindow) -> Self {
+        self.rate_limits.push(window);
         self
     }
 
@@ -329,16 +353,16 @@ impl IntelProvider for CannedProvider {
     fn indicator_kinds(&self) -> &[IndicatorKind] {
         &self.kinds
     }
+    fn rate_limits(&self) -> &[RateWindow] {
+        &self.rate_limits
+    }
     async fn lookup(&self, indicator: &Indicator) -> Result<Lookup, ProviderError> {
         self.requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(indicator.clone());
         if let Some(message) = self.failures.get(&indicator.value) {
-            return Err(ProviderError {
-                provider: self.name.clone(),
-                message: message.clone(),
-            });
+            return Err(ProviderError::new(&self.name, message.clone()));
         }
         Ok(self.answers.get(&indicator.value).cloned().unwrap_or(Lookup {
             found: false,

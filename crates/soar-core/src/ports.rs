@@ -18,7 +18,37 @@ pub struct StateError(pub String);
 #[error("provider `{provider}`: {message}")]
 pub struct ProviderError {
     pub provider: String,
+    /// What went wrong, for people: never a secret, a URL with a key in it, or a response body.
     pub message: String,
+    /// The provider refused for now (HTTP 429 beyond the retries): try again after this long.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    pub fn new(provider: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError {
+            provider: provider.into(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// A provider's request quota: at most `requests` per `seconds`, shared by every function
+/// instance (the window counter lives in the state store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateWindow {
+    pub requests: u32,
+    pub seconds: u64,
+}
+
+/// The answer of the shared rate limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Counted: the request may go out.
+    Granted,
+    /// The window is full; the next one starts after this long.
+    Full { retry_after: Duration },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,6 +126,9 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
     async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
+    /// Counts one request to `provider` in the current fixed window of `window` (aligned to the
+    /// epoch, so every instance shares it); [`Slot::Full`] when the window's quota is used up.
+    async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError>;
 }
 
 /// What the organisation knows about one of its resources.
@@ -126,6 +159,14 @@ pub trait IntelProvider: Send + Sync {
     fn locality(&self) -> Locality;
     fn indicator_kinds(&self) -> &[IndicatorKind];
     async fn lookup(&self, indicator: &Indicator) -> Result<Lookup, ProviderError>;
+    /// Quotas to respect across all instances (a free tier's published limits, or configured).
+    fn rate_limits(&self) -> &[RateWindow] {
+        &[]
+    }
+    /// How long its answers stay fresh in the shared cache; `None`: the deployment default.
+    fn cache_ttl(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Carries out AWS actions (isolate, snapshot, stop, tag, deactivate key).
@@ -159,4 +200,41 @@ pub struct ForwardError(pub String);
 #[async_trait]
 pub trait Forwarder: Send + Sync {
     async fn forward(&self, doc: &Document) -> Result<(), ForwardError>;
+    /// Like `forward`, delivered no sooner than `delay` from now (at most 15 minutes).
+    async fn forward_after(&self, doc: &Document, delay: Duration) -> Result<(), ForwardError>;
+}
+
+/// A credential (an API key) read from a secret store. It has no `Display` and its `Debug`
+/// is redacted, so it cannot end up in a log line, a trace note or an error by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it: the outgoing request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("secret `{name}`: {message}")]
+pub struct SecretError {
+    pub name: String,
+    pub message: String,
+}
+
+/// Where named secrets come from: AWS Secrets Manager in the functions, the environment locally.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn secret(&self, name: &str) -> Result<Secret, SecretError>;
 }

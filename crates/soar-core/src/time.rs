@@ -62,6 +62,18 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The current fixed window of `seconds` (counted from the Unix epoch, so every process agrees
+/// on it without talking): its index, and how long until the next one starts.
+pub fn fixed_window(seconds: u64) -> (u64, std::time::Duration) {
+    let seconds = seconds.max(1);
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let index = since_epoch.as_secs() / seconds;
+    let next = std::time::Duration::from_secs((index + 1) * seconds);
+    (index, next.saturating_sub(since_epoch))
+}
+
 /// The current time in the same form.
 pub fn now() -> String {
     format_timestamp(&Utc::now())

@@ -332,10 +332,7 @@ impl Inventory for Ec2 {
         self.describe_instance(&resource.account, &resource.region, &resource.id)
             .await
             .map(|facts| facts.map(|f| f.to_record()))
-            .map_err(|message| ProviderError {
-                provider: "ec2".into(),
-                message,
-            })
+            .map_err(|message| ProviderError::new("ec2", message))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use soar_core::document::Mode;
 use soar_core::pipeline::{KNOWN_ACTIONS, Settings};
+use soar_intel::IntelConfig;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -23,9 +24,11 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
         "enrich",
         &[
             "SOAR_TABLE",
+            "SOAR_ENRICH_QUEUE_URL",
             "SOAR_EVALUATE_QUEUE_URL",
             "SOAR_MODE",
             "SOAR_RESPONDER_ROLE_NAME",
+            "SOAR_INTEL_CONFIG",
             LOG_VARIABLE,
         ],
     ),
@@ -62,6 +65,8 @@ pub struct Config {
     pub notify_topic_arn: Option<String>,
     /// Secrets Manager secret holding a Slack-compatible incoming-webhook URL.
     pub webhook_secret_id: Option<String>,
+    /// The intelligence providers (enrich), their key secrets and quotas.
+    pub intel: IntelConfig,
 }
 
 impl Config {
@@ -103,6 +108,13 @@ impl Config {
             })?,
             None => Settings::default().max_actions_per_hour,
         };
+        let intel = match get("SOAR_INTEL_CONFIG") {
+            Some(text) => IntelConfig::parse(&text).map_err(|e| ConfigError::Invalid {
+                name: "SOAR_INTEL_CONFIG",
+                message: e.to_string(),
+            })?,
+            None => IntelConfig::default(),
+        };
         Ok(Config {
             table: get("SOAR_TABLE"),
             enrich_queue_url: get("SOAR_ENRICH_QUEUE_URL"),
@@ -114,6 +126,7 @@ impl Config {
             responder_role_name: get("SOAR_RESPONDER_ROLE_NAME"),
             notify_topic_arn: get("SOAR_NOTIFY_TOPIC_ARN"),
             webhook_secret_id: get("SOAR_WEBHOOK_SECRET_ID"),
+            intel,
         })
     }
 
@@ -145,6 +158,7 @@ impl Config {
             mode: self.mode,
             allowed_actions: self.allowed_actions.clone(),
             max_actions_per_hour: self.max_actions_per_hour,
+            max_deferral: self.intel.max_deferral().unwrap_or(Settings::default().max_deferral),
             ..Settings::default()
         }
     }

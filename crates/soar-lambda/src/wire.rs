@@ -4,6 +4,7 @@
 use crate::Config;
 use crate::ConfigError;
 use soar_aws::sdk::{AccountConfigs, SdkConfig};
+use soar_aws::secrets::SecretsManager;
 use soar_aws::{DynamoState, SqsForwarder};
 use soar_core::functions::{DocumentFunction, IngestFunction, Step};
 use soar_core::pipeline::{Enricher, Evaluator, Ingestor, Responder};
@@ -34,7 +35,23 @@ pub fn ingest(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Res
     })
 }
 
-/// `providers`: the intelligence providers beside the EC2 inventory (none in AWS yet).
+/// The intelligence providers of `SOAR_INTEL_CONFIG` and of the policy data's
+/// `intel.http`, with keys from Secrets Manager.
+pub fn intel_providers(
+    config: &Config,
+    aws: &SdkConfig,
+    policies: &PolicySet,
+) -> Result<Vec<Arc<dyn IntelProvider>>, ConfigError> {
+    let invalid = |e: soar_intel::IntelError| ConfigError::Invalid {
+        name: "SOAR_INTEL_CONFIG",
+        message: e.to_string(),
+    };
+    let generic = soar_intel::generic_specs(&policies.config_value()).map_err(invalid)?;
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
+    soar_intel::build(&config.intel, &generic, secrets).map_err(invalid)
+}
+
+/// `providers`: the intelligence providers beside the EC2 inventory ([`intel_providers`]).
 pub fn enrich(
     config: &Config,
     aws: &SdkConfig,
@@ -55,6 +72,8 @@ pub fn enrich(
         step: Step::Enrich(enricher),
         state,
         next: Some(forwarder(aws, config.evaluate_queue_url()?)),
+        // Deferred enrichment comes back through this function's own queue.
+        retry_later: Some(forwarder(aws, config.enrich_queue_url()?)),
     })
 }
 
@@ -67,6 +86,7 @@ pub fn evaluate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> R
         }),
         state,
         next: Some(forwarder(aws, config.remediate_queue_url()?)),
+        retry_later: None,
     })
 }
 
@@ -94,5 +114,6 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         step: Step::Remediate(responder),
         state,
         next: None,
+        retry_later: None,
     })
 }

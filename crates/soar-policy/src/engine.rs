@@ -120,6 +120,8 @@ impl PhaseEngine {
 pub struct PolicySet {
     engines: Vec<(Phase, Result<PhaseEngine, PolicyError>, String)>,
     org: OrgConfig,
+    /// `data.soar.config` as written (sections the Rust side reads beyond `org`, such as `intel`).
+    config: Value,
     config_error: Option<String>,
     coverage: Option<Arc<Mutex<Coverage>>>,
 }
@@ -140,6 +142,7 @@ impl PolicySet {
 
     pub fn from_tree(tree: &PolicyTree, time_limit: Duration) -> Self {
         let mut org = None;
+        let mut config = Value::Null;
         let mut config_error = None;
         let engines = Phase::ALL
             .into_iter()
@@ -157,6 +160,7 @@ impl PolicySet {
                     .and_then(|b| {
                         // No config is fine (the built-in private ranges still apply); a malformed one is not.
                         if org.is_none() && !b.config().is_null() {
+                            config = b.config();
                             match serde_json::from_value::<OrgConfig>(b.config()) {
                                 Ok(c) => org = Some(c),
                                 Err(e) => config_error = Some(format!("data.soar.config: {e}")),
@@ -174,6 +178,7 @@ impl PolicySet {
         PolicySet {
             engines,
             org: org.unwrap_or_default(),
+            config,
             config_error,
             coverage: None,
         }
@@ -215,6 +220,7 @@ impl PolicySet {
         PolicySet {
             engines,
             org: OrgConfig::default(),
+            config: Value::Null,
             config_error: None,
             coverage: None,
         }
@@ -223,6 +229,11 @@ impl PolicySet {
     /// `data.soar.config` as the Rust guard rails read it (egress, recursion limits).
     pub fn org_config(&self) -> &OrgConfig {
         &self.org
+    }
+
+    /// `data.soar.config` as the policy data has it (`null` when there is none).
+    pub fn config_value(&self) -> Value {
+        self.config.clone()
     }
 
     /// Load problems, one line each; empty when every phase loaded.

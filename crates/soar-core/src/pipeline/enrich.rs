@@ -6,11 +6,11 @@ use crate::alert::{Indicator, tags_mark_protected};
 use crate::decision::{EnrichDecision, LookupRequest, Policies};
 use crate::document::{Document, Enrichment, EnrichmentStatus, Phase, TraceEntry};
 use crate::egress::{Locality, OrgConfig};
-use crate::ports::{IntelProvider, Inventory, Lookup, StateStore};
+use crate::ports::{IntelProvider, Inventory, Lookup, ProviderError, Slot, StateStore};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The provider name under which inventory facts about the alert's resource are recorded.
 pub const INVENTORY_PROVIDER: &str = "inventory";
@@ -24,8 +24,45 @@ pub struct Enricher {
     pub settings: Settings,
 }
 
+/// What an enrich attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrichResult {
+    Done,
+    /// A provider's shared quota is used up: the document is unchanged (but for
+    /// `deferred_since`) and should come back after `delay`, not go on without the lookup yet.
+    Deferred {
+        delay: Duration,
+        reason: String,
+    },
+}
+
+/// SQS delays a message at most 15 minutes.
+const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// A lookup's fate, for the round loop.
+enum LookupResult {
+    /// Counted against the budget; the indicators the provider linked.
+    Counted(Vec<Indicator>),
+    /// Refused or failed before counting (the reason is a trace note).
+    Skipped,
+    /// Over a shared quota; may be deferred.
+    RateLimited { retry_after: Duration, reason: String },
+}
+
 impl Enricher {
-    pub async fn enrich(&self, doc: &mut Document) {
+    /// Enriches `doc`. With `may_defer` (the enrich function, which can put the message back on
+    /// its queue with a delay), a full provider quota defers the alert until the quota frees up,
+    /// for at most `settings.max_deferral` after the first deferral; after that, or without
+    /// `may_defer` (one-process runs), the alert goes on without those lookups, and the trace says so.
+    pub async fn enrich(&self, doc: &mut Document, may_defer: bool) -> EnrichResult {
+        let before = doc.clone();
+        let waited = doc
+            .deferred_since
+            .as_deref()
+            .and_then(crate::time::parse_timestamp_str)
+            .map(|since| (chrono::Utc::now() - since).to_std().unwrap_or_default());
+        let may_defer = may_defer && waited.is_none_or(|w| w < self.settings.max_deferral);
+        let mut deferral: Option<(Duration, String)> = None;
         let started = Instant::now();
         let mut entry = TraceEntry {
             phase: Phase::Enrich,
@@ -80,7 +117,31 @@ impl Enricher {
                     ));
                     continue;
                 }
-                if let Some(related) = self.lookup(doc, &request, depth, &mut entry).await {
+                let related = match self.lookup(doc, &request, depth, &mut entry).await {
+                    LookupResult::Counted(related) => related,
+                    LookupResult::Skipped => continue,
+                    LookupResult::RateLimited { retry_after, reason } => {
+                        if may_defer {
+                            let longest = deferral.as_ref().map_or(retry_after, |(d, _)| retry_after.max(*d));
+                            deferral = Some((longest, reason));
+                        } else {
+                            let why = match (&doc.deferred_since, waited) {
+                                (Some(since), Some(w)) => format!(
+                                    "deferred since {since}, going on without it after {}s (max_deferral {}s)",
+                                    w.as_secs(),
+                                    self.settings.max_deferral.as_secs()
+                                ),
+                                _ => "not waited for in a one-process run".to_string(),
+                            };
+                            entry.notes.push(format!(
+                                "{reason}: {} `{}` not looked up ({why})",
+                                request.indicator.kind, request.indicator.value
+                            ));
+                        }
+                        continue;
+                    }
+                };
+                {
                     used += 1;
                     for mut indicator in related {
                         if !doc.alert.indicators.iter().any(|i| i.key() == indicator.key()) {
@@ -103,6 +164,14 @@ impl Enricher {
             }
             depth += 1;
         }
+        if let Some((delay, reason)) = deferral {
+            let since = before.deferred_since.clone().unwrap_or_else(crate::time::now);
+            *doc = before;
+            doc.deferred_since = Some(since);
+            let delay = delay.clamp(Duration::from_secs(1), MAX_DELAY);
+            tracing::info!(reason = %reason, delay_s = delay.as_secs(), "enrichment deferred");
+            return EnrichResult::Deferred { delay, reason };
+        }
         entry.decision = Some(json!({"rounds": rounds}));
         entry.micros = started.elapsed().as_micros() as u64;
         for note in &entry.notes {
@@ -112,6 +181,7 @@ impl Enricher {
             tracing::warn!(error = %e, "could not record the enrich decision");
         }
         doc.trace.push(entry);
+        EnrichResult::Done
     }
 
     /// The organisation's own record of the alert's resource: its tags override the finding's
@@ -144,14 +214,14 @@ impl Enricher {
         });
     }
 
-    /// One lookup after the guards. `Some(related indicators)` when a lookup counted against the budget.
+    /// One lookup after the guards: egress, provider kinds, cache, the shared quota.
     async fn lookup(
         &self,
         doc: &mut Document,
         request: &LookupRequest,
         depth: u32,
         entry: &mut TraceEntry,
-    ) -> Option<Vec<Indicator>> {
+    ) -> LookupResult {
         let Some(indicator) = doc
             .alert
             .indicators
@@ -163,14 +233,14 @@ impl Enricher {
                 "policy asked about {} `{}`, which is not an indicator of this alert: ignored",
                 request.indicator.kind, request.indicator.value
             ));
-            return None;
+            return LookupResult::Skipped;
         };
         let Some(provider) = self.providers.iter().find(|p| p.name() == request.provider) else {
             entry.notes.push(format!(
                 "no provider named `{}` is configured: {} `{}` not looked up",
                 request.provider, indicator.kind, indicator.value
             ));
-            return None;
+            return LookupResult::Skipped;
         };
         // The egress guard: after the policy, whatever it returned.
         if provider.locality() == Locality::External
@@ -183,7 +253,7 @@ impl Enricher {
                 provider.name()
             ));
             tracing::warn!(indicator = %indicator.value, provider = provider.name(), "egress refused");
-            return None;
+            return LookupResult::Skipped;
         }
         if !provider.indicator_kinds().contains(&indicator.kind) {
             entry.notes.push(format!(
@@ -191,7 +261,7 @@ impl Enricher {
                 provider.name(),
                 indicator.kind
             ));
-            return None;
+            return LookupResult::Skipped;
         }
         let cached = match self.state.cached_lookup(provider.name(), &indicator).await {
             Ok(hit) => hit,
@@ -202,7 +272,44 @@ impl Enricher {
         };
         let (result, was_cached) = match cached {
             Some(hit) => (Ok(hit), true),
-            None => (provider.lookup(&indicator).await, false),
+            None => {
+                for window in provider.rate_limits() {
+                    match self.state.take_lookup_slot(provider.name(), *window).await {
+                        Ok(Slot::Granted) => {}
+                        Ok(Slot::Full { retry_after }) => {
+                            return LookupResult::RateLimited {
+                                retry_after,
+                                reason: format!(
+                                    "`{}` rate limit reached ({} per {}s, shared by all instances)",
+                                    provider.name(),
+                                    window.requests,
+                                    window.seconds
+                                ),
+                            };
+                        }
+                        // Without the counter the quota cannot be kept: do not spend it blind.
+                        Err(e) => {
+                            return LookupResult::RateLimited {
+                                retry_after: Duration::from_secs(30),
+                                reason: format!("`{}` rate limiter unavailable ({e})", provider.name()),
+                            };
+                        }
+                    }
+                }
+                match provider.lookup(&indicator).await {
+                    Err(ProviderError {
+                        retry_after: Some(retry_after),
+                        message,
+                        ..
+                    }) => {
+                        return LookupResult::RateLimited {
+                            retry_after,
+                            reason: format!("`{}` answered 429 ({message})", provider.name()),
+                        };
+                    }
+                    result => (result, false),
+                }
+            }
         };
         let (status, data, related) = match result {
             Ok(Lookup { found, data, related }) => {
@@ -214,7 +321,12 @@ impl Enricher {
                     };
                     if let Err(e) = self
                         .state
-                        .cache_lookup(provider.name(), &indicator, &lookup, self.settings.cache_ttl)
+                        .cache_lookup(
+                            provider.name(),
+                            &indicator,
+                            &lookup,
+                            provider.cache_ttl().unwrap_or(self.settings.cache_ttl),
+                        )
                         .await
                     {
                         entry.notes.push(format!("could not cache a lookup: {e}"));
@@ -240,6 +352,6 @@ impl Enricher {
             cached: was_cached,
             depth,
         });
-        Some(related)
+        LookupResult::Counted(related)
     }
 }

@@ -11,7 +11,7 @@ mod ingest;
 mod probe;
 mod remediate;
 
-pub use enrich::{Enricher, INVENTORY_PROVIDER};
+pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use probe::check_contract;
@@ -39,6 +39,8 @@ pub struct Settings {
     /// Deployment-wide cap on executed actions per hour, so a bad policy cannot isolate the fleet.
     pub max_actions_per_hour: u32,
     pub cache_ttl: Duration,
+    /// How long an alert may wait for a provider's quota before it goes on without that lookup.
+    pub max_deferral: Duration,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             allowed_actions: None,
             max_actions_per_hour: 20,
             cache_ttl: Duration::from_secs(6 * 3600),
+            max_deferral: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -196,7 +199,8 @@ impl Pipeline {
         async {
             match outcome.status {
                 IngestStatus::Accepted => {
-                    self.enricher.enrich(&mut doc).await;
+                    // One process cannot put the alert back on a queue: no deferral, notes instead.
+                    self.enricher.enrich(&mut doc, false).await;
                     self.evaluator.evaluate(&mut doc).await;
                     self.responder.remediate(&mut doc).await;
                 }
