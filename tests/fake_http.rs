@@ -17,6 +17,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub at: Instant,
+    /// Wall-clock time of arrival, for quota windows aligned to the epoch.
+    pub wall: std::time::SystemTime,
 }
 
 impl Recorded {
@@ -175,6 +177,7 @@ async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
                 headers,
                 body,
                 at: Instant::now(),
+                wall: std::time::SystemTime::now(),
             }));
         }
         let n = socket.read(&mut chunk).await?;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use soar_core::document::Document;
 use soar_core::functions::message_body;
 use soar_core::ports::{ForwardError, Forwarder};
@@ -167,17 +167,26 @@ impl SqsQueue {
 
     /// Approximate number of visible messages.
     pub async fn depth(&self) -> Result<u64, String> {
+        self.count(QueueAttributeName::ApproximateNumberOfMessages).await
+    }
+
+    /// Approximate number of messages sent with a delay that has not passed yet.
+    pub async fn delayed(&self) -> Result<u64, String> {
+        self.count(QueueAttributeName::ApproximateNumberOfMessagesDelayed).await
+    }
+
+    async fn count(&self, attribute: QueueAttributeName) -> Result<u64, String> {
         let out = self
             .client
             .get_queue_attributes()
             .queue_url(&self.url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(attribute.clone())
             .send()
             .await
             .map_err(|e| format!("SQS GetQueueAttributes on {}: {}", self.url, e.into_service_error()))?;
         Ok(out
             .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|a| a.get(&attribute))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
     }
