@@ -16,7 +16,7 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: demo offline-demo test lint lint-infra unit policy-test fmt bins build package smoke deploy venv
+.PHONY: opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins build package smoke deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
@@ -29,7 +29,23 @@ offline-demo: bins
 
 ## test: formatting, lints, every Rust test (AWS adapters and the function chain against a local
 ## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
-test: venv lint lint-infra bins unit policy-test
+test: venv opa-ref lint lint-infra bins unit policy-test
+
+## opa-ref: the reference OPA engine (libopabridge.so from the pinned PyPI wheel) in .opa/, for
+## the differential conformance test and `make bench`. Not fatal: without it that test says
+## SKIPPED and passes.
+OPA_WHEEL := opa-golib-python-bindings==0.4.4
+opa-ref: venv
+	@if [ -f .opa/opa_bindings/libopabridge.so ]; then exit 0; fi; \
+	rm -rf .opa/wheel && mkdir -p .opa/wheel && \
+	if $(VENV)/bin/pip download --quiet --no-deps --only-binary=:all: --python-version 3.14 \
+		--dest .opa/wheel "$(OPA_WHEEL)" && \
+	   $(VENV)/bin/python -m zipfile -e .opa/wheel/*.whl .opa/unpacked && \
+	   mkdir -p .opa/opa_bindings && cp .opa/unpacked/opa_bindings/libopabridge.so .opa/opa_bindings/; then \
+		echo "reference OPA engine: .opa/opa_bindings/libopabridge.so"; \
+	else \
+		echo "reference OPA engine unavailable: the conformance test will be SKIPPED"; \
+	fi; rm -rf .opa/wheel .opa/unpacked
 
 ## venv: the pinned Python tools (moto server, cargo-lambda, zig) in .venv
 venv: $(VENV)/.installed

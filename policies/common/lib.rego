@@ -26,29 +26,29 @@ internal_domain(name) if {
 }
 
 # An indicator that must stay inside the organisation.
-internal(ind) if {
+is_internal(ind) if {
 	ind.type == "ip"
 	internal_ip(ind.value)
 }
 
-internal(ind) if {
+is_internal(ind) if {
 	ind.type == "domain"
 	internal_domain(ind.value)
 }
 
-internal(ind) if {
+is_internal(ind) if {
 	ind.type == "email"
 	parts := split(ind.value, "@")
 	internal_domain(parts[count(parts) - 1])
 }
 
-internal(ind) if {
+is_internal(ind) if {
 	ind.type == "hash"
 	lower(ind.value) in {lower(h) | some h in object.get(config, "internal_hashes", [])}
 }
 
 # Key ids and user names are the organisation's own identifiers.
-internal(ind) if ind.type in {"access_key", "user"}
+is_internal(ind) if ind.type in {"access_key", "user"}
 
 # The resource is off limits: tagged in the finding, or marked protected by the inventory.
 protected(alert, enrichments) if alert.resource.tags[config.protected_tag] == "true"

@@ -3,28 +3,28 @@ package soar.lib_test
 import data.soar.lib
 
 test_private_ranges_are_internal if {
-	lib.internal({"type": "ip", "value": "10.1.2.3"})
-	lib.internal({"type": "ip", "value": "192.168.0.10"})
-	lib.internal({"type": "ip", "value": "fd00::1"})
+	lib.is_internal({"type": "ip", "value": "10.1.2.3"})
+	lib.is_internal({"type": "ip", "value": "192.168.0.10"})
+	lib.is_internal({"type": "ip", "value": "fd00::1"})
 }
 
 test_public_ip_is_not_internal if {
-	not lib.internal({"type": "ip", "value": "198.51.100.7"})
+	not lib.is_internal({"type": "ip", "value": "198.51.100.7"})
 }
 
 test_configured_cidr_is_internal if {
-	lib.internal({"type": "ip", "value": "203.0.113.5"}) with data.soar.config.internal_cidrs as ["203.0.113.0/24"]
+	lib.is_internal({"type": "ip", "value": "203.0.113.5"}) with data.soar.config.internal_cidrs as ["203.0.113.0/24"]
 }
 
 test_internal_domain_and_subdomains if {
-	lib.internal({"type": "domain", "value": "git.corp.example.com"})
-	lib.internal({"type": "domain", "value": "ip-10-0-0-1.ec2.internal"})
-	not lib.internal({"type": "domain", "value": "notcorp.example.com"})
+	lib.is_internal({"type": "domain", "value": "git.corp.example.com"})
+	lib.is_internal({"type": "domain", "value": "ip-10-0-0-1.ec2.internal"})
+	not lib.is_internal({"type": "domain", "value": "notcorp.example.com"})
 }
 
 test_identities_never_leave if {
-	lib.internal({"type": "access_key", "value": "AKIAEXAMPLE"})
-	lib.internal({"type": "user", "value": "alice"})
+	lib.is_internal({"type": "access_key", "value": "AKIAEXAMPLE"})
+	lib.is_internal({"type": "user", "value": "alice"})
 }
 
 test_protected_by_inventory if {

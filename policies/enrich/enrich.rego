@@ -29,7 +29,7 @@ may_send(ind, provider) if provider.locality == "internal"
 
 may_send(ind, provider) if {
 	provider.locality == "external"
-	not lib.internal(ind)
+	not lib.is_internal(ind)
 	ind.role in {"remote", "related"}
 }
 
@@ -39,7 +39,7 @@ withheld contains {"indicator": ind.value, "provider": name, "reason": "internal
 	some name, p in providers
 	ind.type in p.indicator_kinds
 	p.locality == "external"
-	lib.internal(ind)
+	lib.is_internal(ind)
 }
 
 lookups contains {"provider": name, "indicator": {"type": ind.type, "value": ind.value}} if {

@@ -1,0 +1,12 @@
+//! Benchmarks and conformance for soar's policy engine and pipeline:
+//!
+//! - [`opa`]: the reference OPA engine, `libopabridge.so`, loaded at run time;
+//! - [`corpus`]: the alerts and the exact per-phase policy inputs they produce;
+//! - [`reference`]: the same bundles in OPA, decision for decision, and the comparison.
+//!
+//! The `soar-bench` binary (`make bench`) measures; `tests/conformance.rs` (`make test`) proves
+//! both engines decide the whole corpus identically.
+
+pub mod corpus;
+pub mod opa;
+pub mod reference;
