@@ -31,6 +31,12 @@ offline-demo: bins
 ## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
 test: venv opa-ref lint lint-infra bins unit policy-test
 
+## bench: release build, then the benchmarks (policy latency against the reference OPA engine,
+## cold start, throughput, binary sizes); prints the table and writes bench/results.{md,json}
+bench: opa-ref
+	$(CARGO) build --release --locked -p soar-bench $(foreach f,$(FUNCTIONS),-p $(f))
+	$(TARGET_DIR)/release/soar-bench $(TARGET_DIR)/release
+
 ## opa-ref: the reference OPA engine (libopabridge.so from the pinned PyPI wheel) in .opa/, for
 ## the differential conformance test and `make bench`. Not fatal: without it that test says
 ## SKIPPED and passes.

@@ -7,6 +7,8 @@
 //! The `soar-bench` binary (`make bench`) measures; `tests/conformance.rs` (`make test`) proves
 //! both engines decide the whole corpus identically.
 
+pub mod coldstart;
 pub mod corpus;
 pub mod opa;
 pub mod reference;
+pub mod stats;

@@ -138,6 +138,22 @@ impl<'lib> OpaEngine<'lib> {
         self.lib.envelope(ptr).map(drop)
     }
 
+    /// The engine's raw answer envelope for `data.<path>` and `input` (JSON text in, JSON text
+    /// out: the work the benchmark times).
+    pub fn eval_document_raw(&self, path: &CStr, input: &CStr) -> Result<String, OpaError> {
+        // SAFETY: valid handle and NUL-terminated strings that outlive the call.
+        let ptr = unsafe { (self.lib.eval_document)(self.handle, path.as_ptr(), input.as_ptr(), 0, 0) };
+        if ptr.is_null() {
+            return Err(OpaError::Protocol("native call returned NULL".into()));
+        }
+        // SAFETY: a NUL-terminated string the library allocated, freed with its own function.
+        unsafe {
+            let text = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+            (self.lib.free)(ptr.cast());
+            Ok(text)
+        }
+    }
+
     /// The value of `data.<path>` for `input` (JSON text); `Ok(None)` when undefined.
     pub fn eval_document(&self, path: &str, input: &str) -> Result<Option<Value>, OpaError> {
         let (path, input) = (c(path)?, c(input)?);

@@ -28,14 +28,19 @@ impl<'lib> ReferencePhases<'lib> {
         Ok(ReferencePhases { engines })
     }
 
-    /// The phase's decision for `input` (JSON text), `None` when undefined.
-    pub fn decide(&self, phase: Phase, input: &str) -> Result<Option<Value>, OpaError> {
-        let (_, engine) = self
+    pub fn engine(&self, phase: Phase) -> &OpaEngine<'lib> {
+        &self
             .engines
             .iter()
             .find(|(p, _)| *p == phase)
-            .expect("every phase is loaded");
-        engine.eval_document(&format!("soar.{phase}.decision"), input)
+            .expect("every phase is loaded")
+            .1
+    }
+
+    /// The phase's decision for `input` (JSON text), `None` when undefined.
+    pub fn decide(&self, phase: Phase, input: &str) -> Result<Option<Value>, OpaError> {
+        self.engine(phase)
+            .eval_document(&format!("soar.{phase}.decision"), input)
     }
 }
 

@@ -61,10 +61,12 @@ pub struct Ingestor {
 
 impl Ingestor {
     pub async fn ingest(&self, incoming: Incoming) -> IngestOutcome {
-        let (source, alert) = match &incoming {
+        let (source, mut alert) = match &incoming {
             Incoming::GuardDuty(alert) => ("guardduty".to_string(), Some(alert.as_ref().clone())),
             Incoming::Generic { source, .. } => (source.clone(), None),
         };
+        // The raw payload goes in once, as `raw`, not again inside `alert`.
+        let alert_raw = alert.as_mut().map(|a| std::mem::take(&mut a.raw));
         let input = json!({
             "schema_version": crate::document::SCHEMA_VERSION,
             "source": source,
@@ -72,6 +74,9 @@ impl Ingestor {
             "raw": incoming.raw(),
             "context": {"phase": "ingest"},
         });
+        if let (Some(alert), Some(raw)) = (alert.as_mut(), alert_raw) {
+            alert.raw = raw;
+        }
         let (mut entry, decision) = run_policy::<IngestDecision>(self.policies.as_ref(), Phase::Ingest, &input);
 
         let mut doc = match (alert, &decision) {

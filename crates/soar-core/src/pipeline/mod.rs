@@ -55,9 +55,13 @@ impl Default for Settings {
     }
 }
 
-/// The input every policy sees: the document so far plus `context`, nothing else.
-pub(crate) fn policy_input(doc: &Document, context: Value) -> Value {
-    let mut input = serde_json::to_value(doc).unwrap_or_else(|_| json!({}));
+/// The input every policy sees: the document so far plus `context`, nothing else. The raw
+/// payload stays out: ingest has it as `input.raw`, later phases work on the normalised alert,
+/// and it is most of the document's size (every byte of input is converted per decision).
+pub(crate) fn policy_input(doc: &mut Document, context: Value) -> Value {
+    let raw = std::mem::take(&mut doc.alert.raw);
+    let mut input = serde_json::to_value(&*doc).unwrap_or_else(|_| json!({}));
+    doc.alert.raw = raw;
     if let Some(obj) = input.as_object_mut() {
         obj.insert("context".into(), context);
     }
