@@ -31,9 +31,11 @@ offline-demo: bins
 ## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
 test: venv opa-ref lint lint-infra bins unit policy-test
 
-## bench: release build, then the benchmarks (policy latency against the reference OPA engine,
-## cold start, throughput, binary sizes); prints the table and writes bench/results.{md,json}
-bench: opa-ref
+## bench: the end-to-end latency on the local stack (moto, debug build: it is moto's time), then a
+## release build and the benchmarks (policy latency against the reference OPA engine, cold start,
+## throughput, binary sizes); prints the table and writes bench/results.{md,json}
+bench: venv opa-ref
+	$(CARGO) test --locked -p soar-tests --test chain -- --ignored --exact e2e_finding_to_isolation_latency
 	$(CARGO) build --release --locked -p soar-bench $(foreach f,$(FUNCTIONS),-p $(f))
 	$(TARGET_DIR)/release/soar-bench $(TARGET_DIR)/release
 

@@ -520,3 +520,40 @@ async fn replay_reruns_a_stored_alert_and_alerts_browse_the_table() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("no alert `guardduty/no/such/alert`"), "{out}");
 }
+
+/// `make bench`: finding on the local EventBridge bus to the instance in its quarantine group,
+/// over 20 findings (enforce mode, the functions as wired for Lambda, moto behind them). Writes
+/// `bench/e2e.json`, which `soar-bench` merges into bench/results. Not a pass/fail test.
+#[tokio::test]
+#[ignore = "a measurement: run by make bench"]
+async fn e2e_finding_to_isolation_latency() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let mut samples = Vec::new();
+    for n in 0..20 {
+        let instance = lab::create_instance(&stack.aws, &format!("web-{n}"), &[])
+            .await
+            .unwrap();
+        let event = lab::guardduty_event(&instance, &tor(&format!("f-e2e-{n}")));
+        let started = std::time::Instant::now();
+        stack.publish(&event).await;
+        let isolated = async {
+            loop {
+                let groups = stack.groups(&instance).await;
+                if groups.iter().any(|g| g.starts_with("soar-quarantine-")) {
+                    return started.elapsed();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        let (took, _) = tokio::join!(isolated, stack.run());
+        samples.push(took);
+    }
+    samples.sort();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let (p50, p95) = (ms(samples[samples.len() / 2]), ms(samples[(samples.len() * 95) / 100]));
+    let report = json!({"findings": samples.len(), "p50_ms": p50, "p95_ms": p95});
+    let dir = soar_tests::root().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("e2e.json"), report.to_string()).unwrap();
+    eprintln!("finding to isolation: {report}");
+}

@@ -11,4 +11,5 @@ pub mod coldstart;
 pub mod corpus;
 pub mod opa;
 pub mod reference;
+pub mod rss;
 pub mod stats;

@@ -43,6 +43,16 @@ struct ColdStart {
 }
 
 #[derive(Serialize)]
+struct Memory {
+    function: String,
+    alerts: usize,
+    invocations: usize,
+    errors: usize,
+    peak_rss_mb: f64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
 struct Results {
     corpus_alerts: usize,
     latency: Vec<PhaseLatency>,
@@ -52,6 +62,9 @@ struct Results {
     throughput_all_cores: f64,
     cores: usize,
     binary_bytes: BTreeMap<String, u64>,
+    memory: Vec<Memory>,
+    /// From `bench/e2e.json` (the local-stack test `make bench` runs first), when present.
+    end_to_end: Option<Value>,
 }
 
 fn main() -> Result<(), String> {
@@ -75,6 +88,12 @@ fn main() -> Result<(), String> {
     let policy_compile_ms = policy_compile_ms();
     let cold_start = cold_starts(&functions_dir);
     let (one, all, cores) = throughput(&policies);
+    let memory = runtime
+        .block_on(memory(&root, &functions_dir, policies.clone()))
+        .unwrap_or_else(|e| {
+            eprintln!("peak memory not measured: {e}");
+            Vec::new()
+        });
     let binary_bytes = FUNCTIONS
         .iter()
         .filter_map(|f| Some((f.to_string(), std::fs::metadata(functions_dir.join(f)).ok()?.len())))
@@ -88,6 +107,10 @@ fn main() -> Result<(), String> {
         throughput_all_cores: all,
         cores,
         binary_bytes,
+        memory,
+        end_to_end: std::fs::read_to_string(root.join("bench/e2e.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok()),
     };
     let markdown = render(&results, &functions_dir);
     print!("{markdown}");
@@ -273,6 +296,136 @@ fn throughput(policies: &Arc<PolicySet>) -> (f64, f64, usize) {
     (one, all, cores)
 }
 
+/// A moto server on a free local port, stopped when dropped.
+struct Moto(std::process::Child, String);
+
+impl Moto {
+    fn start(root: &Path) -> Result<Moto, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = std::process::Command::new(root.join(".venv/bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start .venv/bin/moto_server (make venv): {e}"))?;
+        let moto = Moto(child, format!("http://127.0.0.1:{port}"));
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(moto);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("moto did not start listening".into())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SQS events of ten records each, as Lambda's event source batches them.
+fn sqs_events(bodies: &[String], queue: &str) -> Vec<String> {
+    bodies
+        .chunks(10)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let records: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    json!({"messageId": format!("m-{n}-{i}"), "receiptHandle": "r", "body": body,
+                           "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                           "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+                           "awsRegion": "us-east-1"})
+                })
+                .collect();
+            json!({"Records": records}).to_string()
+        })
+        .collect()
+}
+
+/// Each function binary working through 10,000 alerts (in SQS batches of ten) against a local
+/// moto server, with the documents each phase receives made by the phases before it in memory.
+async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec<Memory>, String> {
+    if FUNCTIONS.iter().any(|f| !dir.join(f).exists()) {
+        return Err(format!("function binaries missing in {}", dir.display()));
+    }
+    let moto = Moto::start(root)?;
+    let setup = std::process::Command::new(root.join("target/debug/soar"))
+        .args(["setup", "--endpoint-url", &moto.1])
+        .output()
+        .map_err(|e| format!("cannot run target/debug/soar setup (make bins): {e}"))?;
+    if !setup.status.success() {
+        return Err(format!("soar setup: {}", String::from_utf8_lossy(&setup.stderr)));
+    }
+    let mut env: Vec<(String, String)> = String::from_utf8_lossy(&setup.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    for (k, v) in [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("SOAR_MODE", "dry_run"),
+        ("SOAR_LOG", "warn"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+
+    // The message each phase receives, made by the phases before it.
+    let alerts = storm(THROUGHPUT_ALERTS, 1_000_000);
+    let steps = corpus::pipeline(policies);
+    let (mut enrich_in, mut evaluate_in, mut remediate_in) = (Vec::new(), Vec::new(), Vec::new());
+    for bytes in &alerts {
+        let Some(Ok(incoming)) = parse_input(bytes).pop().map(|p| p.result) else {
+            continue;
+        };
+        let Some(mut doc) = steps.ingestor.ingest(incoming).await.document else {
+            continue;
+        };
+        enrich_in.push(serde_json::to_string(&doc).map_err(|e| e.to_string())?);
+        steps.enricher.enrich(&mut doc, false).await;
+        evaluate_in.push(serde_json::to_string(&doc).map_err(|e| e.to_string())?);
+        steps.evaluator.evaluate(&mut doc).await;
+        remediate_in.push(serde_json::to_string(&doc).map_err(|e| e.to_string())?);
+    }
+    let ingest_in: Vec<String> = alerts.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+    let mut out = Vec::new();
+    for (function, bodies) in [
+        ("ingest", ingest_in),
+        ("enrich", enrich_in),
+        ("evaluate", evaluate_in),
+        ("remediate", remediate_in),
+    ] {
+        let events = sqs_events(&bodies, function);
+        eprintln!(
+            "memory: {function}, {} alerts in {} invocations",
+            bodies.len(),
+            events.len()
+        );
+        let run = soar_bench::rss::run(&dir.join(function), &env, &events)?;
+        out.push(Memory {
+            function: function.into(),
+            alerts: bodies.len(),
+            invocations: run.invocations,
+            errors: run.errors,
+            peak_rss_mb: run.peak_rss_kib as f64 / 1024.0,
+            seconds: run.elapsed.as_secs_f64(),
+        });
+    }
+    drop(moto);
+    Ok(out)
+}
+
 fn render(r: &Results, functions_dir: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# soar benchmarks\n");
@@ -338,6 +491,43 @@ fn render(r: &Results, functions_dir: &Path) -> String {
     let _ = writeln!(out, "|---|---|");
     let _ = writeln!(out, "| 1 | {:.0} |", r.throughput_one_thread);
     let _ = writeln!(out, "| {} | {:.0} |", r.cores, r.throughput_all_cores);
+    let _ = writeln!(
+        out,
+        "\n## Peak memory (each function binary through 10,000 alerts, local moto behind it)\n"
+    );
+    if r.memory.is_empty() {
+        let _ = writeln!(out, "Not measured.");
+    } else {
+        let _ = writeln!(out, "| function | alerts | invocations | failed | peak RSS | time |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for m in &r.memory {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.1} MB | {:.0} s |",
+                m.function, m.alerts, m.invocations, m.errors, m.peak_rss_mb, m.seconds
+            );
+        }
+    }
+    let _ = writeln!(out, "\n## End to end on the local stack\n");
+    match &r.end_to_end {
+        Some(e) => {
+            let _ = writeln!(
+                out,
+                "GuardDuty finding put on the local EventBridge bus to the instance in its quarantine group \
+                 (enforce mode, moto, the functions as wired for Lambda, the local SQS pump), over {} findings: \
+                 p50 {:.0} ms, p95 {:.0} ms.",
+                e["findings"],
+                e["p50_ms"].as_f64().unwrap_or(0.0),
+                e["p95_ms"].as_f64().unwrap_or(0.0)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Not measured (bench/e2e.json missing: `make bench` measures it first)."
+            );
+        }
+    }
     let _ = writeln!(out, "\n## Function binaries (stripped, {})\n", functions_dir.display());
     let _ = writeln!(out, "| function | size |");
     let _ = writeln!(out, "|---|---|");

@@ -1,0 +1,129 @@
+//! Peak memory of a function binary while it works through a stream of events: a minimal Lambda
+//! runtime API on 127.0.0.1 hands out the events one invocation at a time, acknowledges the
+//! answers, and reads the process's high-water mark (`VmHWM`) once the last answer is in.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run came to.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub peak_rss_kib: u64,
+    pub elapsed: Duration,
+    pub invocations: usize,
+    /// Invocations the function reported as failed (`/error`).
+    pub errors: usize,
+}
+
+/// Runs `binary` until it has answered every event, then stops it.
+pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result<Run, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let result = serve(&listener, &mut child, events);
+    let peak = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let (invocations, errors) = result?;
+    Ok(Run {
+        peak_rss_kib: peak.ok_or("cannot read the process's VmHWM")?,
+        elapsed: started.elapsed(),
+        invocations,
+        errors,
+    })
+}
+
+fn serve(listener: &TcpListener, child: &mut Child, events: &[String]) -> Result<(usize, usize), String> {
+    let (socket, _) = listener.accept().map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .map_err(|e| e.to_string())?;
+    let mut writer = socket.try_clone().map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(socket);
+    let (mut next, mut answered, mut errors) = (0usize, 0usize, 0usize);
+    while answered < events.len() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the function exited ({status}) after {answered} invocations"));
+        }
+        let (method, path, _body) = read_request(&mut reader)?;
+        if method == "GET" && path.ends_with("/invocation/next") {
+            let body = &events[next];
+            next += 1;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis()
+                + 900_000;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{next}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
+                 content-length: {}\r\n\r\n",
+                body.len()
+            );
+            writer.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+            writer.write_all(body.as_bytes()).map_err(|e| e.to_string())?;
+        } else {
+            if path.ends_with("/error") {
+                errors += 1;
+            }
+            if path.contains("/invocation/") {
+                answered += 1;
+            }
+            let ok = "{\"status\":\"OK\"}";
+            let head = format!(
+                "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                ok.len()
+            );
+            writer.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+            writer.write_all(ok.as_bytes()).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok((answered, errors))
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Result<(String, String, Vec<u8>), String> {
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| format!("runtime API: {e}"))?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or_default().to_string(),
+        parts.next().unwrap_or_default().to_string(),
+    );
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).map_err(|e| e.to_string())?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok((method, path, body))
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
