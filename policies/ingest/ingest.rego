@@ -86,37 +86,23 @@ labels contains concat(":", ["family", split(input.alert.type, ":")[0]]) if guar
 
 # --- Decision -----------------------------------------------------------------------------------
 
-decision := {
-	"accept": false,
-	"reason": concat("; ", sort([r | some r in suppress])),
-	"labels": sort([l | some l in labels]),
-} if {
+sorted_labels := sort([l | some l in labels])
+
+suppressed_because := concat("; ", sort([r | some r in suppress]))
+
+# One rule with ordered branches rather than four definitions: no two can ever disagree, which
+# is what lets the bytecode VM decide this phase (it does not check for conflicting values).
+decision := {"accept": false, "reason": suppressed_because, "labels": sorted_labels} if {
 	count(suppress) > 0
 	guardduty
-}
-
-# A suppressed alert from another tool is still mapped, so it is recorded like any other.
-decision := {
-	"accept": false,
-	"reason": concat("; ", sort([r | some r in suppress])),
-	"labels": sort([l | some l in labels]),
-	"alert": mapped,
-} if {
+} else := {"accept": false, "reason": suppressed_because, "labels": sorted_labels, "alert": mapped} if {
+	# A suppressed alert from another tool is still mapped, so it is recorded like any other.
 	count(suppress) > 0
-	not guardduty
-}
-
-decision := {"accept": true, "reason": "GuardDuty finding accepted", "labels": sort([l | some l in labels])} if {
-	count(suppress) == 0
+} else := {"accept": true, "reason": "GuardDuty finding accepted", "labels": sorted_labels} if {
 	guardduty
-}
-
-decision := {
+} else := {
 	"accept": true,
 	"reason": sprintf("alert from %s mapped by the generic schema", [input.source]),
-	"labels": sort([l | some l in labels]),
+	"labels": sorted_labels,
 	"alert": mapped,
-} if {
-	count(suppress) == 0
-	not guardduty
 }

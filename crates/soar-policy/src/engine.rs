@@ -17,13 +17,16 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_millis(250);
 /// Work units between clock reads: often enough to stop within a few ms, rarely enough to be cheap.
 const TIMER_CHECK_INTERVAL: u32 = 64;
 
-/// One phase's policy, compiled once and evaluated on a clone per alert.
-#[derive(Clone)]
+/// One phase's policy, compiled once. Decisions run on regorus's bytecode VM (the RVM, several
+/// times faster than its tree-walking interpreter on soar's policies); the interpreter, kept
+/// alongside, measures coverage and explains errors: a decision the VM fails is evaluated again
+/// by the interpreter, whose messages name the file, line and column.
 pub struct PhaseEngine {
     phase: Phase,
     revision: String,
     rule: String,
     engine: regorus::Engine,
+    bytecode: Option<Bytecode>,
     /// Where line coverage goes when it is being measured (`soar policy scenario --coverage`).
     coverage: Option<Arc<Mutex<Coverage>>>,
 }
@@ -69,11 +72,21 @@ impl PhaseEngine {
         if let Err(e) = engine.eval_rule(rule.clone()) {
             tracing::debug!(%phase, error = %e, "warm-up evaluation on an empty input failed");
         }
+        let bytecode = match conflict_risk(&bundle.modules) {
+            Some(why) => {
+                tracing::info!(%phase, reason = %why, "the interpreter decides this phase (it detects conflicting rule values)");
+                None
+            }
+            None => Bytecode::compile(&engine, &rule, time_limit)
+                .map_err(|e| tracing::warn!(%phase, error = %e, "no bytecode for this bundle: the interpreter decides"))
+                .ok(),
+        };
         Ok(PhaseEngine {
             phase,
             revision: bundle.revision.clone(),
             rule,
             engine,
+            bytecode,
             coverage: None,
         })
     }
@@ -86,6 +99,11 @@ impl PhaseEngine {
 
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// Whether decisions run on the bytecode VM (else on the interpreter).
+    pub fn uses_bytecode(&self) -> bool {
+        self.bytecode.is_some()
     }
 
     pub fn revision(&self) -> &str {
@@ -116,6 +134,15 @@ impl PhaseEngine {
 
     fn evaluate(&self, input: regorus::Value) -> Result<regorus::Value, PolicyError> {
         let phase = self.phase;
+        if self.coverage.is_none()
+            && let Some(bytecode) = &self.bytecode
+            && let Some(result) = bytecode.run(&self.rule, input.clone())
+        {
+            if result == regorus::Value::Undefined {
+                return Err(PolicyError::Undefined { phase });
+            }
+            return Ok(result);
+        }
         let failed = |message: String| PolicyError::Evaluation { phase, message };
         let mut engine = self.engine.clone();
         engine.set_input(input);
@@ -133,6 +160,100 @@ impl PhaseEngine {
             return Err(PolicyError::Undefined { phase });
         }
         Ok(result)
+    }
+}
+
+/// Why a bundle may produce conflicting values for one rule, which the interpreter reports as
+/// an error (and the bytecode VM does not check): a complete rule or function with a value
+/// defined more than once, or a partial object rule (two keys may collide). Rule heads start at
+/// column 0 (`opa fmt` style); `else` branches and `default` rules are ordered, never in conflict,
+/// and definitions without a value (`allow if ...`) all produce `true`.
+fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
+    let mut valued: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for (path, source) in modules.iter().filter(|(p, _)| !crate::bundle::is_test_file(p)) {
+        let package = source
+            .lines()
+            .find_map(|l| l.strip_prefix("package "))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        for line in source.lines() {
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name.is_empty() || matches!(name.as_str(), "package" | "import" | "default") {
+                continue;
+            }
+            let rest = &line[name.len()..];
+            let head = rest.split(" if").next().unwrap_or(rest);
+            if rest.starts_with('[') && (head.contains(":=") || head.contains(" = ")) {
+                return Some(format!("{path}: `{name}` is a partial object rule"));
+            }
+            if head.contains(":=") || head.trim_start().starts_with('=') || head.contains(") =") {
+                *valued.entry((package.clone(), name)).or_default() += 1;
+            }
+        }
+    }
+    valued
+        .into_iter()
+        .find(|(_, n)| *n > 1)
+        .map(|((package, name), n)| format!("`{package}.{name}` has {n} valued definitions"))
+}
+
+/// A phase policy as RVM bytecode, and idle VMs ready to run it (a VM is built once and reused:
+/// loading the program and data costs more than a decision).
+struct Bytecode {
+    compiled: regorus::CompiledPolicy,
+    program: Arc<regorus::rvm::program::Program>,
+    data: regorus::Value,
+    time_limit: Duration,
+    idle: Mutex<Vec<regorus::rvm::vm::RegoVM>>,
+}
+
+impl Bytecode {
+    fn compile(engine: &regorus::Engine, rule: &str, time_limit: Duration) -> anyhow::Result<Self> {
+        let mut engine = engine.clone();
+        let compiled = engine.compile_with_entrypoint(&Arc::<str>::from(rule))?;
+        let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[rule])?;
+        let data = engine.get_data();
+        let bytecode = Bytecode {
+            compiled,
+            program,
+            data,
+            time_limit,
+            idle: Mutex::new(Vec::new()),
+        };
+        // Build and warm one VM now, at cold start, rather than on the first alert.
+        let mut vm = bytecode.vm()?;
+        vm.set_input(regorus::Value::new_object());
+        let _ = vm.execute_entry_point_by_name(rule);
+        bytecode.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vm);
+        Ok(bytecode)
+    }
+
+    fn vm(&self) -> anyhow::Result<regorus::rvm::vm::RegoVM> {
+        if let Some(vm) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(vm);
+        }
+        let mut vm = regorus::rvm::vm::RegoVM::new_with_policy(self.compiled.clone());
+        vm.load_program(self.program.clone());
+        vm.set_data(self.data.clone())?;
+        vm.set_execution_timer_config(Some(ExecutionTimerConfig {
+            limit: self.time_limit,
+            check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
+        }));
+        Ok(vm)
+    }
+
+    /// The decision, or `None` when the VM could not make it (the interpreter then decides
+    /// and reports the error in full); a VM that failed is not reused.
+    fn run(&self, rule: &str, input: regorus::Value) -> Option<regorus::Value> {
+        let mut vm = self.vm().ok()?;
+        vm.set_input(input);
+        let result = vm.execute_entry_point_by_name(rule).ok()?;
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vm);
+        Some(result)
     }
 }
 
@@ -356,6 +477,39 @@ mod tests {
             engine.decide(&json!({"a": true, "b": true})),
             Err(PolicyError::Evaluation { .. })
         ));
+    }
+
+    #[test]
+    fn bundles_that_may_conflict_are_decided_by_the_interpreter() {
+        let risky = [
+            "package soar.ingest\nd := 1 if input.a\nd := 2 if input.b\n",
+            "package soar.ingest\nf(x) := 1 if x > 0\nf(x) := 2 if x > 1\n",
+            "package soar.ingest\nm[k] := v if { some k, v in input }\n",
+        ];
+        for source in risky {
+            let (_d, t) = tree(&[("ingest/i.rego", &format!("{source}decision := {{\"accept\": true}}\n"))]);
+            let engine = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+            assert!(!engine.uses_bytecode(), "{source}");
+        }
+        let (_d, t) = tree(&[(
+            "ingest/i.rego",
+            "package soar.ingest\ndefault d := 0\nd := 1 if {\n\tinput.a\n} else := 2\nok if input.a\nok if input.b\ndecision := {\"accept\": ok}\n",
+        )]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+        assert!(engine.uses_bytecode());
+        assert_eq!(engine.decide(&json!({"a": true})).unwrap(), json!({"accept": true}));
+        assert_eq!(
+            engine.decide(&json!({})),
+            Err(PolicyError::Undefined { phase: Phase::Ingest })
+        );
+    }
+
+    #[test]
+    fn the_default_bundles_run_on_bytecode() {
+        let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
+        for phase in Phase::ALL {
+            assert!(set.engine(phase).unwrap().uses_bytecode(), "{phase}");
+        }
     }
 
     #[test]

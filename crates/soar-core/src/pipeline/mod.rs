@@ -56,12 +56,18 @@ impl Default for Settings {
 }
 
 /// The input every policy sees: the document so far plus `context`, nothing else. The raw
-/// payload stays out: ingest has it as `input.raw`, later phases work on the normalised alert,
-/// and it is most of the document's size (every byte of input is converted per decision).
+/// payload and the trace stay out: ingest has the payload as `input.raw`, later phases work on
+/// the normalised alert, the trace is the record of earlier decisions (not facts to decide on),
+/// and every byte of input costs time in every decision.
 pub(crate) fn policy_input(doc: &mut Document, context: Value) -> Value {
     let raw = std::mem::take(&mut doc.alert.raw);
+    let trace = std::mem::take(&mut doc.trace);
     let mut input = serde_json::to_value(&*doc).unwrap_or_else(|_| json!({}));
     doc.alert.raw = raw;
+    doc.trace = trace;
+    if let Some(obj) = input.as_object_mut() {
+        obj.remove("trace");
+    }
     if let Some(obj) = input.as_object_mut() {
         obj.insert("context".into(), context);
     }
