@@ -527,7 +527,8 @@ async fn replay_reruns_a_stored_alert_and_alerts_browse_the_table() {
 #[tokio::test]
 #[ignore = "a measurement: run by make bench"]
 async fn e2e_finding_to_isolation_latency() {
-    let stack = Stack::start(Mode::Enforce).await;
+    // 20 incidents of 5 actions each: above the default hourly cap, which would (rightly) stop them.
+    let stack = Stack::start_with(Mode::Enforce, &[("SOAR_MAX_ACTIONS_PER_HOUR", "1000")]).await;
     let mut samples = Vec::new();
     for n in 0..20 {
         let instance = lab::create_instance(&stack.aws, &format!("web-{n}"), &[])
@@ -542,6 +543,10 @@ async fn e2e_finding_to_isolation_latency() {
                 if groups.iter().any(|g| g.starts_with("soar-quarantine-")) {
                     return started.elapsed();
                 }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(60),
+                    "finding {n} not isolated within a minute"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         };
