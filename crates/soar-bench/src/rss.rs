@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What one run came to.
@@ -18,10 +19,33 @@ pub struct Run {
     pub errors: usize,
 }
 
+/// Progress of one run, shared by the connection handlers.
+#[derive(Default)]
+struct Progress {
+    next: usize,
+    answered: usize,
+    errors: usize,
+}
+
 /// Runs `binary` until it has answered every event, then stops it.
 pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result<Run, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let events: Arc<Vec<String>> = Arc::new(events.to_vec());
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    {
+        // The runtime client may use several connections (one waits for the next event while
+        // another posts a response): each gets its own handler.
+        let (events, progress) = (events.clone(), progress.clone());
+        std::thread::spawn(move || {
+            for socket in listener.incoming().flatten() {
+                let (events, progress) = (events.clone(), progress.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(socket, &events, &progress);
+                });
+            }
+        });
+    }
     let started = Instant::now();
     let mut child = Command::new(binary)
         .env_clear()
@@ -31,11 +55,11 @@ pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let result = serve(&listener, &mut child, events);
+    let outcome = wait(&mut child, &progress, events.len());
     let peak = peak_rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    let (invocations, errors) = result?;
+    let (invocations, errors) = outcome?;
     Ok(Run {
         peak_rss_kib: peak.ok_or("cannot read the process's VmHWM")?,
         elapsed: started.elapsed(),
@@ -44,29 +68,52 @@ pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result
     })
 }
 
-fn serve(listener: &TcpListener, child: &mut Child, events: &[String]) -> Result<(usize, usize), String> {
-    let (socket, _) = listener.accept().map_err(|e| e.to_string())?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .map_err(|e| e.to_string())?;
+fn wait(child: &mut Child, progress: &Mutex<Progress>, total: usize) -> Result<(usize, usize), String> {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        {
+            let p = progress.lock().unwrap_or_else(|e| e.into_inner());
+            if p.answered >= total {
+                return Ok((p.answered, p.errors));
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let p = progress.lock().unwrap_or_else(|e| e.into_inner());
+            return Err(format!(
+                "the function exited ({status}) after {} invocations",
+                p.answered
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err("the function did not finish within 30 minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn serve(socket: TcpStream, events: &[String], progress: &Mutex<Progress>) -> Result<(), String> {
     let mut writer = socket.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(socket);
-    let (mut next, mut answered, mut errors) = (0usize, 0usize, 0usize);
-    while answered < events.len() {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("the function exited ({status}) after {answered} invocations"));
-        }
+    loop {
         let (method, path, _body) = read_request(&mut reader)?;
         if method == "GET" && path.ends_with("/invocation/next") {
-            let body = &events[next];
-            next += 1;
+            let index = {
+                let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+                p.next += 1;
+                p.next - 1
+            };
+            let Some(body) = events.get(index) else {
+                // No more events: hold the request, as Lambda does between invocations.
+                std::thread::sleep(Duration::from_secs(3600));
+                return Ok(());
+            };
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_millis()
                 + 900_000;
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{next}\r\n\
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: req-{index}\r\n\
                  lambda-runtime-deadline-ms: {deadline}\r\n\
                  lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
                  content-length: {}\r\n\r\n",
@@ -75,11 +122,14 @@ fn serve(listener: &TcpListener, child: &mut Child, events: &[String]) -> Result
             writer.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
             writer.write_all(body.as_bytes()).map_err(|e| e.to_string())?;
         } else {
-            if path.ends_with("/error") {
-                errors += 1;
-            }
-            if path.contains("/invocation/") {
-                answered += 1;
+            {
+                let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+                if path.ends_with("/error") {
+                    p.errors += 1;
+                }
+                if path.contains("/invocation/") {
+                    p.answered += 1;
+                }
             }
             let ok = "{\"status\":\"OK\"}";
             let head = format!(
@@ -90,12 +140,13 @@ fn serve(listener: &TcpListener, child: &mut Child, events: &[String]) -> Result
             writer.write_all(ok.as_bytes()).map_err(|e| e.to_string())?;
         }
     }
-    Ok((answered, errors))
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Result<(String, String, Vec<u8>), String> {
     let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| format!("runtime API: {e}"))?;
+    if reader.read_line(&mut line).map_err(|e| format!("runtime API: {e}"))? == 0 {
+        return Err("connection closed".into());
+    }
     let mut parts = line.split_whitespace();
     let (method, path) = (
         parts.next().unwrap_or_default().to_string(),
