@@ -88,12 +88,17 @@ fn main() -> Result<(), String> {
     let policy_compile_ms = policy_compile_ms();
     let cold_start = cold_starts(&functions_dir);
     let (one, all, cores) = throughput(&policies);
-    let memory = runtime
-        .block_on(memory(&root, &functions_dir, policies.clone()))
-        .unwrap_or_else(|e| {
-            eprintln!("peak memory not measured: {e}");
-            Vec::new()
-        });
+    // The peak-memory runs take many minutes (40,000 alerts through moto); SOAR_BENCH_MEMORY=0 skips them.
+    let memory = if std::env::var("SOAR_BENCH_MEMORY").as_deref() == Ok("0") {
+        Vec::new()
+    } else {
+        runtime
+            .block_on(memory(&root, &functions_dir, policies.clone()))
+            .unwrap_or_else(|e| {
+                eprintln!("peak memory not measured: {e}");
+                Vec::new()
+            })
+    };
     let binary_bytes = FUNCTIONS
         .iter()
         .filter_map(|f| Some((f.to_string(), std::fs::metadata(functions_dir.join(f)).ok()?.len())))
