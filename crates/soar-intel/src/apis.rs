@@ -13,6 +13,15 @@ use serde_json::{Value, json};
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::ports::Secret;
 
+/// A GET for JSON, with the API key in `key_header` when there is one.
+fn get_json(http: &Http, url: String, key_header: &str, key: Option<&Secret>) -> reqwest::RequestBuilder {
+    let request = http.client().get(url).header("accept", "application/json");
+    match key {
+        Some(key) => request.header(key_header, key.expose()),
+        None => request,
+    }
+}
+
 fn json_of(answer: Answer) -> Result<Value, Option<Value>> {
     match answer {
         Answer::Json(v) => Ok(v),
@@ -63,11 +72,7 @@ impl Api for VirusTotal {
     fn request(&self, http: &Http, indicator: &Indicator, key: Option<&Secret>) -> reqwest::RequestBuilder {
         let (collection, _) = Self::collection(indicator.kind);
         let url = format!("{}/api/v3/{collection}/{}", self.base_url, Self::id(indicator));
-        let request = http.client().get(url).header("accept", "application/json");
-        match key {
-            Some(key) => request.header("x-apikey", key.expose()),
-            None => request,
-        }
+        get_json(http, url, "x-apikey", key)
     }
 
     fn assess(&self, indicator: &Indicator, answer: Answer) -> Result<Assessment, String> {
@@ -137,11 +142,7 @@ impl Api for AbuseIpDb {
             self.base_url,
             encode(&indicator.value)
         );
-        let request = http.client().get(url).header("accept", "application/json");
-        match key {
-            Some(key) => request.header("key", key.expose()),
-            None => request,
-        }
+        get_json(http, url, "key", key)
     }
 
     fn assess(&self, indicator: &Indicator, answer: Answer) -> Result<Assessment, String> {
@@ -205,11 +206,7 @@ impl Api for GreyNoise {
 
     fn request(&self, http: &Http, indicator: &Indicator, key: Option<&Secret>) -> reqwest::RequestBuilder {
         let url = format!("{}/v3/community/{}", self.base_url, encode(&indicator.value));
-        let request = http.client().get(url).header("accept", "application/json");
-        match key {
-            Some(key) => request.header("key", key.expose()),
-            None => request,
-        }
+        get_json(http, url, "key", key)
     }
 
     fn assess(&self, indicator: &Indicator, answer: Answer) -> Result<Assessment, String> {
@@ -291,11 +288,7 @@ impl Api for Otx {
             self.base_url,
             encode(&indicator.value)
         );
-        let request = http.client().get(url).header("accept", "application/json");
-        match key {
-            Some(key) => request.header("x-otx-api-key", key.expose()),
-            None => request,
-        }
+        get_json(http, url, "x-otx-api-key", key)
     }
 
     fn assess(&self, indicator: &Indicator, answer: Answer) -> Result<Assessment, String> {
