@@ -10,7 +10,7 @@ use crate::scenario::AlertOutcome;
 use serde_json::{Value, json};
 use soar_aws::{DynamoClient, DynamoState};
 use soar_core::pipeline::{Parts, Pipeline};
-use soar_core::ports::{IntelProvider, StateStore};
+use soar_core::ports::StateStore;
 use soar_core::replay::{Recording, unrecorded_lookups};
 use soar_core::{ActionStatus, Document, Phase};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
@@ -54,11 +54,7 @@ pub async fn replay(endpoint: Option<&str>, alert_id: &str, policies: Option<&Pa
         .map_err(|e| format!("the stored alert `{alert_id}` cannot be replayed: {e}"))?;
     let (mut parts, _) = Parts::in_memory(policies, org);
     parts.inventory = Arc::new(recording.inventory);
-    parts.providers = recording
-        .providers
-        .iter()
-        .map(|p| p.clone() as Arc<dyn IntelProvider>)
-        .collect();
+    parts.providers = recording.providers;
     let run = Pipeline::new(parts).run(recording.incoming).await;
     let now = AlertOutcome::of(&run);
 

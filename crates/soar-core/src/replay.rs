@@ -14,7 +14,7 @@ use crate::guardduty::alert_from_finding;
 use crate::input::{Incoming, InputError};
 use crate::memory::{CannedProvider, StaticInventory};
 use crate::pipeline::INVENTORY_PROVIDER;
-use crate::ports::{InventoryRecord, Lookup};
+use crate::ports::{IntelProvider, InventoryRecord, Lookup};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct Recording {
     pub incoming: Incoming,
     pub inventory: StaticInventory,
-    pub providers: Vec<Arc<CannedProvider>>,
+    pub providers: Vec<Arc<dyn IntelProvider>>,
 }
 
 impl Recording {
@@ -59,7 +59,7 @@ impl Recording {
         }
         let providers = by_provider
             .into_iter()
-            .map(|(name, answers)| Arc::new(recorded_provider(doc, org, name, &answers)))
+            .map(|(name, answers)| Arc::new(recorded_provider(doc, org, name, &answers)) as Arc<dyn IntelProvider>)
             .collect();
         Ok(Recording {
             incoming,
@@ -208,11 +208,7 @@ mod tests {
         let recording = Recording::from_document(&original, &org).unwrap();
         let (mut parts, _) = Parts::in_memory(Arc::new(Curious), org);
         parts.inventory = Arc::new(recording.inventory);
-        parts.providers = recording
-            .providers
-            .iter()
-            .map(|p| p.clone() as Arc<dyn IntelProvider>)
-            .collect();
+        parts.providers = recording.providers;
         let replayed = Pipeline::new(parts).run(recording.incoming).await.document.unwrap();
 
         let strip = |d: &Document| {
