@@ -13,3 +13,4 @@ pub mod opa;
 pub mod reference;
 pub mod rss;
 pub mod stats;
+pub mod storm;

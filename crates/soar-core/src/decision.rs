@@ -29,6 +29,16 @@ pub trait Policies: Send + Sync {
     fn revision(&self, phase: Phase) -> String;
     /// The raw value of `data.soar.<phase>.decision` for `input`.
     fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError>;
+
+    /// The same, for an input already serialized as JSON text (how the pipeline hands it over:
+    /// an engine that builds its own values from text skips a JSON tree per decision).
+    fn decide_text(&self, phase: Phase, input: &str) -> Result<Value, PolicyError> {
+        let input: Value = serde_json::from_str(input).map_err(|e| PolicyError::Evaluation {
+            phase,
+            message: format!("the policy input is not JSON: {e}"),
+        })?;
+        self.decide(phase, &input)
+    }
 }
 
 /// The shape each phase's `decision` must have, as a policy author reads it in an error message.
@@ -63,9 +73,9 @@ pub fn shape_error(phase: Phase, field: &str, problem: impl std::fmt::Display) -
 pub fn decide_typed<T: DeserializeOwned>(
     policies: &dyn Policies,
     phase: Phase,
-    input: &Value,
+    input: &str,
 ) -> (Option<Value>, Result<T, PolicyError>) {
-    match policies.decide(phase, input) {
+    match policies.decide_text(phase, input) {
         Ok(raw) => {
             let typed = serde_path_to_error::deserialize(&raw).map_err(|e| {
                 let field = e.path().to_string();

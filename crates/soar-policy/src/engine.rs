@@ -3,7 +3,6 @@
 use crate::bundle::{Bundle, BundleError, PolicyTree};
 use crate::testing::Coverage;
 use regorus::utils::limits::ExecutionTimerConfig;
-use serde::Deserialize;
 use serde_json::Value;
 use soar_core::pipeline::check_contract;
 use soar_core::{OrgConfig, Phase, Policies, PolicyError};
@@ -50,9 +49,9 @@ impl PhaseEngine {
                 .add_policy(path.clone(), source.clone())
                 .map_err(|e| not_loaded(e.to_string()))?;
         }
-        let data: regorus::Value =
-            serde_json::from_value(bundle.data.clone()).map_err(|e| not_loaded(e.to_string()))?;
-        engine.add_data(data).map_err(|e| not_loaded(e.to_string()))?;
+        engine
+            .add_data(crate::input::from_json_value(&bundle.data))
+            .map_err(|e| not_loaded(e.to_string()))?;
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: time_limit,
             check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
@@ -66,21 +65,24 @@ impl PhaseEngine {
         {
             return Err(not_loaded(format!("no module declares `package soar.{phase}`")));
         }
-        // Evaluate the template once: regorus prepares its rule indexes on first evaluation, and a
-        // never-evaluated template makes every clone pay for that again.
-        engine.set_input(regorus::Value::new_object());
-        if let Err(e) = engine.eval_rule(rule.clone()) {
-            tracing::debug!(%phase, error = %e, "warm-up evaluation on an empty input failed");
-        }
         let bytecode = match conflict_risk(&bundle.modules) {
             Some(why) => {
                 tracing::info!(%phase, reason = %why, "the interpreter decides this phase (it detects conflicting rule values)");
                 None
             }
-            None => Bytecode::compile(&engine, &rule, time_limit)
+            None => Bytecode::compile(&mut engine, &rule, time_limit)
                 .map_err(|e| tracing::warn!(%phase, error = %e, "no bytecode for this bundle: the interpreter decides"))
                 .ok(),
         };
+        // The template must be prepared (rule indexes, hoisted loops) before it is cloned per
+        // evaluation, or every clone pays for that again. Compiling the bytecode prepared it;
+        // without bytecode, one evaluation on an empty input does.
+        if bytecode.is_none() {
+            engine.set_input(regorus::Value::new_object());
+            if let Err(e) = engine.eval_rule(rule.clone()) {
+                tracing::debug!(%phase, error = %e, "warm-up evaluation on an empty input failed");
+            }
+        }
         Ok(PhaseEngine {
             phase,
             revision: bundle.revision.clone(),
@@ -114,8 +116,16 @@ impl PhaseEngine {
     pub fn decide(&self, input: &Value) -> Result<Value, PolicyError> {
         let phase = self.phase;
         let failed = |message: String| PolicyError::Evaluation { phase, message };
-        // Straight from the borrowed JSON tree into the engine's values: no intermediate copy.
-        let input = regorus::Value::deserialize(input).map_err(|e| failed(format!("input: {e}")))?;
+        let result = self.evaluate(crate::input::from_json_value(input))?;
+        serde_json::to_value(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
+    }
+
+    /// The raw decision for `input` given as JSON text (the engine builds its values straight
+    /// from the text).
+    pub fn decide_text(&self, input: &str) -> Result<Value, PolicyError> {
+        let phase = self.phase;
+        let failed = |message: String| PolicyError::Evaluation { phase, message };
+        let input = crate::input::from_json_str(input).map_err(|e| failed(format!("input: {e}")))?;
         let result = self.evaluate(input)?;
         serde_json::to_value(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
     }
@@ -125,11 +135,10 @@ impl PhaseEngine {
     pub fn decide_json(&self, input: &str) -> Result<String, PolicyError> {
         let phase = self.phase;
         let failed = |message: String| PolicyError::Evaluation { phase, message };
-        let input = regorus::Value::from_json_str(input).map_err(|e| failed(format!("input: {e}")))?;
+        let input = crate::input::from_json_str(input).map_err(|e| failed(format!("input: {e}")))?;
         let result = self.evaluate(input)?;
-        result
-            .to_json_str()
-            .map_err(|e| failed(format!("decision is not JSON: {e}")))
+        // Compact, as it goes on the wire (the engine's own `to_json_str` pretty-prints).
+        serde_json::to_string(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
     }
 
     fn evaluate(&self, input: regorus::Value) -> Result<regorus::Value, PolicyError> {
@@ -212,8 +221,8 @@ struct Bytecode {
 }
 
 impl Bytecode {
-    fn compile(engine: &regorus::Engine, rule: &str, time_limit: Duration) -> anyhow::Result<Self> {
-        let mut engine = engine.clone();
+    /// Compiles `rule` from the template `engine` (which this prepares for evaluation as well).
+    fn compile(engine: &mut regorus::Engine, rule: &str, time_limit: Duration) -> anyhow::Result<Self> {
         let compiled = engine.compile_with_entrypoint(&Arc::<str>::from(rule))?;
         let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[rule])?;
         let data = engine.get_data();
@@ -418,6 +427,10 @@ impl Policies for PolicySet {
 
     fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
         self.engine(phase).map_err(Clone::clone)?.decide(input)
+    }
+
+    fn decide_text(&self, phase: Phase, input: &str) -> Result<Value, PolicyError> {
+        self.engine(phase).map_err(Clone::clone)?.decide_text(input)
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod bundle;
 mod engine;
+pub mod input;
 pub mod testing;
 
 pub use bundle::{Bundle, BundleError, PolicyTree};

@@ -10,6 +10,7 @@ use soar_bench::corpus;
 use soar_bench::opa::OpaLibrary;
 use soar_bench::reference::ReferencePhases;
 use soar_bench::stats::{Summary, median, summarise};
+use soar_bench::storm;
 use soar_core::document::Phase;
 use soar_core::parse_input;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree};
@@ -67,7 +68,18 @@ struct Results {
     end_to_end: Option<Value>,
 }
 
+// The functions' allocator, so in-process numbers are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), String> {
+    // regorus's parser reports (and backtracks on) anyhow errors; with RUST_BACKTRACE set in the
+    // shell each would capture a backtrace, doubling the compile time measured here. Lambda sets
+    // neither variable; library backtraces stay off unless asked for explicitly.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
     let functions_dir = std::env::args()
         .nth(1)
@@ -250,51 +262,17 @@ fn cold_starts(dir: &Path) -> Vec<ColdStart> {
     out
 }
 
-/// `n` distinct alerts (the generated variations, each with its own id).
-fn storm(n: usize, offset: usize) -> Vec<Vec<u8>> {
-    let root = std::env::current_dir().unwrap_or_default();
-    let template: Vec<Value> = corpus::alerts(&root)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(label, _)| label.starts_with("gen-"))
-        .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
-        .collect();
-    (0..n)
-        .map(|i| {
-            let mut alert = template[i % template.len()].clone();
-            alert["detail"]["id"] = json!(format!("storm-{}", offset + i));
-            alert.to_string().into_bytes()
-        })
-        .collect()
-}
-
-/// Alerts per second through all four phases in one process (in-memory adapters, dry run).
-fn run_storm(policies: Arc<PolicySet>, alerts: Vec<Vec<u8>>) -> Duration {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let pipeline = corpus::pipeline(policies);
-    let started = Instant::now();
-    runtime.block_on(async {
-        for bytes in &alerts {
-            for parsed in parse_input(bytes) {
-                if let Ok(incoming) = parsed.result {
-                    std::hint::black_box(pipeline.run(incoming).await);
-                }
-            }
-        }
-    });
-    started.elapsed()
-}
-
 fn throughput(policies: &Arc<PolicySet>) -> (f64, f64, usize) {
-    let one = THROUGHPUT_ALERTS as f64 / run_storm(policies.clone(), storm(THROUGHPUT_ALERTS, 0)).as_secs_f64();
+    let one =
+        THROUGHPUT_ALERTS as f64 / storm::run(policies.clone(), storm::alerts(THROUGHPUT_ALERTS, 0)).as_secs_f64();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = THROUGHPUT_ALERTS / cores;
-    let batches: Vec<Vec<Vec<u8>>> = (0..cores).map(|c| storm(per, c * per)).collect();
+    let batches: Vec<Vec<Vec<u8>>> = (0..cores).map(|c| storm::alerts(per, c * per)).collect();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for batch in batches {
             let policies = policies.clone();
-            scope.spawn(move || run_storm(policies, batch));
+            scope.spawn(move || storm::run(policies, batch));
         }
     });
     let all = (per * cores) as f64 / started.elapsed().as_secs_f64();
@@ -387,7 +365,7 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
     }
 
     // The message each phase receives, made by the phases before it.
-    let alerts = storm(THROUGHPUT_ALERTS, 1_000_000);
+    let alerts = storm::alerts(THROUGHPUT_ALERTS, 1_000_000);
     let steps = corpus::pipeline(policies);
     let (mut enrich_in, mut evaluate_in, mut remediate_in) = (Vec::new(), Vec::new(), Vec::new());
     for bytes in &alerts {

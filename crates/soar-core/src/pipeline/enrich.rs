@@ -55,7 +55,11 @@ impl Enricher {
     /// for at most `settings.max_deferral` after the first deferral; after that, or without
     /// `may_defer` (one-process runs), the alert goes on without those lookups, and the trace says so.
     pub async fn enrich(&self, doc: &mut Document, may_defer: bool) -> EnrichResult {
+        // What a deferral puts back. The raw payload is left out of the copy (it is most of the
+        // document and enrichment never changes it).
+        let raw = std::mem::take(&mut doc.alert.raw);
         let before = doc.clone();
+        doc.alert.raw = raw;
         let waited = doc
             .deferred_since
             .as_deref()
@@ -166,7 +170,9 @@ impl Enricher {
         }
         if let Some((delay, reason)) = deferral {
             let since = before.deferred_since.clone().unwrap_or_else(crate::time::now);
+            let raw = std::mem::take(&mut doc.alert.raw);
             *doc = before;
+            doc.alert.raw = raw;
             doc.deferred_since = Some(since);
             let delay = delay.clamp(Duration::from_secs(1), MAX_DELAY);
             tracing::info!(reason = %reason, delay_s = delay.as_secs(), "enrichment deferred");

@@ -2,12 +2,13 @@
 //! deduplicates revisions and stores the alert.
 
 use super::run_policy;
+use crate::alert::Alert;
 use crate::decision::{IngestDecision, Policies};
 use crate::document::{Document, Phase};
 use crate::input::{Incoming, alert_from_mapping};
 use crate::ports::{Registration, StateStore};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,19 +62,20 @@ pub struct Ingestor {
 
 impl Ingestor {
     pub async fn ingest(&self, incoming: Incoming) -> IngestOutcome {
-        let (source, mut alert) = match &incoming {
-            Incoming::GuardDuty(alert) => ("guardduty".to_string(), Some(alert.as_ref().clone())),
-            Incoming::Generic { source, .. } => (source.clone(), None),
+        let (source, mut alert, generic_raw) = match incoming {
+            Incoming::GuardDuty(alert) => ("guardduty".to_string(), Some(*alert), None),
+            Incoming::Generic { source, raw } => (source, None, Some(raw)),
         };
         // The raw payload goes in once, as `raw`, not again inside `alert`.
         let alert_raw = alert.as_mut().map(|a| std::mem::take(&mut a.raw));
-        let input = json!({
-            "schema_version": crate::document::SCHEMA_VERSION,
-            "source": source,
-            "alert": alert,
-            "raw": incoming.raw(),
-            "context": {"phase": "ingest"},
-        });
+        let input = serde_json::to_string(&IngestInput {
+            schema_version: crate::document::SCHEMA_VERSION,
+            source: &source,
+            alert: alert.as_ref(),
+            raw: alert_raw.as_ref().or(generic_raw.as_ref()).unwrap_or(&Value::Null),
+            context: IngestContext { phase: "ingest" },
+        })
+        .unwrap_or_else(|_| "{}".into());
         if let (Some(alert), Some(raw)) = (alert.as_mut(), alert_raw) {
             alert.raw = raw;
         }
@@ -83,7 +85,7 @@ impl Ingestor {
             (Some(alert), _) => Document::new(alert),
             (None, Ok(d)) => {
                 let mapping = d.alert.clone().unwrap_or(Value::Null);
-                match alert_from_mapping(&source, &mapping, incoming.raw()) {
+                match alert_from_mapping(&source, &mapping, generic_raw.as_ref().unwrap_or(&Value::Null)) {
                     Ok(alert) => Document::new(alert),
                     Err(e) if d.accept => {
                         return IngestOutcome::rejected(
@@ -165,6 +167,22 @@ impl Ingestor {
             error,
         }
     }
+}
+
+/// What the ingest policy sees: the finding as soar normalised it (GuardDuty) or nothing
+/// (other tools: the policy maps `raw`), and the payload as it arrived.
+#[derive(Serialize)]
+struct IngestInput<'a> {
+    schema_version: u32,
+    source: &'a str,
+    alert: Option<&'a Alert>,
+    raw: &'a Value,
+    context: IngestContext,
+}
+
+#[derive(Serialize)]
+struct IngestContext {
+    phase: &'static str,
 }
 
 fn non_empty(reason: &str, fallback: &str) -> String {
