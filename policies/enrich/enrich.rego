@@ -14,6 +14,13 @@ round_indicators contains ind if {
 	object.get(ind, "depth", 0) == input.context.depth
 }
 
+# This round's indicators that must stay inside the organisation, classified once (not once
+# per provider and rule: the address checks are most of this policy's cost).
+internal_indicators contains ind if {
+	some ind in round_indicators
+	lib.is_internal(ind)
+}
+
 # Recursion: only kinds worth following, and never past the configured depth.
 recursion_allowed(ind) if object.get(ind, "depth", 0) == 0
 
@@ -24,12 +31,12 @@ recursion_allowed(ind) if {
 }
 
 # Egress: internal providers see everything; external ones only external indicators seen on the
-# remote side (never our own hosts, keys or users).
+# remote side (never our own hosts, keys or users). `ind` is one of this round's indicators.
 may_send(ind, provider) if provider.locality == "internal"
 
 may_send(ind, provider) if {
 	provider.locality == "external"
-	not lib.is_internal(ind)
+	not ind in internal_indicators
 	ind.role in {"remote", "related"}
 }
 
@@ -39,7 +46,7 @@ withheld contains {"indicator": ind.value, "provider": name, "reason": "internal
 	some name, p in providers
 	ind.type in p.indicator_kinds
 	p.locality == "external"
-	lib.is_internal(ind)
+	ind in internal_indicators
 }
 
 lookups contains {"provider": name, "indicator": {"type": ind.type, "value": ind.value}} if {
