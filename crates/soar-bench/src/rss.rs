@@ -17,6 +17,8 @@ pub struct Run {
     pub invocations: usize,
     /// Invocations the function reported as failed (`/error`).
     pub errors: usize,
+    /// Whether every event was answered before the time limit (else the peak is of the part done).
+    pub finished: bool,
 }
 
 /// Progress of one run, shared by the connection handlers.
@@ -27,8 +29,8 @@ struct Progress {
     errors: usize,
 }
 
-/// Runs `binary` until it has answered every event, then stops it.
-pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result<Run, String> {
+/// Runs `binary` until it has answered every event, or until `time_limit`, then stops it.
+pub fn run(binary: &Path, env: &[(String, String)], events: &[String], time_limit: Duration) -> Result<Run, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let events: Arc<Vec<String>> = Arc::new(events.to_vec());
@@ -55,26 +57,37 @@ pub fn run(binary: &Path, env: &[(String, String)], events: &[String]) -> Result
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let outcome = wait(&mut child, &progress, events.len());
+    let outcome = wait(&mut child, &progress, events.len(), time_limit);
     let peak = peak_rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    let (invocations, errors) = outcome?;
+    let (invocations, errors, finished) = outcome?;
     Ok(Run {
         peak_rss_kib: peak.ok_or("cannot read the process's VmHWM")?,
         elapsed: started.elapsed(),
         invocations,
         errors,
+        finished,
     })
 }
 
-fn wait(child: &mut Child, progress: &Mutex<Progress>, total: usize) -> Result<(usize, usize), String> {
-    let deadline = Instant::now() + Duration::from_secs(1800);
+/// `(answered, failed, all answered)` once every event is answered or the time is up.
+fn wait(
+    child: &mut Child,
+    progress: &Mutex<Progress>,
+    total: usize,
+    time_limit: Duration,
+) -> Result<(usize, usize, bool), String> {
+    let deadline = Instant::now() + time_limit;
     loop {
         {
             let p = progress.lock().unwrap_or_else(|e| e.into_inner());
             if p.answered >= total {
-                return Ok((p.answered, p.errors));
+                return Ok((p.answered, p.errors, true));
+            }
+            // The local endpoint (moto) is what takes the time: report the part done.
+            if Instant::now() > deadline {
+                return Ok((p.answered, p.errors, false));
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -83,9 +96,6 @@ fn wait(child: &mut Child, progress: &Mutex<Progress>, total: usize) -> Result<(
                 "the function exited ({status}) after {} invocations",
                 p.answered
             ));
-        }
-        if Instant::now() > deadline {
-            return Err("the function did not finish within 30 minutes".into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -51,6 +51,8 @@ struct Memory {
     errors: usize,
     peak_rss_mb: f64,
     seconds: f64,
+    /// False when the time limit stopped the run first (the numbers are of the part done).
+    finished: bool,
 }
 
 #[derive(Serialize)]
@@ -335,6 +337,16 @@ fn sqs_events(bodies: &[String], queue: &str) -> Vec<String> {
 
 /// Each function binary working through 10,000 alerts (in SQS batches of ten) against a local
 /// moto server, with the documents each phase receives made by the phases before it in memory.
+/// How long each function's memory run may take (`SOAR_BENCH_MEMORY_MINUTES`, 30 by default):
+/// moto answers a few hundred calls a second, and enrich makes several per alert.
+fn memory_time_limit() -> Duration {
+    let minutes = std::env::var("SOAR_BENCH_MEMORY_MINUTES")
+        .ok()
+        .and_then(|m| m.parse::<u64>().ok())
+        .unwrap_or(30);
+    Duration::from_secs(minutes * 60)
+}
+
 async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec<Memory>, String> {
     if FUNCTIONS.iter().any(|f| !dir.join(f).exists()) {
         return Err(format!("function binaries missing in {}", dir.display()));
@@ -395,7 +407,13 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
             bodies.len(),
             events.len()
         );
-        let run = soar_bench::rss::run(&dir.join(function), &env, &events)?;
+        let run = match soar_bench::rss::run(&dir.join(function), &env, &events, memory_time_limit()) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("memory: {function} not measured: {e}");
+                continue;
+            }
+        };
         out.push(Memory {
             function: function.into(),
             alerts: bodies.len(),
@@ -403,6 +421,7 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
             errors: run.errors,
             peak_rss_mb: run.peak_rss_kib as f64 / 1024.0,
             seconds: run.elapsed.as_secs_f64(),
+            finished: run.finished,
         });
     }
     drop(moto);
@@ -484,10 +503,16 @@ fn render(r: &Results, functions_dir: &Path) -> String {
         let _ = writeln!(out, "| function | alerts | invocations | failed | peak RSS | time |");
         let _ = writeln!(out, "|---|---|---|---|---|---|");
         for m in &r.memory {
+            let total = m.alerts.div_ceil(10);
+            let invocations = if m.finished {
+                m.invocations.to_string()
+            } else {
+                format!("{} of {total} (time limit)", m.invocations)
+            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {:.1} MB | {:.0} s |",
-                m.function, m.alerts, m.invocations, m.errors, m.peak_rss_mb, m.seconds
+                m.function, m.alerts, invocations, m.errors, m.peak_rss_mb, m.seconds
             );
         }
     }
