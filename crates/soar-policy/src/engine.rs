@@ -114,31 +114,35 @@ impl PhaseEngine {
 
     /// The raw decision for `input`. Undefined, errors and timeouts are all [`PolicyError`]s.
     pub fn decide(&self, input: &Value) -> Result<Value, PolicyError> {
-        let phase = self.phase;
-        let failed = |message: String| PolicyError::Evaluation { phase, message };
         let result = self.evaluate(crate::input::from_json_value(input))?;
-        serde_json::to_value(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
+        serde_json::to_value(&result).map_err(|e| self.failed(format!("decision is not JSON: {e}")))
     }
 
     /// The raw decision for `input` given as JSON text (the engine builds its values straight
     /// from the text).
     pub fn decide_text(&self, input: &str) -> Result<Value, PolicyError> {
-        let phase = self.phase;
-        let failed = |message: String| PolicyError::Evaluation { phase, message };
-        let input = crate::input::from_json_str(input).map_err(|e| failed(format!("input: {e}")))?;
-        let result = self.evaluate(input)?;
-        serde_json::to_value(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
+        let result = self.evaluate_text(input)?;
+        serde_json::to_value(&result).map_err(|e| self.failed(format!("decision is not JSON: {e}")))
     }
 
     /// JSON text in, JSON text out: for callers that hold the input as text (and the benchmark,
     /// which compares engines on exactly this work).
     pub fn decide_json(&self, input: &str) -> Result<String, PolicyError> {
-        let phase = self.phase;
-        let failed = |message: String| PolicyError::Evaluation { phase, message };
-        let input = crate::input::from_json_str(input).map_err(|e| failed(format!("input: {e}")))?;
-        let result = self.evaluate(input)?;
+        let result = self.evaluate_text(input)?;
         // Compact, as it goes on the wire (the engine's own `to_json_str` pretty-prints).
-        serde_json::to_string(&result).map_err(|e| failed(format!("decision is not JSON: {e}")))
+        serde_json::to_string(&result).map_err(|e| self.failed(format!("decision is not JSON: {e}")))
+    }
+
+    fn evaluate_text(&self, input: &str) -> Result<regorus::Value, PolicyError> {
+        let input = crate::input::from_json_str(input).map_err(|e| self.failed(format!("input: {e}")))?;
+        self.evaluate(input)
+    }
+
+    fn failed(&self, message: String) -> PolicyError {
+        PolicyError::Evaluation {
+            phase: self.phase,
+            message,
+        }
     }
 
     fn evaluate(&self, input: regorus::Value) -> Result<regorus::Value, PolicyError> {
