@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
-    let aws = soar_aws::sdk::load().await;
+    let aws = soar_aws::sdk::load().await?;
     let policies = soar_lambda::policies()?;
     let providers = wire::intel_providers(&config, &aws, &policies)?;
     let function = wire::enrich(&config, &aws, policies, providers)?;

@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
-    let aws = soar_aws::sdk::load().await;
+    let aws = soar_aws::sdk::load().await?;
     let function = wire::ingest(&config, &aws, soar_lambda::policies()?)?;
     soar_lambda::run_ingest(function).await
 }

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
     soar_lambda::log_settings(&config);
-    let aws = soar_aws::sdk::load().await;
+    let aws = soar_aws::sdk::load().await?;
     let function = wire::remediate(&config, &aws, soar_lambda::policies()?)?;
     soar_lambda::run_sqs(function).await
 }

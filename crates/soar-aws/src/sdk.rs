@@ -5,14 +5,30 @@ pub use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};
 
-/// The configuration of the function's own account, from the environment.
-pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+/// The configuration of the function's own account, from the environment; `AWS_CA_BUNDLE` names
+/// the certificates to trust instead of the Amazon roots (see soar-https).
+pub async fn load() -> Result<SdkConfig, soar_https::HttpsError> {
+    let ca_bundle = std::env::var(soar_https::CA_BUNDLE_VARIABLE).ok();
+    let http = soar_https::aws_http_client(ca_bundle.as_deref())?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await)
 }
 
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.
 pub async fn local(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    local_trusting(endpoint, None)
+        .await
+        .expect("the embedded Amazon roots make a TLS context (tested in soar-https)")
+}
+
+/// A local endpoint as [`local`], over HTTPS with a certificate the PEM bundle at `ca_bundle`
+/// vouches for (`None`: the Amazon roots, as for AWS itself).
+pub async fn local_trusting(endpoint: &str, ca_bundle: Option<&str>) -> Result<SdkConfig, soar_https::HttpsError> {
+    let http = soar_https::aws_http_client(ca_bundle)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
@@ -23,7 +39,7 @@ pub async fn local(endpoint: &str) -> SdkConfig {
             "soar-local",
         ))
         .load()
-        .await
+        .await)
 }
 
 /// Credentials for acting in `account`: the responder role `role_name` there, assumed through STS

@@ -6,15 +6,15 @@ use std::process::ExitCode;
 
 /// `--endpoint-url` means a local endpoint (moto): dummy credentials. Without it, the standard
 /// AWS environment (credentials, region, `AWS_ENDPOINT_URL`) applies.
-pub async fn config(endpoint: Option<&str>) -> sdk::SdkConfig {
+pub async fn config(endpoint: Option<&str>) -> Result<sdk::SdkConfig, String> {
     match endpoint {
-        Some(url) => sdk::local(url).await,
-        None => sdk::load().await,
+        Some(url) => Ok(sdk::local(url).await),
+        None => sdk::load().await.map_err(|e| e.to_string()),
     }
 }
 
 pub async fn run_setup(endpoint: Option<&str>, prefix: &str) -> Result<ExitCode, String> {
-    let aws = config(endpoint).await;
+    let aws = config(endpoint).await?;
     let mut env = setup(&aws, prefix).await?;
     if let Some(url) = endpoint {
         env.vars.insert("AWS_ENDPOINT_URL".into(), url.to_string());
@@ -39,7 +39,7 @@ pub async fn run_approve(
     target: Option<&str>,
     approver: &str,
 ) -> Result<ExitCode, String> {
-    let aws = config(endpoint).await;
+    let aws = config(endpoint).await?;
     let state = DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?);
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), required("SOAR_REMEDIATE_QUEUE_URL")?);
     let target = approve_and_requeue(&state, &queue, alert_id, action, target, approver).await?;

@@ -39,7 +39,7 @@ fn print_delivery(d: &Delivery) {
 
 /// Delivers the queues' messages to the emulator at 127.0.0.1:`port` until they stay empty.
 pub async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCode, String> {
-    let aws = config(endpoint).await;
+    let aws = config(endpoint).await?;
     let routes = routes(&aws, |name| {
         std::env::var(name).map_err(|_| format!("{name} is not set (see `soar setup`)"))
     })?;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 const DIFFERS: u8 = 3;
 
 async fn state(endpoint: Option<&str>) -> Result<DynamoState, String> {
-    let aws = config(endpoint).await;
+    let aws = config(endpoint).await?;
     Ok(DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?))
 }
 

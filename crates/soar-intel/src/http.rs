@@ -8,6 +8,7 @@
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use soar_core::ports::ProviderError;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Answers larger than this are not intelligence, they are a mistake.
@@ -46,19 +47,18 @@ pub enum Answer {
 
 #[derive(Clone)]
 pub struct Http {
-    client: reqwest::Client,
+    /// Built on first use: building it loads the system's trust store, which a cold start that
+    /// never looks anything up (or not yet) need not pay for.
+    client: Arc<OnceLock<reqwest::Client>>,
     settings: HttpSettings,
 }
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .user_agent(concat!("soar/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Http { client, settings }
+        Http {
+            client: Arc::default(),
+            settings,
+        }
     }
 
     pub fn settings(&self) -> HttpSettings {
@@ -66,7 +66,13 @@ impl Http {
     }
 
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        self.client.get_or_init(|| {
+            soar_https::web_client()
+                .timeout(self.settings.timeout)
+                .connect_timeout(self.settings.timeout)
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// Sends the request `build` makes (once per attempt) and reads a JSON answer.

@@ -104,15 +104,27 @@ impl Drop for Managed {
 pub struct Moto {
     _process: Managed,
     pub port: u16,
+    scheme: &'static str,
 }
 
 impl Moto {
     pub fn start(workspace: &Path) -> Result<Moto, String> {
+        Moto::start_with(workspace, &[], "http")
+    }
+
+    /// A moto server answering HTTPS with the certificate and key in these PEM files.
+    pub fn start_https(workspace: &Path, certificate: &Path, key: &Path) -> Result<Moto, String> {
+        let tls = ["-c".as_ref(), certificate.as_os_str(), "-k".as_ref(), key.as_os_str()];
+        Moto::start_with(workspace, &tls, "https")
+    }
+
+    fn start_with(workspace: &Path, extra: &[&std::ffi::OsStr], scheme: &'static str) -> Result<Moto, String> {
         let port = free_port()?;
         let mut process = Managed::spawn(
             "moto server",
             Command::new(venv_bin(workspace, "moto_server")?)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         )?;
@@ -125,11 +137,12 @@ impl Moto {
         Ok(Moto {
             _process: process,
             port,
+            scheme,
         })
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 }
 
@@ -195,7 +208,7 @@ impl HttpInvoker {
     pub fn new(port: u16) -> Self {
         HttpInvoker {
             port,
-            http: reqwest::Client::new(),
+            http: soar_https::web_client().build().unwrap_or_default(),
         }
     }
 }

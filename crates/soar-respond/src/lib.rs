@@ -96,7 +96,8 @@ pub struct AwsNotifier {
 pub struct Webhook {
     secret: Option<(aws_sdk_secretsmanager::Client, String)>,
     url: tokio::sync::OnceCell<String>,
-    http: reqwest::Client,
+    /// Built on first post: building it loads the system's trust store (see soar-https).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Webhook {
@@ -105,7 +106,7 @@ impl Webhook {
         Webhook {
             secret: Some((client, secret_id.into())),
             url: tokio::sync::OnceCell::new(),
-            http: reqwest::Client::new(),
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -114,7 +115,7 @@ impl Webhook {
         Webhook {
             secret: None,
             url: tokio::sync::OnceCell::new_with(Some(url.into())),
-            http: reqwest::Client::new(),
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -138,8 +139,10 @@ impl Webhook {
 
     async fn post(&self, text: &str) -> Result<(), String> {
         let url = self.url().await?;
-        let response = self
+        let http = self
             .http
+            .get_or_init(|| soar_https::web_client().build().unwrap_or_default());
+        let response = http
             .post(url)
             .header("content-type", "application/json")
             .body(json!({"text": text}).to_string())
