@@ -5,7 +5,7 @@
 //! It also parses them: a policy with a syntax error, or a phase folder without its
 //! `package soar.<phase>`, fails the build with the file, line and column, so no function binary
 //! is ever built around a bundle that cannot load. (Decision shapes are checked by the contract
-//! probe in `soar policy test`, which `make build` runs first, and again at function start-up.)
+//! probe in `soar policy test`, and when the functions are built: soar-lambda's build script.)
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

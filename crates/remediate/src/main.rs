@@ -13,6 +13,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     soar_lambda::log_settings(&config);
     let aws = soar_aws::sdk::load().await?;
-    let function = wire::remediate(&config, &aws, soar_lambda::policies()?)?;
+    let function = wire::remediate(&config, &aws, soar_lambda::policies_for(soar_lambda::Phase::Remediate)?)?;
     soar_lambda::run_sqs(function).await
 }

@@ -14,6 +14,7 @@ pub use config::{Config, ConfigError, FUNCTION_VARIABLES, LOG_VARIABLE};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+pub use soar_core::Phase;
 use soar_core::functions::{DocumentFunction, IngestFunction, RecordOutcome};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::future::Future;
@@ -34,12 +35,24 @@ pub fn init_logging() {
         .init();
 }
 
-/// The policies built into this binary, checked: a bundle that does not load, or whose decisions
-/// break the phase contract on the probe alerts, stops the cold start (Lambda reports an init
-/// error and the alerts wait in the queue) rather than deciding alerts with a broken policy.
-/// The build refuses such bundles first (`soar-policy`'s build script, `make build`).
+/// The policies built into this binary, all four phases, checked: a bundle that does not load,
+/// or whose decisions break the phase contract on the probe alerts, is refused rather than left
+/// to decide alerts. For processes that run the whole pipeline (tests, the local stack).
 pub fn policies() -> Result<Arc<PolicySet>, PolicyProblems> {
-    let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
+    checked(PolicySet::embedded(DEFAULT_TIME_LIMIT))
+}
+
+/// What a function's cold start compiles: the bundle of the phase it runs. The contract probe
+/// over all four phases ran when this binary was built (soar-lambda's build script refuses to
+/// build a function around bundles that fail it), so the cold start repeats only what can
+/// differ here: the bundle loads and compiles. A bundle that does not stops the cold start
+/// (Lambda reports an init error and the alerts wait in the queue).
+pub fn policies_for(phase: Phase) -> Result<Arc<PolicySet>, PolicyProblems> {
+    checked(PolicySet::embedded_phases(&[phase], DEFAULT_TIME_LIMIT))
+}
+
+fn checked(set: PolicySet) -> Result<Arc<PolicySet>, PolicyProblems> {
+    let set = Arc::new(set);
     let problems = set.check();
     if problems.is_empty() {
         return Ok(set);

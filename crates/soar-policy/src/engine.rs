@@ -274,6 +274,8 @@ impl Bytecode {
 /// decision asked of it fails with that error (so the alert ends `undetermined`, never acted on).
 pub struct PolicySet {
     engines: Vec<(Phase, Result<PhaseEngine, PolicyError>, String)>,
+    /// The phases compiled (all four but in a function, which compiles its own).
+    compiled: Vec<Phase>,
     org: OrgConfig,
     /// `data.soar.config` as written (sections the Rust side reads beyond `org`, such as `intel`).
     config: Value,
@@ -295,13 +297,31 @@ impl PolicySet {
         }
     }
 
+    /// The embedded bundle of each of `phases` only: a function compiles the phase it runs (the
+    /// contract probe over all four runs when the function is built, see soar-lambda's build
+    /// script). A decision asked of another phase fails as not loaded.
+    pub fn embedded_phases(phases: &[Phase], time_limit: Duration) -> Self {
+        Self::from_tree_phases(&PolicyTree::embedded(), phases, time_limit)
+    }
+
     pub fn from_tree(tree: &PolicyTree, time_limit: Duration) -> Self {
+        Self::from_tree_phases(tree, &Phase::ALL, time_limit)
+    }
+
+    fn from_tree_phases(tree: &PolicyTree, phases: &[Phase], time_limit: Duration) -> Self {
         let mut org = None;
         let mut config = Value::Null;
         let mut config_error = None;
         let engines = Phase::ALL
             .into_iter()
             .map(|phase| {
+                if !phases.contains(&phase) {
+                    let skipped = PolicyError::NotLoaded {
+                        phase,
+                        message: "not compiled in this process".into(),
+                    };
+                    return (phase, Err(skipped), "unloaded".to_string());
+                }
                 let bundle = tree.bundle(phase, false);
                 let revision = bundle
                     .as_ref()
@@ -332,6 +352,7 @@ impl PolicySet {
             .collect();
         PolicySet {
             engines,
+            compiled: phases.to_vec(),
             org: org.unwrap_or_default(),
             config,
             config_error,
@@ -374,6 +395,7 @@ impl PolicySet {
             .collect();
         PolicySet {
             engines,
+            compiled: Phase::ALL.to_vec(),
             org: OrgConfig::default(),
             config: Value::Null,
             config_error: None,
@@ -395,6 +417,7 @@ impl PolicySet {
     pub fn problems(&self) -> Vec<String> {
         self.engines
             .iter()
+            .filter(|(phase, _, _)| self.compiled.contains(phase))
             .filter_map(|(_, e, _)| e.as_ref().err().map(ToString::to_string))
             .chain(self.config_error.clone())
             .collect()
@@ -404,7 +427,8 @@ impl PolicySet {
     /// then (when everything loaded) the contract probe's findings. One line each.
     pub fn check(self: &Arc<Self>) -> Vec<String> {
         let problems = self.problems();
-        if !problems.is_empty() {
+        // The probe runs alerts through all four phases: a partial set has nothing more to check.
+        if !problems.is_empty() || self.compiled.len() < Phase::ALL.len() {
             return problems;
         }
         check_contract(self.clone(), self.org.clone())
@@ -452,6 +476,27 @@ mod tests {
         }
         let tree = PolicyTree::from_dir(dir.path()).unwrap();
         (dir, tree)
+    }
+
+    #[test]
+    fn a_function_compiles_only_its_own_phase() {
+        let set = Arc::new(PolicySet::embedded_phases(&[Phase::Evaluate], DEFAULT_TIME_LIMIT));
+        assert!(set.engine(Phase::Evaluate).is_ok());
+        for other in [Phase::Ingest, Phase::Enrich, Phase::Remediate] {
+            let err = set.engine(other).expect_err("not compiled").to_string();
+            assert!(err.contains("not compiled in this process"), "{err}");
+        }
+        // Nothing to report about phases it does not run, and the probe (all four) is not its job.
+        assert_eq!(set.check(), Vec::<String>::new());
+        assert_eq!(
+            set.org_config().enrich.max_depth,
+            PolicySet::embedded(DEFAULT_TIME_LIMIT).org_config().enrich.max_depth
+        );
+        assert!(set.revision(Phase::Evaluate).len() > 8);
+
+        let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);
+        let broken = Arc::new(PolicySet::from_tree_phases(&t, &[Phase::Ingest], DEFAULT_TIME_LIMIT));
+        assert_eq!(broken.check().len(), 1, "its own bundle failing to load is reported");
     }
 
     #[test]
