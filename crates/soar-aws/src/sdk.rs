@@ -9,11 +9,7 @@ use aws_config::{BehaviorVersion, Region};
 /// the certificates to trust instead of the Amazon roots (see soar-https).
 pub async fn load() -> Result<SdkConfig, soar_https::HttpsError> {
     let ca_bundle = std::env::var(soar_https::CA_BUNDLE_VARIABLE).ok();
-    let http = soar_https::aws_http_client(ca_bundle.as_deref())?;
-    Ok(aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await)
+    Ok(defaults(ca_bundle.as_deref())?.load().await)
 }
 
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.
@@ -26,9 +22,7 @@ pub async fn local(endpoint: &str) -> SdkConfig {
 /// A local endpoint as [`local`], over HTTPS with a certificate the PEM bundle at `ca_bundle`
 /// vouches for (`None`: the Amazon roots, as for AWS itself).
 pub async fn local_trusting(endpoint: &str, ca_bundle: Option<&str>) -> Result<SdkConfig, soar_https::HttpsError> {
-    let http = soar_https::aws_http_client(ca_bundle)?;
-    Ok(aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+    Ok(defaults(ca_bundle)?
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
@@ -40,6 +34,12 @@ pub async fn local_trusting(endpoint: &str, ca_bundle: Option<&str>) -> Result<S
         ))
         .load()
         .await)
+}
+
+/// The SDK's defaults with soar's HTTPS client (see soar-https).
+fn defaults(ca_bundle: Option<&str>) -> Result<aws_config::ConfigLoader, soar_https::HttpsError> {
+    let http = soar_https::aws_http_client(ca_bundle)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest()).http_client(http))
 }
 
 /// Credentials for acting in `account`: the responder role `role_name` there, assumed through STS

@@ -65,12 +65,40 @@ pub fn aws_http_client(ca_bundle: Option<&str>) -> Result<SharedHttpClient, Http
 }
 
 /// A builder for clients to third-party HTTPS services, with soar's user agent. The clients it
-/// builds load the system's trust store, so build them when first needed, not at cold start.
+/// builds load the system's trust store: build them when first needed ([`LazyWebClient`]), not at
+/// cold start.
 pub fn web_client() -> reqwest::ClientBuilder {
     // reqwest takes its rustls provider from the process default; ring is the only one built in.
     // Installing it again (another client, another test) is refused harmlessly.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().user_agent(concat!("soar/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A [`web_client`] built on first use, with `timeout` (when given) for connecting and for each
+/// whole request.
+#[derive(Debug, Default)]
+pub struct LazyWebClient {
+    timeout: Option<std::time::Duration>,
+    client: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl LazyWebClient {
+    pub fn with_timeout(timeout: std::time::Duration) -> Self {
+        LazyWebClient {
+            timeout: Some(timeout),
+            client: Default::default(),
+        }
+    }
+
+    pub fn get(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            let mut builder = web_client();
+            if let Some(timeout) = self.timeout {
+                builder = builder.timeout(timeout).connect_timeout(timeout);
+            }
+            builder.build().unwrap_or_default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use soar_core::ports::ProviderError;
-use std::sync::{Arc, OnceLock};
+use soar_https::LazyWebClient;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Answers larger than this are not intelligence, they are a mistake.
@@ -47,16 +48,16 @@ pub enum Answer {
 
 #[derive(Clone)]
 pub struct Http {
-    /// Built on first use: building it loads the system's trust store, which a cold start that
-    /// never looks anything up (or not yet) need not pay for.
-    client: Arc<OnceLock<reqwest::Client>>,
+    /// Built on first use: a cold start that looks nothing up (or not yet) does not load the
+    /// system's trust store.
+    client: Arc<LazyWebClient>,
     settings: HttpSettings,
 }
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Self {
         Http {
-            client: Arc::default(),
+            client: Arc::new(LazyWebClient::with_timeout(settings.timeout)),
             settings,
         }
     }
@@ -66,13 +67,7 @@ impl Http {
     }
 
     pub fn client(&self) -> &reqwest::Client {
-        self.client.get_or_init(|| {
-            soar_https::web_client()
-                .timeout(self.settings.timeout)
-                .connect_timeout(self.settings.timeout)
-                .build()
-                .unwrap_or_default()
-        })
+        self.client.get()
     }
 
     /// Sends the request `build` makes (once per attempt) and reads a JSON answer.

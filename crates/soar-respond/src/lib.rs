@@ -96,8 +96,8 @@ pub struct AwsNotifier {
 pub struct Webhook {
     secret: Option<(aws_sdk_secretsmanager::Client, String)>,
     url: tokio::sync::OnceCell<String>,
-    /// Built on first post: building it loads the system's trust store (see soar-https).
-    http: std::sync::OnceLock<reqwest::Client>,
+    /// Built on first post (see soar-https).
+    http: soar_https::LazyWebClient,
 }
 
 impl Webhook {
@@ -106,7 +106,7 @@ impl Webhook {
         Webhook {
             secret: Some((client, secret_id.into())),
             url: tokio::sync::OnceCell::new(),
-            http: std::sync::OnceLock::new(),
+            http: Default::default(),
         }
     }
 
@@ -115,7 +115,7 @@ impl Webhook {
         Webhook {
             secret: None,
             url: tokio::sync::OnceCell::new_with(Some(url.into())),
-            http: std::sync::OnceLock::new(),
+            http: Default::default(),
         }
     }
 
@@ -139,10 +139,9 @@ impl Webhook {
 
     async fn post(&self, text: &str) -> Result<(), String> {
         let url = self.url().await?;
-        let http = self
+        let response = self
             .http
-            .get_or_init(|| soar_https::web_client().build().unwrap_or_default());
-        let response = http
+            .get()
             .post(url)
             .header("content-type", "application/json")
             .body(json!({"text": text}).to_string())
