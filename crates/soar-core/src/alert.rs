@@ -74,6 +74,10 @@ pub struct Resource {
     /// Kind-specific facts the remediation needs (VPC, ENIs, security groups, user name, ...).
     #[serde(default)]
     pub attributes: Map<String, Value>,
+    /// Set by Rust when any source (the finding's tags, repeated or in any case, or the
+    /// inventory) marks the resource protected; once set, no later source clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 impl Resource {
@@ -85,18 +89,26 @@ impl Resource {
             region: String::new(),
             tags: BTreeMap::new(),
             attributes: Map::new(),
+            protected: false,
         }
     }
 
     pub fn is_protected(&self) -> bool {
-        tags_mark_protected(&self.tags)
+        self.protected || tags_mark_protected(&self.tags)
     }
 }
 
-/// `soar:protected=true` (case-insensitive value) marks a resource as off limits.
+/// Any tag marking the resource off limits ([`marks_protected`]).
 pub fn tags_mark_protected<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> bool {
-    tags.into_iter()
-        .any(|(k, v)| k == PROTECTED_TAG && v.trim().eq_ignore_ascii_case("true"))
+    tags.into_iter().any(|(k, v)| marks_protected(k, v))
+}
+
+/// Whether one tag marks a resource off limits: the key `soar:protected` in any case and
+/// spacing, with any value that does not clearly say no ([`crate::json::says_no`]): `true`,
+/// `TRUE`, `yes`, and an empty value are protected; `false` and `no` are not. An unclear
+/// protection signal is a protection signal.
+pub fn marks_protected(key: &str, value: &str) -> bool {
+    key.trim().eq_ignore_ascii_case(PROTECTED_TAG) && (value.trim().is_empty() || !crate::json::says_no(value))
 }
 
 /// Resource kinds soar knows how to act on; everything else is kept by name.
@@ -209,6 +221,14 @@ pub struct Indicator {
     /// 0 for indicators in the alert; n for indicators found at enrichment round n.
     #[serde(default)]
     pub depth: u32,
+    /// The value as the source wrote it, when that differs from the canonical `value`
+    /// (`0xa.0.0.1` for `10.0.0.1`); see [`crate::canonical`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// Set by the enrich step: the egress guard classifies this indicator internal (the policy
+    /// reads it as `ind.internal`; the guard enforces it whatever the policy does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 impl Indicator {
@@ -219,13 +239,43 @@ impl Indicator {
             seen_in: seen_in.into(),
             role: role.to_string(),
             depth: 0,
+            written: None,
+            internal: false,
         }
+    }
+
+    /// This indicator with its actual kind and canonical value ([`crate::canonical`]); the text
+    /// as written is kept in `written`. A value that cannot be read stays as written: the egress
+    /// guard treats it as internal.
+    pub fn canonical(mut self) -> Self {
+        if let Ok(c) = crate::canonical::canonicalize(self.kind, &self.value) {
+            let value = c.value();
+            if value != self.value || c.kind() != self.kind {
+                let written = std::mem::replace(&mut self.value, value);
+                self.written.get_or_insert(written);
+                self.kind = c.kind();
+            }
+        }
+        self
     }
 
     /// Identity for dedup and the enrichment cache: kind and value, not where it was seen.
     pub fn key(&self) -> (IndicatorKind, &str) {
         (self.kind, self.value.as_str())
     }
+}
+
+/// Canonicalises every indicator ([`Indicator::canonical`]) and drops repeats of one (kind,
+/// value): two writings of one address are one indicator.
+pub fn canonical_indicators(indicators: Vec<Indicator>) -> Vec<Indicator> {
+    let mut out: Vec<Indicator> = Vec::with_capacity(indicators.len());
+    let mut seen = std::collections::HashSet::new();
+    for indicator in indicators.into_iter().map(Indicator::canonical) {
+        if seen.insert((indicator.kind, indicator.value.clone())) {
+            out.push(indicator);
+        }
+    }
+    out
 }
 
 /// GuardDuty's own bands: 1.0–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10.0 critical.
@@ -259,6 +309,11 @@ mod tests {
         assert!(r.is_protected());
         r.tags.insert(PROTECTED_TAG.into(), "no".into());
         assert!(!r.is_protected());
+        r.tags.insert(" SOAR:Protected".into(), "yes".into());
+        assert!(r.is_protected());
+        r.tags.clear();
+        r.protected = true;
+        assert!(r.is_protected(), "a protection signal from another source stays");
     }
 
     #[test]

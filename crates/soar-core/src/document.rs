@@ -210,6 +210,8 @@ pub enum ActionStatus {
     SkippedSample,
     SkippedNotAllowed,
     SkippedRateLimited,
+    /// The target id is malformed, or not a resource the alert names.
+    SkippedInvalidTarget,
 }
 
 impl ActionStatus {
@@ -224,6 +226,7 @@ impl ActionStatus {
             ActionStatus::SkippedSample => "skipped_sample",
             ActionStatus::SkippedNotAllowed => "skipped_not_allowed",
             ActionStatus::SkippedRateLimited => "skipped_rate_limited",
+            ActionStatus::SkippedInvalidTarget => "skipped_invalid_target",
         }
     }
 

@@ -2,13 +2,30 @@
 //! providers may see them.
 //!
 //! The enrich policy decides which indicator goes to which provider, but the last word on data
-//! leaving the organisation is here, in Rust, after the policy: an internal indicator (private or
-//! configured address, internal domain, the organisation's own hashes, key ids and user names) is
-//! never handed to an external provider, whatever the policy returned. Default deny.
+//! leaving the organisation is here, in Rust, after the policy: an internal indicator is never
+//! handed to an external provider, whatever the policy returned. Every value is read into its
+//! canonical form first ([`crate::canonical`]), so the way it is written cannot change what it
+//! is. Internal means:
+//!
+//! - an address in a range IANA's special-purpose registries mark as not globally reachable
+//!   (RFC 6890 and successors: private, shared, loopback, link-local, benchmarking, reserved,
+//!   unique-local, site-local, multicast, ...), other than the documentation ranges, which
+//!   examples and tests use for public addresses; an IPv6 address that carries an IPv4 address
+//!   (mapped, compatible, NAT64, 6to4, Teredo) is internal when what it carries is;
+//! - an address in `data.soar.config.internal_cidrs`;
+//! - a name under `data.soar.config.internal_domains` or a non-public suffix (`internal`,
+//!   `local`, `localhost`, `home.arpa`, `arpa`, `invalid`), or a single-label name;
+//! - a URL or e-mail address whose host is internal; a hash in `internal_hashes`;
+//! - access key ids and user names (always the organisation's own);
+//! - anything that cannot be read as an indicator at all.
 
 use crate::alert::{Indicator, IndicatorKind};
+use crate::canonical::{Canonical, Host, canonicalize, embedded_ipv4};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,162 +54,314 @@ impl Default for EnrichLimits {
     }
 }
 
-/// The parts of `data.soar.config` the Rust side enforces itself.
+/// The parts of `data.soar.config` the Rust side enforces itself, parsed once into typed values.
+/// A malformed entry is a [`ConfigError`] naming it (`data.soar.config.internal_cidrs[0]`), so
+/// a typo stops start-up instead of silently matching nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawOrgConfig", into = "RawOrgConfig")]
 pub struct OrgConfig {
-    #[serde(default)]
-    pub internal_cidrs: Vec<String>,
-    #[serde(default)]
+    pub internal_cidrs: Vec<IpNet>,
+    /// Canonical (IDNA-mapped, lower-case ASCII) names; each covers itself and its subdomains.
     pub internal_domains: Vec<String>,
-    #[serde(default)]
+    /// Lower-case hex digests.
     pub internal_hashes: Vec<String>,
-    #[serde(default)]
     pub enrich: EnrichLimits,
 }
 
-/// Address ranges that are internal everywhere, whatever the configuration says.
-const ALWAYS_INTERNAL_CIDRS: &[&str] = &[
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "::1/128",
-    "fc00::/7",
-    "fe80::/10",
+/// `data.soar.config` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RawOrgConfig {
+    #[serde(default)]
+    internal_cidrs: Vec<Value>,
+    #[serde(default)]
+    internal_domains: Vec<Value>,
+    #[serde(default)]
+    internal_hashes: Vec<Value>,
+    #[serde(default)]
+    enrich: EnrichLimits,
+}
+
+/// A malformed entry of `data.soar.config`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("data.soar.config.{field}: {problem}")]
+pub struct ConfigError {
+    /// Where the entry is, `internal_cidrs[2]`.
+    pub field: String,
+    pub problem: String,
+}
+
+impl TryFrom<RawOrgConfig> for OrgConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawOrgConfig) -> Result<Self, ConfigError> {
+        let entries = |name: &'static str, values: Vec<Value>| {
+            values.into_iter().enumerate().map(move |(i, v)| {
+                let field = format!("{name}[{i}]");
+                match v {
+                    Value::String(s) if s.trim() != s => Err(ConfigError {
+                        field,
+                        problem: format!("{s:?} has white space around it"),
+                    }),
+                    Value::String(s) if s.is_empty() => Err(ConfigError {
+                        field,
+                        problem: "is empty".into(),
+                    }),
+                    Value::String(s) => Ok((field, s)),
+                    other => Err(ConfigError {
+                        field,
+                        problem: format!("{other} is not a string"),
+                    }),
+                }
+            })
+        };
+        let mut config = OrgConfig {
+            enrich: raw.enrich,
+            ..OrgConfig::default()
+        };
+        for entry in entries("internal_cidrs", raw.internal_cidrs) {
+            let (field, s) = entry?;
+            let net = s
+                .parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError {
+                    field,
+                    problem: format!("{s:?} is not a CIDR such as 10.0.0.0/8 or fd00::/8 (or a single address)"),
+                })?;
+            config.internal_cidrs.push(net.trunc());
+        }
+        for entry in entries("internal_domains", raw.internal_domains) {
+            let (field, s) = entry?;
+            let bad = |problem: String| ConfigError {
+                field: field.clone(),
+                problem,
+            };
+            if s.contains(['/', ':', '@', ' ', '*']) {
+                return Err(bad(format!(
+                    "{s:?} is not a bare domain name (no scheme, port, path, user or wildcard: `corp.example.com` covers its subdomains)"
+                )));
+            }
+            match canonicalize(IndicatorKind::Domain, &s) {
+                Ok(Canonical::Domain(name)) => config.internal_domains.push(name),
+                Ok(Canonical::Ip(_)) => {
+                    return Err(bad(format!("{s:?} is an address: list it in internal_cidrs")));
+                }
+                _ => return Err(bad(format!("{s:?} is not a domain name"))),
+            }
+        }
+        for entry in entries("internal_hashes", raw.internal_hashes) {
+            let (field, s) = entry?;
+            match canonicalize(IndicatorKind::Hash, &s) {
+                Ok(Canonical::Hash(h)) => config.internal_hashes.push(h),
+                _ => {
+                    return Err(ConfigError {
+                        field,
+                        problem: format!("{s:?} is not an MD5, SHA-1, SHA-256 or SHA-512 digest in hex"),
+                    });
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl From<OrgConfig> for RawOrgConfig {
+    fn from(c: OrgConfig) -> Self {
+        RawOrgConfig {
+            internal_cidrs: c.internal_cidrs.iter().map(|n| Value::String(n.to_string())).collect(),
+            internal_domains: c.internal_domains.into_iter().map(Value::String).collect(),
+            internal_hashes: c.internal_hashes.into_iter().map(Value::String).collect(),
+            enrich: c.enrich,
+        }
+    }
+}
+
+impl OrgConfig {
+    /// Reads `data.soar.config` (or the part of it the Rust side enforces).
+    pub fn from_value(config: &Value) -> Result<Self, ConfigError> {
+        let raw: RawOrgConfig = serde_json::from_value(config.clone()).map_err(|e| ConfigError {
+            field: "enrich".into(),
+            problem: e.to_string(),
+        })?;
+        OrgConfig::try_from(raw)
+    }
+}
+
+/// Address ranges that are not globally reachable, by IANA's IPv4 and IPv6 Special-Purpose
+/// Address Registries (RFC 6890, updated by RFCs 8190, 9637 and others), plus multicast. The
+/// documentation ranges are left out on purpose: see [`DOCUMENTATION`].
+const NOT_GLOBALLY_REACHABLE: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\" (RFC 791)"),
+    ("10.0.0.0/8", "private-use (RFC 1918)"),
+    ("100.64.0.0/10", "shared address space (RFC 6598)"),
+    ("127.0.0.0/8", "loopback (RFC 1122)"),
+    ("169.254.0.0/16", "link-local (RFC 3927), which holds the instance metadata service"),
+    ("172.16.0.0/12", "private-use (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+    ("192.168.0.0/16", "private-use (RFC 1918)"),
+    ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+    ("224.0.0.0/4", "multicast (RFC 5771)"),
+    ("240.0.0.0/4", "reserved (RFC 1112), with the limited broadcast address"),
+    ("::/128", "the unspecified address (RFC 4291)"),
+    ("::1/128", "loopback (RFC 4291)"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"),
+    ("100::/64", "discard-only (RFC 6666)"),
+    ("100:0:0:1::/64", "dummy IPv6 prefix (RFC 9780)"),
+    ("2001:2::/48", "benchmarking (RFC 5180)"),
+    ("2001:10::/28", "ORCHID (RFC 4843, deprecated)"),
+    ("3fff::/20", "documentation (RFC 9637), not one of the example ranges soar treats as public"),
+    ("5f00::/16", "segment routing SIDs (RFC 9602)"),
+    ("fc00::/7", "unique-local (RFC 4193)"),
+    ("fe80::/10", "link-local (RFC 4291)"),
+    ("fec0::/10", "site-local (RFC 3879, deprecated)"),
+    ("ff00::/8", "multicast (RFC 4291)"),
 ];
 
-/// Name suffixes that never resolve publicly (AWS's `compute.internal`, mDNS, RFC 8375).
-const ALWAYS_INTERNAL_SUFFIXES: &[&str] = &["internal", "local", "localhost", "home.arpa"];
+/// The ranges documentation and examples use for public addresses (RFC 5737, RFC 3849): soar's
+/// fixtures stand public hosts there, so they are treated as public.
+const DOCUMENTATION: &[&str] = &["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
+
+/// 2001::/23 is IETF protocol assignments, not globally reachable but for these (and Teredo,
+/// 2001::/32, classified by the addresses it carries).
+const IETF_GLOBAL_EXCEPTIONS: &[&str] = &[
+    "2001::/32",
+    "2001:1::1/128",
+    "2001:1::2/128",
+    "2001:3::/32",
+    "2001:4:112::/48",
+    "2001:20::/28",
+    "2001:db8::/32",
+];
+
+struct Ranges {
+    internal: Vec<(IpNet, &'static str)>,
+    documentation: Vec<IpNet>,
+    ietf: IpNet,
+    ietf_exceptions: Vec<IpNet>,
+}
+
+fn ranges() -> &'static Ranges {
+    static RANGES: OnceLock<Ranges> = OnceLock::new();
+    RANGES.get_or_init(|| {
+        let net = |s: &str| s.parse::<IpNet>().expect("a valid built-in range");
+        Ranges {
+            internal: NOT_GLOBALLY_REACHABLE.iter().map(|(s, why)| (net(s), *why)).collect(),
+            documentation: DOCUMENTATION.iter().map(|s| net(s)).collect(),
+            ietf: net("2001::/23"),
+            ietf_exceptions: IETF_GLOBAL_EXCEPTIONS.iter().map(|s| net(s)).collect(),
+        }
+    })
+}
+
+/// Name suffixes that never resolve publicly: AWS's `compute.internal`, mDNS `local`,
+/// `localhost` and `invalid` (RFC 6761), `home.arpa` (RFC 8375) and the rest of `arpa`, whose
+/// reverse-lookup names spell out addresses.
+const ALWAYS_INTERNAL_SUFFIXES: &[&str] = &["internal", "local", "localhost", "invalid", "arpa"];
 
 impl OrgConfig {
     /// `Some(reason)` when the indicator is internal and must not leave the organisation.
     pub fn internal_reason(&self, indicator: &Indicator) -> Option<String> {
-        let value = indicator.value.trim();
-        match indicator.kind {
-            IndicatorKind::Ip => self.internal_ip_reason(value),
-            IndicatorKind::Domain => self.internal_domain_reason(value),
-            IndicatorKind::Email => match value.rsplit_once('@') {
-                Some((_, domain)) => self.internal_domain_reason(domain),
-                None => Some("not a valid e-mail address, treated as internal".into()),
+        match canonicalize(indicator.kind, &indicator.value) {
+            Ok(canonical) => self.classify(&canonical),
+            Err(e) => Some(format!("unreadable, treated as internal: {e}")),
+        }
+    }
+
+    /// `Some(reason)` when a canonical indicator is internal.
+    pub fn classify(&self, canonical: &Canonical) -> Option<String> {
+        match canonical {
+            Canonical::Ip(ip) => self.internal_ip_reason(*ip),
+            Canonical::Domain(name) => self.internal_domain_reason(name),
+            Canonical::Url { host, .. } | Canonical::Email { host, .. } => match host {
+                Host::Ip(ip) => self.internal_ip_reason(*ip),
+                Host::Domain(name) => self.internal_domain_reason(name),
             },
-            IndicatorKind::Url => match url_host(value) {
-                Some(host) => match host.parse::<IpAddr>() {
-                    Ok(_) => self.internal_ip_reason(&host),
-                    Err(_) => self.internal_domain_reason(&host),
-                },
-                None => Some("URL without a readable host, treated as internal".into()),
-            },
-            IndicatorKind::Hash => self
+            Canonical::Hash(h) => self
                 .internal_hashes
                 .iter()
-                .any(|h| h.eq_ignore_ascii_case(value))
+                .any(|x| x == h)
                 .then(|| "hash of an internal file (data.soar.config.internal_hashes)".into()),
-            IndicatorKind::AccessKey => Some("access key ids are the organisation's own".into()),
-            IndicatorKind::User => Some("user names are the organisation's own".into()),
+            Canonical::AccessKey(_) => Some("access key ids are the organisation's own".into()),
+            Canonical::User(_) => Some("user names are the organisation's own".into()),
         }
     }
 
-    fn internal_ip_reason(&self, value: &str) -> Option<String> {
-        let Ok(ip) = value.parse::<IpAddr>() else {
-            // Something we cannot read is never sent out.
-            return Some(format!("`{value}` is not an IP address, treated as internal"));
-        };
-        if let Some(cidr) = ALWAYS_INTERNAL_CIDRS.iter().find(|c| cidr_contains(c, ip)) {
-            return Some(format!("{ip} is in the private range {cidr}"));
+    fn internal_ip_reason(&self, ip: IpAddr) -> Option<String> {
+        let r = ranges();
+        if let Some(net) = self.internal_cidrs.iter().find(|n| n.contains(&ip)) {
+            return Some(format!("{ip} is in the internal range {net} (data.soar.config.internal_cidrs)"));
         }
-        self.internal_cidrs
-            .iter()
-            .find(|c| cidr_contains(c, ip))
-            .map(|cidr| format!("{ip} is in the internal range {cidr} (data.soar.config.internal_cidrs)"))
+        if let IpAddr::V6(v6) = ip {
+            for v4 in embedded_ipv4(v6) {
+                if let Some(why) = self.internal_ip_reason(IpAddr::V4(v4)) {
+                    return Some(format!("{ip} carries the IPv4 address {v4}: {why}"));
+                }
+            }
+        }
+        if r.documentation.iter().any(|n| n.contains(&ip)) {
+            return None;
+        }
+        if let Some((net, why)) = r.internal.iter().find(|(n, _)| n.contains(&ip)) {
+            return Some(format!("{ip} is in {net}, {why}: not globally reachable"));
+        }
+        if r.ietf.contains(&ip) && !r.ietf_exceptions.iter().any(|n| n.contains(&ip)) {
+            return Some(format!(
+                "{ip} is in 2001::/23, IETF protocol assignments (RFC 2928): not globally reachable"
+            ));
+        }
+        None
     }
 
-    fn internal_domain_reason(&self, value: &str) -> Option<String> {
-        let name = value.trim_end_matches('.').to_ascii_lowercase();
-        if let Ok(ip) = name.parse::<IpAddr>() {
-            return self.internal_ip_reason(&ip.to_string());
+    fn internal_domain_reason(&self, name: &str) -> Option<String> {
+        if !name.contains('.') {
+            return Some(format!("`{name}` is a single-label name, which only resolves inside a network"));
         }
-        let under = |suffix: &str| {
-            let suffix = suffix.trim_start_matches('.').to_ascii_lowercase();
-            name == suffix || name.ends_with(&format!(".{suffix}"))
-        };
-        if let Some(s) = ALWAYS_INTERNAL_SUFFIXES.iter().find(|s| under(s)) {
-            return Some(format!("{name} is under the non-public suffix .{s}"));
+        let under = |suffix: &str| name == suffix || name.strip_suffix(suffix).is_some_and(|p| p.ends_with('.'));
+        if let Some(d) = self.internal_domains.iter().find(|d| under(d)) {
+            return Some(format!(
+                "{name} is under the internal domain {d} (data.soar.config.internal_domains)"
+            ));
         }
-        self.internal_domains
+        ALWAYS_INTERNAL_SUFFIXES
             .iter()
-            .find(|d| under(d))
-            .map(|d| format!("{name} is under the internal domain {d} (data.soar.config.internal_domains)"))
+            .find(|s| under(s))
+            .map(|s| format!("{name} is under the non-public suffix .{s}"))
     }
 }
 
-/// `true` when `ip` is inside `cidr` (`a.b.c.d/n` or IPv6); a malformed CIDR matches nothing.
+/// `true` when `ip` is inside `cidr` (`a.b.c.d/n`, IPv6, or one address); a malformed CIDR
+/// matches nothing. For threat lists, where an unreadable entry must not match everything;
+/// `data.soar.config` is parsed strictly instead ([`OrgConfig`]).
 pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
-    let (net, bits) = match cidr.split_once('/') {
-        Some((net, bits)) => (net, bits.parse::<u32>().ok()),
-        None => (cidr, None),
-    };
-    let Ok(net) = net.trim().parse::<IpAddr>() else {
-        return false;
-    };
-    match (net, ip) {
-        (IpAddr::V4(net), IpAddr::V4(ip)) => {
-            let bits = bits.unwrap_or(32);
-            if bits > 32 {
-                return false;
-            }
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            u32::from(net) & mask == u32::from(ip) & mask
-        }
-        (IpAddr::V6(net), IpAddr::V6(ip)) => {
-            let bits = bits.unwrap_or(128);
-            if bits > 128 {
-                return false;
-            }
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
-            u128::from(net) & mask == u128::from(ip) & mask
-        }
-        // An IPv4-mapped IPv6 address is the IPv4 address it carries.
-        (IpAddr::V4(_), IpAddr::V6(ip)) => ip
-            .to_ipv4_mapped()
-            .is_some_and(|v4| cidr_contains(cidr, IpAddr::V4(v4))),
-        (IpAddr::V6(_), IpAddr::V4(_)) => false,
+    let net = cidr
+        .trim()
+        .parse::<IpNet>()
+        .or_else(|_| cidr.trim().parse::<IpAddr>().map(IpNet::from));
+    match net {
+        Ok(net) => net.contains(&ip) || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| net.contains(&IpAddr::V4(v4)))),
+        Err(_) => false,
     }
-}
-
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split_once(']')?.0
-    } else {
-        host_port.split(':').next()?
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ind(kind: IndicatorKind, value: &str) -> Indicator {
         Indicator::new(kind, value, "test", "remote")
     }
 
     fn config() -> OrgConfig {
-        OrgConfig {
-            internal_cidrs: vec!["203.0.113.0/24".into()],
-            internal_domains: vec!["corp.example.com".into()],
-            internal_hashes: vec!["ABCDEF".into()],
-            ..OrgConfig::default()
-        }
+        OrgConfig::from_value(&json!({
+            "internal_cidrs": ["203.0.113.0/24"],
+            "internal_domains": ["corp.example.com"],
+            "internal_hashes": ["D41D8CD98F00B204E9800998ECF8427E"],
+        }))
+        .unwrap()
     }
 
     #[test]
-    fn private_and_configured_addresses_are_internal() {
+    fn private_special_and_configured_addresses_are_internal() {
         let c = config();
         for ip in [
             "10.1.2.3",
@@ -200,13 +369,24 @@ mod tests {
             "192.168.1.1",
             "127.0.0.1",
             "100.64.0.1",
+            "169.254.169.254",
+            "198.18.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
             "fd00::1",
+            "fec0::1",
+            "::",
             "203.0.113.9",
             "::ffff:10.0.0.1",
+            "64:ff9b::10.40.7.9",
+            "64:ff9b:1::1",
+            "2002:c0a8:0101::1",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+            "2001:2::1",
         ] {
             assert!(c.internal_reason(&ind(IndicatorKind::Ip, ip)).is_some(), "{ip}");
         }
-        for ip in ["198.51.100.7", "8.8.8.8", "2001:db8::1", "172.32.0.1"] {
+        for ip in ["198.51.100.7", "192.0.2.1", "8.8.8.8", "2001:db8::1", "172.32.0.1", "64:ff9b::c633:6407"] {
             assert_eq!(c.internal_reason(&ind(IndicatorKind::Ip, ip)), None, "{ip}");
         }
     }
@@ -217,64 +397,55 @@ mod tests {
         assert!(c.internal_reason(&ind(IndicatorKind::Ip, "not-an-ip")).is_some());
         assert!(c.internal_reason(&ind(IndicatorKind::Email, "nobody")).is_some());
         assert!(c.internal_reason(&ind(IndicatorKind::Url, "http:///path")).is_some());
+        assert!(c.internal_reason(&ind(IndicatorKind::Domain, "")).is_some());
+        assert!(c.internal_reason(&ind(IndicatorKind::Ip, "8.0.0.0/4")).is_some());
     }
 
     #[test]
     fn internal_domains_cover_subdomains_only() {
         let c = config();
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Domain, "db.corp.example.com"))
-                .is_some()
-        );
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Domain, "CORP.example.com."))
-                .is_some()
-        );
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Domain, "ip-10-0-0-1.ec2.internal"))
-                .is_some()
-        );
-        assert_eq!(
-            c.internal_reason(&ind(IndicatorKind::Domain, "notcorp.example.com")),
-            None
-        );
-        assert_eq!(c.internal_reason(&ind(IndicatorKind::Domain, "evil.example.net")), None);
+        for name in ["db.corp.example.com", "CORP.example.com.", "ip-10-0-0-1.ec2.internal", "intranet", "1.0.0.10.in-addr.arpa"] {
+            assert!(c.internal_reason(&ind(IndicatorKind::Domain, name)).is_some(), "{name}");
+        }
+        for name in ["notcorp.example.com", "evil.example.net", "corp.example.com.evil.example.net"] {
+            assert_eq!(c.internal_reason(&ind(IndicatorKind::Domain, name)), None, "{name}");
+        }
     }
 
     #[test]
     fn urls_emails_hashes_and_identities() {
         let c = config();
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Url, "https://user@wiki.corp.example.com:8443/x"))
-                .is_some()
-        );
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Url, "http://[fd00::5]/"))
-                .is_some()
-        );
-        assert_eq!(
-            c.internal_reason(&ind(IndicatorKind::Url, "https://evil.example.net/payload")),
-            None
-        );
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::Email, "alice@corp.example.com"))
-                .is_some()
-        );
-        assert_eq!(
-            c.internal_reason(&ind(IndicatorKind::Email, "mallory@evil.example.net")),
-            None
-        );
-        assert!(c.internal_reason(&ind(IndicatorKind::Hash, "abcdef")).is_some());
-        assert_eq!(c.internal_reason(&ind(IndicatorKind::Hash, "123456")), None);
-        assert!(
-            c.internal_reason(&ind(IndicatorKind::AccessKey, "AKIAEXAMPLE"))
-                .is_some()
-        );
-        assert!(c.internal_reason(&ind(IndicatorKind::User, "alice")).is_some());
+        let internal = |kind, v: &str| c.internal_reason(&ind(kind, v)).is_some();
+        assert!(internal(IndicatorKind::Url, "https://user@wiki.corp.example.com:8443/x"));
+        assert!(internal(IndicatorKind::Url, "http://[fd00::5]/"));
+        assert!(!internal(IndicatorKind::Url, "https://evil.example.net/payload"));
+        assert!(internal(IndicatorKind::Email, "alice@corp.example.com"));
+        assert!(!internal(IndicatorKind::Email, "mallory@evil.example.net"));
+        assert!(internal(IndicatorKind::Hash, "md5:d41d8cd98f00b204e9800998ecf8427e"));
+        assert!(!internal(IndicatorKind::Hash, "0cc175b9c0f1b6a831c399e269772661"));
+        assert!(internal(IndicatorKind::AccessKey, "AKIAEXAMPLE"));
+        assert!(internal(IndicatorKind::User, "alice"));
     }
 
     #[test]
-    fn malformed_cidrs_match_nothing() {
+    fn malformed_configuration_names_the_entry() {
+        let err = |config: Value| OrgConfig::from_value(&config).unwrap_err().to_string();
+        let e = err(json!({"internal_cidrs": ["10.0.0.0/8", "198.51.100.0/33"]}));
+        assert!(e.contains("data.soar.config.internal_cidrs[1]") && e.contains("198.51.100.0/33"), "{e}");
+        let e = err(json!({"internal_domains": ["corp.example.com "]}));
+        assert!(e.contains("data.soar.config.internal_domains[0]") && e.contains("white space"), "{e}");
+        let e = err(json!({"internal_domains": ["https://corp.example.com"]}));
+        assert!(e.contains("internal_domains[0]"), "{e}");
+        let e = err(json!({"internal_hashes": ["abc"]}));
+        assert!(e.contains("internal_hashes[0]"), "{e}");
+        let e = err(json!({"internal_cidrs": [10]}));
+        assert!(e.contains("internal_cidrs[0]"), "{e}");
+        let ok = OrgConfig::from_value(&json!({"internal_domains": ["Wiki.CORP\u{FF0E}example.com"]}));
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn threat_list_cidrs_that_do_not_parse_match_nothing() {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert!(!cidr_contains("10.0.0.0/33", ip));
         assert!(!cidr_contains("nonsense/8", ip));

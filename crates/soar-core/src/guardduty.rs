@@ -5,6 +5,7 @@
 
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind, severity_label};
 use crate::input::InputError;
+use crate::json::flag_set;
 use crate::time;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -15,6 +16,14 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         .as_object()
         .ok_or_else(|| InputError::invalid("detail", "a GuardDuty finding must be a JSON object"))?;
 
+    for field in ["id", "type", "accountId", "region"] {
+        if let Some(Value::Array(values)) = obj.get(field) {
+            return Err(InputError::invalid(
+                field,
+                format!("given {} times with different values; a finding has one", values.len()),
+            ));
+        }
+    }
     let finding_id = text(obj.get("id"))
         .or_else(|| text(obj.get("arn")).and_then(|arn| arn.rsplit_once("/finding/").map(|(_, id)| id.to_string())))
         .filter(|id| !id.is_empty())
@@ -40,6 +49,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
 
     let mut indicators = Vec::new();
     collect_indicators(finding, &mut indicators);
+    let indicators = crate::alert::canonical_indicators(indicators);
 
     Ok(Alert {
         id: format!("guardduty/{account}/{region}/{finding_id}"),
@@ -57,33 +67,33 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         created_at: obj.get("createdAt").and_then(time::normalise),
         updated_at: obj.get("updatedAt").and_then(time::normalise),
         sample: is_sample(&service),
-        archived: truthy(service.get("archived")),
+        archived: flag_set(service.get("archived")),
         labels: Vec::new(),
         raw: finding.clone(),
     })
 }
 
-/// `service.additionalInfo.sample`, or the same flag inside the JSON string `additionalInfo.value`
-/// that newer findings carry.
+/// `service.additionalInfo.sample`, or the same flag inside `additionalInfo.value`, which newer
+/// findings carry as a JSON string and some tools forward as an object. Read the safe way
+/// ([`flag_set`]): `1`, `"TRUE"`, or one `true` among repeated keys is a sample.
 pub fn is_sample(service: &Value) -> bool {
     let Some(info) = service.get("additionalInfo") else {
         return false;
     };
-    if truthy(info.get("sample")) {
+    if flag_set(info.get("sample")) {
         return true;
     }
-    info.get("value")
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .is_some_and(|v| truthy(v.get("sample")))
-}
-
-fn truthy(value: Option<&Value>) -> bool {
-    match value {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+    let values = match info.get("value") {
+        Some(Value::Array(values)) => values.iter().collect(),
+        Some(value) => vec![value],
+        None => Vec::new(),
+    };
+    values.into_iter().any(|value| match value {
+        Value::String(s) => crate::json::from_slice_keeping_duplicates(s.as_bytes())
+            .is_ok_and(|v| flag_set(v.get("sample"))),
+        Value::Object(_) => flag_set(value.get("sample")),
         _ => false,
-    }
+    })
 }
 
 /// Strings and numbers alike, as text.
@@ -138,7 +148,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::Instance => {
             let details = &resource["instanceDetails"];
             out.id = text(details.get("instanceId")).unwrap_or_default();
-            out.tags = tags(details.get("tags"));
+            (out.tags, out.protected) = tags(details.get("tags"));
             instance_attributes(details, attrs);
         }
         ResourceKind::AccessKey => {
@@ -157,7 +167,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::S3Bucket => {
             let buckets = resource["s3BucketDetails"].as_array().cloned().unwrap_or_default();
             out.id = buckets.first().and_then(|b| text(b.get("name"))).unwrap_or_default();
-            out.tags = buckets.first().map(|b| tags(b.get("tags"))).unwrap_or_default();
+            (out.tags, out.protected) = tags(buckets.first().and_then(|b| b.get("tags")));
             let names: Vec<Value> = buckets
                 .iter()
                 .filter_map(|b| text(b.get("name")))
@@ -167,24 +177,26 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         }
         ResourceKind::EksCluster => {
             out.id = text(resource["eksClusterDetails"].get("name")).unwrap_or_default();
-            out.tags = tags(resource["eksClusterDetails"].get("tags"));
+            (out.tags, out.protected) = tags(resource["eksClusterDetails"].get("tags"));
         }
         ResourceKind::Container => {
             out.id = text(resource["ecsClusterDetails"].get("name"))
                 .or_else(|| text(resource["containerDetails"].get("id")))
                 .unwrap_or_default();
-            out.tags = tags(resource["ecsClusterDetails"].get("tags"));
+            (out.tags, out.protected) = tags(resource["ecsClusterDetails"].get("tags"));
         }
         ResourceKind::Lambda => {
             out.id = text(resource["lambdaDetails"].get("functionName")).unwrap_or_default();
-            out.tags = tags(resource["lambdaDetails"].get("tags"));
+            (out.tags, out.protected) = tags(resource["lambdaDetails"].get("tags"));
         }
         ResourceKind::RdsDbInstance => {
             out.id = text(resource["rdsDbInstanceDetails"].get("dbInstanceIdentifier")).unwrap_or_default();
-            out.tags = tags(resource["rdsDbInstanceDetails"].get("tags"));
+            (out.tags, out.protected) = tags(resource["rdsDbInstanceDetails"].get("tags"));
         }
         ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
     }
+    // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
+    out.id = out.id.trim().to_string();
     out
 }
 
@@ -226,23 +238,44 @@ fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
     }
 }
 
-/// `[{key, value}]` (GuardDuty), `[{Key, Value}]` (EC2 API) or a plain map.
-pub(crate) fn tags(value: Option<&Value>) -> BTreeMap<String, String> {
+/// `[{key, value}]` (GuardDuty), `[{Key, Value}]` (EC2 API) or a plain map, and whether any of
+/// them marks the resource protected ([`crate::alert::marks_protected`]). A key given twice
+/// keeps its first value, except that a protection signal is never lost to a later "false".
+pub(crate) fn tags(value: Option<&Value>) -> (BTreeMap<String, String>, bool) {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut push = |k: String, v: &Value| match v {
+        // A repeated key (see crate::json): every value counts.
+        Value::Array(values) => {
+            for v in values {
+                entries.push((k.clone(), text(Some(v)).unwrap_or_default()));
+            }
+        }
+        v => entries.push((k, text(Some(v)).unwrap_or_default())),
+    };
     match value {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|t| {
-                let k = text(t.get("key").or_else(|| t.get("Key")))?;
-                let v = text(t.get("value").or_else(|| t.get("Value"))).unwrap_or_default();
-                Some((k, v))
-            })
-            .collect(),
-        Some(Value::Object(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), text(Some(v))?)))
-            .collect(),
-        _ => BTreeMap::new(),
+        Some(Value::Array(items)) => {
+            for t in items {
+                if let Some(k) = text(t.get("key").or_else(|| t.get("Key"))) {
+                    push(k, t.get("value").or_else(|| t.get("Value")).unwrap_or(&Value::Null));
+                }
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                push(k.clone(), v);
+            }
+        }
+        _ => {}
     }
+    let protected = entries.iter().any(|(k, v)| crate::alert::marks_protected(k, v));
+    let mut tags = BTreeMap::new();
+    for (k, v) in entries {
+        tags.entry(k).or_insert(v);
+    }
+    if protected {
+        tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+    }
+    (tags, protected)
 }
 
 /// Where GuardDuty puts observables, by action type and resource.
@@ -407,7 +440,7 @@ mod tests {
     fn runtime_findings_with_empty_action_and_unknown_resource_parse() {
         let finding = json!({"id": "r1", "type": "Execution:Runtime/NewBinaryExecuted", "severity": 5,
             "resource": {"resourceType": "KubernetesWorkload"}, "service": {"action": {},
-            "runtimeDetails": {"process": {"executableSha256": "e3b0c442"}}}});
+            "runtimeDetails": {"process": {"executableSha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}}}});
         let alert = alert_from_finding(&finding).unwrap();
         assert_eq!(alert.resource.kind, ResourceKind::Other("KubernetesWorkload".into()));
         assert_eq!(alert.indicators.len(), 1);

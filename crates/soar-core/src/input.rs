@@ -10,6 +10,7 @@
 
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind, severity_label};
 use crate::guardduty::{self, text};
+use crate::json::flag_set;
 use serde_json::Value;
 
 /// One alert is at most this large; GuardDuty findings are a few KiB and SQS caps a message at 1 MiB.
@@ -129,7 +130,7 @@ pub fn parse_value(value: Value) -> Vec<ParsedInput> {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, InputError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    crate::json::from_slice_keeping_duplicates(bytes).map_err(|e| {
         let msg = e.to_string();
         if msg.contains("recursion limit") {
             InputError::NotJson(format!("nested deeper than 128 levels ({msg})"))
@@ -264,8 +265,8 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     let mut resource = Resource::unknown();
     if let Some(r) = mapping.get("resource").filter(|r| r.is_object()) {
         resource.kind = ResourceKind::from_name(&text(r.get("kind")).unwrap_or_else(|| "Unknown".into()));
-        resource.id = text(r.get("id")).unwrap_or_default();
-        resource.tags = guardduty::tags(r.get("tags"));
+        resource.id = text(r.get("id")).unwrap_or_default().trim().to_string();
+        (resource.tags, resource.protected) = guardduty::tags(r.get("tags"));
     }
     resource.account.clone_from(&account);
     resource.region.clone_from(&region);
@@ -316,10 +317,15 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
         severity_label: severity_label(severity).into(),
         description: text(mapping.get("description")).unwrap_or_default(),
         resource,
-        indicators,
+        indicators: crate::alert::canonical_indicators(indicators),
         created_at: mapping.get("created_at").and_then(crate::time::normalise),
         updated_at: mapping.get("updated_at").and_then(crate::time::normalise),
-        sample: mapping.get("sample").and_then(Value::as_bool).unwrap_or(false),
+        // The policy maps the tool's test flag; Rust reads it (and the raw alert's own `test` and
+        // `sample`, wherever the generic schema puts them) the safe way, so no mapping can lose it.
+        sample: flag_set(mapping.get("sample"))
+            || [raw, raw.get("detail").unwrap_or(&Value::Null)]
+                .iter()
+                .any(|r| flag_set(r.get("test")) || flag_set(r.get("sample"))),
         archived: false,
         labels: Vec::new(),
         raw: raw.clone(),

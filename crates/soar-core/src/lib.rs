@@ -4,6 +4,7 @@
 //! adapters in other crates). Nothing in this crate knows about the AWS SDK.
 
 pub mod alert;
+pub mod canonical;
 pub mod decision;
 pub mod document;
 pub mod egress;
@@ -11,6 +12,7 @@ pub mod files;
 pub mod functions;
 pub mod guardduty;
 pub mod input;
+pub mod json;
 pub mod memory;
 pub mod pipeline;
 pub mod ports;

@@ -53,11 +53,11 @@ fn worst_case() -> Scripted {
         (
             Phase::Remediate,
             Ok(json!({"actions": [
-                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-1"}},
-                {"type": "ec2.snapshot", "target": {"kind": "Instance", "id": "i-1"}},
-                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-other"}},
-                {"type": "ec2.stop", "target": {"kind": "Instance", "id": "i-1"}, "requires_approval": true},
-                {"type": "rm.rf", "target": {"kind": "Instance", "id": "i-1"}},
+                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+                {"type": "ec2.snapshot", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0fedcba9876543210"}},
+                {"type": "ec2.stop", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}, "requires_approval": true},
+                {"type": "rm.rf", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
                 {"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}
             ]})),
         ),
@@ -68,7 +68,7 @@ fn finding(remote_ip: &str, sample: bool) -> Incoming {
     let finding = json!({
         "id": "f1", "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8, "accountId": "1", "region": "eu-west-1",
         "updatedAt": "2026-11-20T09:00:00Z",
-        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-1"}},
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
         "service": {"serviceName": "guardduty", "additionalInfo": {"sample": sample},
             "action": {"networkConnectionAction": {"remoteIpDetails": {"ipAddressV4": remote_ip}}}}
     });
@@ -137,15 +137,15 @@ async fn enforce_carries_out_allowed_actions_once_and_refuses_the_rest() {
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)),
+        s.contains(&("ec2.isolate".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.stop".into(), "i-1".into(), ActionStatus::PendingApproval)),
+        s.contains(&("ec2.stop".into(), "i-0123456789abcdef0".into(), ActionStatus::PendingApproval)),
         "{s:?}"
     );
     assert!(
-        s.contains(&("rm.rf".into(), "i-1".into(), ActionStatus::SkippedNotAllowed)),
+        s.contains(&("rm.rf".into(), "i-0123456789abcdef0".into(), ActionStatus::SkippedNotAllowed)),
         "{s:?}"
     );
     assert_eq!(h.notifier.sent().len(), 1);
@@ -158,10 +158,18 @@ async fn enforce_carries_out_allowed_actions_once_and_refuses_the_rest() {
     assert_eq!(
         called,
         vec![
-            ("ec2.isolate".into(), "i-1".into()),
-            ("ec2.snapshot".into(), "i-1".into()),
-            ("ec2.isolate".into(), "i-other".into())
-        ]
+            ("ec2.isolate".into(), "i-0123456789abcdef0".into()),
+            ("ec2.snapshot".into(), "i-0123456789abcdef0".into()),
+        ],
+        "an instance the alert does not name is never a target"
+    );
+    assert!(
+        s.contains(&(
+            "ec2.isolate".into(),
+            "i-0fedcba9876543210".into(),
+            ActionStatus::SkippedInvalidTarget
+        )),
+        "{s:?}"
     );
     assert_eq!(h.state.recorded_actions().len(), doc.actions.len());
 }
@@ -184,7 +192,8 @@ async fn a_redelivered_alert_is_a_duplicate_and_the_ledger_blocks_repeats() {
     assert!(
         doc.actions
             .iter()
-            .filter(|a| a.request.action.starts_with("ec2.") && a.status != ActionStatus::PendingApproval)
+            .filter(|a| a.request.action.starts_with("ec2.") && a.request.target.id == "i-0123456789abcdef0")
+            .filter(|a| a.status != ActionStatus::PendingApproval)
             .all(|a| a.status == ActionStatus::Duplicate)
     );
     assert_eq!(h.remediator.calls().len(), calls);
@@ -219,12 +228,12 @@ async fn protected_resources_are_untouched_whoever_asks() {
         ..InventoryRecord::default()
     };
     let inventory = StaticInventory::default()
-        .with("i-1", protected.clone())
-        .with("i-other", protected);
+        .with("i-0123456789abcdef0", protected.clone())
+        .with("i-0fedcba9876543210", protected);
     let h = harness(worst_case(), inventory, enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     for (action, target, status) in statuses(&doc) {
-        if action.starts_with("ec2.") {
+        if action.starts_with("ec2.") && target == "i-0123456789abcdef0" {
             assert_eq!(status, ActionStatus::SkippedProtected, "{action} on {target}");
         }
     }
@@ -243,15 +252,15 @@ async fn allow_list_and_hourly_cap_hold() {
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-1".into(), ActionStatus::Executed)),
+        s.contains(&("ec2.isolate".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.snapshot".into(), "i-1".into(), ActionStatus::Executed)),
+        s.contains(&("ec2.snapshot".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-other".into(), ActionStatus::SkippedRateLimited)),
+        s.contains(&("ec2.isolate".into(), "i-0fedcba9876543210".into(), ActionStatus::SkippedInvalidTarget)),
         "{s:?}"
     );
     assert!(
@@ -279,9 +288,27 @@ async fn internal_indicators_never_reach_an_external_provider() {
     assert_eq!(h.external.requests().len(), 1, "a public IP may go out");
 }
 
+/// The only action after a policy error: Rust's own escalation notification, naming the alert,
+/// the phase and the error.
+fn assert_escalated_only(h: &Harness, doc: &soar_core::Document, phase: &str, error: &str) {
+    let s = statuses(doc);
+    assert_eq!(
+        s,
+        vec![("notify".to_string(), "security-oncall".to_string(), ActionStatus::Executed)],
+        "{phase}"
+    );
+    assert!(h.remediator.calls().is_empty(), "{phase}");
+    let sent = h.notifier.sent();
+    assert_eq!(sent.len(), 1, "{phase}");
+    let text = format!("{} {}", sent[0].subject, sent[0].message);
+    for part in [doc.alert.id.as_str(), phase, error] {
+        assert!(text.contains(part), "{phase}: `{part}` missing from {text}");
+    }
+}
+
 #[tokio::test]
-async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
-    for broken in [Phase::Ingest, Phase::Evaluate, Phase::Remediate] {
+async fn a_policy_error_anywhere_means_undetermined_and_escalation_only() {
+    for broken in [Phase::Ingest, Phase::Enrich, Phase::Evaluate, Phase::Remediate] {
         let mut script = worst_case();
         script.0.retain(|(p, _)| *p != broken);
         script.0.push((
@@ -294,14 +321,10 @@ async fn a_policy_error_anywhere_means_undetermined_and_no_action() {
         let h = harness(script, StaticInventory::default(), enforce());
         let out = h.pipeline.run(finding("198.51.100.7", false)).await;
         let doc = out.document.unwrap();
-        let verdict = doc.verdict.unwrap();
+        let verdict = doc.verdict.clone().unwrap();
         assert_eq!(verdict.verdict, VerdictKind::Undetermined, "{broken}");
         assert!(verdict.error.unwrap().contains("boom"), "{broken}");
-        assert!(doc.actions.is_empty(), "{broken}: {:?}", doc.actions);
-        assert!(
-            h.remediator.calls().is_empty() && h.notifier.sent().is_empty(),
-            "{broken}"
-        );
+        assert_escalated_only(&h, &doc, broken.as_str(), "boom");
         assert!(out.error.unwrap().contains("boom"));
     }
 }
@@ -315,8 +338,25 @@ async fn a_malformed_decision_is_a_policy_error() {
         .push((Phase::Evaluate, Ok(json!({"verdict": "maybe", "severity": "high"}))));
     let h = harness(script, StaticInventory::default(), enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
-    assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);
-    assert!(doc.actions.is_empty());
+    assert_eq!(doc.verdict.clone().unwrap().verdict, VerdictKind::Undetermined);
+    assert_escalated_only(&h, &doc, "evaluate", "verdict");
+}
+
+#[tokio::test]
+async fn an_alert_with_thousands_of_indicators_is_escalated_not_acted_on() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let indicators: Vec<Value> = (0..5000)
+        .map(|n| json!({"ipAddressV4": format!("198.51.{}.{}", n / 250, n % 250)}))
+        .collect();
+    let finding = json!({
+        "id": "big", "type": "Recon:EC2/PortProbeUnprotectedPort", "severity": 8, "accountId": "1", "region": "eu-west-1",
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
+        "service": {"serviceName": "guardduty", "action": {"portProbeAction": {"portProbeDetails":
+            indicators.iter().map(|i| json!({"remoteIpDetails": i})).collect::<Vec<_>>()}}}
+    });
+    let incoming = parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap();
+    let doc = h.pipeline.run(incoming).await.document.unwrap();
+    assert_escalated_only(&h, &doc, "ingest", "5000 indicators");
 }
 
 #[tokio::test]
@@ -330,13 +370,13 @@ async fn an_approved_action_runs_once_on_the_next_delivery() {
         stop.detail
             .as_str()
             .unwrap()
-            .contains("soar approve guardduty/1/eu-west-1/f1 ec2.stop i-1")
+            .contains("soar approve guardduty/1/eu-west-1/f1 ec2.stop i-0123456789abcdef0")
     );
     assert!(!h.remediator.calls().iter().any(|c| c.action == "ec2.stop"));
 
     assert!(
         h.state
-            .approve_action(&doc.alert.id, "ec2.stop", "i-1", "alice")
+            .approve_action(&doc.alert.id, "ec2.stop", "i-0123456789abcdef0", "alice")
             .await
             .unwrap()
     );

@@ -2,7 +2,7 @@
 //! guards egress, caches, enforces depth and budget, and asks the policy again while it wants more.
 
 use super::{Settings, policy_input, run_policy};
-use crate::alert::{Indicator, tags_mark_protected};
+use crate::alert::{Indicator, PROTECTED_TAG, tags_mark_protected};
 use crate::decision::{EnrichDecision, LookupRequest, Policies};
 use crate::document::{Document, Enrichment, EnrichmentStatus, Phase, TraceEntry};
 use crate::egress::{Locality, OrgConfig};
@@ -84,6 +84,11 @@ impl Enricher {
         let mut rounds = Vec::new();
         let mut depth = 0u32;
         loop {
+            // The policy sees what the guard will enforce (`ind.internal`), so its decisions and
+            // its audit list agree with the guard's.
+            for indicator in &mut doc.alert.indicators {
+                indicator.internal = self.org.internal_reason(indicator).is_some();
+            }
             let context = json!({
                 "phase": "enrich",
                 "depth": depth,
@@ -147,7 +152,8 @@ impl Enricher {
                 };
                 {
                     used += 1;
-                    for mut indicator in related {
+                    // Canonical before anything classifies or sends them in the next round.
+                    for mut indicator in crate::alert::canonical_indicators(related) {
                         if !doc.alert.indicators.iter().any(|i| i.key() == indicator.key()) {
                             indicator.depth = depth + 1;
                             indicator.seen_in = format!("enrichment:{}", request.provider);
@@ -198,10 +204,16 @@ impl Enricher {
         }
         let (status, data) = match self.inventory.describe(&doc.alert.resource).await {
             Ok(Some(record)) => {
+                // Any protection signal wins over any other: an inventory that says
+                // `soar:protected=false` does not unprotect what the finding marks protected.
+                let protected = doc.alert.resource.is_protected() || tags_mark_protected(&record.tags);
                 doc.alert.resource.tags.extend(record.tags.clone());
-                let protected = tags_mark_protected(&record.tags);
+                if protected {
+                    doc.alert.resource.protected = true;
+                    doc.alert.resource.tags.insert(PROTECTED_TAG.to_string(), "true".to_string());
+                }
                 let mut data = serde_json::to_value(&record).unwrap_or(Value::Null);
-                data["protected"] = json!(protected || doc.alert.resource.is_protected());
+                data["protected"] = json!(protected);
                 (EnrichmentStatus::Found, data)
             }
             Ok(None) => (EnrichmentStatus::NotFound, Value::Null),
@@ -228,11 +240,17 @@ impl Enricher {
         depth: u32,
         entry: &mut TraceEntry,
     ) -> LookupResult {
-        let Some(indicator) = doc
+        // The policy may name an indicator in any writing: it is the alert's indicator with the
+        // same canonical form (or the same text as written).
+        let asked = Indicator::new(request.indicator.kind, request.indicator.value.clone(), "", "").canonical();
+        let Some(mut indicator) = doc
             .alert
             .indicators
             .iter()
-            .find(|i| i.kind == request.indicator.kind && i.value == request.indicator.value)
+            .find(|i| {
+                i.key() == asked.key()
+                    || (i.kind == request.indicator.kind && i.written.as_deref() == Some(&request.indicator.value))
+            })
             .cloned()
         else {
             entry.notes.push(format!(
@@ -248,6 +266,9 @@ impl Enricher {
             ));
             return LookupResult::Skipped;
         };
+        // What a provider receives is the canonical value (a document from an older version of
+        // soar may still carry a value as written).
+        indicator = indicator.canonical();
         // The egress guard: after the policy, whatever it returned.
         if provider.locality() == Locality::External
             && let Some(why) = self.org.internal_reason(&indicator)

@@ -11,6 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Indicators one alert may carry. GuardDuty findings carry a handful (a port probe lists a few
+/// dozen remote addresses); thousands are a flood meant to exhaust the policies' time budget.
+pub const MAX_INDICATORS: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
@@ -104,10 +108,20 @@ impl Ingestor {
                     }
                 }
             }
-            (None, Err(e)) => {
-                return IngestOutcome::rejected("no ingest policy mapping for this alert".into(), e.to_string());
-            }
+            // The policy failed (an error, a timeout): there is no mapping, but the alert must not
+            // vanish. It goes on as an unmapped alert, and the recorded error escalates it.
+            (None, Err(_)) => Document::new(unmapped_alert(&source, generic_raw.as_ref().unwrap_or(&Value::Null))),
         };
+
+        // An alert with more indicators than any real finding carries is not evaluated in part
+        // and acted on: the rest is kept out, and the recorded error escalates it to a person.
+        let carried = doc.alert.indicators.len();
+        if carried > MAX_INDICATORS {
+            doc.alert.indicators.truncate(MAX_INDICATORS);
+            entry.error.get_or_insert(format!(
+                "the alert carries {carried} indicators, more than the {MAX_INDICATORS} soar evaluates in one alert: escalated to a person, nothing done automatically"
+            ));
+        }
 
         let (status, reason) = match &decision {
             // A GuardDuty finding is understood without the policy: it goes on, and the recorded
@@ -166,6 +180,43 @@ impl Ingestor {
             document: Some(doc),
             error,
         }
+    }
+}
+
+/// An alert from another tool that no policy mapped: identified by the tool's own id when the
+/// generic schema's `id` (or `alert_id`, `uuid`) holds one, else by a digest of the payload, so
+/// a redelivery is still a duplicate. Nothing else is read from it: a person reads the raw alert.
+fn unmapped_alert(source: &str, raw: &Value) -> Alert {
+    use sha2::Digest;
+    let body = raw.get("detail").filter(|d| d.is_object()).unwrap_or(raw);
+    let id = ["id", "alert_id", "uuid"]
+        .iter()
+        .find_map(|k| crate::guardduty::text(body.get(*k)).filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| {
+            let digest = sha2::Sha256::digest(raw.to_string().as_bytes());
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        });
+    Alert {
+        id: format!("{source}///{id}"),
+        source: source.to_string(),
+        source_id: id,
+        account: String::new(),
+        region: String::new(),
+        kind: "soar:Unmapped".into(),
+        severity: 0.0,
+        severity_label: crate::alert::severity_label(0.0).into(),
+        title: format!("unmapped alert from {source}"),
+        description: String::new(),
+        resource: crate::alert::Resource::unknown(),
+        indicators: Vec::new(),
+        created_at: None,
+        updated_at: None,
+        sample: [raw, body]
+            .iter()
+            .any(|r| crate::json::flag_set(r.get("test")) || crate::json::flag_set(r.get("sample"))),
+        archived: false,
+        labels: Vec::new(),
+        raw: raw.clone(),
     }
 }
 

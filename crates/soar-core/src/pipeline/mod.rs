@@ -15,7 +15,7 @@ pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use probe::check_contract;
-pub use remediate::{KNOWN_ACTIONS, Responder};
+pub use remediate::{KNOWN_ACTIONS, Responder, check_target, well_formed_id};
 
 use crate::alert::Alert;
 use crate::decision::{Policies, PolicyError, decide_typed};
@@ -43,7 +43,19 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// How long an alert may wait for a provider's quota before it goes on without that lookup.
     pub max_deferral: Duration,
+    /// Action types that always wait for a person's approval, whatever the policy returned
+    /// (`SOAR_APPROVAL_REQUIRED_ACTIONS`); by default those that lose evidence.
+    pub approval_required: BTreeSet<String>,
+    /// Where Rust's own escalation notifications go (after a policy error); the channel of
+    /// `data.soar.config.remediate.notify_channel` when the policies name one.
+    pub escalation_channel: String,
 }
+
+/// Actions that destroy evidence (an instance's memory): they wait for a person by default.
+pub const EVIDENCE_LOSING_ACTIONS: &[&str] = &["ec2.stop"];
+
+/// The escalation channel when the policy data names none.
+pub const DEFAULT_ESCALATION_CHANNEL: &str = "security-oncall";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -53,6 +65,8 @@ impl Default for Settings {
             max_actions_per_hour: 20,
             cache_ttl: Duration::from_secs(6 * 3600),
             max_deferral: Duration::from_secs(15 * 60),
+            approval_required: EVIDENCE_LOSING_ACTIONS.iter().map(|a| a.to_string()).collect(),
+            escalation_channel: DEFAULT_ESCALATION_CHANNEL.to_string(),
         }
     }
 }

@@ -5,7 +5,8 @@
 use super::{Settings, policy_input, run_policy, undetermined_after_error};
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, RemediateDecision};
-use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, TraceEntry};
+use crate::alert::ResourceKind;
+use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
 use crate::ports::{Claim, Inventory, Notification, Notifier, Remediator, StateStore};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -23,6 +24,9 @@ pub const KNOWN_ACTIONS: &[&str] = &[
 
 const NOTIFY: &str = "notify";
 
+/// The target kind of a notification.
+const CHANNEL: &str = "Channel";
+
 pub struct Responder {
     pub policies: Arc<dyn Policies>,
     pub state: Arc<dyn StateStore>,
@@ -38,23 +42,35 @@ impl Responder {
         let input = policy_input(doc, context);
         let (mut entry, decision) = run_policy::<RemediateDecision>(self.policies.as_ref(), Phase::Remediate, &input);
 
-        let requests = match (decision, doc.first_error().map(String::from)) {
-            (Err(e), _) => {
+        // A policy error anywhere (or an alert soar could not read whole) is escalated, never
+        // silenced: Rust plans one fixed notification naming the alert, the phase and the error,
+        // and nothing else runs, whatever the policy asked for.
+        let (requests, escalation) = match decision {
+            Err(e) => {
                 let message = e.to_string();
                 entry.error = Some(message.clone());
                 doc.verdict = Some(undetermined_after_error(doc, &message));
-                Vec::new()
+                (Vec::new(), Some((Phase::Remediate, message)))
             }
-            (Ok(d), Some(earlier)) => {
-                if !d.actions.is_empty() {
+            Ok(d) => {
+                let earlier = doc
+                    .trace
+                    .iter()
+                    .find_map(|t| t.error.as_ref().map(|e| (t.phase, e.clone())));
+                (d.actions, earlier)
+            }
+        };
+        let requests = match escalation {
+            None => requests,
+            Some((phase, error)) => {
+                if !requests.is_empty() {
                     entry.notes.push(format!(
-                        "{} action(s) not taken: an earlier policy error ({earlier}) means no automatic action",
-                        d.actions.len()
+                        "{} action(s) the policy asked for not taken: an error in the {phase} phase means no automatic action, only the escalation notification",
+                        requests.len()
                     ));
                 }
-                Vec::new()
+                vec![escalation_request(doc, phase, &error, &self.settings.escalation_channel)]
             }
-            (Ok(d), None) => d.actions,
         };
 
         let mut seen = Vec::new();
@@ -77,8 +93,16 @@ impl Responder {
         doc.trace.push(entry);
     }
 
-    async fn handle(&self, doc: &Document, request: ActionRequest, entry: &mut TraceEntry) -> ActionRecord {
+    async fn handle(&self, doc: &Document, mut request: ActionRequest, entry: &mut TraceEntry) -> ActionRecord {
         let mode = self.settings.mode;
+        // Actions that lose evidence wait for a person in this deployment, whatever the policy said.
+        if !request.requires_approval && self.settings.approval_required.contains(&request.action) {
+            request.requires_approval = true;
+            entry.notes.push(format!(
+                "{} waits for approval: this deployment requires it (SOAR_APPROVAL_REQUIRED_ACTIONS)",
+                request.action
+            ));
+        }
         let record = |status: ActionStatus, detail: Value| ActionRecord {
             request: request.clone(),
             mode,
@@ -105,6 +129,14 @@ impl Responder {
                 ActionStatus::SkippedNotAllowed,
                 json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"),
             );
+        }
+        if request.action != NOTIFY
+            && let Err(why) = check_target(doc, &request.target)
+        {
+            entry
+                .notes
+                .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
+            return record(ActionStatus::SkippedInvalidTarget, json!(why));
         }
         if request.action != NOTIFY
             && let Some(why) = self.protection(doc, &request.target).await
@@ -198,6 +230,79 @@ impl Responder {
             Ok(_) => None,
             Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
         }
+    }
+}
+
+/// A target must be well formed for its kind and named by the alert itself (its resource, or an
+/// access key among its indicators): a policy cannot aim an action at anything else, and an id
+/// with stray spaces, two ids in one, or garbage never reaches an AWS API, whose "not found"
+/// for it would read as "not protected".
+pub fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
+    well_formed_id(&target.kind, &target.id)?;
+    let resource = &doc.alert.resource;
+    let named = (target.kind == resource.kind && target.id == resource.id)
+        || (target.kind == ResourceKind::AccessKey
+            && doc
+                .alert
+                .indicators
+                .iter()
+                .any(|i| i.kind == crate::alert::IndicatorKind::AccessKey && i.value == target.id));
+    if named {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} `{}` is not a resource this alert names (its resource is {} `{}`)",
+            target.kind, target.id, resource.kind, resource.id
+        ))
+    }
+}
+
+/// The id syntax of the kinds soar acts on (EC2 `i-` + 8 or 17 hex digits; IAM access key ids
+/// are 16-128 upper-case letters and digits starting with `A`, per the IAM API reference);
+/// other kinds need one non-empty token without white space, commas or control characters.
+pub fn well_formed_id(kind: &ResourceKind, id: &str) -> Result<(), String> {
+    let ok = match kind {
+        ResourceKind::Instance => id
+            .strip_prefix("i-")
+            .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))),
+        ResourceKind::AccessKey => {
+            (16..=128).contains(&id.len())
+                && id.starts_with('A')
+                && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        }
+        _ => {
+            !id.is_empty()
+                && id.len() <= 1024
+                && !id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{id}` is not a well-formed {kind} id"))
+    }
+}
+
+/// The notification Rust sends on its own authority after an error: fixed text, no policy input.
+fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) -> ActionRequest {
+    let alert = &doc.alert;
+    ActionRequest {
+        action: NOTIFY.to_string(),
+        target: Target {
+            kind: ResourceKind::Other(CHANNEL.into()),
+            id: channel.to_string(),
+        },
+        params: json!({
+            "subject": format!("[soar] needs a person: {} phase failed for {}", phase, alert.id),
+            "message": format!(
+                "soar could not decide alert {} ({}, severity {}) because the {} phase failed: {}. \
+                 Nothing was done automatically; please review it by hand.",
+                alert.id, alert.kind, alert.severity, phase, error
+            ),
+            "escalation": true,
+        }),
+        requires_approval: false,
+        reason: format!("escalation: the {phase} phase failed"),
     }
 }
 

@@ -1,0 +1,578 @@
+//! Indicators in canonical form: what a value *is*, whatever way it was written.
+//!
+//! An attacker (or a sloppy tool) can write an internal address in many ways that naive string
+//! matching misses: `184418310` is 10.254.0.6, `64:ff9b::10.40.7.9` is 10.40.7.9 behind NAT64,
+//! `wiki.corp．example．com` (full-width dots) is `wiki.corp.example.com`, and an HTTP client reads
+//! `http://10.9.8.7\@files.example.net/x` as a request to 10.9.8.7. Every indicator is parsed here
+//! before anything classifies it or sends it anywhere, with the parsers the rest of the world
+//! uses (the `url` crate's WHATWG URL and host parser, which includes IDNA/UTS-46 and the WHATWG
+//! IPv4 reading; `mailparse` for RFC 5322 addresses), so soar reads a value the way the systems
+//! it protects would.
+//!
+//! A value that does not parse as its declared kind is read as what it actually is (an address
+//! typed `hash` is an address). What still cannot be read is [`Unreadable`], which the egress
+//! guard treats as internal: fail closed.
+
+use crate::alert::IndicatorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use url::Url;
+
+/// A host as the WHATWG URL standard reads it: an address or an ASCII (punycode) domain name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Ip(IpAddr),
+    /// Lower-case ASCII, IDNA-mapped, without a trailing dot.
+    Domain(String),
+}
+
+/// An indicator value in canonical form, with its actual kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canonical {
+    /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are given as the IPv4 address.
+    Ip(IpAddr),
+    Domain(String),
+    /// The WHATWG serialisation of the URL and its host.
+    Url { url: String, host: Host },
+    /// `local@domain` (the domain canonical) and the host that receives its mail.
+    Email { address: String, host: Host },
+    /// Lower-case hex: 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 (SHA-512) digits.
+    Hash(String),
+    AccessKey(String),
+    User(String),
+}
+
+impl Canonical {
+    pub fn kind(&self) -> IndicatorKind {
+        match self {
+            Canonical::Ip(_) => IndicatorKind::Ip,
+            Canonical::Domain(_) => IndicatorKind::Domain,
+            Canonical::Url { .. } => IndicatorKind::Url,
+            Canonical::Email { .. } => IndicatorKind::Email,
+            Canonical::Hash(_) => IndicatorKind::Hash,
+            Canonical::AccessKey(_) => IndicatorKind::AccessKey,
+            Canonical::User(_) => IndicatorKind::User,
+        }
+    }
+
+    /// The value as it is sent to a provider and stored.
+    pub fn value(&self) -> String {
+        match self {
+            Canonical::Ip(ip) => ip.to_string(),
+            Canonical::Domain(d) => d.clone(),
+            Canonical::Url { url, .. } => url.clone(),
+            Canonical::Email { address, .. } => address.clone(),
+            Canonical::Hash(h) | Canonical::AccessKey(h) | Canonical::User(h) => h.clone(),
+        }
+    }
+}
+
+/// A value soar cannot read as any indicator kind; treated as internal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+/// Reads `raw`, declared as `kind`, into its canonical form. A value that is not of its declared
+/// kind is read as the first kind it is (IP, e-mail, URL with a scheme, domain, hash).
+pub fn canonicalize(kind: IndicatorKind, raw: &str) -> Result<Canonical, Unreadable> {
+    let first = match parse_as(kind, raw) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    if first.final_ {
+        return Err(Unreadable(first.reason));
+    }
+    if matches!(kind, IndicatorKind::AccessKey | IndicatorKind::User) {
+        return Err(Unreadable(first.reason));
+    }
+    let cleaned = clean(raw);
+    let mut fallbacks = vec![IndicatorKind::Ip];
+    if cleaned.contains('@') && !has_scheme(&cleaned) {
+        fallbacks.push(IndicatorKind::Email);
+    }
+    if has_scheme(&cleaned) {
+        fallbacks.push(IndicatorKind::Url);
+    }
+    fallbacks.extend([IndicatorKind::Domain, IndicatorKind::Hash]);
+    for other in fallbacks.into_iter().filter(|k| *k != kind) {
+        if let Ok(c) = parse_as(other, raw) {
+            return Ok(c);
+        }
+    }
+    Err(Unreadable(format!("not a readable {kind}: {}", first.reason)))
+}
+
+struct Failure {
+    reason: String,
+    /// The value is recognisably of the declared kind but unusable (a network, not an
+    /// address): reading it as another kind would only misread it.
+    final_: bool,
+}
+
+fn fail(reason: impl Into<String>) -> Failure {
+    Failure {
+        reason: reason.into(),
+        final_: false,
+    }
+}
+
+fn parse_as(kind: IndicatorKind, raw: &str) -> Result<Canonical, Failure> {
+    match kind {
+        IndicatorKind::Ip => parse_ip(&clean(raw)).map(Canonical::Ip),
+        IndicatorKind::Domain => parse_domain(raw),
+        IndicatorKind::Url => parse_url(raw),
+        IndicatorKind::Email => parse_email(raw),
+        IndicatorKind::Hash => parse_hash(&clean(raw)).map(Canonical::Hash),
+        IndicatorKind::AccessKey => non_empty(raw).map(Canonical::AccessKey),
+        IndicatorKind::User => non_empty(raw).map(Canonical::User),
+    }
+}
+
+fn non_empty(raw: &str) -> Result<String, Failure> {
+    let v = raw.trim();
+    if v.is_empty() {
+        Err(fail("empty value"))
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// Characters that render as nothing (Unicode Default_Ignorable_Code_Point, the ones seen in
+/// practice): an attacker can put them inside a name to make it look like another.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Trimmed (Unicode white space), invisible characters removed, defanged forms refanged.
+fn clean(raw: &str) -> String {
+    let visible: String = raw.chars().filter(|c| !is_invisible(*c)).collect();
+    refang(visible.trim())
+}
+
+/// Undoes the common ways analysts "defang" indicators so nobody clicks them: `[.]`, `(.)`,
+/// `{.}`, `[dot]`, `hxxp`, `[:]`, `[://]`, `[@]`, `[at]`.
+fn refang(value: &str) -> String {
+    const PAIRS: &[(&str, &str)] = &[
+        ("[.]", "."),
+        ("(.)", "."),
+        ("{.}", "."),
+        ("[dot]", "."),
+        ("(dot)", "."),
+        ("{dot}", "."),
+        ("[://]", "://"),
+        ("[:]", ":"),
+        ("[@]", "@"),
+        ("[at]", "@"),
+        ("(at)", "@"),
+        ("{at}", "@"),
+        ("[/]", "/"),
+    ];
+    let mut out = value.to_string();
+    for (from, to) in PAIRS {
+        if out.to_ascii_lowercase().contains(from) {
+            out = replace_ignore_ascii_case(&out, from, to);
+        }
+    }
+    for (from, to) in [("hxxps", "https"), ("hxxp", "http"), ("fxp", "ftp")] {
+        if out.len() >= from.len() && out[..from.len()].eq_ignore_ascii_case(from) {
+            out = format!("{to}{}", &out[from.len()..]);
+        }
+    }
+    out
+}
+
+fn replace_ignore_ascii_case(haystack: &str, needle: &str, with: &str) -> String {
+    let lower = haystack.to_ascii_lowercase();
+    let mut out = String::with_capacity(haystack.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices(needle) {
+        out.push_str(&haystack[last..at]);
+        out.push_str(with);
+        last = at + needle.len();
+    }
+    out.push_str(&haystack[last..]);
+    out
+}
+
+/// `scheme:` at the start, as RFC 3986 spells a scheme.
+fn has_scheme(value: &str) -> bool {
+    let Some((scheme, _)) = value.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        // `host:port` is not a scheme: a scheme is followed by `/`, or is one a URL names.
+        && (value[scheme.len() + 1..].starts_with('/')
+            || value[scheme.len() + 1..].starts_with('\\')
+            || is_special_scheme(scheme)
+            || scheme.eq_ignore_ascii_case("mailto"))
+}
+
+/// The WHATWG URL standard's special schemes, whose host is parsed as a domain or address.
+fn is_special_scheme(scheme: &str) -> bool {
+    ["http", "https", "ftp", "ws", "wss", "file"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+}
+
+/// An address: whitespace, brackets, a port, a host prefix length (`/32`, `/128`) and an IPv6
+/// zone id removed; IPv4 read as the WHATWG URL standard reads a host (`10.5`, `0xa.0.0.1`,
+/// `012.0.0.1`, `167772161`). IPv4-mapped IPv6 becomes the IPv4 address.
+fn parse_ip(value: &str) -> Result<IpAddr, Failure> {
+    let mut v = value.trim();
+    // `[v6]:port` or `[v6]`, and `v4:port`.
+    if let Some(rest) = v.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return Err(fail("unclosed `[`"));
+        };
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return Err(fail("text after the bracketed address"));
+        }
+        v = inside;
+    } else if v.matches(':').count() == 1
+        && let Some((host, port)) = v.split_once(':')
+        && is_port(port)
+    {
+        v = host;
+    }
+    if let Some((address, bits)) = v.rsplit_once('/') {
+        let bits: u8 = bits.trim().parse().map_err(|_| fail("not an address"))?;
+        let ip = parse_bare_ip(address)?;
+        let host_bits = if ip.is_ipv4() { 32 } else { 128 };
+        if bits != host_bits {
+            return Err(Failure {
+                reason: format!("`{value}` is a network, not an address"),
+                final_: true,
+            });
+        }
+        return Ok(ip);
+    }
+    parse_bare_ip(v)
+}
+
+fn is_port(port: &str) -> bool {
+    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_bare_ip(value: &str) -> Result<IpAddr, Failure> {
+    let v = value.trim();
+    let without_zone = v.split_once('%').map_or(v, |(a, _)| a);
+    if without_zone.contains(':') {
+        return without_zone
+            .parse::<Ipv6Addr>()
+            .map(|ip| unmap(IpAddr::V6(ip)))
+            .map_err(|_| fail(format!("`{v}` is not an IPv6 address")));
+    }
+    match url::Host::parse(v) {
+        Ok(url::Host::Ipv4(ip)) => Ok(IpAddr::V4(ip)),
+        _ => Err(fail(format!("`{v}` is not an IP address"))),
+    }
+}
+
+/// `::ffff:a.b.c.d` is the IPv4 address it maps.
+fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// A domain name (or an address written where a name was expected), from anything an alert
+/// may carry in a domain field: `host:port`, `user@host`, a URL, a trailing dot, defanged.
+fn parse_domain(raw: &str) -> Result<Canonical, Failure> {
+    let value = clean(raw);
+    if value.is_empty() {
+        return Err(fail("empty value"));
+    }
+    let url = if has_scheme(&value) {
+        value.clone()
+    } else {
+        format!("http://{value}")
+    };
+    let host = url_host(&url)?;
+    Ok(match host {
+        Host::Ip(ip) => Canonical::Ip(ip),
+        Host::Domain(d) => Canonical::Domain(d),
+    })
+}
+
+/// The host of a URL as an HTTP client reads it; a URL without a scheme is read as `http://`.
+fn parse_url(raw: &str) -> Result<Canonical, Failure> {
+    let value = clean(raw);
+    if value.is_empty() {
+        return Err(fail("empty value"));
+    }
+    if value.len() > 7 && value[..7].eq_ignore_ascii_case("mailto:") {
+        return parse_email(&value);
+    }
+    let text = if has_scheme(&value) {
+        value
+    } else {
+        format!("http://{value}")
+    };
+    let url = Url::parse(&text).map_err(|e| fail(format!("not a URL: {e}")))?;
+    let host = host_of(&url)?;
+    Ok(Canonical::Url {
+        url: url.to_string(),
+        host,
+    })
+}
+
+fn url_host(text: &str) -> Result<Host, Failure> {
+    let url = Url::parse(text).map_err(|e| fail(format!("not a host name: {e}")))?;
+    host_of(&url)
+}
+
+fn host_of(url: &Url) -> Result<Host, Failure> {
+    let host = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Host::Ip(unmap(IpAddr::V6(ip))),
+        Some(url::Host::Domain(d)) if url.is_special() => Host::Domain(d.to_string()),
+        // A non-special scheme's host is opaque to the URL parser (percent-encoded, not mapped):
+        // read it as a special scheme's host would be.
+        Some(url::Host::Domain(d)) => {
+            let decoded = percent_decode(d);
+            match url::Host::parse(&decoded) {
+                Ok(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+                Ok(url::Host::Ipv6(ip)) => Host::Ip(unmap(IpAddr::V6(ip))),
+                Ok(url::Host::Domain(d)) => Host::Domain(d),
+                Err(e) => return Err(fail(format!("unreadable host `{d}`: {e}"))),
+            }
+        }
+        None => return Err(fail("a URL without a host")),
+    };
+    Ok(match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_string();
+            if d.is_empty() {
+                return Err(fail("an empty host name"));
+            }
+            Host::Domain(d)
+        }
+        ip => ip,
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+/// An RFC 5322 address (display name, comments, quoted local part, `mailto:`, a `?query`);
+/// the domain as a host, an address literal `[10.0.0.5]` / `[IPv6:fd00::1]` as an address.
+fn parse_email(raw: &str) -> Result<Canonical, Failure> {
+    let mut value = clean(raw);
+    if value.len() > 7 && value[..7].eq_ignore_ascii_case("mailto:") {
+        value = value[7..].to_string();
+    }
+    let list = mailparse::addrparse(&value).map_err(|e| fail(format!("not an e-mail address: {e}")))?;
+    let addresses: Vec<String> = list
+        .iter()
+        .flat_map(|a| match a {
+            mailparse::MailAddr::Single(s) => vec![s.addr.clone()],
+            mailparse::MailAddr::Group(g) => g.addrs.iter().map(|s| s.addr.clone()).collect(),
+        })
+        .collect();
+    let [address] = addresses.as_slice() else {
+        return Err(Failure {
+            reason: format!("{} addresses in one e-mail indicator", addresses.len()),
+            final_: addresses.len() > 1,
+        });
+    };
+    let address = address.split('?').next().unwrap_or_default().trim();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err(fail("an e-mail address without `@`"));
+    };
+    // An unquoted `@` in the local part is not an address: which host would take it is a guess.
+    if local.is_empty() || (!local.starts_with('"') && local.contains('@')) {
+        return Err(Failure {
+            reason: format!("`{address}` has an ambiguous local part"),
+            final_: true,
+        });
+    }
+    let host = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(literal) => {
+            let literal = literal
+                .get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("ipv6:"))
+                .map_or(literal, |_| &literal[5..]);
+            Host::Ip(parse_bare_ip(literal)?)
+        }
+        None => url_host(&format!("http://{domain}"))?,
+    };
+    let shown = match &host {
+        Host::Ip(IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+        Host::Ip(ip) => format!("[{ip}]"),
+        Host::Domain(d) => d.clone(),
+    };
+    Ok(Canonical::Email {
+        address: format!("{local}@{shown}"),
+        host,
+    })
+}
+
+/// Lower-case hex of a known digest length, after an algorithm prefix (`md5:`, `sha256=`).
+fn parse_hash(value: &str) -> Result<String, Failure> {
+    let mut v = value.trim();
+    for prefix in ["md5", "sha1", "sha-1", "sha256", "sha-256", "sha512", "sha-512"] {
+        if v.len() > prefix.len() + 1
+            && v[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && matches!(v.as_bytes()[prefix.len()], b':' | b'=')
+        {
+            v = v[prefix.len() + 1..].trim();
+            break;
+        }
+    }
+    if matches!(v.len(), 32 | 40 | 64 | 128) && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(fail("not an MD5, SHA-1, SHA-256 or SHA-512 digest in hex"))
+    }
+}
+
+/// IPv4 addresses carried inside an IPv6 address, by the transition mechanisms that embed one
+/// (RFC 4291 compatible, RFC 6052 NAT64, RFC 6145 translated, RFC 3056 6to4, RFC 4380 Teredo
+/// server and client). An IPv6 address is internal if any address it carries is.
+pub fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low32 = Ipv4Addr::from(bits as u32);
+    let seg = ip.segments();
+    let mut out = Vec::new();
+    // IPv4-compatible ::a.b.c.d (deprecated, still parsed by stacks): the first 96 bits zero.
+    if bits >> 32 == 0 && bits > 1 {
+        out.push(low32);
+    }
+    // IPv4-mapped ::ffff:a.b.c.d and translated ::ffff:0:a.b.c.d.
+    if bits >> 32 == 0xffff || bits >> 32 == 0xffff_0000 {
+        out.push(low32);
+    }
+    // NAT64 well-known prefix 64:ff9b::/96.
+    if bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000 {
+        out.push(low32);
+    }
+    // NAT64 local-use 64:ff9b:1::/48 (RFC 8215): any of the RFC 6052 prefix lengths may be in
+    // use, so every position it defines counts.
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1 {
+        let bytes = ip.octets();
+        out.push(low32);
+        out.push(Ipv4Addr::new(bytes[6], bytes[7], bytes[9], bytes[10])); // /48
+        out.push(Ipv4Addr::new(bytes[7], bytes[9], bytes[10], bytes[11])); // /56
+        out.push(Ipv4Addr::new(bytes[9], bytes[10], bytes[11], bytes[12])); // /64
+    }
+    // 6to4 2002:AABB:CCDD::/48.
+    if seg[0] == 0x2002 {
+        out.push(Ipv4Addr::from(((seg[1] as u32) << 16) | seg[2] as u32));
+    }
+    // Teredo 2001:0000::/32: server address in bits 32-63, client address inverted in the last 32.
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        out.push(Ipv4Addr::from(((seg[2] as u32) << 16) | seg[3] as u32));
+        out.push(Ipv4Addr::from(!(bits as u32)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use IndicatorKind::*;
+
+    fn c(kind: IndicatorKind, raw: &str) -> Canonical {
+        canonicalize(kind, raw).unwrap_or_else(|e| panic!("{kind} `{raw}`: {e}"))
+    }
+
+    fn ip(s: &str) -> Canonical {
+        Canonical::Ip(s.parse().unwrap())
+    }
+
+    #[test]
+    fn addresses_in_every_writing() {
+        for (raw, want) in [
+            (" 192.168.44.2:3389 ", "192.168.44.2"),
+            ("0xa.0x28.7.9", "10.40.7.9"),
+            ("184418310", "10.254.0.6"),
+            ("10.5", "10.0.0.5"),
+            ("012.0.0.1", "10.0.0.1"),
+            ("10.0.0.1/32", "10.0.0.1"),
+            ("[fe80::1%eth0]:22", "fe80::1"),
+            ("::ffff:10.0.0.1", "10.0.0.1"),
+            ("64:ff9b::10.40.7.9", "64:ff9b::a28:709"),
+        ] {
+            assert_eq!(c(Ip, raw), ip(want), "{raw}");
+        }
+        assert!(canonicalize(Ip, "10.0.0.0/8").is_err(), "a network is not an address");
+    }
+
+    #[test]
+    fn names_are_mapped_and_unwrapped() {
+        assert_eq!(
+            c(Domain, "wiki.corp\u{FF0E}example\u{3002}com"),
+            Canonical::Domain("wiki.corp.example.com".into())
+        );
+        assert_eq!(
+            c(Domain, "git.corp.example.com:8443"),
+            Canonical::Domain("git.corp.example.com".into())
+        );
+        assert_eq!(
+            c(Domain, "build[.]corp[.]example[.]com."),
+            Canonical::Domain("build.corp.example.com".into())
+        );
+        assert_eq!(
+            c(Domain, "co\u{200B}rp.EXAMPLE.com"),
+            Canonical::Domain("corp.example.com".into())
+        );
+        assert_eq!(c(Domain, "184418310"), ip("10.254.0.6"));
+    }
+
+    #[test]
+    fn urls_have_the_host_a_client_would_use() {
+        let host = |raw: &str| match c(Url, raw) {
+            Canonical::Url { host, .. } => host,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(host("http://2886729996/admin"), Host::Ip("172.16.1.12".parse().unwrap()));
+        assert_eq!(host("http://10.9.8.7\\@files.example.net/x"), Host::Ip("10.9.8.7".parse().unwrap()));
+        assert_eq!(host("http:/db.corp.example.com/dump"), Host::Domain("db.corp.example.com".into()));
+        assert_eq!(host("hxxp://evil[.]example[.]net/a"), Host::Domain("evil.example.net".into()));
+        assert_eq!(host("ssh://%63orp.example.com/"), Host::Domain("corp.example.com".into()));
+        assert!(canonicalize(Url, "data:text/plain,hi").is_err());
+    }
+
+    #[test]
+    fn emails_and_hashes() {
+        assert_eq!(
+            c(Email, "Ops Team <ops@corp.example.com>"),
+            Canonical::Email {
+                address: "ops@corp.example.com".into(),
+                host: Host::Domain("corp.example.com".into())
+            }
+        );
+        assert_eq!(
+            c(Email, "root@[10.0.0.5]"),
+            Canonical::Email {
+                address: "root@[10.0.0.5]".into(),
+                host: Host::Ip("10.0.0.5".parse().unwrap())
+            }
+        );
+        assert_eq!(
+            c(Hash, "MD5:D41D8CD98F00B204E9800998ECF8427E"),
+            Canonical::Hash("d41d8cd98f00b204e9800998ecf8427e".into())
+        );
+        // Not a hash: read as what it is.
+        assert_eq!(c(Hash, "10.11.12.13"), ip("10.11.12.13"));
+    }
+
+    #[test]
+    fn embedded_addresses() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        assert!(embedded_ipv4(v6("2002:0a00:0001::1")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
+        // Teredo client 10.0.0.1 inverted: f5ff:fffe.
+        assert!(embedded_ipv4(v6("2001:0:4136:e378:8000:63bf:f5ff:fffe")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(embedded_ipv4(v6("::10.0.0.1")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
+    }
+}
