@@ -3,13 +3,17 @@ package soar.lib
 
 config := data.soar.config
 
-# Address ranges that are never public, whatever the configuration says (mirrors the Rust egress guard).
+# Address ranges that are never public, whatever the configuration says: the common part of
+# IANA's not-globally-reachable ranges. The Rust egress guard has the whole list, reads every
+# writing of an address (`0xa.0.0.1`, NAT64, 6to4, ...) and marks what it classifies internal
+# as `ind.internal`, which `is_internal` honours first.
 always_internal_cidrs := [
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
+	"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+	"::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 ]
 
-always_internal_suffixes := ["internal", "local", "localhost", "home.arpa"]
+always_internal_suffixes := ["internal", "local", "localhost", "invalid", "arpa"]
 
 internal_ip(ip) if {
 	some cidr in array.concat(always_internal_cidrs, object.get(config, "internal_cidrs", []))
@@ -25,7 +29,16 @@ internal_domain(name) if {
 	under_domain(trim_suffix(name, "."), suffix)
 }
 
-# An indicator that must stay inside the organisation.
+# A single-label name (`intranet`) only resolves inside a network (an address literal such as
+# `[IPv6:2001:db8::1]` in an e-mail address is not a name: the Rust guard classifies it).
+internal_domain(name) if {
+	not contains(trim_suffix(name, "."), ".")
+	not startswith(name, "[")
+}
+
+# An indicator that must stay inside the organisation: as the Rust egress guard classified it.
+is_internal(ind) if ind.internal == true
+
 is_internal(ind) if {
 	ind.type == "ip"
 	internal_ip(ind.value)
@@ -50,7 +63,10 @@ is_internal(ind) if {
 # Key ids and user names are the organisation's own identifiers.
 is_internal(ind) if ind.type in {"access_key", "user"}
 
-# The resource is off limits: tagged in the finding, or marked protected by the inventory.
+# The resource is off limits: marked by Rust (any protection signal: the finding's tags in any
+# case or repeated, or the inventory), tagged in the finding, or marked by the inventory.
+protected(alert, enrichments) if alert.resource.protected == true
+
 protected(alert, enrichments) if alert.resource.tags[config.protected_tag] == "true"
 
 protected(alert, enrichments) if {
@@ -66,3 +82,25 @@ intel_hit(enrichments) if {
 	e.status == "found"
 	e.data.malicious == true
 }
+
+# A flag (sample, test, archived) read the safe way, as the Rust guard rails read it: anything
+# but a clear "no" (`false`, `"false"`, `0`, `"no"`, `"off"`, `""`) counts as set.
+flag_set(v) if v == true
+
+flag_set(v) if {
+	is_number(v)
+	v != 0
+}
+
+flag_set(v) if {
+	is_string(v)
+	not lower(trim_space(v)) in {"false", "no", "off", "0", "n", "f", ""}
+}
+
+flag_set(v) if {
+	is_array(v)
+	some x in v
+	flag_set(x)
+}
+
+flag_set(v) if is_object(v)

@@ -31,3 +31,30 @@ test_protected_by_inventory if {
 	lib.protected({"resource": {"tags": {}}}, [{"provider": "inventory", "data": {"protected": true}}])
 	not lib.protected({"resource": {"tags": {"soar:protected": "false"}}}, [])
 }
+
+test_rust_classification_is_honoured if {
+	lib.is_internal({"type": "ip", "value": "64:ff9b::a28:709", "internal": true})
+	lib.is_internal({"type": "domain", "value": "intranet"})
+	lib.is_internal({"type": "domain", "value": "1.0.0.10.in-addr.arpa"})
+	not lib.is_internal({"type": "domain", "value": "files.example.net"})
+}
+
+test_protected_by_rust_or_tag if {
+	lib.protected({"resource": {"tags": {}, "protected": true}}, [])
+	lib.protected({"resource": {"tags": {"soar:protected": "true"}}}, [])
+	not lib.protected({"resource": {"tags": {}}}, [])
+}
+
+test_flags_read_the_safe_way if {
+	lib.flag_set(true)
+	lib.flag_set("True")
+	lib.flag_set(" TRUE ")
+	lib.flag_set(1)
+	lib.flag_set([false, true])
+	lib.flag_set({"x": 1})
+	not lib.flag_set(false)
+	not lib.flag_set("false")
+	not lib.flag_set(0)
+	not lib.flag_set("")
+	not lib.flag_set([false, "no"])
+}

@@ -25,7 +25,7 @@ suppress contains sprintf("finding type %s is suppressed by data.soar.config.ing
 
 suppress contains "test alert (the sending tool flagged it `test: true`)" if {
 	not guardduty
-	generic.test == true
+	lib.flag_set(object.get(generic, "test", false))
 }
 
 # --- Alerts from other tools --------------------------------------------------------------------
@@ -67,7 +67,8 @@ mapped := {
 	"updated_at": object.get(generic, "time", object.get(input.raw, "time", null)),
 	"resource": mapped_resource,
 	"indicators": object.get(generic, "indicators", object.get(generic, "observables", [])),
-	"sample": object.get(generic, "test", false) == true,
+	# As the tool wrote it: Rust reads the flag the safe way (`"True"`, `1`, repeated keys).
+	"sample": object.get(generic, "test", false),
 }
 
 # --- Labels -------------------------------------------------------------------------------------

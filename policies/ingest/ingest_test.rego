@@ -93,3 +93,18 @@ test_generic_alert_without_id_still_decides if {
 	d.accept == true
 	d.alert.id == null
 }
+
+test_generic_test_flag_in_any_writing_is_a_test_alert if {
+	every flag in ["True", " TRUE ", 1, "yes", [false, true]] {
+		d := ingest.decision with input as object.union(generic_input, {"raw": {"id": "t", "type": "x", "test": flag}})
+		d.accept == false
+		contains(d.reason, "test alert")
+	}
+}
+
+test_generic_test_flag_false_is_a_real_alert if {
+	every flag in [false, "false", " False ", 0, "no"] {
+		d := ingest.decision with input as object.union(generic_input, {"raw": {"id": "t", "type": "x", "test": flag}})
+		d.accept == true
+	}
+}

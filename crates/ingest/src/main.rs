@@ -2,10 +2,6 @@
 
 use soar_lambda::{Config, wire};
 
-// glibc's malloc was a quarter of a decision's instructions (callgrind, `make bench`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();

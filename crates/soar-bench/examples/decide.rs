@@ -8,9 +8,6 @@ use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::sync::Arc;
 use std::time::Instant;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let phase: Phase = match args.next().as_deref() {

@@ -7,9 +7,6 @@ use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let runs = 15;
     let (mut tree_t, mut compile_t, mut check_t) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);

@@ -4,8 +4,6 @@
 
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 fn main() {

@@ -11,6 +11,7 @@ mod run;
 mod scenario;
 
 use clap::{Parser, Subcommand};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

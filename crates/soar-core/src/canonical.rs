@@ -32,9 +32,15 @@ pub enum Canonical {
     Ip(IpAddr),
     Domain(String),
     /// The WHATWG serialisation of the URL and its host.
-    Url { url: String, host: Host },
+    Url {
+        url: String,
+        host: Host,
+    },
     /// `local@domain` (the domain canonical) and the host that receives its mail.
-    Email { address: String, host: Host },
+    Email {
+        address: String,
+        host: Host,
+    },
     /// Lower-case hex: 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 (SHA-512) digits.
     Hash(String),
     AccessKey(String),
@@ -177,11 +183,19 @@ fn refang(value: &str) -> String {
         }
     }
     for (from, to) in [("hxxps", "https"), ("hxxp", "http"), ("fxp", "ftp")] {
-        if out.len() >= from.len() && out[..from.len()].eq_ignore_ascii_case(from) {
-            out = format!("{to}{}", &out[from.len()..]);
+        if let Some(rest) = strip_prefix_ignore_case(&out, from) {
+            out = format!("{to}{rest}");
         }
     }
     out
+}
+
+/// `value` without `prefix` (ASCII, any case), if it starts with it.
+fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
+    value
+        .get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .map(|_| &value[prefix.len()..])
 }
 
 fn replace_ignore_ascii_case(haystack: &str, needle: &str, with: &str) -> String {
@@ -306,7 +320,7 @@ fn parse_url(raw: &str) -> Result<Canonical, Failure> {
     if value.is_empty() {
         return Err(fail("empty value"));
     }
-    if value.len() > 7 && value[..7].eq_ignore_ascii_case("mailto:") {
+    if strip_prefix_ignore_case(&value, "mailto:").is_some() {
         return parse_email(&value);
     }
     let text = if has_scheme(&value) {
@@ -368,8 +382,8 @@ fn percent_decode(s: &str) -> String {
 /// the domain as a host, an address literal `[10.0.0.5]` / `[IPv6:fd00::1]` as an address.
 fn parse_email(raw: &str) -> Result<Canonical, Failure> {
     let mut value = clean(raw);
-    if value.len() > 7 && value[..7].eq_ignore_ascii_case("mailto:") {
-        value = value[7..].to_string();
+    if let Some(rest) = strip_prefix_ignore_case(&value, "mailto:") {
+        value = rest.to_string();
     }
     let list = mailparse::addrparse(&value).map_err(|e| fail(format!("not an e-mail address: {e}")))?;
     let addresses: Vec<String> = list
@@ -398,10 +412,7 @@ fn parse_email(raw: &str) -> Result<Canonical, Failure> {
     }
     let host = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
         Some(literal) => {
-            let literal = literal
-                .get(..5)
-                .filter(|p| p.eq_ignore_ascii_case("ipv6:"))
-                .map_or(literal, |_| &literal[5..]);
+            let literal = strip_prefix_ignore_case(literal, "ipv6:").unwrap_or(literal);
             Host::Ip(parse_bare_ip(literal)?)
         }
         None => url_host(&format!("http://{domain}"))?,
@@ -421,11 +432,10 @@ fn parse_email(raw: &str) -> Result<Canonical, Failure> {
 fn parse_hash(value: &str) -> Result<String, Failure> {
     let mut v = value.trim();
     for prefix in ["md5", "sha1", "sha-1", "sha256", "sha-256", "sha512", "sha-512"] {
-        if v.len() > prefix.len() + 1
-            && v[..prefix.len()].eq_ignore_ascii_case(prefix)
-            && matches!(v.as_bytes()[prefix.len()], b':' | b'=')
+        if let Some(rest) = strip_prefix_ignore_case(v, prefix)
+            && let Some(digest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('='))
         {
-            v = v[prefix.len() + 1..].trim();
+            v = digest.trim();
             break;
         }
     }
@@ -535,11 +545,26 @@ mod tests {
             Canonical::Url { host, .. } => host,
             other => panic!("{other:?}"),
         };
-        assert_eq!(host("http://2886729996/admin"), Host::Ip("172.16.1.12".parse().unwrap()));
-        assert_eq!(host("http://10.9.8.7\\@files.example.net/x"), Host::Ip("10.9.8.7".parse().unwrap()));
-        assert_eq!(host("http:/db.corp.example.com/dump"), Host::Domain("db.corp.example.com".into()));
-        assert_eq!(host("hxxp://evil[.]example[.]net/a"), Host::Domain("evil.example.net".into()));
-        assert_eq!(host("ssh://%63orp.example.com/"), Host::Domain("corp.example.com".into()));
+        assert_eq!(
+            host("http://2886729996/admin"),
+            Host::Ip("172.16.1.12".parse().unwrap())
+        );
+        assert_eq!(
+            host("http://10.9.8.7\\@files.example.net/x"),
+            Host::Ip("10.9.8.7".parse().unwrap())
+        );
+        assert_eq!(
+            host("http:/db.corp.example.com/dump"),
+            Host::Domain("db.corp.example.com".into())
+        );
+        assert_eq!(
+            host("hxxp://evil[.]example[.]net/a"),
+            Host::Domain("evil.example.net".into())
+        );
+        assert_eq!(
+            host("ssh://%63orp.example.com/"),
+            Host::Domain("corp.example.com".into())
+        );
         assert!(canonicalize(Url, "data:text/plain,hi").is_err());
     }
 

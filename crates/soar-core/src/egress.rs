@@ -66,6 +66,8 @@ pub struct OrgConfig {
     /// Lower-case hex digests.
     pub internal_hashes: Vec<String>,
     pub enrich: EnrichLimits,
+    /// `remediate.notify_channel`: where Rust's escalation notifications go.
+    pub notify_channel: Option<String>,
 }
 
 /// `data.soar.config` as written.
@@ -79,6 +81,14 @@ struct RawOrgConfig {
     internal_hashes: Vec<Value>,
     #[serde(default)]
     enrich: EnrichLimits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remediate: Option<RawRemediate>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RawRemediate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notify_channel: Option<String>,
 }
 
 /// A malformed entry of `data.soar.config`.
@@ -116,6 +126,10 @@ impl TryFrom<RawOrgConfig> for OrgConfig {
         };
         let mut config = OrgConfig {
             enrich: raw.enrich,
+            notify_channel: raw
+                .remediate
+                .and_then(|r| r.notify_channel)
+                .filter(|c| !c.trim().is_empty()),
             ..OrgConfig::default()
         };
         for entry in entries("internal_cidrs", raw.internal_cidrs) {
@@ -171,6 +185,9 @@ impl From<OrgConfig> for RawOrgConfig {
             internal_domains: c.internal_domains.into_iter().map(Value::String).collect(),
             internal_hashes: c.internal_hashes.into_iter().map(Value::String).collect(),
             enrich: c.enrich,
+            remediate: c.notify_channel.map(|c| RawRemediate {
+                notify_channel: Some(c),
+            }),
         }
     }
 }
@@ -178,9 +195,9 @@ impl From<OrgConfig> for RawOrgConfig {
 impl OrgConfig {
     /// Reads `data.soar.config` (or the part of it the Rust side enforces).
     pub fn from_value(config: &Value) -> Result<Self, ConfigError> {
-        let raw: RawOrgConfig = serde_json::from_value(config.clone()).map_err(|e| ConfigError {
-            field: "enrich".into(),
-            problem: e.to_string(),
+        let raw: RawOrgConfig = serde_path_to_error::deserialize(config).map_err(|e| ConfigError {
+            field: e.path().to_string(),
+            problem: e.into_inner().to_string(),
         })?;
         OrgConfig::try_from(raw)
     }
@@ -194,7 +211,10 @@ const NOT_GLOBALLY_REACHABLE: &[(&str, &str)] = &[
     ("10.0.0.0/8", "private-use (RFC 1918)"),
     ("100.64.0.0/10", "shared address space (RFC 6598)"),
     ("127.0.0.0/8", "loopback (RFC 1122)"),
-    ("169.254.0.0/16", "link-local (RFC 3927), which holds the instance metadata service"),
+    (
+        "169.254.0.0/16",
+        "link-local (RFC 3927), which holds the instance metadata service",
+    ),
     ("172.16.0.0/12", "private-use (RFC 1918)"),
     ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
     ("192.168.0.0/16", "private-use (RFC 1918)"),
@@ -208,7 +228,10 @@ const NOT_GLOBALLY_REACHABLE: &[(&str, &str)] = &[
     ("100:0:0:1::/64", "dummy IPv6 prefix (RFC 9780)"),
     ("2001:2::/48", "benchmarking (RFC 5180)"),
     ("2001:10::/28", "ORCHID (RFC 4843, deprecated)"),
-    ("3fff::/20", "documentation (RFC 9637), not one of the example ranges soar treats as public"),
+    (
+        "3fff::/20",
+        "documentation (RFC 9637), not one of the example ranges soar treats as public",
+    ),
     ("5f00::/16", "segment routing SIDs (RFC 9602)"),
     ("fc00::/7", "unique-local (RFC 4193)"),
     ("fe80::/10", "link-local (RFC 4291)"),
@@ -288,7 +311,9 @@ impl OrgConfig {
     fn internal_ip_reason(&self, ip: IpAddr) -> Option<String> {
         let r = ranges();
         if let Some(net) = self.internal_cidrs.iter().find(|n| n.contains(&ip)) {
-            return Some(format!("{ip} is in the internal range {net} (data.soar.config.internal_cidrs)"));
+            return Some(format!(
+                "{ip} is in the internal range {net} (data.soar.config.internal_cidrs)"
+            ));
         }
         if let IpAddr::V6(v6) = ip {
             for v4 in embedded_ipv4(v6) {
@@ -313,7 +338,9 @@ impl OrgConfig {
 
     fn internal_domain_reason(&self, name: &str) -> Option<String> {
         if !name.contains('.') {
-            return Some(format!("`{name}` is a single-label name, which only resolves inside a network"));
+            return Some(format!(
+                "`{name}` is a single-label name, which only resolves inside a network"
+            ));
         }
         let under = |suffix: &str| name == suffix || name.strip_suffix(suffix).is_some_and(|p| p.ends_with('.'));
         if let Some(d) = self.internal_domains.iter().find(|d| under(d)) {
@@ -337,7 +364,10 @@ pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
         .parse::<IpNet>()
         .or_else(|_| cidr.trim().parse::<IpAddr>().map(IpNet::from));
     match net {
-        Ok(net) => net.contains(&ip) || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| net.contains(&IpAddr::V4(v4)))),
+        Ok(net) => {
+            net.contains(&ip)
+                || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| net.contains(&IpAddr::V4(v4))))
+        }
         Err(_) => false,
     }
 }
@@ -386,7 +416,14 @@ mod tests {
         ] {
             assert!(c.internal_reason(&ind(IndicatorKind::Ip, ip)).is_some(), "{ip}");
         }
-        for ip in ["198.51.100.7", "192.0.2.1", "8.8.8.8", "2001:db8::1", "172.32.0.1", "64:ff9b::c633:6407"] {
+        for ip in [
+            "198.51.100.7",
+            "192.0.2.1",
+            "8.8.8.8",
+            "2001:db8::1",
+            "172.32.0.1",
+            "64:ff9b::c633:6407",
+        ] {
             assert_eq!(c.internal_reason(&ind(IndicatorKind::Ip, ip)), None, "{ip}");
         }
     }
@@ -404,10 +441,20 @@ mod tests {
     #[test]
     fn internal_domains_cover_subdomains_only() {
         let c = config();
-        for name in ["db.corp.example.com", "CORP.example.com.", "ip-10-0-0-1.ec2.internal", "intranet", "1.0.0.10.in-addr.arpa"] {
+        for name in [
+            "db.corp.example.com",
+            "CORP.example.com.",
+            "ip-10-0-0-1.ec2.internal",
+            "intranet",
+            "1.0.0.10.in-addr.arpa",
+        ] {
             assert!(c.internal_reason(&ind(IndicatorKind::Domain, name)).is_some(), "{name}");
         }
-        for name in ["notcorp.example.com", "evil.example.net", "corp.example.com.evil.example.net"] {
+        for name in [
+            "notcorp.example.com",
+            "evil.example.net",
+            "corp.example.com.evil.example.net",
+        ] {
             assert_eq!(c.internal_reason(&ind(IndicatorKind::Domain, name)), None, "{name}");
         }
     }
@@ -416,7 +463,10 @@ mod tests {
     fn urls_emails_hashes_and_identities() {
         let c = config();
         let internal = |kind, v: &str| c.internal_reason(&ind(kind, v)).is_some();
-        assert!(internal(IndicatorKind::Url, "https://user@wiki.corp.example.com:8443/x"));
+        assert!(internal(
+            IndicatorKind::Url,
+            "https://user@wiki.corp.example.com:8443/x"
+        ));
         assert!(internal(IndicatorKind::Url, "http://[fd00::5]/"));
         assert!(!internal(IndicatorKind::Url, "https://evil.example.net/payload"));
         assert!(internal(IndicatorKind::Email, "alice@corp.example.com"));
@@ -431,9 +481,15 @@ mod tests {
     fn malformed_configuration_names_the_entry() {
         let err = |config: Value| OrgConfig::from_value(&config).unwrap_err().to_string();
         let e = err(json!({"internal_cidrs": ["10.0.0.0/8", "198.51.100.0/33"]}));
-        assert!(e.contains("data.soar.config.internal_cidrs[1]") && e.contains("198.51.100.0/33"), "{e}");
+        assert!(
+            e.contains("data.soar.config.internal_cidrs[1]") && e.contains("198.51.100.0/33"),
+            "{e}"
+        );
         let e = err(json!({"internal_domains": ["corp.example.com "]}));
-        assert!(e.contains("data.soar.config.internal_domains[0]") && e.contains("white space"), "{e}");
+        assert!(
+            e.contains("data.soar.config.internal_domains[0]") && e.contains("white space"),
+            "{e}"
+        );
         let e = err(json!({"internal_domains": ["https://corp.example.com"]}));
         assert!(e.contains("internal_domains[0]"), "{e}");
         let e = err(json!({"internal_hashes": ["abc"]}));

@@ -89,8 +89,9 @@ pub fn is_sample(service: &Value) -> bool {
         None => Vec::new(),
     };
     values.into_iter().any(|value| match value {
-        Value::String(s) => crate::json::from_slice_keeping_duplicates(s.as_bytes())
-            .is_ok_and(|v| flag_set(v.get("sample"))),
+        Value::String(s) => {
+            crate::json::from_slice_keeping_duplicates(s.as_bytes()).is_ok_and(|v| flag_set(v.get("sample")))
+        }
         Value::Object(_) => flag_set(value.get("sample")),
         _ => false,
     })

@@ -157,10 +157,29 @@ mod tests {
 
     #[test]
     fn flags_read_the_safe_way() {
-        for yes in [json!(true), json!("true"), json!(" TRUE "), json!(1), json!("1"), json!("yes"), json!([false, true]), json!({})] {
+        for yes in [
+            json!(true),
+            json!("true"),
+            json!(" TRUE "),
+            json!(1),
+            json!("1"),
+            json!("yes"),
+            json!([false, true]),
+            json!({}),
+        ] {
             assert!(flag_set(Some(&yes)), "{yes}");
         }
-        for no in [json!(false), json!("false"), json!(" False "), json!(0), json!("0"), json!("no"), json!(""), json!(null), json!([false, "false"])] {
+        for no in [
+            json!(false),
+            json!("false"),
+            json!(" False "),
+            json!(0),
+            json!("0"),
+            json!("no"),
+            json!(""),
+            json!(null),
+            json!([false, "false"]),
+        ] {
             assert!(!flag_set(Some(&no)), "{no}");
         }
         assert!(!flag_set(None));

@@ -137,15 +137,27 @@ async fn enforce_carries_out_allowed_actions_once_and_refuses_the_rest() {
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
+        s.contains(&(
+            "ec2.isolate".into(),
+            "i-0123456789abcdef0".into(),
+            ActionStatus::Executed
+        )),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.stop".into(), "i-0123456789abcdef0".into(), ActionStatus::PendingApproval)),
+        s.contains(&(
+            "ec2.stop".into(),
+            "i-0123456789abcdef0".into(),
+            ActionStatus::PendingApproval
+        )),
         "{s:?}"
     );
     assert!(
-        s.contains(&("rm.rf".into(), "i-0123456789abcdef0".into(), ActionStatus::SkippedNotAllowed)),
+        s.contains(&(
+            "rm.rf".into(),
+            "i-0123456789abcdef0".into(),
+            ActionStatus::SkippedNotAllowed
+        )),
         "{s:?}"
     );
     assert_eq!(h.notifier.sent().len(), 1);
@@ -252,15 +264,27 @@ async fn allow_list_and_hourly_cap_hold() {
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let s = statuses(&doc);
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
+        s.contains(&(
+            "ec2.isolate".into(),
+            "i-0123456789abcdef0".into(),
+            ActionStatus::Executed
+        )),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.snapshot".into(), "i-0123456789abcdef0".into(), ActionStatus::Executed)),
+        s.contains(&(
+            "ec2.snapshot".into(),
+            "i-0123456789abcdef0".into(),
+            ActionStatus::Executed
+        )),
         "{s:?}"
     );
     assert!(
-        s.contains(&("ec2.isolate".into(), "i-0fedcba9876543210".into(), ActionStatus::SkippedInvalidTarget)),
+        s.contains(&(
+            "ec2.isolate".into(),
+            "i-0fedcba9876543210".into(),
+            ActionStatus::SkippedInvalidTarget
+        )),
         "{s:?}"
     );
     assert!(
@@ -294,7 +318,11 @@ fn assert_escalated_only(h: &Harness, doc: &soar_core::Document, phase: &str, er
     let s = statuses(doc);
     assert_eq!(
         s,
-        vec![("notify".to_string(), "security-oncall".to_string(), ActionStatus::Executed)],
+        vec![(
+            "notify".to_string(),
+            "security-oncall".to_string(),
+            ActionStatus::Executed
+        )],
         "{phase}"
     );
     assert!(h.remediator.calls().is_empty(), "{phase}");

@@ -13,8 +13,9 @@
 //! }]}}}}
 //! ```
 //!
-//! `{value}` and `{type}` are the indicator (percent-encoded in the URL, as they are in headers
-//! and a `body` template), `{secret}` the named secret. The JSON pointers pick the answer's
+//! `{value}` and `{type}` are the indicator (percent-encoded in the URL and in header values,
+//! JSON-escaped in a `body` template), `{secret}` the named secret. Each template is expanded
+//! once: text an indicator brings in is never expanded again. The JSON pointers pick the answer's
 //! fields; without `found`, any 2xx answer counts as found and a 404 as not found. A provider
 //! is `external` unless it says otherwise, so the egress guard applies by default.
 
@@ -115,18 +116,33 @@ impl GenericSpec {
     }
 }
 
+/// Expands `template` once: each `{value}`, `{type}` and `{secret}` written in the template is
+/// replaced, and what is put in is never read as a template again, so an indicator that
+/// contains `{secret}` is sent as that text and can never make a request carry the key. Any
+/// other brace is copied as it is (JSON bodies are full of them).
 fn fill(template: &str, indicator: &Indicator, key: Option<&Secret>, escape: fn(&str) -> String) -> String {
-    let mut out = template
-        .replace("{value}", &escape(&indicator.value))
-        .replace("{type}", indicator.kind.as_str());
-    if let Some(key) = key {
-        out = out.replace("{secret}", key.expose());
+    let mut out = String::with_capacity(template.len() + indicator.value.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let (placeholder, expansion) = if after.starts_with("{value}") {
+            ("{value}", Some(escape(&indicator.value)))
+        } else if after.starts_with("{type}") {
+            ("{type}", Some(indicator.kind.as_str().to_string()))
+        } else if after.starts_with("{secret}") {
+            ("{secret}", key.map(|k| k.expose().to_string()))
+        } else {
+            ("{", None)
+        };
+        match expansion {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(placeholder),
+        }
+        rest = &after[placeholder.len()..];
     }
+    out.push_str(rest);
     out
-}
-
-fn verbatim(s: &str) -> String {
-    s.to_string()
 }
 
 /// A JSON string's contents, escaped, for body templates.
@@ -151,8 +167,10 @@ impl Api for Generic {
         } else {
             http.client().get(url)
         };
+        // Header values carry the indicator percent-encoded, as the URL does: an indicator can
+        // hold any character, a header line cannot (a CR or LF would start another header).
         for (name, value) in &self.spec.headers {
-            request = request.header(name, fill(value, indicator, key, verbatim));
+            request = request.header(name, fill(value, indicator, key, encode));
         }
         if let Some(body) = &self.spec.body {
             request = request

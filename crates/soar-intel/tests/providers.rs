@@ -391,3 +391,48 @@ fn generic_declarations_are_checked() {
     .unwrap();
     assert_eq!(specs[0].locality, soar_core::egress::Locality::External);
 }
+
+/// `../shared/cases/trust/secret-placeholder-in-indicator.json`: an indicator that contains
+/// `{secret}` goes out as that text, in the URL, a header and the body, and the key appears
+/// only where the template itself puts it.
+#[tokio::test]
+async fn an_indicator_cannot_make_a_request_carry_the_secret() {
+    let server = answering(404, json!({})).await;
+    let cmdb = generic(
+        &server,
+        json!({
+            "indicator_kinds": ["domain"],
+            "method": "POST",
+            "url": format!("{}/q/{{value}}?t={{type}}", server.url()),
+            "headers": {"Authorization": "Bearer {secret}", "X-Indicator": "{value}"},
+            "body": "{\"q\": \"{value}\", \"kind\": \"{type}\"}",
+        }),
+    );
+    for value in [
+        "{secret}.files.example.net",
+        "{value}{secret}",
+        "{{secret}}",
+        "{sec{secret}ret}",
+        "a\r\nX-Key: {secret}",
+    ] {
+        let indicator = Indicator::new(IndicatorKind::Domain, value, "test", "remote");
+        let _ = cmdb.lookup(&indicator).await;
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5, "every lookup was sent");
+    for request in &requests {
+        let everything = format!("{} {:?} {}", request.target, request.headers, request.body);
+        let carried = everything.matches(KEY).count();
+        assert_eq!(carried, 1, "the key appears once, in Authorization only: {everything}");
+        assert_eq!(request.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    }
+    let first = &requests[0];
+    assert_eq!(first.target, "/q/%7Bsecret%7D.files.example.net?t=domain");
+    assert_eq!(first.header("x-indicator"), Some("%7Bsecret%7D.files.example.net"));
+    assert_eq!(
+        first.body,
+        "{\"q\": \"{secret}.files.example.net\", \"kind\": \"domain\"}"
+    );
+    // A line break in an indicator cannot start a header of its own.
+    assert!(requests[4].header("x-key").is_none(), "{:?}", requests[4].headers);
+}

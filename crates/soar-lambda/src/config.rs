@@ -39,6 +39,7 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_TABLE",
             "SOAR_MODE",
             "SOAR_ALLOWED_ACTIONS",
+            "SOAR_APPROVAL_REQUIRED_ACTIONS",
             "SOAR_MAX_ACTIONS_PER_HOUR",
             "SOAR_RESPONDER_ROLE_NAME",
             "SOAR_NOTIFY_TOPIC_ARN",
@@ -58,6 +59,8 @@ pub struct Config {
     pub mode: Mode,
     /// `None`: every known action type.
     pub allowed_actions: Option<BTreeSet<String>>,
+    /// Action types that always wait for approval (default: those that lose evidence).
+    pub approval_required: BTreeSet<String>,
     pub max_actions_per_hour: u32,
     /// Role assumed in another account before acting there.
     pub responder_role_name: Option<String>,
@@ -84,22 +87,28 @@ impl Config {
             })?,
             None => Mode::DryRun,
         };
-        let allowed_actions = match get("SOAR_ALLOWED_ACTIONS") {
-            None => None,
-            Some(list) => {
-                let actions: BTreeSet<String> = list
-                    .split(',')
-                    .map(|a| a.trim().to_string())
-                    .filter(|a| !a.is_empty())
-                    .collect();
-                if let Some(unknown) = actions.iter().find(|a| !KNOWN_ACTIONS.contains(&a.as_str())) {
-                    return Err(ConfigError::Invalid {
-                        name: "SOAR_ALLOWED_ACTIONS",
-                        message: format!("unknown action `{unknown}`; known: {}", KNOWN_ACTIONS.join(", ")),
-                    });
-                }
-                Some(actions)
+        let action_list = |name: &'static str, list: String| -> Result<BTreeSet<String>, ConfigError> {
+            let actions: BTreeSet<String> = list
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+            match actions.iter().find(|a| !KNOWN_ACTIONS.contains(&a.as_str())) {
+                Some(unknown) => Err(ConfigError::Invalid {
+                    name,
+                    message: format!("unknown action `{unknown}`; known: {}", KNOWN_ACTIONS.join(", ")),
+                }),
+                None => Ok(actions),
             }
+        };
+        let allowed_actions = get("SOAR_ALLOWED_ACTIONS")
+            .map(|list| action_list("SOAR_ALLOWED_ACTIONS", list))
+            .transpose()?;
+        // `none` is how a deployment says that nothing waits beyond what the policy asks.
+        let approval_required = match get("SOAR_APPROVAL_REQUIRED_ACTIONS") {
+            Some(list) if list.eq_ignore_ascii_case("none") => BTreeSet::new(),
+            Some(list) => action_list("SOAR_APPROVAL_REQUIRED_ACTIONS", list)?,
+            None => Settings::default().approval_required,
         };
         let max_actions_per_hour = match get("SOAR_MAX_ACTIONS_PER_HOUR") {
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
@@ -122,6 +131,7 @@ impl Config {
             remediate_queue_url: get("SOAR_REMEDIATE_QUEUE_URL"),
             mode,
             allowed_actions,
+            approval_required,
             max_actions_per_hour,
             responder_role_name: get("SOAR_RESPONDER_ROLE_NAME"),
             notify_topic_arn: get("SOAR_NOTIFY_TOPIC_ARN"),
@@ -157,6 +167,7 @@ impl Config {
         Settings {
             mode: self.mode,
             allowed_actions: self.allowed_actions.clone(),
+            approval_required: self.approval_required.clone(),
             max_actions_per_hour: self.max_actions_per_hour,
             max_deferral: self.intel.max_deferral().unwrap_or(Settings::default().max_deferral),
             ..Settings::default()
@@ -180,6 +191,13 @@ mod tests {
         assert_eq!(c.mode, Mode::DryRun);
         assert_eq!(c.allowed_actions, None);
         assert_eq!(c.max_actions_per_hour, 20);
+        assert_eq!(c.approval_required, BTreeSet::from(["ec2.stop".to_string()]));
+        assert!(
+            config(&[("SOAR_APPROVAL_REQUIRED_ACTIONS", "none")])
+                .unwrap()
+                .approval_required
+                .is_empty()
+        );
         assert_eq!(c.table(), Err(ConfigError::Missing("SOAR_TABLE")));
         assert!(c.table().unwrap_err().to_string().contains("SOAR_TABLE is required"));
     }
@@ -225,6 +243,13 @@ mod tests {
         assert!(e.contains("SOAR_MODE"), "{e}");
         let e = config(&[("SOAR_ALLOWED_ACTIONS", "ec2.nuke")]).unwrap_err().to_string();
         assert!(e.contains("SOAR_ALLOWED_ACTIONS") && e.contains("ec2.nuke"), "{e}");
+        let e = config(&[("SOAR_APPROVAL_REQUIRED_ACTIONS", "ec2.stop, ec2.explode")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SOAR_APPROVAL_REQUIRED_ACTIONS") && e.contains("ec2.explode"),
+            "{e}"
+        );
         let e = config(&[("SOAR_MAX_ACTIONS_PER_HOUR", "lots")])
             .unwrap_err()
             .to_string();

@@ -101,6 +101,10 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         .clone()
         .map(|secret| Webhook::from_secret(aws_sdk_secretsmanager::Client::new(aws), secret));
     let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
+    let mut settings = config.settings();
+    if let Some(channel) = &policies.org_config().notify_channel {
+        settings.escalation_channel.clone_from(channel);
+    }
     let responder = Responder {
         policies,
         state: state.clone(),
@@ -108,7 +112,7 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         inventory: Arc::new(Ec2::new(accounts.clone())),
         remediator: Arc::new(AwsRemediator::new(accounts)),
         notifier: Arc::new(AwsNotifier::new(sns, webhook)),
-        settings: config.settings(),
+        settings,
     };
     Ok(DocumentFunction {
         step: Step::Remediate(responder),

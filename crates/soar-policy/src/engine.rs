@@ -24,6 +24,7 @@ pub struct PhaseEngine {
     phase: Phase,
     revision: String,
     rule: String,
+    time_limit: Duration,
     engine: regorus::Engine,
     bytecode: Option<Bytecode>,
     /// Where line coverage goes when it is being measured (`soar policy scenario --coverage`).
@@ -41,6 +42,7 @@ impl std::fmt::Debug for PhaseEngine {
 
 impl PhaseEngine {
     pub fn new(bundle: &Bundle, time_limit: Duration) -> Result<Self, PolicyError> {
+        crate::limits::install();
         let phase = bundle.phase;
         let not_loaded = |message: String| PolicyError::NotLoaded { phase, message };
         let mut engine = regorus::Engine::new();
@@ -87,6 +89,7 @@ impl PhaseEngine {
             phase,
             revision: bundle.revision.clone(),
             rule,
+            time_limit,
             engine,
             bytecode,
             coverage: None,
@@ -149,12 +152,24 @@ impl PhaseEngine {
         let phase = self.phase;
         if self.coverage.is_none()
             && let Some(bytecode) = &self.bytecode
-            && let Some(result) = bytecode.run(&self.rule, input.clone())
         {
-            if result == regorus::Value::Undefined {
-                return Err(PolicyError::Undefined { phase });
+            match bytecode.run(&self.rule, input.clone()) {
+                Ok(regorus::Value::Undefined) => return Err(PolicyError::Undefined { phase }),
+                Ok(result) => return Ok(result),
+                // A bound is final: evaluating again on the interpreter would double the time.
+                Err(VmFailure::Limit(message)) => {
+                    return Err(PolicyError::Evaluation {
+                        phase,
+                        message: format!(
+                            "{message} (the policy was stopped; limits: {:?} per decision, {} MiB)",
+                            self.time_limit,
+                            crate::limits::EVALUATION_MEMORY_BUDGET.get() >> 20
+                        ),
+                    });
+                }
+                // The interpreter decides again and names the file, line and column of the error.
+                Err(VmFailure::Other) => {}
             }
-            return Ok(result);
         }
         let failed = |message: String| PolicyError::Evaluation { phase, message };
         let mut engine = self.engine.clone();
@@ -256,18 +271,33 @@ impl Bytecode {
             limit: self.time_limit,
             check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
         }));
+        vm.set_memory_budget_config(Some(regorus::MemoryBudgetConfig {
+            limit: crate::limits::EVALUATION_MEMORY_BUDGET,
+        }));
         Ok(vm)
     }
 
-    /// The decision, or `None` when the VM could not make it (the interpreter then decides
-    /// and reports the error in full); a VM that failed is not reused.
-    fn run(&self, rule: &str, input: regorus::Value) -> Option<regorus::Value> {
-        let mut vm = self.vm().ok()?;
+    /// The decision, or why the VM could not make it; a VM that failed is not reused.
+    fn run(&self, rule: &str, input: regorus::Value) -> Result<regorus::Value, VmFailure> {
+        let mut vm = self.vm().map_err(|_| VmFailure::Other)?;
         vm.set_input(input);
-        let result = vm.execute_entry_point_by_name(rule).ok()?;
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vm);
-        Some(result)
+        match vm.execute_entry_point_by_name(rule) {
+            Ok(result) => {
+                self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vm);
+                Ok(result)
+            }
+            Err(e) if crate::limits::is_limit(&e.to_string()) => Err(VmFailure::Limit(e.to_string())),
+            Err(_) => Err(VmFailure::Other),
+        }
     }
+}
+
+/// Why the VM gave no decision.
+enum VmFailure {
+    /// A time or memory bound stopped it.
+    Limit(String),
+    /// Anything else: the interpreter evaluates again to explain it.
+    Other,
 }
 
 /// The four phase engines. A phase whose bundle does not load keeps its error, and every
@@ -336,9 +366,9 @@ impl PolicySet {
                         // No config is fine (the built-in private ranges still apply); a malformed one is not.
                         if org.is_none() && !b.config().is_null() {
                             config = b.config();
-                            match serde_json::from_value::<OrgConfig>(b.config()) {
+                            match OrgConfig::from_value(&b.config()) {
                                 Ok(c) => org = Some(c),
-                                Err(e) => config_error = Some(format!("data.soar.config: {e}")),
+                                Err(e) => config_error = Some(e.to_string()),
                             }
                         }
                         PhaseEngine::new(&b, time_limit)
@@ -411,6 +441,12 @@ impl PolicySet {
     /// `data.soar.config` as the policy data has it (`null` when there is none).
     pub fn config_value(&self) -> Value {
         self.config.clone()
+    }
+
+    /// A malformed entry of `data.soar.config` (which the Rust guard rails enforce): nothing
+    /// may run on a configuration that does not say what it seems to.
+    pub fn config_problem(&self) -> Option<&str> {
+        self.config_error.as_deref()
     }
 
     /// Load problems, one line each; empty when every phase loaded.
@@ -571,6 +607,35 @@ mod tests {
         let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
         for phase in Phase::ALL {
             assert!(set.engine(phase).unwrap().uses_bytecode(), "{phase}");
+        }
+    }
+
+    /// A slow rule, one that loops (time) and one that materialises a hundred million numbers in
+    /// one builtin call (memory), is stopped within twice the limit on the bytecode VM and on
+    /// the interpreter alike, and never evaluated twice.
+    #[test]
+    fn runaway_rules_are_stopped_within_twice_the_limit_on_both_engines() {
+        let limit = Duration::from_millis(200);
+        let slow_rules = [
+            "slow := count([x | some a in numbers.range(1, 4000); some b in numbers.range(1, 4000); x := a * b])\n",
+            "slow := count([x | some x in numbers.range(0, 100000000); x % 7 == 3])\n",
+        ];
+        // A rule with two valued definitions sends the bundle to the interpreter.
+        for (forces_interpreter, on_bytecode) in [("", true), ("d := 1 if input.a\nd := 2 if input.b\n", false)] {
+            for slow in slow_rules {
+                let source = format!("package soar.evaluate\n{slow}{forces_interpreter}decision := slow\n");
+                let (_d, t) = tree(&[("evaluate/e.rego", &source)]);
+                let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), limit).unwrap();
+                assert_eq!(engine.uses_bytecode(), on_bytecode);
+                let started = std::time::Instant::now();
+                let err = engine.decide(&json!({})).unwrap_err().to_string();
+                let took = started.elapsed();
+                assert!(err.contains("limit"), "{err}");
+                assert!(
+                    took <= 2 * limit,
+                    "{slow} on bytecode={on_bytecode}: stopped after {took:?}"
+                );
+            }
         }
     }
 

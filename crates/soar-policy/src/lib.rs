@@ -10,6 +10,7 @@
 mod bundle;
 mod engine;
 pub mod input;
+pub mod limits;
 pub mod testing;
 
 pub use bundle::{Bundle, BundleError, PolicyTree};

@@ -175,6 +175,12 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
             .collect();
         let mut engine = regorus::Engine::new();
         engine.set_enable_coverage(coverage);
+        // A test evaluates decisions: the bounds every decision has hold here too.
+        crate::limits::install();
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: crate::DEFAULT_TIME_LIMIT,
+            check_interval: std::num::NonZeroU32::new(64).expect("non-zero"),
+        });
         let loaded = modules
             .iter()
             .try_for_each(|(path, source)| engine.add_policy(path.clone(), source.clone()).map(drop))

@@ -71,10 +71,6 @@ struct Results {
     end_to_end: Option<Value>,
 }
 
-// The functions' allocator, so in-process numbers are theirs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<(), String> {
     // regorus's parser reports (and backtracks on) anyhow errors; with RUST_BACKTRACE set in the
     // shell each would capture a backtrace, doubling the compile time measured here. Lambda sets

@@ -210,7 +210,10 @@ impl Enricher {
                 doc.alert.resource.tags.extend(record.tags.clone());
                 if protected {
                     doc.alert.resource.protected = true;
-                    doc.alert.resource.tags.insert(PROTECTED_TAG.to_string(), "true".to_string());
+                    doc.alert
+                        .resource
+                        .tags
+                        .insert(PROTECTED_TAG.to_string(), "true".to_string());
                 }
                 let mut data = serde_json::to_value(&record).unwrap_or(Value::Null);
                 data["protected"] = json!(protected);

@@ -196,8 +196,11 @@ impl Pipeline {
             providers,
             remediator,
             notifier,
-            settings,
+            mut settings,
         } = parts;
+        if let Some(channel) = &org.notify_channel {
+            settings.escalation_channel.clone_from(channel);
+        }
         Pipeline {
             ingestor: Ingestor {
                 policies: policies.clone(),

@@ -3,9 +3,9 @@
 //! only then, in `enforce` mode, carries them out.
 
 use super::{Settings, policy_input, run_policy, undetermined_after_error};
+use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, RemediateDecision};
-use crate::alert::ResourceKind;
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
 use crate::ports::{Claim, Inventory, Notification, Notifier, Remediator, StateStore};
 use serde_json::{Value, json};
@@ -69,7 +69,12 @@ impl Responder {
                         requests.len()
                     ));
                 }
-                vec![escalation_request(doc, phase, &error, &self.settings.escalation_channel)]
+                vec![escalation_request(
+                    doc,
+                    phase,
+                    &error,
+                    &self.settings.escalation_channel,
+                )]
             }
         };
 
@@ -262,19 +267,15 @@ pub fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
 /// other kinds need one non-empty token without white space, commas or control characters.
 pub fn well_formed_id(kind: &ResourceKind, id: &str) -> Result<(), String> {
     let ok = match kind {
-        ResourceKind::Instance => id
-            .strip_prefix("i-")
-            .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))),
+        ResourceKind::Instance => id.strip_prefix("i-").is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }),
         ResourceKind::AccessKey => {
             (16..=128).contains(&id.len())
                 && id.starts_with('A')
                 && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         }
-        _ => {
-            !id.is_empty()
-                && id.len() <= 1024
-                && !id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',')
-        }
+        _ => !id.is_empty() && id.len() <= 1024 && !id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ','),
     };
     if ok {
         Ok(())
