@@ -102,6 +102,9 @@ fn an_alert_with_five_thousand_indicators_is_escalated_with_a_notification_only(
     assert!(r["error"].as_str().unwrap().contains("5000 indicators"), "{r}");
 }
 
+/// A change to the policy data.
+type Edit = fn(&mut Value);
+
 /// A copy of the policies with `data.json` changed by `edit`.
 fn policies_with_data(edit: impl Fn(&mut Value)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -115,7 +118,7 @@ fn policies_with_data(edit: impl Fn(&mut Value)) -> tempfile::TempDir {
 
 #[test]
 fn a_typo_in_the_configuration_stops_soar_naming_the_entry() {
-    let cases: [(&str, fn(&mut Value)); 2] = [
+    let cases: [(&str, Edit); 2] = [
         ("internal_cidrs[4]", |d| {
             d["soar"]["config"]["internal_cidrs"]
                 .as_array_mut()
@@ -177,6 +180,8 @@ fn slow_policies() -> tempfile::TempDir {
 }
 
 /// Runs `soar` and reports its output and peak resident memory in KiB (from `wait4`).
+// The child is reaped by `wait4`, which also reports its peak memory (std's `wait` cannot).
+#[allow(clippy::zombie_processes)]
 fn soar_with_peak_memory(args: &[&str]) -> (String, String, bool, i64) {
     let mut child = Command::new(soar_tests::soar_binary())
         .args(args)

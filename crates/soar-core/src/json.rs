@@ -22,7 +22,10 @@ pub fn from_slice_keeping_duplicates(bytes: &[u8]) -> Result<Value, serde_json::
     Ok(value)
 }
 
-struct KeepDuplicates(Value);
+/// A JSON value read as [`from_slice_keeping_duplicates`] reads it, for payloads another library
+/// deserializes (the Lambda runtime parses a direct invocation's event into this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepDuplicates(pub Value);
 
 impl<'de> Deserialize<'de> for KeepDuplicates {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -154,8 +154,11 @@ pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<
 
 pub async fn run_ingest(function: IngestFunction) -> Result<(), Error> {
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle_ingest(function, event.payload).await
-    }))
+    // Read so that a key repeated in the event keeps every value (see soar_core::json).
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<soar_core::json::KeepDuplicates>| async move {
+            handle_ingest(function, event.payload.0).await
+        },
+    ))
     .await
 }
