@@ -122,7 +122,7 @@ async fn a_private_remote_ip_never_reaches_an_external_provider() {
 }
 
 #[tokio::test]
-async fn a_broken_policy_folder_ends_undetermined_with_no_action() {
+async fn a_broken_policy_folder_ends_undetermined_with_an_escalation_only() {
     let dir = tempfile::tempdir().unwrap();
     for phase in ["ingest", "enrich", "evaluate", "remediate"] {
         std::fs::create_dir_all(dir.path().join(phase)).unwrap();
@@ -138,6 +138,15 @@ async fn a_broken_policy_folder_ends_undetermined_with_no_action() {
     let out = run_file(&p, "scenarios/tor-client.json").await;
     let doc = out.document.unwrap();
     assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);
-    assert!(doc.actions.is_empty());
+    // No action but Rust's own notification, which names the alert, the phase and the error.
+    assert_eq!(doc.actions.len(), 1, "{:?}", doc.actions);
+    let notify = &doc.actions[0].request;
+    assert_eq!(notify.action, "notify");
+    let message = notify.params["message"].as_str().unwrap();
+    assert!(
+        message.contains(&doc.alert.id) && message.contains("ingest phase failed"),
+        "{message}"
+    );
+    assert!(message.contains("could not be loaded"), "{message}");
     assert!(out.error.unwrap().contains("could not be loaded"));
 }

@@ -84,23 +84,26 @@ intel_hit(enrichments) if {
 }
 
 # A flag (sample, test, archived) read the safe way, as the Rust guard rails read it: anything
-# but a clear "no" (`false`, `"false"`, `0`, `"no"`, `"off"`, `""`) counts as set.
-flag_set(v) if v == true
-
-flag_set(v) if {
-	is_number(v)
-	v != 0
-}
-
-flag_set(v) if {
-	is_string(v)
-	not lower(trim_space(v)) in {"false", "no", "off", "0", "n", "f", ""}
-}
+# but a clear "no" (`false`, `"false"`, `0`, `"no"`, `"off"`, `""`) counts as set, and a key the
+# sender repeated (soar keeps every value, as an array) is set when any of its values is.
+flag_set(v) if flag_value_set(v)
 
 flag_set(v) if {
 	is_array(v)
 	some x in v
-	flag_set(x)
+	flag_value_set(x)
 }
 
 flag_set(v) if is_object(v)
+
+flag_value_set(v) if v == true
+
+flag_value_set(v) if {
+	is_number(v)
+	v != 0
+}
+
+flag_value_set(v) if {
+	is_string(v)
+	not lower(trim_space(v)) in {"false", "no", "off", "0", "n", "f", ""}
+}

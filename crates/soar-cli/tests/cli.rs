@@ -221,7 +221,11 @@ fn a_broken_policy_folder_means_undetermined_and_no_action() {
     ]);
     let r = &json_lines(&out)[0];
     assert_eq!(r["verdict"], "undetermined", "{r}");
-    assert_eq!(r["actions"].as_array().unwrap().len(), 0, "{r}");
+    // Nothing is acted on; Rust's escalation tells a person, naming the first phase that failed.
+    let actions = r["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{r}");
+    assert_eq!(actions[0]["type"], "notify", "{r}");
+    assert_eq!(actions[0]["reason"], "escalation: the ingest phase failed", "{r}");
     assert!(r["error"].as_str().unwrap().contains("could not be loaded"), "{r}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
 }

@@ -123,11 +123,11 @@ fn fail(reason: impl Into<String>) -> Failure {
 
 fn parse_as(kind: IndicatorKind, raw: &str) -> Result<Canonical, Failure> {
     match kind {
-        IndicatorKind::Ip => parse_ip(&clean(raw)).map(Canonical::Ip),
+        IndicatorKind::Ip => parse_ip(strip_decoration(&clean(raw))).map(Canonical::Ip),
         IndicatorKind::Domain => parse_domain(raw),
         IndicatorKind::Url => parse_url(raw),
         IndicatorKind::Email => parse_email(raw),
-        IndicatorKind::Hash => parse_hash(&clean(raw)).map(Canonical::Hash),
+        IndicatorKind::Hash => parse_hash(strip_decoration(&clean(raw))).map(Canonical::Hash),
         IndicatorKind::AccessKey => non_empty(raw).map(Canonical::AccessKey),
         IndicatorKind::User => non_empty(raw).map(Canonical::User),
     }
@@ -209,6 +209,44 @@ fn replace_ignore_ascii_case(haystack: &str, needle: &str, with: &str) -> String
     }
     out.push_str(&haystack[last..]);
     out
+}
+
+/// Quotes, brackets and punctuation that tools and people put around a bare address, name or
+/// digest (`"10.0.0.1"`, `(corp.example.com)`, `10.0.0.1,`): not part of the value.
+fn strip_decoration(value: &str) -> &str {
+    value.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\''
+                    | '`'
+                    | '('
+                    | ')'
+                    | '{'
+                    | '}'
+                    | '<'
+                    | '>'
+                    | ','
+                    | ';'
+                    | '!'
+                    | '|'
+                    | '\u{201C}'
+                    | '\u{201D}'
+                    | '\u{2018}'
+                    | '\u{2019}'
+                    | '\u{00AB}'
+                    | '\u{00BB}'
+                    | '\u{FF02}'
+                    | '\u{FF07}'
+                    | '\u{FF08}'
+                    | '\u{FF09}'
+                    | '\u{FF0C}'
+                    | '\u{FF1B}'
+                    | '\u{3001}'
+                    | '\u{300C}'
+                    | '\u{300D}'
+            )
+    })
 }
 
 /// `scheme:` at the start, as RFC 3986 spells a scheme.
@@ -298,7 +336,7 @@ fn unmap(ip: IpAddr) -> IpAddr {
 /// A domain name (or an address written where a name was expected), from anything an alert
 /// may carry in a domain field: `host:port`, `user@host`, a URL, a trailing dot, defanged.
 fn parse_domain(raw: &str) -> Result<Canonical, Failure> {
-    let value = clean(raw);
+    let value = strip_decoration(&clean(raw)).to_string();
     if value.is_empty() {
         return Err(fail("empty value"));
     }
@@ -360,15 +398,69 @@ fn host_of(url: &Url) -> Result<Host, Failure> {
         None => return Err(fail("a URL without a host")),
     };
     Ok(match host {
-        Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_string();
-            if d.is_empty() {
-                return Err(fail("an empty host name"));
-            }
-            Host::Domain(d)
-        }
+        Host::Domain(d) => checked_name(&d)?,
         ip => ip,
     })
+}
+
+/// A name the URL parser accepted, as DNS would see it: trailing dots removed (and then read
+/// again, since `10.0.0.1..` is the address to a resolver), no empty label, and nothing but
+/// letters, digits, `-` and `_` in any label, Unicode labels included. The WHATWG host parser
+/// lets `"`, `,`, `(` and more through, and IDNA turns `“` into punycode: such a "name" is no
+/// name at all, and reading it as an unknown public one would let `"10.0.0.1"` out.
+fn checked_name(name: &str) -> Result<Host, Failure> {
+    let trimmed = name.trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err(fail("an empty host name"));
+    }
+    if trimmed.len() != name.len() {
+        match url::Host::parse(trimmed) {
+            Ok(url::Host::Ipv4(ip)) => return Ok(Host::Ip(IpAddr::V4(ip))),
+            Ok(url::Host::Ipv6(ip)) => return Ok(Host::Ip(unmap(IpAddr::V6(ip)))),
+            _ => {}
+        }
+    }
+    let (unicode, errors) = idna::domain_to_unicode(trimmed);
+    if errors.is_err() {
+        return Err(fail(format!("`{trimmed}` has a label that is not valid punycode")));
+    }
+    for label in unicode.split('.') {
+        if label.is_empty() {
+            return Err(fail(format!("`{trimmed}` has an empty label")));
+        }
+        if let Some(c) = label.chars().find(|c| !is_name_char(*c)) {
+            return Err(fail(format!(
+                "`{trimmed}` has {c:?} in a label, which no host name has"
+            )));
+        }
+    }
+    // Every top-level domain has a letter: `10.0.0.1_` or `1.2.3.4.5` is a mangled address.
+    if !unicode
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.chars().any(char::is_alphabetic))
+    {
+        return Err(fail(format!(
+            "`{trimmed}` ends in a label without a letter, as no top-level domain does"
+        )));
+    }
+    Ok(Host::Domain(trimmed.to_string()))
+}
+
+/// Letters, digits, combining marks and joiners of any script, `-` and `_`; not punctuation,
+/// symbols, spaces or controls (Unicode's punctuation and symbol blocks, as far as they matter).
+fn is_name_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    }
+    !(c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00A0}'..='\u{00BF}' | '\u{00D7}' | '\u{00F7}' | '\u{2000}'..='\u{206F}'
+            | '\u{2190}'..='\u{23FF}' | '\u{2500}'..='\u{27BF}' | '\u{2800}'..='\u{28FF}'
+            | '\u{2E00}'..='\u{2E7F}' | '\u{3000}'..='\u{303F}' | '\u{FE30}'..='\u{FE6F}'
+            | '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}'
+            | '\u{FF5B}'..='\u{FF65}' | '\u{FFF0}'..='\u{FFFF}'))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -450,6 +542,7 @@ fn parse_hash(value: &str) -> Result<String, Failure> {
 /// (RFC 4291 compatible, RFC 6052 NAT64, RFC 6145 translated, RFC 3056 6to4, RFC 4380 Teredo
 /// server and client). An IPv6 address is internal if any address it carries is.
 pub fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    // (ISATAP, RFC 5214, too.)
     let bits = u128::from(ip);
     let low32 = Ipv4Addr::from(bits as u32);
     let seg = ip.segments();
@@ -478,6 +571,10 @@ pub fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     // 6to4 2002:AABB:CCDD::/48.
     if seg[0] == 0x2002 {
         out.push(Ipv4Addr::from(((seg[1] as u32) << 16) | seg[2] as u32));
+    }
+    // ISATAP (RFC 5214): an interface identifier `0000:5efe` or `0200:5efe` under any prefix.
+    if seg[4] & 0xfdff == 0 && seg[5] == 0x5efe {
+        out.push(low32);
     }
     // Teredo 2001:0000::/32: server address in bits 32-63, client address inverted in the last 32.
     if seg[0] == 0x2001 && seg[1] == 0 {
@@ -600,4 +697,19 @@ mod tests {
         assert!(embedded_ipv4(v6("2001:0:4136:e378:8000:63bf:f5ff:fffe")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
         assert!(embedded_ipv4(v6("::10.0.0.1")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
     }
+}
+
+/// IPv4 addresses written in dotted form at the end of an IPv6 literal anywhere in `text`
+/// (`2600:1f18::10.0.0.1`): whatever the prefix, whoever wrote it meant that IPv4 address (a
+/// network-specific NAT64 prefix, RFC 6052, can be any /96), so it is classified too.
+pub fn dotted_ipv4_in_ipv6(text: &str) -> Vec<Ipv4Addr> {
+    text.match_indices(':')
+        .filter_map(|(at, _)| {
+            let tail: String = text[at + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            (tail.matches('.').count() == 3).then(|| tail.parse().ok()).flatten()
+        })
+        .collect()
 }

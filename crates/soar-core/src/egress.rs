@@ -243,16 +243,19 @@ const NOT_GLOBALLY_REACHABLE: &[(&str, &str)] = &[
 /// fixtures stand public hosts there, so they are treated as public.
 const DOCUMENTATION: &[&str] = &["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"];
 
-/// 2001::/23 is IETF protocol assignments, not globally reachable but for these (and Teredo,
-/// 2001::/32, classified by the addresses it carries).
+/// The parts of 192.0.0.0/24 and 2001::/23 (IETF protocol assignments) that the registries
+/// mark globally reachable (and Teredo, 2001::/32, classified by the addresses it carries).
 const IETF_GLOBAL_EXCEPTIONS: &[&str] = &[
+    "192.0.0.9/32",
+    "192.0.0.10/32",
     "2001::/32",
     "2001:1::1/128",
     "2001:1::2/128",
+    "2001:1::3/128",
     "2001:3::/32",
     "2001:4:112::/48",
     "2001:20::/28",
-    "2001:db8::/32",
+    "2001:30::/28",
 ];
 
 struct Ranges {
@@ -283,10 +286,19 @@ const ALWAYS_INTERNAL_SUFFIXES: &[&str] = &["internal", "local", "localhost", "i
 impl OrgConfig {
     /// `Some(reason)` when the indicator is internal and must not leave the organisation.
     pub fn internal_reason(&self, indicator: &Indicator) -> Option<String> {
-        match canonicalize(indicator.kind, &indicator.value) {
-            Ok(canonical) => self.classify(&canonical),
-            Err(e) => Some(format!("unreadable, treated as internal: {e}")),
+        let canonical = match canonicalize(indicator.kind, &indicator.value) {
+            Ok(canonical) => canonical,
+            Err(e) => return Some(format!("unreadable, treated as internal: {e}")),
+        };
+        if let Some(why) = self.classify(&canonical) {
+            return Some(why);
         }
+        // An IPv4 address written into an IPv6 literal under a prefix no rule knows.
+        let written = indicator.written.as_deref().unwrap_or(&indicator.value);
+        crate::canonical::dotted_ipv4_in_ipv6(written)
+            .into_iter()
+            .find_map(|v4| self.internal_ip_reason(IpAddr::V4(v4)))
+            .map(|why| format!("an IPv6 address written with an IPv4 address inside: {why}"))
     }
 
     /// `Some(reason)` when a canonical indicator is internal.
@@ -325,10 +337,13 @@ impl OrgConfig {
         if r.documentation.iter().any(|n| n.contains(&ip)) {
             return None;
         }
+        if r.ietf_exceptions.iter().any(|n| n.contains(&ip)) {
+            return None;
+        }
         if let Some((net, why)) = r.internal.iter().find(|(n, _)| n.contains(&ip)) {
             return Some(format!("{ip} is in {net}, {why}: not globally reachable"));
         }
-        if r.ietf.contains(&ip) && !r.ietf_exceptions.iter().any(|n| n.contains(&ip)) {
+        if r.ietf.contains(&ip) {
             return Some(format!(
                 "{ip} is in 2001::/23, IETF protocol assignments (RFC 2928): not globally reachable"
             ));

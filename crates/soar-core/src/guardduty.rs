@@ -288,12 +288,18 @@ const REMOTE_IP_PATHS: &[&str] = &[
 ];
 
 fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
-    let mut push = |kind: IndicatorKind, value: Option<String>, path: String, role: &str| {
-        let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
-            return;
+    // A field given twice with different values (see crate::json) yields every value: an
+    // indicator never vanishes because its key was repeated.
+    let mut push = |kind: IndicatorKind, field: Option<&Value>, path: String, role: &str| {
+        let values = match field {
+            Some(Value::Array(values)) => values.iter().filter_map(|v| text(Some(v))).collect(),
+            other => text(other).into_iter().collect::<Vec<_>>(),
         };
-        if !out.iter().any(|i| i.kind == kind && i.value == value) {
-            out.push(Indicator::new(kind, value, path, role));
+        for value in values {
+            let value = value.trim().to_string();
+            if !value.is_empty() && !out.iter().any(|i| i.kind == kind && i.value == value) {
+                out.push(Indicator::new(kind, value, path.clone(), role));
+            }
         }
     };
     let dotted = |p: &str| p.trim_start_matches('/').replace('/', ".");
@@ -303,7 +309,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
             for field in ["ipAddressV4", "ipAddressV6"] {
                 push(
                     IndicatorKind::Ip,
-                    text(details.get(field)),
+                    details.get(field),
                     format!("{}.{field}", dotted(base)),
                     "remote",
                 );
@@ -317,7 +323,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
         for (i, probe) in probes.iter().enumerate() {
             push(
                 IndicatorKind::Ip,
-                text(probe["remoteIpDetails"].get("ipAddressV4")),
+                probe["remoteIpDetails"].get("ipAddressV4"),
                 format!("service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4"),
                 "remote",
             );
@@ -327,23 +333,18 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
         "/service/action/dnsRequestAction/domain",
         "/service/action/awsApiCallAction/domainDetails/domain",
     ] {
-        push(
-            IndicatorKind::Domain,
-            text(finding.pointer(path)),
-            dotted(path),
-            "remote",
-        );
+        push(IndicatorKind::Domain, finding.pointer(path), dotted(path), "remote");
     }
     if let Some(key) = finding.pointer("/resource/accessKeyDetails") {
         push(
             IndicatorKind::AccessKey,
-            text(key.get("accessKeyId")),
+            key.get("accessKeyId"),
             "resource.accessKeyDetails.accessKeyId".into(),
             "actor",
         );
         push(
             IndicatorKind::User,
-            text(key.get("userName")),
+            key.get("userName"),
             "resource.accessKeyDetails.userName".into(),
             "actor",
         );
@@ -356,7 +357,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
             for field in ["privateIpAddress", "publicIp"] {
                 push(
                     IndicatorKind::Ip,
-                    text(eni.get(field)),
+                    eni.get(field),
                     format!("resource.instanceDetails.networkInterfaces[{i}].{field}"),
                     "local",
                 );
@@ -365,7 +366,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
     }
     push(
         IndicatorKind::Hash,
-        text(finding.pointer("/service/runtimeDetails/process/executableSha256")),
+        finding.pointer("/service/runtimeDetails/process/executableSha256"),
         "service.runtimeDetails.process.executableSha256".into(),
         "target",
     );
@@ -377,7 +378,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
             for (j, file) in threat["filePaths"].as_array().into_iter().flatten().enumerate() {
                 push(
                     IndicatorKind::Hash,
-                    text(file.get("hash")),
+                    file.get("hash"),
                     format!(
                         "service.ebsVolumeScanDetails.scanDetections.threatDetectedByName.threatNames[{i}].filePaths[{j}].hash"
                     ),

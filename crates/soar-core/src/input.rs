@@ -130,6 +130,8 @@ pub fn parse_value(value: Value) -> Vec<ParsedInput> {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, InputError> {
+    // A UTF-8 byte order mark, as some Windows tools write one, is not part of the JSON.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     crate::json::from_slice_keeping_duplicates(bytes).map_err(|e| {
         let msg = e.to_string();
         if msg.contains("recursion limit") {
@@ -272,23 +274,32 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     resource.region.clone_from(&region);
 
     let mut indicators = Vec::new();
-    for (i, item) in mapping
+    // An `indicators` key given twice arrives as a list of lists (see crate::json): all count.
+    let items: Vec<&Value> = mapping
         .get("indicators")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
-    {
-        let kind: IndicatorKind =
-            serde_json::from_value(item.get("type").cloned().unwrap_or(Value::Null)).map_err(|_| {
-                InputError::invalid(
-                    format!("decision.alert.indicators[{i}].type"),
-                    format!(
-                        "got {}; expected ip, domain, hash, url, email, access_key or user",
-                        item.get("type").unwrap_or(&Value::Null)
-                    ),
-                )
-            })?;
+        .flat_map(|item| match item {
+            Value::Array(inner) => inner.iter().collect(),
+            other => vec![other],
+        })
+        .collect();
+    for (i, item) in items.into_iter().enumerate() {
+        // `IP`, ` Domain `: the kind, however the tool cased or spaced it.
+        let declared = match item.get("type") {
+            Some(Value::String(t)) => Value::String(t.trim().to_ascii_lowercase()),
+            other => other.cloned().unwrap_or(Value::Null),
+        };
+        let kind: IndicatorKind = serde_json::from_value(declared).map_err(|_| {
+            InputError::invalid(
+                format!("decision.alert.indicators[{i}].type"),
+                format!(
+                    "got {}; expected ip, domain, hash, url, email, access_key or user",
+                    item.get("type").unwrap_or(&Value::Null)
+                ),
+            )
+        })?;
         let Some(value) = text(item.get("value")).filter(|v| !v.is_empty()) else {
             return Err(InputError::missing(
                 format!("decision.alert.indicators[{i}].value"),

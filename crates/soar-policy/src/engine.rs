@@ -154,7 +154,9 @@ impl PhaseEngine {
             && let Some(bytecode) = &self.bytecode
         {
             match bytecode.run(&self.rule, input.clone()) {
-                Ok(regorus::Value::Undefined) => return Err(PolicyError::Undefined { phase }),
+                // The VM reads a builtin's error (a type error, bad JSON) as "undefined", as OPA
+                // does; the interpreter tells which, with the file, line and column.
+                Ok(regorus::Value::Undefined) => {}
                 Ok(result) => return Ok(result),
                 // A bound is final: evaluating again on the interpreter would double the time.
                 Err(VmFailure::Limit(message)) => {
@@ -636,6 +638,22 @@ mod tests {
                     "{slow} on bytecode={on_bytecode}: stopped after {took:?}"
                 );
             }
+        }
+    }
+
+    /// A runtime error names its file and line whichever engine decides (the VM hands a failed
+    /// decision to the interpreter, whose errors carry the location).
+    #[test]
+    fn runtime_errors_name_file_and_line_on_both_engines() {
+        for forces_interpreter in ["", "d := 1 if input.a\nd := 2 if input.b\n"] {
+            let source =
+                format!("package soar.evaluate\n{forces_interpreter}decision := {{\"n\": count(input.zero)}}\n");
+            let (_d, t) = tree(&[("evaluate/e.rego", &source)]);
+            let engine = PhaseEngine::new(&t.bundle(Phase::Evaluate, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+            let err = engine.decide(&json!({"zero": 0})).unwrap_err().to_string();
+            let line = if forces_interpreter.is_empty() { 2 } else { 4 };
+            assert!(err.contains("`count` requires"), "{err}");
+            assert!(err.contains(&format!("e.rego:{line}")), "{err}");
         }
     }
 

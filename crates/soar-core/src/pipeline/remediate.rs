@@ -45,20 +45,19 @@ impl Responder {
         // A policy error anywhere (or an alert soar could not read whole) is escalated, never
         // silenced: Rust plans one fixed notification naming the alert, the phase and the error,
         // and nothing else runs, whatever the policy asked for.
+        // The first phase that failed is the one to name: later ones failed on what it left.
+        let earlier = doc
+            .trace
+            .iter()
+            .find_map(|t| t.error.as_ref().map(|e| (t.phase, e.clone())));
         let (requests, escalation) = match decision {
             Err(e) => {
                 let message = e.to_string();
                 entry.error = Some(message.clone());
                 doc.verdict = Some(undetermined_after_error(doc, &message));
-                (Vec::new(), Some((Phase::Remediate, message)))
+                (Vec::new(), earlier.or(Some((Phase::Remediate, message))))
             }
-            Ok(d) => {
-                let earlier = doc
-                    .trace
-                    .iter()
-                    .find_map(|t| t.error.as_ref().map(|e| (t.phase, e.clone())));
-                (d.actions, earlier)
-            }
+            Ok(d) => (d.actions, earlier),
         };
         let requests = match escalation {
             None => requests,
