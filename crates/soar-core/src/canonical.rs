@@ -584,6 +584,21 @@ pub fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     out
 }
 
+/// IPv4 addresses written in dotted form at the end of an IPv6 literal anywhere in `text`
+/// (`2600:1f18::10.0.0.1`): whatever the prefix, whoever wrote it meant that IPv4 address (a
+/// network-specific NAT64 prefix, RFC 6052, can be any /96), so it is classified too.
+pub fn dotted_ipv4_in_ipv6(text: &str) -> Vec<Ipv4Addr> {
+    text.match_indices(':')
+        .filter_map(|(at, _)| {
+            let tail: String = text[at + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            (tail.matches('.').count() == 3).then(|| tail.parse().ok()).flatten()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,19 +712,4 @@ mod tests {
         assert!(embedded_ipv4(v6("2001:0:4136:e378:8000:63bf:f5ff:fffe")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
         assert!(embedded_ipv4(v6("::10.0.0.1")).contains(&Ipv4Addr::new(10, 0, 0, 1)));
     }
-}
-
-/// IPv4 addresses written in dotted form at the end of an IPv6 literal anywhere in `text`
-/// (`2600:1f18::10.0.0.1`): whatever the prefix, whoever wrote it meant that IPv4 address (a
-/// network-specific NAT64 prefix, RFC 6052, can be any /96), so it is classified too.
-pub fn dotted_ipv4_in_ipv6(text: &str) -> Vec<Ipv4Addr> {
-    text.match_indices(':')
-        .filter_map(|(at, _)| {
-            let tail: String = text[at + 1..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            (tail.matches('.').count() == 3).then(|| tail.parse().ok()).flatten()
-        })
-        .collect()
 }
