@@ -11,7 +11,6 @@ mod run;
 mod scenario;
 
 use clap::{Parser, Subcommand};
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -65,6 +65,7 @@ pub async fn scenario(
     } else {
         PolicySet::from_tree(&tree, DEFAULT_TIME_LIMIT)
     });
+    set.refuse_bad_config()?;
     let (passed, failed) = scenario::run(dir, set.clone()).await?;
     let measured = set.coverage();
     if let Some(measured) = &measured {
@@ -85,6 +86,7 @@ pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
     };
+    set.refuse_bad_config()?;
     let mut units = inputs::read(file)?;
     if units.len() != 1 {
         return Err(format!(

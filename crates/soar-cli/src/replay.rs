@@ -46,6 +46,7 @@ pub async fn replay(endpoint: Option<&str>, alert_id: &str, policies: Option<&Pa
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
     });
+    policies.refuse_bad_config()?;
     for problem in policies.problems() {
         eprintln!("soar: warning: {problem}");
     }

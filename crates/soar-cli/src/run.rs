@@ -45,9 +45,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
     });
     // A malformed `data.soar.config` would make the guard rails match nothing: no run on it.
-    if let Some(problem) = policies.config_problem() {
-        return Err(format!("{problem} (fix the policy data before running)"));
-    }
+    policies.refuse_bad_config()?;
     for problem in policies.check() {
         // Not fatal here (a function would refuse to start): the affected alerts end
         // `undetermined` with the error, and nothing is done, which is worth seeing in a dry run.

@@ -31,10 +31,13 @@ pub enum Canonical {
     /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are given as the IPv4 address.
     Ip(IpAddr),
     Domain(String),
-    /// The WHATWG serialisation of the URL and its host.
+    /// The WHATWG serialisation of the URL (without user name and password, which are nobody
+    /// else's business), its host, and the hosts and addresses written in its path, query and
+    /// fragment (`?next=http://10.0.0.1/`), which leave with it.
     Url {
         url: String,
         host: Host,
+        carried: Vec<Host>,
     },
     /// `local@domain` (the domain canonical) and the host that receives its mail.
     Email {
@@ -84,7 +87,7 @@ pub fn canonicalize(kind: IndicatorKind, raw: &str) -> Result<Canonical, Unreada
         Ok(c) => return Ok(c),
         Err(e) => e,
     };
-    if first.final_ {
+    if first.conclusive {
         return Err(Unreadable(first.reason));
     }
     if matches!(kind, IndicatorKind::AccessKey | IndicatorKind::User) {
@@ -111,13 +114,13 @@ struct Failure {
     reason: String,
     /// The value is recognisably of the declared kind but unusable (a network, not an
     /// address): reading it as another kind would only misread it.
-    final_: bool,
+    conclusive: bool,
 }
 
 fn fail(reason: impl Into<String>) -> Failure {
     Failure {
         reason: reason.into(),
-        final_: false,
+        conclusive: false,
     }
 }
 
@@ -298,7 +301,7 @@ fn parse_ip(value: &str) -> Result<IpAddr, Failure> {
         if bits != host_bits {
             return Err(Failure {
                 reason: format!("`{value}` is a network, not an address"),
-                final_: true,
+                conclusive: true,
             });
         }
         return Ok(ip);
@@ -366,12 +369,35 @@ fn parse_url(raw: &str) -> Result<Canonical, Failure> {
     } else {
         format!("http://{value}")
     };
-    let url = Url::parse(&text).map_err(|e| fail(format!("not a URL: {e}")))?;
+    let mut url = Url::parse(&text).map_err(|e| fail(format!("not a URL: {e}")))?;
     let host = host_of(&url)?;
+    // Credentials in a URL are never sent to anyone (`set_*` fail only for URLs without a host).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let rest = [url.path(), url.query().unwrap_or(""), url.fragment().unwrap_or("")].join(" ");
     Ok(Canonical::Url {
+        carried: hosts_in(&percent_decode(&rest)),
         url: url.to_string(),
         host,
     })
+}
+
+/// Addresses and host names written anywhere in `text` (a URL's path and query): tokens between
+/// delimiters that read as an address, or as a name with a dot that DNS would accept.
+fn hosts_in(text: &str) -> Vec<Host> {
+    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%')))
+        .map(strip_decoration)
+        .filter(|t| t.contains('.') || t.matches(':').count() > 1)
+        .filter_map(|token| {
+            if let Ok(ip) = parse_ip(token) {
+                return Some(Host::Ip(ip));
+            }
+            match url::Host::parse(token.trim_end_matches(':')) {
+                Ok(url::Host::Domain(d)) if d.contains('.') => checked_name(&d).ok(),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn url_host(text: &str) -> Result<Host, Failure> {
@@ -463,11 +489,12 @@ fn is_name_char(c: char) -> bool {
             | '\u{FF5B}'..='\u{FF65}' | '\u{FFF0}'..='\u{FFFF}'))
 }
 
+/// Percent-decoded text; bytes that are not UTF-8 stay encoded (and so fail as host names).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    match percent_encoding::percent_decode_str(s).decode_utf8() {
+        Ok(decoded) => decoded.into_owned(),
+        Err(_) => s.to_string(),
+    }
 }
 
 /// An RFC 5322 address (display name, comments, quoted local part, `mailto:`, a `?query`);
@@ -488,7 +515,7 @@ fn parse_email(raw: &str) -> Result<Canonical, Failure> {
     let [address] = addresses.as_slice() else {
         return Err(Failure {
             reason: format!("{} addresses in one e-mail indicator", addresses.len()),
-            final_: addresses.len() > 1,
+            conclusive: addresses.len() > 1,
         });
     };
     let address = address.split('?').next().unwrap_or_default().trim();
@@ -499,7 +526,7 @@ fn parse_email(raw: &str) -> Result<Canonical, Failure> {
     if local.is_empty() || (!local.starts_with('"') && local.contains('@')) {
         return Err(Failure {
             reason: format!("`{address}` has an ambiguous local part"),
-            final_: true,
+            conclusive: true,
         });
     }
     let host = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
@@ -678,6 +705,14 @@ mod tests {
             Host::Domain("corp.example.com".into())
         );
         assert!(canonicalize(Url, "data:text/plain,hi").is_err());
+        // Credentials are never passed on; hosts in the path and query travel with the URL.
+        match c(Url, "https://admin:S3cret@files.example.net/go?to=http://10.0.0.1/") {
+            Canonical::Url { url, carried, .. } => {
+                assert_eq!(url, "https://files.example.net/go?to=http://10.0.0.1/");
+                assert!(carried.contains(&Host::Ip("10.0.0.1".parse().unwrap())), "{carried:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! - an address in `data.soar.config.internal_cidrs`;
 //! - a name under `data.soar.config.internal_domains` or a non-public suffix (`internal`,
 //!   `local`, `localhost`, `home.arpa`, `arpa`, `invalid`), or a single-label name;
-//! - a URL or e-mail address whose host is internal; a hash in `internal_hashes`;
+//! - a URL or e-mail address whose host is internal, or a URL with an internal host or address
+//!   in its path or query; a hash in `internal_hashes`;
+//! - an IPv6 address written with an internal IPv4 address inside it (`2600:1f18::10.0.0.1`,
+//!   whatever the prefix), or carrying one in an ISATAP interface id;
 //! - access key ids and user names (always the organisation's own);
 //! - anything that cannot be read as an indicator at all.
 
@@ -306,10 +309,13 @@ impl OrgConfig {
         match canonical {
             Canonical::Ip(ip) => self.internal_ip_reason(*ip),
             Canonical::Domain(name) => self.internal_domain_reason(name),
-            Canonical::Url { host, .. } | Canonical::Email { host, .. } => match host {
-                Host::Ip(ip) => self.internal_ip_reason(*ip),
-                Host::Domain(name) => self.internal_domain_reason(name),
-            },
+            Canonical::Url { host, carried, .. } => self.internal_host_reason(host).or_else(|| {
+                carried
+                    .iter()
+                    .find_map(|h| self.internal_host_reason(h))
+                    .map(|why| format!("the URL carries an internal host in its path or query: {why}"))
+            }),
+            Canonical::Email { host, .. } => self.internal_host_reason(host),
             Canonical::Hash(h) => self
                 .internal_hashes
                 .iter()
@@ -317,6 +323,13 @@ impl OrgConfig {
                 .then(|| "hash of an internal file (data.soar.config.internal_hashes)".into()),
             Canonical::AccessKey(_) => Some("access key ids are the organisation's own".into()),
             Canonical::User(_) => Some("user names are the organisation's own".into()),
+        }
+    }
+
+    fn internal_host_reason(&self, host: &Host) -> Option<String> {
+        match host {
+            Host::Ip(ip) => self.internal_ip_reason(*ip),
+            Host::Domain(name) => self.internal_domain_reason(name),
         }
     }
 

@@ -3,14 +3,14 @@
 //! RFC 8259 leaves objects with repeated names undefined, and parsers disagree: serde_json keeps
 //! the last value, others the first. For an alert that is a trap: `{"sample": true, "sample":
 //! false}` reads as a real finding to one reader and a sample to another. soar keeps every
-//! value: a key repeated with different values becomes an array of them in order, so a
-//! guard-rail flag read from it sees all of them (and any one marking a sample, a test or a
-//! protected resource wins), and a field that must be a single value (an id, a severity) is
-//! rejected with its name instead of being silently picked.
+//! value: a key repeated with different values becomes the list of them in order (two objects
+//! merge key by key instead, and two lists are joined), so a guard-rail flag read from it sees
+//! all of them (and any one marking a sample, a test or a protected resource wins), and a field
+//! that must be a single value (an id, a severity) is rejected with its name instead of being
+//! silently picked.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use std::fmt;
 
 /// Parses JSON text as [`serde_json::from_slice`] does (same errors and nesting limit), but a
@@ -84,26 +84,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
-        // Keys whose value is already the array of their repeated values.
-        let mut repeated: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             let KeepDuplicates(value) = map.next_value()?;
             match object.get_mut(&key) {
                 None => {
                     object.insert(key, value);
                 }
-                Some(existing) if repeated.contains(&key) => {
-                    if let Value::Array(values) = existing
-                        && !values.contains(&value)
-                    {
-                        values.push(value);
-                    }
-                }
-                Some(existing) if *existing == value => {}
                 Some(existing) => {
                     let first = existing.take();
-                    *existing = Value::Array(vec![first, value]);
-                    repeated.insert(key);
+                    *existing = merge(first, value);
                 }
             }
         }
@@ -111,9 +100,43 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// The value of a key given twice: two objects merge key by key (so `service` given twice
+/// still has its `additionalInfo`), equal values stay one, anything else becomes the list of
+/// every value (lists are joined, so `tags` given twice has every tag).
+fn merge(first: Value, second: Value) -> Value {
+    match (first, second) {
+        (Value::Object(mut a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => {
+                        let old = existing.take();
+                        *existing = merge(old, v);
+                    }
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+            Value::Object(a)
+        }
+        (a, b) if a == b => a,
+        (a, b) => {
+            let mut values = match a {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            match b {
+                Value::Array(items) => values.extend(items),
+                other => values.push(other),
+            }
+            Value::Array(values)
+        }
+    }
+}
+
 /// A guard-rail flag (sample, test, archived) read the safe way: `false` only when the value
-/// clearly says no (`false`, `"false"`, `" FALSE "`, `0`, `"0"`, `"no"`, `"off"`, `""`, `null`,
-/// absent); any other value, and any of several values (a repeated key), that does not clearly
+/// clearly says no (`false`, `"false"`, `" FALSE "`, `"f"`, `0`, `"0"`, `"no"`, `"n"`, `"off"`,
+/// `""`, `null`, absent); any other value, and any of several values (a repeated key), that does not clearly
 /// say no means yes.
 pub fn flag_set(value: Option<&Value>) -> bool {
     match value {
@@ -145,6 +168,17 @@ mod tests {
         let v = from_slice_keeping_duplicates(br#"{"a": 1, "s": true, "s": false, "s": "x", "b": {"c": 2, "c": 2}}"#)
             .unwrap();
         assert_eq!(v, json!({"a": 1, "s": [true, false, "x"], "b": {"c": 2}}));
+        // A parent given twice merges: neither copy hides the other's flag or tags.
+        let v = from_slice_keeping_duplicates(
+            br#"{"service": {"additionalInfo": {"sample": true}}, "service": {"archived": false},
+                "tags": [{"key": "soar:protected", "value": "true"}], "tags": [{"key": "Name", "value": "web"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"service": {"additionalInfo": {"sample": true}, "archived": false},
+                   "tags": [{"key": "soar:protected", "value": "true"}, {"key": "Name", "value": "web"}]})
+        );
     }
 
     #[test]

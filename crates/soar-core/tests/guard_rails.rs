@@ -257,7 +257,7 @@ async fn allow_list_and_hourly_cap_hold() {
     let settings = Settings {
         mode: Mode::Enforce,
         allowed_actions: Some(BTreeSet::from(["ec2.isolate".to_string(), "ec2.snapshot".to_string()])),
-        max_actions_per_hour: 2,
+        max_actions_per_hour: 1,
         ..Settings::default()
     };
     let h = harness(worst_case(), StaticInventory::default(), settings);
@@ -275,9 +275,9 @@ async fn allow_list_and_hourly_cap_hold() {
         s.contains(&(
             "ec2.snapshot".into(),
             "i-0123456789abcdef0".into(),
-            ActionStatus::Executed
+            ActionStatus::SkippedRateLimited
         )),
-        "{s:?}"
+        "the second action is over the cap of one: {s:?}"
     );
     assert!(
         s.contains(&(
@@ -291,7 +291,7 @@ async fn allow_list_and_hourly_cap_hold() {
         s.contains(&("notify".into(), "oncall".into(), ActionStatus::SkippedNotAllowed)),
         "{s:?}"
     );
-    assert_eq!(h.remediator.calls().len(), 2);
+    assert_eq!(h.remediator.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -355,6 +355,28 @@ async fn a_policy_error_anywhere_means_undetermined_and_escalation_only() {
         assert_escalated_only(&h, &doc, broken.as_str(), "boom");
         assert!(out.error.unwrap().contains("boom"));
     }
+}
+
+#[tokio::test]
+async fn the_escalation_reaches_a_person_whatever_the_allow_list_and_cap() {
+    let mut script = worst_case();
+    script.0.retain(|(p, _)| *p != Phase::Evaluate);
+    script.0.push((
+        Phase::Evaluate,
+        Err(PolicyError::Evaluation {
+            phase: Phase::Evaluate,
+            message: "boom".into(),
+        }),
+    ));
+    let settings = Settings {
+        mode: Mode::Enforce,
+        allowed_actions: Some(BTreeSet::from(["ec2.isolate".to_string()])),
+        max_actions_per_hour: 0,
+        ..Settings::default()
+    };
+    let h = harness(script, StaticInventory::default(), settings);
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    assert_escalated_only(&h, &doc, "evaluate", "boom");
 }
 
 #[tokio::test]

@@ -102,9 +102,7 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         .map(|secret| Webhook::from_secret(aws_sdk_secretsmanager::Client::new(aws), secret));
     let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
     let mut settings = config.settings();
-    if let Some(channel) = &policies.org_config().notify_channel {
-        settings.escalation_channel.clone_from(channel);
-    }
+    settings.take_escalation_channel(policies.org_config());
     let responder = Responder {
         policies,
         state: state.clone(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_millis(250);
 
 /// Work units between clock reads: often enough to stop within a few ms, rarely enough to be cheap.
-const TIMER_CHECK_INTERVAL: u32 = 64;
+pub(crate) const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::new(64).expect("non-zero");
 
 /// One phase's policy, compiled once. Decisions run on regorus's bytecode VM (the RVM, several
 /// times faster than its tree-walking interpreter on soar's policies); the interpreter, kept
@@ -56,7 +56,7 @@ impl PhaseEngine {
             .map_err(|e| not_loaded(e.to_string()))?;
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: time_limit,
-            check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
+            check_interval: TIMER_CHECK_INTERVAL,
         });
         let rule = format!("data.soar.{phase}.decision");
         if !engine
@@ -271,7 +271,7 @@ impl Bytecode {
         vm.set_data(self.data.clone())?;
         vm.set_execution_timer_config(Some(ExecutionTimerConfig {
             limit: self.time_limit,
-            check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
+            check_interval: TIMER_CHECK_INTERVAL,
         }));
         vm.set_memory_budget_config(Some(regorus::MemoryBudgetConfig {
             limit: crate::limits::EVALUATION_MEMORY_BUDGET,
@@ -288,7 +288,7 @@ impl Bytecode {
                 self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vm);
                 Ok(result)
             }
-            Err(e) if crate::limits::is_limit(&e.to_string()) => Err(VmFailure::Limit(e.to_string())),
+            Err(e) if crate::limits::is_vm_limit(&e) => Err(VmFailure::Limit(e.to_string())),
             Err(_) => Err(VmFailure::Other),
         }
     }
@@ -449,6 +449,14 @@ impl PolicySet {
     /// may run on a configuration that does not say what it seems to.
     pub fn config_problem(&self) -> Option<&str> {
         self.config_error.as_deref()
+    }
+
+    /// `Err` with the message a command stops on when [`PolicySet::config_problem`] has one.
+    pub fn refuse_bad_config(&self) -> Result<(), String> {
+        match self.config_problem() {
+            Some(problem) => Err(format!("{problem} (fix the policy data before running)")),
+            None => Ok(()),
+        }
     }
 
     /// Load problems, one line each; empty when every phase loaded.

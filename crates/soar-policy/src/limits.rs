@@ -13,10 +13,22 @@
 use std::num::NonZeroU64;
 use std::sync::Once;
 
-/// Bytes a process may have allocated while it evaluates a policy (regorus's global limit): a
-/// rule that pushes past it fails with a memory-limit error. Far above what soar needs (the
-/// functions peak near 25 MB, see `make bench`).
+/// Bytes a process may have allocated while it evaluates a policy (regorus's global limit), when
+/// it does not run in Lambda: a rule that pushes past it fails with a memory-limit error. Far
+/// above what soar needs (the functions peak near 25 MB, see `make bench`).
 pub const PROCESS_MEMORY_LIMIT: u64 = 384 * 1024 * 1024;
+
+/// The process-wide bound in force: in Lambda, half the function's memory
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, set by the Lambda runtime), so that a runaway rule
+/// fails as a policy error (and is escalated) before the function runs out of memory and the
+/// alert is retried into the dead-letter queue; elsewhere [`PROCESS_MEMORY_LIMIT`].
+pub fn process_memory_limit() -> u64 {
+    std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .ok()
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .map(|mb| (mb * 1024 * 1024 / 2).max(64 * 1024 * 1024))
+        .unwrap_or(PROCESS_MEMORY_LIMIT)
+}
 
 /// Bytes one decision on the bytecode VM may allocate (regorus's per-execution budget).
 pub const EVALUATION_MEMORY_BUDGET: NonZeroU64 = NonZeroU64::new(64 * 1024 * 1024).expect("non-zero");
@@ -26,13 +38,24 @@ pub const EVALUATION_MEMORY_BUDGET: NonZeroU64 = NonZeroU64::new(64 * 1024 * 102
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        regorus::set_global_memory_limit(Some(PROCESS_MEMORY_LIMIT));
+        regorus::set_global_memory_limit(Some(process_memory_limit()));
     });
 }
 
-/// Whether an evaluation error is one of the bounds (time, memory, instructions) rather than a
-/// fault of the policy's logic: a bound is final, the evaluation is not tried again elsewhere.
-pub(crate) fn is_limit(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("exceeded") && (m.contains("limit") || m.contains("budget"))
+/// Whether a VM error is one of the bounds (time, memory, instructions) rather than a fault of
+/// the policy's logic: a bound is final, the evaluation is not tried again on the interpreter.
+/// A bound a builtin hits inside the VM comes back as that builtin's error, so its message is
+/// read too (regorus's `LimitError` wording: "exceeded ... limit").
+pub(crate) fn is_vm_limit(error: &regorus::rvm::vm::VmError) -> bool {
+    use regorus::rvm::vm::VmError;
+    matches!(
+        error,
+        VmError::TimeLimitExceeded { .. }
+            | VmError::MemoryLimitExceeded { .. }
+            | VmError::MemoryBudgetExceeded { .. }
+            | VmError::InstructionLimitExceeded { .. }
+    ) || {
+        let m = error.to_string().to_ascii_lowercase();
+        m.contains("exceeded") && (m.contains("limit") || m.contains("budget"))
+    }
 }

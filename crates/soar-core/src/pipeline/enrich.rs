@@ -112,7 +112,11 @@ impl Enricher {
             let fresh: Vec<LookupRequest> = decision
                 .lookups
                 .into_iter()
-                .filter(|l| done.insert((l.provider.clone(), l.indicator.kind, l.indicator.value.clone())))
+                // Two writings of one indicator are one lookup.
+                .filter(|l| {
+                    let asked = Indicator::new(l.indicator.kind, l.indicator.value.clone(), "", "").canonical();
+                    done.insert((l.provider.clone(), asked.kind, asked.value))
+                })
                 .collect();
             if fresh.is_empty() {
                 break;
@@ -154,6 +158,15 @@ impl Enricher {
                     used += 1;
                     // Canonical before anything classifies or sends them in the next round.
                     for mut indicator in crate::alert::canonical_indicators(related) {
+                        // The cap ingest holds an alert to holds for what providers add, too.
+                        if doc.alert.indicators.len() >= super::ingest::MAX_INDICATORS {
+                            entry.notes.push(format!(
+                                "`{}` linked more indicators than the {} an alert may carry: the rest are left out",
+                                request.provider,
+                                super::ingest::MAX_INDICATORS
+                            ));
+                            break;
+                        }
                         if !doc.alert.indicators.iter().any(|i| i.key() == indicator.key()) {
                             indicator.depth = depth + 1;
                             indicator.seen_in = format!("enrichment:{}", request.provider);

@@ -48,17 +48,6 @@ pub struct IngestOutcome {
     pub error: Option<String>,
 }
 
-impl IngestOutcome {
-    fn rejected(reason: String, error: String) -> Self {
-        IngestOutcome {
-            status: IngestStatus::Rejected,
-            reason,
-            document: None,
-            error: Some(error),
-        }
-    }
-}
-
 pub struct Ingestor {
     pub policies: Arc<dyn Policies>,
     pub state: Arc<dyn StateStore>,
@@ -91,11 +80,11 @@ impl Ingestor {
                 let mapping = d.alert.clone().unwrap_or(Value::Null);
                 match alert_from_mapping(&source, &mapping, generic_raw.as_ref().unwrap_or(&Value::Null)) {
                     Ok(alert) => Document::new(alert),
+                    // Accepted, but mapped to something soar cannot use (no id, an unknown
+                    // indicator kind): not dropped, escalated with the field the mapping got wrong.
                     Err(e) if d.accept => {
-                        return IngestOutcome::rejected(
-                            "the ingest policy's mapping of this alert is not usable".into(),
-                            e.to_string(),
-                        );
+                        entry.error = Some(format!("the ingest policy's mapping of this alert is not usable: {e}"));
+                        Document::new(unmapped_alert(&source, generic_raw.as_ref().unwrap_or(&Value::Null)))
                     }
                     // Suppressed without a usable mapping: nothing to keep but the reason.
                     Err(_) => {

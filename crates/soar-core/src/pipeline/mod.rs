@@ -15,7 +15,7 @@ pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use probe::check_contract;
-pub use remediate::{KNOWN_ACTIONS, Responder, check_target, well_formed_id};
+pub use remediate::{KNOWN_ACTIONS, Responder};
 
 use crate::alert::Alert;
 use crate::decision::{Policies, PolicyError, decide_typed};
@@ -49,6 +49,15 @@ pub struct Settings {
     /// Where Rust's own escalation notifications go (after a policy error); the channel of
     /// `data.soar.config.remediate.notify_channel` when the policies name one.
     pub escalation_channel: String,
+}
+
+impl Settings {
+    /// Escalations go to the channel the policy data names (`remediate.notify_channel`).
+    pub fn take_escalation_channel(&mut self, org: &OrgConfig) {
+        if let Some(channel) = &org.notify_channel {
+            self.escalation_channel.clone_from(channel);
+        }
+    }
 }
 
 /// Actions that destroy evidence (an instance's memory): they wait for a person by default.
@@ -198,9 +207,7 @@ impl Pipeline {
             notifier,
             mut settings,
         } = parts;
-        if let Some(channel) = &org.notify_channel {
-            settings.escalation_channel.clone_from(channel);
-        }
+        settings.take_escalation_channel(&org);
         Pipeline {
             ingestor: Ingestor {
                 policies: policies.clone(),

@@ -120,7 +120,9 @@ mod tests {
 
     fn good(phase: Phase) -> Result<Value, PolicyError> {
         Ok(match phase {
-            Phase::Ingest => json!({"accept": true, "alert": {"type": "Execution:Runtime/Shell", "severity": 7}}),
+            Phase::Ingest => {
+                json!({"accept": true, "alert": {"id": "probe-1", "type": "Execution:Runtime/Shell", "severity": 7}})
+            }
             Phase::Enrich => json!({"lookups": []}),
             Phase::Evaluate => json!({"verdict": "incident", "severity": "high"}),
             Phase::Remediate => json!({"actions": [{"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}]}),

@@ -59,6 +59,7 @@ impl Responder {
             }
             Ok(d) => (d.actions, earlier),
         };
+        let escalating = escalation.is_some();
         let requests = match escalation {
             None => requests,
             Some((phase, error)) => {
@@ -84,7 +85,7 @@ impl Responder {
                 continue;
             }
             seen.push(key);
-            let record = self.handle(doc, request, &mut entry).await;
+            let record = self.handle(doc, request, &mut entry, escalating).await;
             tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
             if let Err(e) = self.state.record_action(&doc.alert.id, &record).await {
                 tracing::error!(error = %e, "could not record an action");
@@ -97,7 +98,16 @@ impl Responder {
         doc.trace.push(entry);
     }
 
-    async fn handle(&self, doc: &Document, mut request: ActionRequest, entry: &mut TraceEntry) -> ActionRecord {
+    /// One action through the guard rails. `escalation`: Rust's own notification after an error,
+    /// which changes nothing, so neither the allow-list nor the hourly cap (there to stop a bad
+    /// policy from acting on the fleet) may keep it from a person.
+    async fn handle(
+        &self,
+        doc: &Document,
+        mut request: ActionRequest,
+        entry: &mut TraceEntry,
+        escalation: bool,
+    ) -> ActionRecord {
         let mode = self.settings.mode;
         // Actions that lose evidence wait for a person in this deployment, whatever the policy said.
         if !request.requires_approval && self.settings.approval_required.contains(&request.action) {
@@ -127,6 +137,7 @@ impl Responder {
             );
         }
         if let Some(allowed) = &self.settings.allowed_actions
+            && !escalation
             && !allowed.contains(&request.action)
         {
             return record(
@@ -183,21 +194,23 @@ impl Responder {
         if mode == Mode::DryRun {
             return record(ActionStatus::Planned, json!("dry run: not carried out"));
         }
-        match self.state.take_action_budget(self.settings.max_actions_per_hour).await {
-            Ok(true) => {}
-            Ok(false) | Err(_) => {
-                let _ = self
-                    .state
-                    .release_action(&doc.alert.id, mode, &request.action, target)
-                    .await;
-                entry.notes.push(format!(
-                    "hourly action cap of {} reached",
-                    self.settings.max_actions_per_hour
-                ));
-                return record(
-                    ActionStatus::SkippedRateLimited,
-                    json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
-                );
+        if !escalation {
+            match self.state.take_action_budget(self.settings.max_actions_per_hour).await {
+                Ok(true) => {}
+                Ok(false) | Err(_) => {
+                    let _ = self
+                        .state
+                        .release_action(&doc.alert.id, mode, &request.action, target)
+                        .await;
+                    entry.notes.push(format!(
+                        "hourly action cap of {} reached",
+                        self.settings.max_actions_per_hour
+                    ));
+                    return record(
+                        ActionStatus::SkippedRateLimited,
+                        json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
+                    );
+                }
             }
         }
         let result = if request.action == NOTIFY {
@@ -238,10 +251,11 @@ impl Responder {
 }
 
 /// A target must be well formed for its kind and named by the alert itself (its resource, or an
-/// access key among its indicators): a policy cannot aim an action at anything else, and an id
+/// access key among the alert's own indicators, not one a provider linked during enrichment): a
+/// policy cannot aim an action at anything else, and an id
 /// with stray spaces, two ids in one, or garbage never reaches an AWS API, whose "not found"
 /// for it would read as "not protected".
-pub fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
+pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
     well_formed_id(&target.kind, &target.id)?;
     let resource = &doc.alert.resource;
     let named = (target.kind == resource.kind && target.id == resource.id)
@@ -250,7 +264,7 @@ pub fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
                 .alert
                 .indicators
                 .iter()
-                .any(|i| i.kind == crate::alert::IndicatorKind::AccessKey && i.value == target.id));
+                .any(|i| i.kind == crate::alert::IndicatorKind::AccessKey && i.depth == 0 && i.value == target.id));
     if named {
         Ok(())
     } else {
@@ -264,7 +278,7 @@ pub fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
 /// The id syntax of the kinds soar acts on (EC2 `i-` + 8 or 17 hex digits; IAM access key ids
 /// are 16-128 upper-case letters and digits starting with `A`, per the IAM API reference);
 /// other kinds need one non-empty token without white space, commas or control characters.
-pub fn well_formed_id(kind: &ResourceKind, id: &str) -> Result<(), String> {
+pub(crate) fn well_formed_id(kind: &ResourceKind, id: &str) -> Result<(), String> {
     let ok = match kind {
         ResourceKind::Instance => id.strip_prefix("i-").is_some_and(|hex| {
             matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
