@@ -23,6 +23,8 @@ pub enum Host {
     Ip(IpAddr),
     /// Lower-case ASCII, IDNA-mapped, without a trailing dot.
     Domain(String),
+    /// A URL written inside another one whose host cannot be read (why): treated as internal.
+    Unreadable(String),
 }
 
 /// An indicator value in canonical form, with its actual kind.
@@ -38,6 +40,9 @@ pub enum Canonical {
         url: String,
         host: Host,
         carried: Vec<Host>,
+        /// The path, query and fragment, percent-decoded (repeatedly) and lower-cased, for
+        /// the classifier's search for internal names written into them.
+        rest: String,
     },
     /// `local@domain` (the domain canonical) and the host that receives its mail.
     Email {
@@ -349,10 +354,11 @@ fn parse_domain(raw: &str) -> Result<Canonical, Failure> {
         format!("http://{value}")
     };
     let host = url_host(&url)?;
-    Ok(match host {
-        Host::Ip(ip) => Canonical::Ip(ip),
-        Host::Domain(d) => Canonical::Domain(d),
-    })
+    match host {
+        Host::Ip(ip) => Ok(Canonical::Ip(ip)),
+        Host::Domain(d) => Ok(Canonical::Domain(d)),
+        Host::Unreadable(why) => Err(fail(why)),
+    }
 }
 
 /// The host of a URL as an HTTP client reads it; a URL without a scheme is read as `http://`.
@@ -375,29 +381,94 @@ fn parse_url(raw: &str) -> Result<Canonical, Failure> {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     let rest = [url.path(), url.query().unwrap_or(""), url.fragment().unwrap_or("")].join(" ");
+    let rest = decoded_text(&rest);
     Ok(Canonical::Url {
-        carried: hosts_in(&percent_decode(&rest)),
+        carried: hosts_in(&rest),
         url: url.to_string(),
         host,
+        rest,
     })
 }
 
-/// Addresses and host names written anywhere in `text` (a URL's path and query): tokens between
-/// delimiters that read as an address, or as a name with a dot that DNS would accept.
-fn hosts_in(text: &str) -> Vec<Host> {
-    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%')))
-        .map(strip_decoration)
-        .filter(|t| t.contains('.') || t.matches(':').count() > 1)
-        .filter_map(|token| {
-            if let Ok(ip) = parse_ip(token) {
-                return Some(Host::Ip(ip));
-            }
-            match url::Host::parse(token.trim_end_matches(':')) {
-                Ok(url::Host::Domain(d)) if d.contains('.') => checked_name(&d).ok(),
-                _ => None,
-            }
+/// Text as a reader of it would see it: percent-decoded until nothing changes (double encoding
+/// hides nothing; at most four rounds), invalid UTF-8 replaced rather than left encoded,
+/// invisible characters removed, the ideographic and full-width dots made dots, lower-cased.
+fn decoded_text(text: &str) -> String {
+    let mut current = text.to_string();
+    for _ in 0..4 {
+        let next = percent_encoding::percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .map(|c| match c {
+            '\u{3002}' | '\u{FF0E}' | '\u{FF61}' => '.',
+            c => c,
         })
-        .collect()
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Addresses and host names written anywhere in `text` (a URL's path and query, decoded):
+/// the host of every URL written into it (`?next=http://db.corp.example.com:8443/`, read by the
+/// same parser; one that cannot be read is [`Host::Unreadable`]), every dotted IPv4 address
+/// (`x.10.0.0.1`, `10.0.0.1_`), and tokens between delimiters that read as an address or as a
+/// name with a dot.
+fn hosts_in(text: &str) -> Vec<Host> {
+    let mut hosts = Vec::new();
+    for (at, _) in text.match_indices("://") {
+        let scheme_start = text[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let end = text[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .map_or(text.len(), |i| at + i);
+        let embedded = &text[scheme_start..end];
+        let host = Url::parse(embedded)
+            .map_err(|e| fail(e.to_string()))
+            .and_then(|url| host_of(&url))
+            .unwrap_or_else(|e| Host::Unreadable(format!("`{embedded}`: {}", e.reason)));
+        hosts.push(host);
+    }
+    hosts.extend(dotted_quads(text).into_iter().map(|ip| Host::Ip(IpAddr::V4(ip))));
+    hosts.extend(
+        text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%')))
+            .map(strip_decoration)
+            .filter(|t| t.contains('.') || t.matches(':').count() > 1)
+            .filter_map(|token| {
+                if let Ok(ip) = parse_ip(token) {
+                    return Some(Host::Ip(ip));
+                }
+                match url::Host::parse(token.trim_end_matches(':')) {
+                    Ok(url::Host::Domain(d)) if d.contains('.') => checked_name(&d).ok(),
+                    _ => None,
+                }
+            }),
+    );
+    hosts
+}
+
+/// Every dotted-decimal IPv4 address in `text`, wherever it sits (`x.10.0.0.1`, `10.0.0.1_`,
+/// `10.0.0.1.5` holds 10.0.0.1): four consecutive numeric labels of a run of digits and dots.
+fn dotted_quads(text: &str) -> Vec<Ipv4Addr> {
+    let mut found = Vec::new();
+    for run in text.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        let labels: Vec<&str> = run.split('.').collect();
+        for window in labels.windows(4) {
+            if window.iter().all(|l| !l.is_empty() && l.len() <= 3)
+                && let Ok(ip) = window.join(".").parse::<Ipv4Addr>()
+            {
+                found.push(ip);
+            }
+        }
+    }
+    found
 }
 
 fn url_host(text: &str) -> Result<Host, Failure> {
@@ -539,7 +610,7 @@ fn parse_email(raw: &str) -> Result<Canonical, Failure> {
     let shown = match &host {
         Host::Ip(IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
         Host::Ip(ip) => format!("[{ip}]"),
-        Host::Domain(d) => d.clone(),
+        Host::Domain(d) | Host::Unreadable(d) => d.clone(),
     };
     Ok(Canonical::Email {
         address: format!("{local}@{shown}"),

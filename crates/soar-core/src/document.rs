@@ -208,6 +208,8 @@ pub enum ActionStatus {
     Duplicate,
     SkippedProtected,
     SkippedSample,
+    /// The finding was archived in its source: an analyst closed it, nothing is acted on.
+    SkippedArchived,
     SkippedNotAllowed,
     SkippedRateLimited,
     /// The target id is malformed, or not a resource the alert names.
@@ -224,6 +226,7 @@ impl ActionStatus {
             ActionStatus::Duplicate => "duplicate",
             ActionStatus::SkippedProtected => "skipped_protected",
             ActionStatus::SkippedSample => "skipped_sample",
+            ActionStatus::SkippedArchived => "skipped_archived",
             ActionStatus::SkippedNotAllowed => "skipped_not_allowed",
             ActionStatus::SkippedRateLimited => "skipped_rate_limited",
             ActionStatus::SkippedInvalidTarget => "skipped_invalid_target",

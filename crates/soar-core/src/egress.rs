@@ -309,10 +309,13 @@ impl OrgConfig {
         match canonical {
             Canonical::Ip(ip) => self.internal_ip_reason(*ip),
             Canonical::Domain(name) => self.internal_domain_reason(name),
-            Canonical::Url { host, carried, .. } => self.internal_host_reason(host).or_else(|| {
+            Canonical::Url {
+                host, carried, rest, ..
+            } => self.internal_host_reason(host).or_else(|| {
                 carried
                     .iter()
                     .find_map(|h| self.internal_host_reason(h))
+                    .or_else(|| self.internal_name_written_in(rest))
                     .map(|why| format!("the URL carries an internal host in its path or query: {why}"))
             }),
             Canonical::Email { host, .. } => self.internal_host_reason(host),
@@ -330,7 +333,35 @@ impl OrgConfig {
         match host {
             Host::Ip(ip) => self.internal_ip_reason(*ip),
             Host::Domain(name) => self.internal_domain_reason(name),
+            Host::Unreadable(why) => Some(format!("a URL inside it cannot be read, treated as internal: {why}")),
         }
+    }
+
+    /// An internal domain (or non-public suffix) written as a name anywhere in `text` (lower
+    /// case), even where no parser would read a host: `?h=db..corp.example.com`,
+    /// `db.corp.example.com_`. It must end where a name ends (`corp.example.com.evil.example.net`
+    /// is another name) and, for the suffixes, follow a dot.
+    fn internal_name_written_in(&self, text: &str) -> Option<String> {
+        let ends_a_name = |after: Option<char>| after.is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '.'));
+        let found = |needle: &str, needs_dot: bool| {
+            text.match_indices(needle).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + needle.len()..].chars().next();
+                let starts = if needs_dot {
+                    before == Some('.')
+                } else {
+                    before.is_none_or(|c| !(c.is_alphanumeric() || c == '-'))
+                };
+                starts && ends_a_name(after)
+            })
+        };
+        if let Some(d) = self.internal_domains.iter().find(|d| found(d, false)) {
+            return Some(format!("the internal domain {d} is written in it"));
+        }
+        ALWAYS_INTERNAL_SUFFIXES
+            .iter()
+            .find(|s| found(s, true))
+            .map(|s| format!("a name under the non-public suffix .{s} is written in it"))
     }
 
     fn internal_ip_reason(&self, ip: IpAddr) -> Option<String> {

@@ -9,7 +9,7 @@ use crate::ports::{IntelProvider, InventoryRecord, Lookup, ProviderError};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -29,9 +29,10 @@ impl FileError {
     }
 }
 
+// A misspelled `instances` is an error, not an empty inventory that protects nothing.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InventoryFile {
-    #[serde(default)]
     instances: Vec<InventoryEntry>,
 }
 
@@ -39,8 +40,9 @@ struct InventoryFile {
 #[serde(deny_unknown_fields)]
 struct InventoryEntry {
     id: String,
+    /// A map or `[{Key, Value}]`, read as finding tags are (see `guardduty::tags`).
     #[serde(default)]
-    tags: BTreeMap<String, String>,
+    tags: Value,
     #[serde(default)]
     owner: Option<String>,
     #[serde(default)]
@@ -60,19 +62,37 @@ pub fn load_inventory(path: &Path) -> Result<StaticInventory, FileError> {
 
 /// The same format from a string.
 pub fn parse_inventory(text: &str) -> Result<StaticInventory, String> {
-    let file: InventoryFile = serde_json::from_str(text).map_err(|e| {
-        format!("not an inventory (expected {{\"instances\": [{{\"id\": ..., \"tags\": {{...}}}}]}}): {e}")
-    })?;
-    let mut records = HashMap::new();
+    let expected = "expected {\"instances\": [{\"id\": ..., \"tags\": {...}}]}";
+    // Read as alerts are: a tag given twice keeps both values, and protection wins.
+    let value = crate::json::from_slice_keeping_duplicates(text.as_bytes())
+        .map_err(|e| format!("not an inventory ({expected}): {e}"))?;
+    let file: InventoryFile =
+        serde_json::from_value(value).map_err(|e| format!("not an inventory ({expected}): {e}"))?;
+    let mut records: HashMap<String, InventoryRecord> = HashMap::new();
     for entry in file.instances {
         let mut attributes = entry.attributes;
         if let Some(account) = entry.account {
             attributes.insert("account".into(), Value::String(account));
         }
+        let (mut tags, protected) = crate::guardduty::tags(Some(&entry.tags));
+        let id = entry.id.trim().to_string();
+        // One instance listed twice: every tag counts, and a protection signal is never lost.
+        if let Some(earlier) = records.remove(&id) {
+            let was_protected = crate::alert::tags_mark_protected(&earlier.tags);
+            for (k, v) in earlier.tags {
+                tags.entry(k).or_insert(v);
+            }
+            if was_protected {
+                tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+            }
+        }
+        if protected {
+            tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+        }
         records.insert(
-            entry.id,
+            id,
             InventoryRecord {
-                tags: entry.tags,
+                tags,
                 owner: entry.owner,
                 environment: entry.environment,
                 attributes,
@@ -225,6 +245,30 @@ impl IntelProvider for ThreatListProvider {
 mod tests {
     use super::*;
     use crate::ports::Inventory;
+
+    /// The inventory is read the safe way too: a protection signal is never lost.
+    #[tokio::test]
+    async fn inventory_protection_survives_repeats_and_padding() {
+        let id = "i-0c0ffee0c0ffee001";
+        for text in [
+            r#"{"instances": [{"id": "i-0c0ffee0c0ffee001", "tags": {"soar:protected": "true", "soar:protected": "false"}}]}"#,
+            r#"{"instances": [{"id": "i-0c0ffee0c0ffee001", "tags": {"soar:protected": "true"}}, {"id": "i-0c0ffee0c0ffee001", "tags": {"Name": "x"}}]}"#,
+            r#"{"instances": [{"id": " i-0c0ffee0c0ffee001 ", "tags": [{"Key": "soar:protected", "Value": "true"}]}]}"#,
+        ] {
+            let inventory = parse_inventory(text).unwrap();
+            let resource = crate::alert::Resource {
+                kind: crate::alert::ResourceKind::Instance,
+                id: id.into(),
+                ..crate::alert::Resource::unknown()
+            };
+            let record = inventory.describe(&resource).await.unwrap().expect(text);
+            assert!(crate::alert::tags_mark_protected(&record.tags), "{text}");
+        }
+        let Err(e) = parse_inventory(r#"{"Instances": []}"#) else {
+            panic!("a misspelled `instances` is an error")
+        };
+        assert!(e.contains("Instances"), "{e}");
+    }
 
     #[tokio::test]
     async fn threat_lists_match_cidrs_subdomains_and_hashes() {

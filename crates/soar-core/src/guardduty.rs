@@ -66,34 +66,81 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         indicators,
         created_at: obj.get("createdAt").and_then(time::normalise),
         updated_at: obj.get("updatedAt").and_then(time::normalise),
-        sample: is_sample(&service),
-        archived: flag_set(service.get("archived")),
+        sample: is_sample(finding),
+        archived: crate::json::flag_in(&service, &["archived"]),
         labels: Vec::new(),
         raw: finding.clone(),
     })
 }
 
-/// `service.additionalInfo.sample`, or the same flag inside `additionalInfo.value`, which newer
-/// findings carry as a JSON string and some tools forward as an object. Read the safe way
-/// ([`flag_set`]): `1`, `"TRUE"`, or one `true` among repeated keys is a sample.
-pub fn is_sample(service: &Value) -> bool {
-    let Some(info) = service.get("additionalInfo") else {
-        return false;
-    };
-    if flag_set(info.get("sample")) {
+/// Whether the finding is a sample: `service.additionalInfo.sample`, or the same flag inside
+/// `additionalInfo.value`, which newer findings carry as a JSON string and some tools forward as
+/// an object, a list, or JSON inside JSON. Read the safe way ([`flag_set`]): `1`, `"TRUE"`, a
+/// key spelled `Sample `, one `true` among repeated keys, or a `"sample": true` in a `value`
+/// that is not valid JSON all make a sample. Only these places count: other fields of the
+/// finding can carry text an attacker chose.
+pub fn is_sample(finding: &Value) -> bool {
+    if crate::json::flag_in(finding, &["sample"]) {
         return true;
     }
-    let values = match info.get("value") {
-        Some(Value::Array(values)) => values.iter().collect(),
-        Some(value) => vec![value],
-        None => Vec::new(),
-    };
-    values.into_iter().any(|value| match value {
-        Value::String(s) => {
-            crate::json::from_slice_keeping_duplicates(s.as_bytes()).is_ok_and(|v| flag_set(v.get("sample")))
+    fn named<'a>(object: &'a serde_json::Map<String, Value>, name: &'static str) -> Vec<&'a Value> {
+        object
+            .iter()
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .collect()
+    }
+    crate::json::objects(finding)
+        .into_iter()
+        .flat_map(|f| named(f, "service"))
+        .flat_map(crate::json::objects)
+        .flat_map(|service| named(service, "additionalInfo"))
+        .flat_map(crate::json::objects)
+        .any(|info| {
+            crate::json::flag_in(&Value::Object(info.clone()), &["sample"])
+                || named(info, "value").into_iter().any(|v| value_says_sample(v, 0))
+        })
+}
+
+/// `sample` set in an `additionalInfo.value`: an object, a list of them, JSON text, or a
+/// `value` inside one, a few levels deep.
+fn value_says_sample(value: &Value, depth: u8) -> bool {
+    if depth > 4 {
+        return false;
+    }
+    match value {
+        Value::Object(object) => object.iter().any(|(k, v)| {
+            let key = k.trim();
+            (key.eq_ignore_ascii_case("sample") && flag_set(Some(v)))
+                || (key.eq_ignore_ascii_case("value") && value_says_sample(v, depth + 1))
+        }),
+        Value::Array(items) => items.iter().any(|v| value_says_sample(v, depth + 1)),
+        Value::String(text) => {
+            let bytes = text.as_bytes();
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            match crate::json::from_slice_keeping_duplicates(bytes) {
+                Ok(parsed) => value_says_sample(&parsed, depth + 1),
+                Err(_) => says_sample(text),
+            }
         }
-        Value::Object(_) => flag_set(value.get("sample")),
         _ => false,
+    }
+}
+
+/// Text that is not JSON but says `sample` is true (`{'sample': true}`, `{"sample":true}}`):
+/// unclear, so the safe side.
+fn says_sample(text: &str) -> bool {
+    let squeezed: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '\''))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    squeezed.match_indices("sample").any(|(at, _)| {
+        let after = &squeezed[at + "sample".len()..];
+        after
+            .strip_prefix(':')
+            .or_else(|| after.strip_prefix('='))
+            .is_some_and(|v| v.starts_with("true") || v.starts_with('1') || v.starts_with("yes"))
     })
 }
 
@@ -240,35 +287,15 @@ fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
 }
 
 /// `[{key, value}]` (GuardDuty), `[{Key, Value}]` (EC2 API) or a plain map, and whether any of
-/// them marks the resource protected ([`crate::alert::marks_protected`]). A key given twice
-/// keeps its first value, except that a protection signal is never lost to a later "false".
+/// them marks the resource protected ([`crate::alert::marks_protected`]). Read the safe way: a
+/// key given twice keeps its first value in the map but every value counts for protection, as
+/// do `key` and `Key` in one entry, a map inside the list (`tags` given twice, once each way);
+/// and tags that cannot be read at all (a string, a number) mark the resource protected.
 pub(crate) fn tags(value: Option<&Value>) -> (BTreeMap<String, String>, bool) {
     let mut entries: Vec<(String, String)> = Vec::new();
-    let mut push = |k: String, v: &Value| match v {
-        // A repeated key (see crate::json): every value counts.
-        Value::Array(values) => {
-            for v in values {
-                entries.push((k.clone(), text(Some(v)).unwrap_or_default()));
-            }
-        }
-        v => entries.push((k, text(Some(v)).unwrap_or_default())),
-    };
-    match value {
-        Some(Value::Array(items)) => {
-            for t in items {
-                if let Some(k) = text(t.get("key").or_else(|| t.get("Key"))) {
-                    push(k, t.get("value").or_else(|| t.get("Value")).unwrap_or(&Value::Null));
-                }
-            }
-        }
-        Some(Value::Object(map)) => {
-            for (k, v) in map {
-                push(k.clone(), v);
-            }
-        }
-        _ => {}
-    }
-    let protected = entries.iter().any(|(k, v)| crate::alert::marks_protected(k, v));
+    let mut unreadable = false;
+    collect_tags(value, &mut entries, &mut unreadable, 0);
+    let protected = unreadable || entries.iter().any(|(k, v)| crate::alert::marks_protected(k, v));
     let mut tags = BTreeMap::new();
     for (k, v) in entries {
         tags.entry(k).or_insert(v);
@@ -277,6 +304,67 @@ pub(crate) fn tags(value: Option<&Value>) -> (BTreeMap<String, String>, bool) {
         tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
     }
     (tags, protected)
+}
+
+fn collect_tags(value: Option<&Value>, entries: &mut Vec<(String, String)>, unreadable: &mut bool, depth: u8) {
+    if depth > 4 {
+        *unreadable = true;
+        return;
+    }
+    match value {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::Object(entry) => {
+                        let field = |name: &str| -> Vec<String> {
+                            entry
+                                .iter()
+                                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                                .flat_map(|(_, v)| tag_texts(v))
+                                .collect()
+                        };
+                        let keys = field("key");
+                        if keys.is_empty() {
+                            // A map of tags where an entry was expected.
+                            collect_tags(Some(item), entries, unreadable, depth + 1);
+                            continue;
+                        }
+                        let mut values = field("value");
+                        if values.is_empty() {
+                            values.push(String::new());
+                        }
+                        for k in &keys {
+                            for v in &values {
+                                entries.push((k.clone(), v.clone()));
+                            }
+                        }
+                    }
+                    Value::Array(_) => collect_tags(Some(item), entries, unreadable, depth + 1),
+                    Value::Null => {}
+                    _ => *unreadable = true,
+                }
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                match v {
+                    Value::Object(_) => *unreadable = true,
+                    v => entries.extend(tag_texts(v).into_iter().map(|t| (k.clone(), t))),
+                }
+            }
+        }
+        Some(_) => *unreadable = true,
+    }
+}
+
+/// A tag key or value as text; a list (a key given twice) gives each of its values.
+fn tag_texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(tag_texts).collect(),
+        Value::Null => vec![String::new()],
+        other => text(Some(other)).into_iter().collect(),
+    }
 }
 
 /// Where GuardDuty puts observables, by action type and resource.
@@ -451,12 +539,67 @@ mod tests {
 
     #[test]
     fn sample_flag_in_either_place() {
-        assert!(is_sample(&json!({"additionalInfo": {"sample": true}})));
-        assert!(is_sample(
-            &json!({"additionalInfo": {"value": "{\"sample\":true}", "type": "default"}})
-        ));
-        assert!(!is_sample(&json!({"additionalInfo": {"value": "{\"sample\":false}"}})));
+        let service = |s: Value| json!({"service": s});
+        assert!(is_sample(&service(json!({"additionalInfo": {"sample": true}}))));
+        assert!(is_sample(&service(json!({"additionalInfo": {"Sample ": "TRUE"}}))));
+        assert!(is_sample(&service(json!({"additionalInfo": {"value": {"sample": 1}}}))));
+        assert!(is_sample(&service(
+            json!({"additionalInfo": {"value": "[{\"sample\":true}]"}})
+        )));
+        assert!(is_sample(&service(
+            json!({"additionalInfo": {"value": "{'sample': true}"}})
+        )));
+        assert!(is_sample(&service(
+            json!([{"additionalInfo": [{"sample": true}]}, "x"])
+        )));
+        // Text an attacker chose elsewhere in the finding is not a sample flag.
+        assert!(!is_sample(&service(
+            json!({"additionalInfo": {"userAgent": "{\"sample\": true}"}})
+        )));
+        assert!(is_sample(&service(
+            json!({"additionalInfo": {"value": "{\"sample\":true}", "type": "default"}})
+        )));
+        assert!(!is_sample(&service(
+            json!({"additionalInfo": {"value": "{\"sample\":false}"}})
+        )));
         assert!(!is_sample(&json!({})));
+    }
+
+    #[test]
+    fn any_protection_signal_in_the_tags_wins() {
+        let protected = |tags_json: &str| {
+            tags(Some(
+                &crate::json::from_slice_keeping_duplicates(tags_json.as_bytes()).unwrap(),
+            ))
+            .1
+        };
+        for yes in [
+            r#"[{"key": "soar:protected", "value": "true"}]"#,
+            r#"[{"key": "Name", "value": "web"}, {"key": "soar:protected", "value": "true"}, {"key": "soar:protected", "value": "false"}]"#,
+            r#"[{"Key": "SOAR:Protected ", "Value": "yes"}]"#,
+            r#"[{"key": "soar:protected", "key": "Name", "value": "true"}]"#,
+            r#"[{"key": "Name", "Key": "soar:protected", "value": "true"}]"#,
+            r#"[{"key": "soar:protected", "value": "false", "Value": "true"}]"#,
+            r#"[{"key": "Name", "value": "web"}, {"soar:protected": "true"}]"#,
+            r#"{"soar:protected": "true", "soar:protected": "false"}"#,
+            r#"{"soar:protected": ""}"#,
+            // Tags that cannot be read protect.
+            r#""soar:protected=true""#,
+            r#"["soar:protected=true"]"#,
+            r#"1"#,
+            r#"{"soar:protected": {"value": "true"}}"#,
+        ] {
+            assert!(protected(yes), "{yes}");
+        }
+        for no in [
+            r#"[{"key": "Name", "value": "web"}]"#,
+            r#"{"soar:protected": "false"}"#,
+            "null",
+            "[]",
+            "{}",
+        ] {
+            assert!(!protected(no), "{no}");
+        }
     }
 
     #[test]

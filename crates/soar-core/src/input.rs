@@ -336,7 +336,7 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
         sample: flag_set(mapping.get("sample"))
             || [raw, raw.get("detail").unwrap_or(&Value::Null)]
                 .iter()
-                .any(|r| flag_set(r.get("test")) || flag_set(r.get("sample"))),
+                .any(|r| crate::json::flag_in(r, &["test", "sample"])),
         archived: false,
         labels: Vec::new(),
         raw: raw.clone(),

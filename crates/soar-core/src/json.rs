@@ -144,9 +144,30 @@ pub fn flag_set(value: Option<&Value>) -> bool {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_f64() != Some(0.0),
         Some(Value::String(s)) => !says_no(s),
-        Some(Value::Array(values)) => values.iter().any(|v| flag_set(Some(v))),
+        // An empty list where a flag belongs says nothing clearly: the safe side.
+        Some(Value::Array(values)) => values.is_empty() || values.iter().any(|v| flag_set(Some(v))),
         // An object where a flag belongs: unreadable, so the safe side.
         Some(Value::Object(_)) => true,
+    }
+}
+
+/// Whether any of the flags `names` is set ([`flag_set`]) in `value`: an object, or a list of
+/// them (a parent key given twice). Key names match in any case and spacing (`"Test "`).
+pub fn flag_in(value: &Value, names: &[&str]) -> bool {
+    objects(value).into_iter().any(|object| {
+        object
+            .iter()
+            .any(|(k, v)| names.iter().any(|n| k.trim().eq_ignore_ascii_case(n)) && flag_set(Some(v)))
+    })
+}
+
+/// The objects `value` holds: itself, or the objects in it when it is a list (a key given twice
+/// with an object and something else, see [`from_slice_keeping_duplicates`]).
+pub fn objects(value: &Value) -> Vec<&Map<String, Value>> {
+    match value {
+        Value::Object(object) => vec![object],
+        Value::Array(items) => items.iter().flat_map(objects).collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct PhaseEngine {
     bytecode: Option<Bytecode>,
     /// Where line coverage goes when it is being measured (`soar policy scenario --coverage`).
     coverage: Option<Arc<Mutex<Coverage>>>,
+    /// Decisions the VM handed to the interpreter (an error or "undefined" to explain).
+    fallbacks: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PhaseEngine {
@@ -93,6 +95,7 @@ impl PhaseEngine {
             engine,
             bytecode,
             coverage: None,
+            fallbacks: Default::default(),
         })
     }
 
@@ -113,6 +116,12 @@ impl PhaseEngine {
 
     pub fn revision(&self) -> &str {
         &self.revision
+    }
+
+    /// How many decisions the VM handed to the interpreter so far (errors and undefined
+    /// decisions, which the interpreter explains; a well-written bundle has none on real input).
+    pub fn interpreter_fallbacks(&self) -> u64 {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The raw decision for `input`. Undefined, errors and timeouts are all [`PolicyError`]s.
@@ -150,6 +159,7 @@ impl PhaseEngine {
 
     fn evaluate(&self, input: regorus::Value) -> Result<regorus::Value, PolicyError> {
         let phase = self.phase;
+        let mut from_vm = None;
         if self.coverage.is_none()
             && let Some(bytecode) = &self.bytecode
         {
@@ -157,6 +167,10 @@ impl PhaseEngine {
                 // The VM reads a builtin's error (a type error, bad JSON) as "undefined", as OPA
                 // does; the interpreter tells which, with the file, line and column.
                 Ok(regorus::Value::Undefined) => {}
+                // The VM also drops a rule body that fails (a reason left out of a set, a guard
+                // rule gone): a decision that would act is confirmed on the interpreter, where
+                // such a failure is an error, so no policy error can make soar act.
+                Ok(result) if self.acts_on(&result) => from_vm = Some(result),
                 Ok(result) => return Ok(result),
                 // A bound is final: evaluating again on the interpreter would double the time.
                 Err(VmFailure::Limit(message)) => {
@@ -171,6 +185,9 @@ impl PhaseEngine {
                 }
                 // The interpreter decides again and names the file, line and column of the error.
                 Err(VmFailure::Other) => {}
+            }
+            if from_vm.is_none() {
+                self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let failed = |message: String| PolicyError::Evaluation { phase, message };
@@ -189,30 +206,52 @@ impl PhaseEngine {
         if result == regorus::Value::Undefined {
             return Err(PolicyError::Undefined { phase });
         }
+        if let Some(vm_result) = from_vm
+            && vm_result != result
+        {
+            return Err(failed(format!(
+                "the bytecode VM decided {vm_result} and the interpreter {result}: a rule the decision uses fails or conflicts on this input"
+            )));
+        }
         Ok(result)
+    }
+
+    /// Whether a decision leads to an action on a resource: an `incident` verdict, or a
+    /// remediate decision with an action other than `notify`.
+    fn acts_on(&self, decision: &regorus::Value) -> bool {
+        match self.phase {
+            Phase::Evaluate => decision["verdict"] == regorus::Value::from("incident"),
+            Phase::Remediate => decision["actions"]
+                .as_array()
+                .is_ok_and(|actions| actions.iter().any(|a| a["type"] != regorus::Value::from("notify"))),
+            Phase::Ingest | Phase::Enrich => false,
+        }
     }
 }
 
 /// Why a bundle may produce conflicting values for one rule, which the interpreter reports as
 /// an error (and the bytecode VM does not check): a complete rule or function with a value
-/// defined more than once, or a partial object rule (two keys may collide). Rule heads start at
-/// column 0 (`opa fmt` style); `else` branches and `default` rules are ordered, never in conflict,
-/// and definitions without a value (`allow if ...`) all produce `true`.
+/// defined more than once, or a partial object rule (two keys may collide). Rule heads are the
+/// statements at the top level of a module (outside braces, brackets, parentheses, strings and
+/// comments, at any indentation); `else` branches and `default` rules are ordered, never in
+/// conflict, and definitions without a value (`allow if ...`) all produce `true`. When in doubt
+/// this says "risk": the interpreter is slower, never wrong.
 fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
     let mut valued: std::collections::BTreeMap<(String, String), usize> = Default::default();
     for (path, source) in modules.iter().filter(|(p, _)| !crate::bundle::is_test_file(p)) {
-        let package = source
-            .lines()
-            .find_map(|l| l.strip_prefix("package "))
+        let heads = top_level_lines(source);
+        let package = heads
+            .iter()
+            .find_map(|h| h.strip_prefix("package "))
+            .and_then(|p| p.split_whitespace().next())
             .unwrap_or_default()
-            .trim()
             .to_string();
-        for line in source.lines() {
+        for line in &heads {
             let name: String = line
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            if name.is_empty() || matches!(name.as_str(), "package" | "import" | "default") {
+            if name.is_empty() || matches!(name.as_str(), "package" | "import" | "default" | "else") {
                 continue;
             }
             let rest = &line[name.len()..];
@@ -229,6 +268,41 @@ fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
         .into_iter()
         .find(|(_, n)| *n > 1)
         .map(|((package, name), n)| format!("`{package}.{name}` has {n} valued definitions"))
+}
+
+/// The lines of `source` that start at nesting depth 0 (outside `{}`, `[]`, `()`, strings,
+/// raw strings and comments), trimmed and without a trailing comment: each begins a statement.
+fn top_level_lines(source: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut depth = 0i32;
+    let mut in_raw = false;
+    for line in source.lines() {
+        let starts_at_top = depth <= 0 && !in_raw;
+        let mut code = String::new();
+        let mut chars = line.chars().peekable();
+        let mut in_string = false;
+        while let Some(c) = chars.next() {
+            match c {
+                _ if in_raw => in_raw = c != '`',
+                '\\' if in_string => {
+                    chars.next();
+                }
+                '"' => in_string = !in_string,
+                _ if in_string => {}
+                '`' => in_raw = true,
+                '#' => break,
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                _ => {}
+            }
+            code.push(c);
+        }
+        let code = code.trim();
+        if starts_at_top && !code.is_empty() {
+            lines.push(code.to_string());
+        }
+    }
+    lines
 }
 
 /// A phase policy as RVM bytecode, and idle VMs ready to run it (a VM is built once and reused:
@@ -276,6 +350,11 @@ impl Bytecode {
         vm.set_memory_budget_config(Some(regorus::MemoryBudgetConfig {
             limit: crate::limits::EVALUATION_MEMORY_BUDGET,
         }));
+        // A builtin's error is an error, as on the interpreter (regorus's default there), not an
+        // "undefined" that silently drops one reason from a set and lets the decision act: the
+        // failed decision then goes to the interpreter, which names the file and line, and the
+        // alert is escalated.
+        vm.set_strict_builtin_errors(true);
         Ok(vm)
     }
 
@@ -593,6 +672,9 @@ mod tests {
             "package soar.ingest\nd := 1 if input.a\nd := 2 if input.b\n",
             "package soar.ingest\nf(x) := 1 if x > 0\nf(x) := 2 if x > 1\n",
             "package soar.ingest\nm[k] := v if { some k, v in input }\n",
+            // Indented, or in a package line with a comment: still the same rule twice.
+            "package soar.ingest\n  d := 1 if input.a\n  d := 2 if input.b\n",
+            "package soar.ingest # the ingest phase\nd := 1 if input.a\nd := 2 if input.b\n",
         ];
         for source in risky {
             let (_d, t) = tree(&[("ingest/i.rego", &format!("{source}decision := {{\"accept\": true}}\n"))]);
@@ -614,9 +696,15 @@ mod tests {
 
     #[test]
     fn the_default_bundles_run_on_bytecode() {
-        let set = PolicySet::embedded(DEFAULT_TIME_LIMIT);
+        let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
         for phase in Phase::ALL {
             assert!(set.engine(phase).unwrap().uses_bytecode(), "{phase}");
+        }
+        // The probe alerts (GuardDuty and generic, every phase) are decided on the VM alone:
+        // strict builtin errors do not send real input to the interpreter.
+        assert_eq!(set.check(), Vec::<String>::new());
+        for phase in Phase::ALL {
+            assert_eq!(set.engine(phase).unwrap().interpreter_fallbacks(), 0, "{phase}");
         }
     }
 
@@ -647,6 +735,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A builtin that fails in a rule an acting decision uses is an error, as on the
+    /// interpreter, not a rule silently dropped (the VM's reading) while the decision acts.
+    #[test]
+    fn a_failing_rule_never_lets_a_decision_act() {
+        let source = "package soar.remediate\nprotected if count(input.tags) > 0\nactions contains {\"type\": \"notify\"}\nactions contains {\"type\": \"ec2.isolate\"} if not protected\ndecision := {\"actions\": [a | some a in actions]}\n";
+        let (_d, t) = tree(&[("remediate/r.rego", source)]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Remediate, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+        assert!(engine.uses_bytecode());
+        // `count(5)` fails: on the VM `protected` is just undefined, and isolation would follow.
+        let err = engine.decide(&json!({"tags": 5})).unwrap_err().to_string();
+        assert!(err.contains("`count` requires") && err.contains("r.rego:2"), "{err}");
+        let protected = engine.decide(&json!({"tags": ["soar:protected"]})).unwrap();
+        assert_eq!(protected, json!({"actions": [{"type": "notify"}]}));
+        let acting = engine.decide(&json!({"tags": []})).unwrap();
+        assert_eq!(acting["actions"].as_array().unwrap().len(), 2);
+        assert_eq!(engine.interpreter_fallbacks(), 0, "confirmations are not fallbacks");
     }
 
     /// A runtime error names its file and line whichever engine decides (the VM hands a failed

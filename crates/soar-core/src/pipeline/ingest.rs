@@ -200,9 +200,7 @@ fn unmapped_alert(source: &str, raw: &Value) -> Alert {
         indicators: Vec::new(),
         created_at: None,
         updated_at: None,
-        sample: [raw, body]
-            .iter()
-            .any(|r| crate::json::flag_set(r.get("test")) || crate::json::flag_set(r.get("sample"))),
+        sample: [raw, body].iter().any(|r| crate::json::flag_in(r, &["test", "sample"])),
         archived: false,
         labels: Vec::new(),
         raw: raw.clone(),

@@ -127,6 +127,13 @@ impl Responder {
         if doc.alert.sample {
             return record(ActionStatus::SkippedSample, json!("sample finding: never acted on"));
         }
+        // The ingest policy suppresses archived findings; Rust holds the line if it does not.
+        if doc.alert.archived && request.action != NOTIFY {
+            return record(
+                ActionStatus::SkippedArchived,
+                json!("archived finding: an analyst closed it in its source, nothing is acted on"),
+            );
+        }
         if !KNOWN_ACTIONS.contains(&request.action.as_str()) {
             entry
                 .notes
