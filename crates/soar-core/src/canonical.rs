@@ -80,6 +80,9 @@ impl Canonical {
     }
 }
 
+/// Bytes an indicator value may have.
+pub const MAX_INDICATOR_BYTES: usize = 8 * 1024;
+
 /// A value soar cannot read as any indicator kind; treated as internal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -88,6 +91,14 @@ pub struct Unreadable(pub String);
 /// Reads `raw`, declared as `kind`, into its canonical form. A value that is not of its declared
 /// kind is read as the first kind it is (IP, e-mail, URL with a scheme, domain, hash).
 pub fn canonicalize(kind: IndicatorKind, raw: &str) -> Result<Canonical, Unreadable> {
+    // Longer than any URL browsers and servers accept (8 KiB is the common limit): not an
+    // indicator, and parsing it would only cost time.
+    if raw.len() > MAX_INDICATOR_BYTES {
+        return Err(Unreadable(format!(
+            "{} bytes, more than the {MAX_INDICATOR_BYTES} an indicator may have",
+            raw.len()
+        )));
+    }
     let first = match parse_as(kind, raw) {
         Ok(c) => return Ok(c),
         Err(e) => e,
@@ -391,11 +402,12 @@ fn parse_url(raw: &str) -> Result<Canonical, Failure> {
 }
 
 /// Text as a reader of it would see it: percent-decoded until nothing changes (double encoding
-/// hides nothing; at most four rounds), invalid UTF-8 replaced rather than left encoded,
+/// hides nothing), invalid UTF-8 replaced rather than left encoded,
 /// invisible characters removed, the ideographic and full-width dots made dots, lower-cased.
 fn decoded_text(text: &str) -> String {
     let mut current = text.to_string();
-    for _ in 0..4 {
+    // Each round that changes anything shortens the text, so this ends; the bound is for safety.
+    for _ in 0..64 {
         let next = percent_encoding::percent_decode_str(&current)
             .decode_utf8_lossy()
             .into_owned();
@@ -421,22 +433,24 @@ fn decoded_text(text: &str) -> String {
 /// (`x.10.0.0.1`, `10.0.0.1_`), and tokens between delimiters that read as an address or as a
 /// name with a dot.
 fn hosts_in(text: &str) -> Vec<Host> {
-    let mut hosts = Vec::new();
-    for (at, _) in text.match_indices("://") {
-        let scheme_start = text[..at]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
-        let end = text[at..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
-            .map_or(text.len(), |i| at + i);
-        let embedded = &text[scheme_start..end];
-        let host = Url::parse(embedded)
-            .map_err(|e| fail(e.to_string()))
-            .and_then(|url| host_of(&url))
-            .unwrap_or_else(|e| Host::Unreadable(format!("`{embedded}`: {}", e.reason)));
-        hosts.push(host);
-    }
+    let mut hosts = embedded_url_hosts(text);
     hosts.extend(dotted_quads(text).into_iter().map(|ip| Host::Ip(IpAddr::V4(ip))));
+    // `?to=root@localhost`: the host after an `@` is a host, one label or not.
+    for (at, _) in text.match_indices('@') {
+        let host: String = text[at + 1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
+            .take(256)
+            .collect();
+        let host = host.trim_end_matches(':');
+        if let Ok(ip) = parse_ip(host) {
+            hosts.push(Host::Ip(ip));
+        } else if let Ok(url::Host::Domain(d)) = url::Host::parse(host)
+            && let Ok(name) = checked_name(&d)
+        {
+            hosts.push(name);
+        }
+    }
     hosts.extend(
         text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%')))
             .map(strip_decoration)
@@ -453,6 +467,66 @@ fn hosts_in(text: &str) -> Vec<Host> {
     );
     hosts
 }
+
+/// URLs written into `text` that an HTTP client would follow: `scheme://...`, a special scheme
+/// without slashes (`http:localhost/`), and scheme-relative `//host/` or `\\host\` after a
+/// delimiter (`?next=//localhost/`). Each is read by the same parser as the URL itself; one that
+/// cannot be read is [`Host::Unreadable`]. At most [`MAX_EMBEDDED_URLS`] are read, each from at
+/// most 2 KiB of text, so a crafted indicator cannot make this slow; more is unreadable.
+fn embedded_url_hosts(text: &str) -> Vec<Host> {
+    let bytes = text.as_bytes();
+    let mut starts: Vec<(usize, &'static str)> = Vec::new();
+    for (colon, _) in text.match_indices(':') {
+        let scheme_start = text[..colon]
+            .char_indices()
+            .rev()
+            .take(16)
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map(|(i, _)| i);
+        let Some(scheme_start) = scheme_start else { continue };
+        let scheme = &text[scheme_start..colon];
+        if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && (is_special_scheme(scheme) || text[colon + 1..].starts_with("//"))
+        {
+            starts.push((scheme_start, ""));
+        }
+    }
+    for (i, _) in text.match_indices("//").chain(text.match_indices("\\\\")) {
+        let before = text[..i].chars().next_back();
+        if before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '/' | '\\' | ':' | '.' | '-' | '_'))) {
+            starts.push((i, "http:"));
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    if starts.len() > MAX_EMBEDDED_URLS {
+        return vec![Host::Unreadable(format!(
+            "more than {MAX_EMBEDDED_URLS} URLs written inside it"
+        ))];
+    }
+    starts
+        .into_iter()
+        .map(|(start, prefix)| {
+            let mut end = (start + 2048).min(bytes.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let slice = &text[start..end];
+            let slice = slice
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+                .map_or(slice, |i| &slice[..i]);
+            let candidate = format!("{prefix}{slice}");
+            Url::parse(&candidate)
+                .map_err(|e| fail(e.to_string()))
+                .and_then(|url| host_of(&url))
+                .unwrap_or_else(|e| Host::Unreadable(format!("`{candidate}`: {}", e.reason)))
+        })
+        .collect()
+}
+
+/// URLs read from inside one indicator (see [`embedded_url_hosts`]).
+const MAX_EMBEDDED_URLS: usize = 64;
 
 /// Every dotted-decimal IPv4 address in `text`, wherever it sits (`x.10.0.0.1`, `10.0.0.1_`,
 /// `10.0.0.1.5` holds 10.0.0.1): four consecutive numeric labels of a run of digits and dots.

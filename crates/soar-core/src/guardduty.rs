@@ -41,7 +41,6 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
     let region = text(obj.get("region")).unwrap_or_default();
     let severity = severity_value(obj.get("severity"))
         .map_err(|got| InputError::invalid("severity", format!("expected a number from 0 to 10, got {got}")))?;
-    let service = obj.get("service").cloned().unwrap_or(Value::Null);
 
     let mut resource = resource_from(obj.get("resource"));
     resource.account.clone_from(&account);
@@ -67,7 +66,9 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         created_at: obj.get("createdAt").and_then(time::normalise),
         updated_at: obj.get("updatedAt").and_then(time::normalise),
         sample: is_sample(finding),
-        archived: crate::json::flag_in(&service, &["archived"]),
+        archived: services(finding)
+            .into_iter()
+            .any(|service| crate::json::flag_in(&Value::Object(service.clone()), &["archived"])),
         labels: Vec::new(),
         raw: finding.clone(),
     })
@@ -83,34 +84,49 @@ pub fn is_sample(finding: &Value) -> bool {
     if crate::json::flag_in(finding, &["sample"]) {
         return true;
     }
-    fn named<'a>(object: &'a serde_json::Map<String, Value>, name: &'static str) -> Vec<&'a Value> {
-        object
-            .iter()
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-            .collect()
-    }
+    services(finding)
+        .into_iter()
+        .flat_map(|service| named(service, "additionalInfo"))
+        .any(|info| value_says_sample(info, 0))
+}
+
+/// The `service` blocks of a finding: the key in any case and spacing, given once or more.
+fn services(finding: &Value) -> Vec<&serde_json::Map<String, Value>> {
     crate::json::objects(finding)
         .into_iter()
         .flat_map(|f| named(f, "service"))
         .flat_map(crate::json::objects)
-        .flat_map(|service| named(service, "additionalInfo"))
-        .flat_map(crate::json::objects)
-        .any(|info| {
-            crate::json::flag_in(&Value::Object(info.clone()), &["sample"])
-                || named(info, "value").into_iter().any(|v| value_says_sample(v, 0))
-        })
+        .collect()
 }
 
-/// `sample` set in an `additionalInfo.value`: an object, a list of them, JSON text, or a
-/// `value` inside one, a few levels deep.
+/// The values of `object`'s keys spelled `name` in any case and spacing.
+fn named<'a>(object: &'a serde_json::Map<String, Value>, name: &str) -> Vec<&'a Value> {
+    object
+        .iter()
+        .filter(|(k, _)| normal_key(k).eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// A key without surrounding space or invisible characters.
+fn normal_key(key: &str) -> String {
+    key.chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// `sample` set in `additionalInfo` or its `value`: an object, a list of them, JSON text (JSON
+/// inside JSON included), or a `value` inside one. The depth bound is for safety: JSON nests at
+/// most 128 levels, and every level here is one of them.
 fn value_says_sample(value: &Value, depth: u8) -> bool {
-    if depth > 4 {
-        return false;
+    if depth > 128 {
+        return true;
     }
     match value {
         Value::Object(object) => object.iter().any(|(k, v)| {
-            let key = k.trim();
+            let key = normal_key(k);
             (key.eq_ignore_ascii_case("sample") && flag_set(Some(v)))
                 || (key.eq_ignore_ascii_case("value") && value_says_sample(v, depth + 1))
         }),
@@ -127,20 +143,24 @@ fn value_says_sample(value: &Value, depth: u8) -> bool {
     }
 }
 
-/// Text that is not JSON but says `sample` is true (`{'sample': true}`, `{"sample":true}}`):
-/// unclear, so the safe side.
+/// Text that is not JSON but gives `sample` a value that does not clearly say no
+/// (`{'sample': true}`, `{"sample": "on",}`): unclear, so the safe side.
 fn says_sample(text: &str) -> bool {
     let squeezed: String = text
         .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '\''))
+        .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}'))
         .collect::<String>()
         .to_ascii_lowercase();
     squeezed.match_indices("sample").any(|(at, _)| {
         let after = &squeezed[at + "sample".len()..];
-        after
-            .strip_prefix(':')
-            .or_else(|| after.strip_prefix('='))
-            .is_some_and(|v| v.starts_with("true") || v.starts_with('1') || v.starts_with("yes"))
+        let Some(value) = after.strip_prefix(':').or_else(|| after.strip_prefix('=')) else {
+            return false;
+        };
+        let token: String = value
+            .chars()
+            .take_while(|c| !matches!(c, ',' | '}' | ';' | '&'))
+            .collect();
+        !crate::json::says_no(token.trim_matches(|c| matches!(c, '[' | ']')))
     })
 }
 
@@ -196,7 +216,12 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::Instance => {
             let details = &resource["instanceDetails"];
             out.id = text(details.get("instanceId")).unwrap_or_default();
-            (out.tags, out.protected) = tags(details.get("tags"));
+            // Tags of every `instanceDetails` (the key in any case, given once or more).
+            let all_details: Vec<&Value> = crate::json::objects(resource)
+                .into_iter()
+                .flat_map(|r| named(r, "instanceDetails"))
+                .collect();
+            (out.tags, out.protected) = tags_in(&all_details);
             instance_attributes(details, attrs);
         }
         ResourceKind::AccessKey => {
@@ -215,7 +240,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::S3Bucket => {
             let buckets = resource["s3BucketDetails"].as_array().cloned().unwrap_or_default();
             out.id = buckets.first().and_then(|b| text(b.get("name"))).unwrap_or_default();
-            (out.tags, out.protected) = tags(buckets.first().and_then(|b| b.get("tags")));
+            (out.tags, out.protected) = tags_in(&buckets.first().into_iter().collect::<Vec<_>>());
             let names: Vec<Value> = buckets
                 .iter()
                 .filter_map(|b| text(b.get("name")))
@@ -225,21 +250,21 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         }
         ResourceKind::EksCluster => {
             out.id = text(resource["eksClusterDetails"].get("name")).unwrap_or_default();
-            (out.tags, out.protected) = tags(resource["eksClusterDetails"].get("tags"));
+            (out.tags, out.protected) = tags_in(&[&resource["eksClusterDetails"]]);
         }
         ResourceKind::Container => {
             out.id = text(resource["ecsClusterDetails"].get("name"))
                 .or_else(|| text(resource["containerDetails"].get("id")))
                 .unwrap_or_default();
-            (out.tags, out.protected) = tags(resource["ecsClusterDetails"].get("tags"));
+            (out.tags, out.protected) = tags_in(&[&resource["ecsClusterDetails"]]);
         }
         ResourceKind::Lambda => {
             out.id = text(resource["lambdaDetails"].get("functionName")).unwrap_or_default();
-            (out.tags, out.protected) = tags(resource["lambdaDetails"].get("tags"));
+            (out.tags, out.protected) = tags_in(&[&resource["lambdaDetails"]]);
         }
         ResourceKind::RdsDbInstance => {
             out.id = text(resource["rdsDbInstanceDetails"].get("dbInstanceIdentifier")).unwrap_or_default();
-            (out.tags, out.protected) = tags(resource["rdsDbInstanceDetails"].get("tags"));
+            (out.tags, out.protected) = tags_in(&[&resource["rdsDbInstanceDetails"]]);
         }
         ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
     }
@@ -284,6 +309,28 @@ fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
     if let Some(launch) = details.get("launchTime").and_then(time::normalise) {
         attrs.insert("launch_time".into(), json!(launch));
     }
+}
+
+/// The tags of `parents`: every key spelled `tags` in any case and spacing (`Tags` as the EC2
+/// API spells it, next to GuardDuty's `tags`), merged as [`tags`] reads one.
+pub(crate) fn tags_in(parents: &[&Value]) -> (BTreeMap<String, String>, bool) {
+    let mut merged = BTreeMap::new();
+    let mut protected = false;
+    for parent in parents {
+        for object in crate::json::objects(parent) {
+            for value in named(object, "tags") {
+                let (found, marked) = tags(Some(value));
+                protected |= marked;
+                for (k, v) in found {
+                    merged.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+    if protected {
+        merged.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+    }
+    (merged, protected)
 }
 
 /// `[{key, value}]` (GuardDuty), `[{Key, Value}]` (EC2 API) or a plain map, and whether any of
@@ -552,6 +599,24 @@ mod tests {
         assert!(is_sample(&service(
             json!([{"additionalInfo": [{"sample": true}]}, "x"])
         )));
+        assert!(is_sample(&service(json!({"additionalInfo": "{\"sample\": true}"}))));
+        assert!(is_sample(&service(
+            json!({"additionalInfo": {"value": "{\"sample\": \"on\",}"}})
+        )));
+        assert!(is_sample(&service(
+            json!({"additionalInfo": {"value": [[[[[[{"sample": true}]]]]]]}})
+        )));
+        let mut nested = json!({"sample": true});
+        for _ in 0..6 {
+            nested = json!({"value": nested.to_string()});
+        }
+        assert!(is_sample(&service(json!({"additionalInfo": nested}))));
+        assert!(is_sample(
+            &json!({"Service": {"additionalInfo": {"sa\u{200B}mple": true}}})
+        ));
+        assert!(!is_sample(&service(
+            json!({"additionalInfo": {"value": "{\"sample\": \"no\",}"}})
+        )));
         // Text an attacker chose elsewhere in the finding is not a sample flag.
         assert!(!is_sample(&service(
             json!({"additionalInfo": {"userAgent": "{\"sample\": true}"}})
@@ -600,6 +665,21 @@ mod tests {
         ] {
             assert!(!protected(no), "{no}");
         }
+    }
+
+    #[test]
+    fn archived_and_tags_are_read_under_any_spelling_of_their_keys() {
+        let mut finding = tor_finding();
+        finding["Service"] = json!({"archived": true});
+        assert!(alert_from_finding(&finding).unwrap().archived);
+        let mut finding = tor_finding();
+        finding["resource"]["instanceDetails"]["Tags"] = json!([{"Key": "soar:protected", "Value": "true"}]);
+        assert!(alert_from_finding(&finding).unwrap().resource.is_protected());
+        let mut finding = tor_finding();
+        finding["resource"]["InstanceDetails"] = json!({"tags": {"soar:protected": "true"}});
+        let alert = alert_from_finding(&finding).unwrap();
+        assert!(alert.resource.is_protected());
+        assert_eq!(alert.resource.id, "i-0abc", "the id still comes from instanceDetails");
     }
 
     #[test]

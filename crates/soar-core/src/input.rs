@@ -268,10 +268,21 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     if let Some(r) = mapping.get("resource").filter(|r| r.is_object()) {
         resource.kind = ResourceKind::from_name(&text(r.get("kind")).unwrap_or_else(|| "Unknown".into()));
         resource.id = text(r.get("id")).unwrap_or_default().trim().to_string();
-        (resource.tags, resource.protected) = guardduty::tags(r.get("tags"));
+        (resource.tags, resource.protected) = guardduty::tags_in(&[r]);
     }
     resource.account.clone_from(&account);
     resource.region.clone_from(&region);
+    // Protection the tool's own alert states counts whatever the mapping kept of it.
+    let raw_resources: Vec<&Value> = [raw, raw.get("detail").unwrap_or(&Value::Null)]
+        .into_iter()
+        .filter_map(|r| r.get("resource"))
+        .collect();
+    if guardduty::tags_in(&raw_resources).1 {
+        resource.protected = true;
+        resource
+            .tags
+            .insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+    }
 
     let mut indicators = Vec::new();
     // An `indicators` key given twice arrives as a list of lists (see crate::json): all count.
@@ -439,5 +450,14 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("indicators[0].type"), "{e}");
+        // The tool's own alert says protected: no mapping can drop that.
+        let raw = json!({"resource": {"type": "Instance", "id": "i-0abc1234", "tags": {"soar:protected": "true"}}});
+        let mapped = alert_from_mapping(
+            "edr",
+            &json!({"id": "x", "type": "t", "resource": {"kind": "Instance", "id": "i-0abc1234", "tags": {}}}),
+            &raw,
+        )
+        .unwrap();
+        assert!(mapped.resource.is_protected());
     }
 }

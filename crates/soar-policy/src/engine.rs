@@ -168,8 +168,9 @@ impl PhaseEngine {
                 // does; the interpreter tells which, with the file, line and column.
                 Ok(regorus::Value::Undefined) => {}
                 // The VM also drops a rule body that fails (a reason left out of a set, a guard
-                // rule gone): a decision that would act is confirmed on the interpreter, where
-                // such a failure is an error, so no policy error can make soar act.
+                // rule gone) and picks one of two conflicting values: a decision that can lead
+                // to an action is confirmed on the interpreter, where either is an error, so no
+                // policy error can make soar act.
                 Ok(result) if self.acts_on(&result) => from_vm = Some(result),
                 Ok(result) => return Ok(result),
                 // A bound is final: evaluating again on the interpreter would double the time.
@@ -216,15 +217,19 @@ impl PhaseEngine {
         Ok(result)
     }
 
-    /// Whether a decision leads to an action on a resource: an `incident` verdict, or a
-    /// remediate decision with an action other than `notify`.
+    /// Whether a decision can lead on to an action, so that a rule the VM dropped must not have
+    /// shaped it: an accepted alert, lookups (their answers feed the verdict), an `incident` or
+    /// `undetermined` verdict, any remediate action other than `notify`. Only decisions that
+    /// stop an alert (suppressed, no lookups, `false_positive`, nothing or only `notify` to do)
+    /// are taken from the VM alone.
     fn acts_on(&self, decision: &regorus::Value) -> bool {
         match self.phase {
-            Phase::Evaluate => decision["verdict"] == regorus::Value::from("incident"),
+            Phase::Ingest => decision["accept"] != regorus::Value::from(false),
+            Phase::Enrich => decision["lookups"].as_array().is_ok_and(|l| !l.is_empty()),
+            Phase::Evaluate => decision["verdict"] != regorus::Value::from("false_positive"),
             Phase::Remediate => decision["actions"]
                 .as_array()
                 .is_ok_and(|actions| actions.iter().any(|a| a["type"] != regorus::Value::from("notify"))),
-            Phase::Ingest | Phase::Enrich => false,
         }
     }
 }
