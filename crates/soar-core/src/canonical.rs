@@ -492,7 +492,10 @@ fn embedded_url_hosts(text: &str) -> Vec<Host> {
             starts.push((scheme_start, ""));
         }
     }
-    for (i, _) in text.match_indices("//").chain(text.match_indices("\\\\")) {
+    // Two slashes in any mix (`//`, `\\`, `/\`, `\/`): browsers read each as `//`.
+    let slash = |c: u8| c == b'/' || c == b'\\';
+    let pairs = (0..bytes.len().saturating_sub(1)).filter(|&i| slash(bytes[i]) && slash(bytes[i + 1]));
+    for i in pairs {
         let before = text[..i].chars().next_back();
         if before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '/' | '\\' | ':' | '.' | '-' | '_'))) {
             starts.push((i, "http:"));

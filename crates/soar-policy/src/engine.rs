@@ -60,6 +60,9 @@ impl PhaseEngine {
             limit: time_limit,
             check_interval: TIMER_CHECK_INTERVAL,
         });
+        if let Some(problem) = repeated_default(&bundle.modules) {
+            return Err(not_loaded(problem));
+        }
         let rule = format!("data.soar.{phase}.decision");
         if !engine
             .get_packages()
@@ -218,14 +221,16 @@ impl PhaseEngine {
     }
 
     /// Whether a decision can lead on to an action, so that a rule the VM dropped must not have
-    /// shaped it: an accepted alert, lookups (their answers feed the verdict), an `incident` or
-    /// `undetermined` verdict, any remediate action other than `notify`. Only decisions that
-    /// stop an alert (suppressed, no lookups, `false_positive`, nothing or only `notify` to do)
-    /// are taken from the VM alone.
+    /// shaped it: an accepted alert, every enrich round (its lookups feed the verdict), an
+    /// `incident` or `undetermined` verdict, any remediate action other than `notify`. Only
+    /// decisions that stop an alert (suppressed, `false_positive`, nothing or only `notify` to
+    /// do) are taken from the VM alone.
     fn acts_on(&self, decision: &regorus::Value) -> bool {
         match self.phase {
             Phase::Ingest => decision["accept"] != regorus::Value::from(false),
-            Phase::Enrich => decision["lookups"].as_array().is_ok_and(|l| !l.is_empty()),
+            // Every round: a dropped rule can hide lookups as well as add them, and the alert
+            // goes on to a verdict either way.
+            Phase::Enrich => true,
             Phase::Evaluate => decision["verdict"] != regorus::Value::from("false_positive"),
             Phase::Remediate => decision["actions"]
                 .as_array()
@@ -247,7 +252,7 @@ fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
         let heads = top_level_lines(source);
         let package = heads
             .iter()
-            .find_map(|h| h.strip_prefix("package "))
+            .find_map(|h| h.strip_prefix("package"))
             .and_then(|p| p.split_whitespace().next())
             .unwrap_or_default()
             .to_string();
@@ -273,6 +278,37 @@ fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
         .into_iter()
         .find(|(_, n)| *n > 1)
         .map(|((package, name), n)| format!("`{package}.{name}` has {n} valued definitions"))
+}
+
+/// A rule with two `default` values, which OPA refuses to compile (regorus takes the first):
+/// which one holds would be an accident of file order.
+fn repeated_default(modules: &[(String, String)]) -> Option<String> {
+    let mut seen: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for (_, source) in modules.iter().filter(|(p, _)| !crate::bundle::is_test_file(p)) {
+        let heads = top_level_lines(source);
+        let package = heads
+            .iter()
+            .find_map(|h| h.strip_prefix("package"))
+            .and_then(|p| p.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
+        for line in &heads {
+            let Some(rest) = line.strip_prefix("default") else {
+                continue;
+            };
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                *seen.entry((package.clone(), name)).or_default() += 1;
+            }
+        }
+    }
+    seen.into_iter()
+        .find(|(_, n)| *n > 1)
+        .map(|((package, name), n)| format!("`{package}.{name}` has {n} default rules; a rule may have one"))
 }
 
 /// The lines of `source` that start at nesting depth 0 (outside `{}`, `[]`, `()`, strings,
@@ -672,6 +708,18 @@ mod tests {
     }
 
     #[test]
+    fn two_defaults_for_one_rule_do_not_load() {
+        let (_d, t) = tree(&[(
+            "ingest/i.rego",
+            "package soar.ingest\ndefault ok := true\ndefault ok := false\ndecision := {\"accept\": ok}\n",
+        )]);
+        let err = PhaseEngine::new(&t.bundle(Phase::Ingest, false).unwrap(), DEFAULT_TIME_LIMIT)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`soar.ingest.ok` has 2 default rules"), "{err}");
+    }
+
+    #[test]
     fn bundles_that_may_conflict_are_decided_by_the_interpreter() {
         let risky = [
             "package soar.ingest\nd := 1 if input.a\nd := 2 if input.b\n",
@@ -758,6 +806,18 @@ mod tests {
         let acting = engine.decide(&json!({"tags": []})).unwrap();
         assert_eq!(acting["actions"].as_array().unwrap().len(), 2);
         assert_eq!(engine.interpreter_fallbacks(), 0, "confirmations are not fallbacks");
+    }
+
+    /// An enrich round is always confirmed: a rule that fails there (even one only for the
+    /// audit list) is an error, not an empty round after which the alert goes on to act.
+    #[test]
+    fn a_failing_enrich_rule_is_an_error() {
+        let source = "package soar.enrich\nwithheld contains x if { x := count(input.n) }\ndecision := {\"lookups\": [], \"withheld\": [w | some w in withheld]}\n";
+        let (_d, t) = tree(&[("enrich/e.rego", source)]);
+        let engine = PhaseEngine::new(&t.bundle(Phase::Enrich, false).unwrap(), DEFAULT_TIME_LIMIT).unwrap();
+        assert!(engine.uses_bytecode());
+        let err = engine.decide(&json!({"n": 5})).unwrap_err().to_string();
+        assert!(err.contains("`count` requires"), "{err}");
     }
 
     /// A runtime error names its file and line whichever engine decides (the VM hands a failed
