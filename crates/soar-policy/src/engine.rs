@@ -248,14 +248,7 @@ impl PhaseEngine {
 /// this says "risk": the interpreter is slower, never wrong.
 fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
     let mut valued: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    for (path, source) in modules.iter().filter(|(p, _)| !crate::bundle::is_test_file(p)) {
-        let heads = top_level_lines(source);
-        let package = heads
-            .iter()
-            .find_map(|h| h.strip_prefix("package"))
-            .and_then(|p| p.split_whitespace().next())
-            .unwrap_or_default()
-            .to_string();
+    for (path, package, heads) in module_statements(modules) {
         for line in &heads {
             let name: String = line
                 .chars()
@@ -284,14 +277,7 @@ fn conflict_risk(modules: &[(String, String)]) -> Option<String> {
 /// which one holds would be an accident of file order.
 fn repeated_default(modules: &[(String, String)]) -> Option<String> {
     let mut seen: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    for (_, source) in modules.iter().filter(|(p, _)| !crate::bundle::is_test_file(p)) {
-        let heads = top_level_lines(source);
-        let package = heads
-            .iter()
-            .find_map(|h| h.strip_prefix("package"))
-            .and_then(|p| p.split_whitespace().next())
-            .unwrap_or_default()
-            .to_string();
+    for (_, package, heads) in module_statements(modules) {
         for line in &heads {
             let Some(rest) = line.strip_prefix("default") else {
                 continue;
@@ -309,6 +295,24 @@ fn repeated_default(modules: &[(String, String)]) -> Option<String> {
     seen.into_iter()
         .find(|(_, n)| *n > 1)
         .map(|((package, name), n)| format!("`{package}.{name}` has {n} default rules; a rule may have one"))
+}
+
+/// Each policy module (tests left out): its path, its package and its top-level statements.
+fn module_statements(modules: &[(String, String)]) -> Vec<(&str, String, Vec<String>)> {
+    modules
+        .iter()
+        .filter(|(path, _)| !crate::bundle::is_test_file(path))
+        .map(|(path, source)| {
+            let heads = top_level_lines(source);
+            let package = heads
+                .iter()
+                .find_map(|h| h.strip_prefix("package"))
+                .and_then(|p| p.split_whitespace().next())
+                .unwrap_or_default()
+                .to_string();
+            (path.as_str(), package, heads)
+        })
+        .collect()
 }
 
 /// The lines of `source` that start at nesting depth 0 (outside `{}`, `[]`, `()`, strings,
