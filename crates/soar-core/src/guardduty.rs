@@ -68,7 +68,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         sample: is_sample(finding),
         archived: services(finding)
             .into_iter()
-            .any(|service| crate::json::flag_in(&Value::Object(service.clone()), &["archived"])),
+            .any(|service| crate::json::flag_in_object(service, &["archived"])),
         labels: Vec::new(),
         raw: finding.clone(),
     })

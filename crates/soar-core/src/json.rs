@@ -154,11 +154,14 @@ pub fn flag_set(value: Option<&Value>) -> bool {
 /// Whether any of the flags `names` is set ([`flag_set`]) in `value`: an object, or a list of
 /// them (a parent key given twice). Key names match in any case and spacing (`"Test "`).
 pub fn flag_in(value: &Value, names: &[&str]) -> bool {
-    objects(value).into_iter().any(|object| {
-        object
-            .iter()
-            .any(|(k, v)| names.iter().any(|n| k.trim().eq_ignore_ascii_case(n)) && flag_set(Some(v)))
-    })
+    objects(value).into_iter().any(|object| flag_in_object(object, names))
+}
+
+/// [`flag_in`] for one object.
+pub fn flag_in_object(object: &Map<String, Value>, names: &[&str]) -> bool {
+    object
+        .iter()
+        .any(|(k, v)| names.iter().any(|n| k.trim().eq_ignore_ascii_case(n)) && flag_set(Some(v)))
 }
 
 /// The objects `value` holds: itself, or the objects in it when it is a list (a key given twice

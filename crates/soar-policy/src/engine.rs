@@ -569,15 +569,11 @@ impl PolicySet {
         self.config.clone()
     }
 
-    /// A malformed entry of `data.soar.config` (which the Rust guard rails enforce): nothing
-    /// may run on a configuration that does not say what it seems to.
-    pub fn config_problem(&self) -> Option<&str> {
-        self.config_error.as_deref()
-    }
-
-    /// `Err` with the message a command stops on when [`PolicySet::config_problem`] has one.
+    /// `Err` naming the malformed entry of `data.soar.config` (which the Rust guard rails
+    /// enforce), the message a command stops on: nothing may run on a configuration that does
+    /// not say what it seems to.
     pub fn refuse_bad_config(&self) -> Result<(), String> {
-        match self.config_problem() {
+        match &self.config_error {
             Some(problem) => Err(format!("{problem} (fix the policy data before running)")),
             None => Ok(()),
         }

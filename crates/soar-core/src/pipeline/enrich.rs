@@ -85,8 +85,9 @@ impl Enricher {
         let mut depth = 0u32;
         loop {
             // The policy sees what the guard will enforce (`ind.internal`), so its decisions and
-            // its audit list agree with the guard's.
-            for indicator in &mut doc.alert.indicators {
+            // its audit list agree with the guard's. Each indicator is classified in the round
+            // that brings it (earlier rounds' keep their mark).
+            for indicator in doc.alert.indicators.iter_mut().filter(|i| i.depth == depth) {
                 indicator.internal = self.org.internal_reason(indicator).is_some();
             }
             let context = json!({
