@@ -408,8 +408,7 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
     let mut routes = stack.routes();
     let remediate = routes.pop().unwrap();
     drain(&routes, &stack.functions, 3, 50).await.unwrap();
-    let mut tags = serde_json::Map::new();
-    tags.insert("soar:protected".into(), json!("true"));
+    let tags: soar_core::action::Tags = serde_json::from_value(json!({"soar:protected": "true"})).unwrap();
     ec2.tag("", "", &app.instance_id, &tags).await.unwrap();
     drain(&[remediate], &stack.functions, 3, 50).await.unwrap();
     let doc = stack.document("f-late").await;

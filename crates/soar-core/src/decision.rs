@@ -42,16 +42,18 @@ pub trait Policies: Send + Sync {
 }
 
 /// The shape each phase's `decision` must have, as a policy author reads it in an error message.
-pub fn contract(phase: Phase) -> &'static str {
+/// The remediate contract lists the action types of [`crate::action::ActionKind`].
+pub fn contract(phase: Phase) -> String {
     match phase {
-        Phase::Ingest => "{accept: bool, reason?: string, labels?: [string], alert?: object}",
-        Phase::Enrich => "{lookups?: [{provider: string, indicator: {type: ip|domain|url|hash|..., value: string}}]}",
-        Phase::Evaluate => {
-            "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool}"
+        Phase::Ingest => "{accept: bool, reason?: string, labels?: [string], alert?: object}".into(),
+        Phase::Enrich => {
+            "{lookups?: [{provider: string, indicator: {type: ip|domain|url|hash|..., value: string}}]}".into()
         }
-        Phase::Remediate => {
-            "{actions?: [{type: string, target: {kind: string, id: string}, params?: object, requires_approval?: bool, reason?: string}]}"
-        }
+        Phase::Evaluate => "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool}".into(),
+        Phase::Remediate => format!(
+            "{{actions?: [{{type: {}, target: {{kind: string, id: string}}, params?: object (per type), requires_approval?: bool, reason?: string}}]}}",
+            crate::action::ActionKind::names("|")
+        ),
     }
 }
 

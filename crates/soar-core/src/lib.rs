@@ -3,6 +3,7 @@
 //! process (`soar run`, with the in-memory adapters here) and as Lambda functions (with the AWS
 //! adapters in other crates). Nothing in this crate knows about the AWS SDK.
 
+pub mod action;
 pub mod alert;
 pub mod canonical;
 pub mod decision;
@@ -19,6 +20,7 @@ pub mod ports;
 pub mod replay;
 pub mod time;
 
+pub use action::{Action, ActionKind};
 pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};
 pub use decision::{Policies, PolicyError};
 pub use document::{

@@ -1,8 +1,9 @@
 //! In-memory adapters behind the same ports as the AWS ones: the state of one `soar run`, and the
 //! recording fakes tests use to prove what was (and was not) called.
 
+use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
-use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, TraceEntry};
+use crate::document::{ActionRecord, ActionStatus, Document, Mode, Target, TraceEntry};
 use crate::egress::Locality;
 use crate::ports::{
     ActionError, Claim, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
@@ -248,22 +249,35 @@ impl Inventory for StaticInventory {
 /// Remediation that only writes down what it was asked to do (for `enforce` tests).
 #[derive(Default)]
 pub struct RecordingRemediator {
-    calls: Mutex<Vec<ActionRequest>>,
+    calls: Mutex<Vec<RemediatorCall>>,
+}
+
+/// One action a [`RecordingRemediator`] was asked to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemediatorCall {
+    /// The action's wire name (`ec2.isolate`).
+    pub action: String,
+    pub target: Target,
+    pub detail: Action,
 }
 
 impl RecordingRemediator {
-    pub fn calls(&self) -> Vec<ActionRequest> {
+    pub fn calls(&self) -> Vec<RemediatorCall> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
 #[async_trait]
 impl Remediator for RecordingRemediator {
-    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError> {
+    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError> {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(request.clone());
+            .push(RemediatorCall {
+                action: action.kind().to_string(),
+                target: target.clone(),
+                detail: action.clone(),
+            });
         Ok(json!({"recorded_by": "memory", "alert": alert.id}))
     }
 }

@@ -1,8 +1,9 @@
 //! Ports: what the pipeline needs from the outside world. In-memory adapters live in
 //! [`crate::memory`] and [`crate::files`]; AWS and HTTP adapters live in their own crates.
 
+use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
-use crate::document::{ActionRecord, ActionRequest, Document, Mode, TraceEntry, Verdict};
+use crate::document::{ActionRecord, Document, Mode, Target, TraceEntry, Verdict};
 use crate::egress::Locality;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -169,11 +170,12 @@ pub trait IntelProvider: Send + Sync {
     }
 }
 
-/// Carries out AWS actions (isolate, snapshot, stop, tag, deactivate key).
+/// Carries out the actions that change something in an account ([`Action`] but `notify`, which
+/// goes to the [`Notifier`]), on `target`, in the account and region of the alert's resource.
 #[async_trait]
 pub trait Remediator: Send + Sync {
     /// Returns what the action changed, with what a rollback needs (original groups, snapshot ids).
-    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError>;
+    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError>;
 }
 
 /// A message to people about an alert.

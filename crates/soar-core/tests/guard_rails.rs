@@ -2,6 +2,7 @@
 //! that asks for the worst (isolate everything, send everything out) and check what happens.
 
 use serde_json::{Value, json};
+use soar_core::ActionKind;
 use soar_core::alert::IndicatorKind;
 use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
@@ -256,7 +257,7 @@ async fn protected_resources_are_untouched_whoever_asks() {
 async fn allow_list_and_hourly_cap_hold() {
     let settings = Settings {
         mode: Mode::Enforce,
-        allowed_actions: Some(BTreeSet::from(["ec2.isolate".to_string(), "ec2.snapshot".to_string()])),
+        allowed_actions: Some(BTreeSet::from([ActionKind::Ec2Isolate, ActionKind::Ec2Snapshot])),
         max_actions_per_hour: 1,
         ..Settings::default()
     };
@@ -370,7 +371,7 @@ async fn the_escalation_reaches_a_person_whatever_the_allow_list_and_cap() {
     ));
     let settings = Settings {
         mode: Mode::Enforce,
-        allowed_actions: Some(BTreeSet::from(["ec2.isolate".to_string()])),
+        allowed_actions: Some(BTreeSet::from([ActionKind::Ec2Isolate])),
         max_actions_per_hour: 0,
         ..Settings::default()
     };
@@ -456,4 +457,47 @@ async fn an_approved_action_runs_once_on_the_next_delivery() {
         h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count(),
         1
     );
+}
+
+/// A malformed parameter is the policy's error in dry run as much as in enforce: the field is
+/// named, nothing is planned, and a person is told (so a dry run never plans what enforce refuses).
+#[tokio::test]
+async fn a_malformed_action_parameter_is_named_in_dry_run_as_in_enforce() {
+    for settings in [Settings::default(), enforce()] {
+        let mode = settings.mode;
+        let mut script = worst_case();
+        script.0.retain(|(p, _)| *p != Phase::Remediate);
+        script.0.push((
+            Phase::Remediate,
+            Ok(json!({"actions": [
+                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+                {"type": "ec2.tag", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}, "params": {"tags": ["soar:x"]}},
+                {"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}
+            ]})),
+        ));
+        let h = harness(script, StaticInventory::default(), settings);
+        let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+        let error = doc
+            .trace
+            .iter()
+            .find(|t| t.phase == Phase::Remediate)
+            .unwrap()
+            .error
+            .clone();
+        let error = error.unwrap_or_default();
+        assert!(error.contains("`decision.actions[1].params.tags`"), "{mode:?}: {error}");
+        assert_eq!(
+            doc.verdict.as_ref().unwrap().verdict,
+            VerdictKind::Undetermined,
+            "{mode:?}"
+        );
+        let s = statuses(&doc);
+        assert_eq!(s.len(), 1, "{mode:?}: only the escalation: {s:?}");
+        assert_eq!(
+            (s[0].0.as_str(), s[0].1.as_str()),
+            ("notify", "security-oncall"),
+            "{mode:?}"
+        );
+        assert!(h.remediator.calls().is_empty(), "{mode:?}");
+    }
 }

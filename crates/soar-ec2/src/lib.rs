@@ -16,6 +16,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{Map, Value, json};
 use soar_aws::sdk::AccountConfigs;
+use soar_core::action::Tags;
 use soar_core::alert::{Resource, ResourceKind};
 use soar_core::ports::{Inventory, InventoryRecord, ProviderError};
 use std::collections::BTreeMap;
@@ -232,18 +233,32 @@ impl Ec2 {
     }
 
     /// Snapshots every attached volume, tagged with the alert id.
-    pub async fn snapshot(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, String> {
+    /// `extra`: tags the policy asked for besides soar's `soar:alert-id` and `soar:instance-id`
+    /// (which win: EC2 refuses a key twice in one request).
+    pub async fn snapshot(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+        alert_id: &str,
+        extra: Option<&Tags>,
+    ) -> Result<Value, String> {
         let client = self.client(account, region).await?;
         let facts = self.require_instance(&client, id).await?;
         if facts.volumes.is_empty() {
             return Err(format!("instance {id} has no EBS volume to snapshot"));
         }
+        let mut wanted: BTreeMap<&str, &str> = extra.into_iter().flat_map(Tags::iter).collect();
+        wanted.insert("soar:alert-id", alert_id);
+        wanted.insert("soar:instance-id", id);
         let mut snapshots = Vec::new();
         for volume in &facts.volumes {
-            let tags = TagSpecification::builder()
-                .resource_type(ResourceType::Snapshot)
-                .tags(Tag::builder().key("soar:alert-id").value(alert_id).build())
-                .tags(Tag::builder().key("soar:instance-id").value(id).build())
+            let tags = wanted
+                .iter()
+                .fold(
+                    TagSpecification::builder().resource_type(ResourceType::Snapshot),
+                    |b, (k, v)| b.tags(Tag::builder().key(*k).value(*v).build()),
+                )
                 .build();
             let out = client
                 .create_snapshot()
@@ -281,15 +296,12 @@ impl Ec2 {
         Ok(json!({"stopped": id, "rollback": format!("aws ec2 start-instances --instance-ids {id}")}))
     }
 
-    pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Map<String, Value>) -> Result<Value, String> {
-        if tags.is_empty() {
-            return Err("ec2.tag needs params.tags".into());
-        }
+    /// CreateTags; `tags` are checked against EC2's limits when the action is decoded.
+    pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Tags) -> Result<Value, String> {
         let client = self.client(account, region).await?;
         let mut request = client.create_tags().resources(id);
-        for (k, v) in tags {
-            let value = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
-            request = request.tags(Tag::builder().key(k).value(value).build());
+        for (k, v) in tags.iter() {
+            request = request.tags(Tag::builder().key(k).value(v).build());
         }
         request.send().await.map_err(|e| describe_error("CreateTags", e))?;
         Ok(json!({"tagged": id, "tags": tags}))

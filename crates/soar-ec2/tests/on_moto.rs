@@ -1,6 +1,6 @@
 //! The EC2 adapter against a moto server: inventory, isolation, snapshots, tags, protection.
 
-use serde_json::{Map, json};
+use serde_json::json;
 use soar_aws::sdk::{self, AccountConfigs};
 use soar_core::alert::{Resource, ResourceKind};
 use soar_core::ports::Inventory;
@@ -79,13 +79,12 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
     let again = ec2.isolate("", "", &web.instance_id, "alert-2").await.unwrap();
     assert_eq!(again["quarantine_group"], json!(quarantine));
 
-    let snaps = ec2.snapshot("", "", &web.instance_id, "alert-1").await.unwrap();
+    let snaps = ec2.snapshot("", "", &web.instance_id, "alert-1", None).await.unwrap();
     assert!(!snaps["snapshots"].as_array().unwrap().is_empty());
     let tagged = lab::snapshots_for(&config, "alert-1").await.unwrap();
     assert_eq!(tagged.len(), snaps["snapshots"].as_array().unwrap().len());
 
-    let mut tags = Map::new();
-    tags.insert("soar:incident".into(), json!("alert-1"));
+    let tags: soar_core::action::Tags = serde_json::from_value(json!({"soar:incident": "alert-1"})).unwrap();
     ec2.tag("", "", &web.instance_id, &tags).await.unwrap();
     let record = ec2.describe(&resource).await.unwrap().unwrap();
     assert_eq!(record.tags["soar:incident"], "alert-1");

@@ -1,7 +1,8 @@
 //! The functions' configuration, read once per cold start from the environment.
 
+use soar_core::action::ActionKind;
 use soar_core::document::Mode;
-use soar_core::pipeline::{KNOWN_ACTIONS, Settings};
+use soar_core::pipeline::Settings;
 use soar_intel::IntelConfig;
 use std::collections::BTreeSet;
 
@@ -58,9 +59,9 @@ pub struct Config {
     pub remediate_queue_url: Option<String>,
     pub mode: Mode,
     /// `None`: every known action type.
-    pub allowed_actions: Option<BTreeSet<String>>,
+    pub allowed_actions: Option<BTreeSet<ActionKind>>,
     /// Action types that always wait for approval (default: those that lose evidence).
-    pub approval_required: BTreeSet<String>,
+    pub approval_required: BTreeSet<ActionKind>,
     pub max_actions_per_hour: u32,
     /// Role assumed in another account before acting there.
     pub responder_role_name: Option<String>,
@@ -87,19 +88,12 @@ impl Config {
             })?,
             None => Mode::DryRun,
         };
-        let action_list = |name: &'static str, list: String| -> Result<BTreeSet<String>, ConfigError> {
-            let actions: BTreeSet<String> = list
-                .split(',')
-                .map(|a| a.trim().to_string())
+        let action_list = |name: &'static str, list: String| -> Result<BTreeSet<ActionKind>, ConfigError> {
+            list.split(',')
+                .map(str::trim)
                 .filter(|a| !a.is_empty())
-                .collect();
-            match actions.iter().find(|a| !KNOWN_ACTIONS.contains(&a.as_str())) {
-                Some(unknown) => Err(ConfigError::Invalid {
-                    name,
-                    message: format!("unknown action `{unknown}`; known: {}", KNOWN_ACTIONS.join(", ")),
-                }),
-                None => Ok(actions),
-            }
+                .map(|a| ActionKind::parse(a).map_err(|message| ConfigError::Invalid { name, message }))
+                .collect()
         };
         let allowed_actions = get("SOAR_ALLOWED_ACTIONS")
             .map(|list| action_list("SOAR_ALLOWED_ACTIONS", list))
@@ -191,7 +185,7 @@ mod tests {
         assert_eq!(c.mode, Mode::DryRun);
         assert_eq!(c.allowed_actions, None);
         assert_eq!(c.max_actions_per_hour, 20);
-        assert_eq!(c.approval_required, BTreeSet::from(["ec2.stop".to_string()]));
+        assert_eq!(c.approval_required, BTreeSet::from([ActionKind::Ec2Stop]));
         assert!(
             config(&[("SOAR_APPROVAL_REQUIRED_ACTIONS", "none")])
                 .unwrap()
@@ -214,7 +208,11 @@ mod tests {
         .unwrap();
         assert_eq!(c.mode, Mode::Enforce);
         assert_eq!(
-            c.allowed_actions.unwrap().into_iter().collect::<Vec<_>>(),
+            c.allowed_actions
+                .unwrap()
+                .into_iter()
+                .map(ActionKind::as_str)
+                .collect::<Vec<_>>(),
             ["ec2.isolate", "notify"]
         );
         assert_eq!(c.max_actions_per_hour, 5);

@@ -73,7 +73,7 @@ pub fn log_settings(config: &Config) {
     let allowed = config
         .allowed_actions
         .as_ref()
-        .map(|a| a.iter().cloned().collect::<Vec<_>>().join(","));
+        .map(|a| a.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","));
     tracing::info!(
         mode = config.mode.as_str(),
         allowed_actions = allowed.as_deref().unwrap_or("all"),

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
 use soar_aws::sdk::AccountConfigs;
+use soar_core::action::Action;
 use soar_core::alert::Alert;
-use soar_core::document::ActionRequest;
+use soar_core::document::Target;
 use soar_core::ports::{ActionError, Notification, Notifier, Remediator};
 use soar_ec2::Ec2;
 use std::sync::Arc;
@@ -26,14 +27,13 @@ impl AwsRemediator {
         }
     }
 
-    async fn deactivate_access_key(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, String> {
-        let user = request.params["user_name"]
-            .as_str()
+    /// `user_name`: the key's IAM user; empty means the alert resource's `user_name` attribute.
+    async fn deactivate_access_key(&self, alert: &Alert, key: &str, user_name: &str) -> Result<Value, String> {
+        let user = Some(user_name)
             .filter(|u| !u.is_empty())
             .or_else(|| alert.resource.attributes.get("user_name").and_then(Value::as_str))
             .ok_or("iam.deactivate_access_key needs params.user_name (the key's IAM user)")?
             .to_string();
-        let key = &request.target.id;
         let config = self.accounts.for_resource(account_of(alert), "").await?;
         aws_sdk_iam::Client::new(&config)
             .update_access_key()
@@ -63,23 +63,22 @@ fn account_of(alert: &Alert) -> &str {
 
 #[async_trait]
 impl Remediator for AwsRemediator {
-    async fn execute(&self, alert: &Alert, request: &ActionRequest) -> Result<Value, ActionError> {
+    /// The one place an action type meets the API that carries it out.
+    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError> {
         let (account, region) = (account_of(alert), alert.resource.region.as_str());
-        let id = request.target.id.as_str();
-        let result = match request.action.as_str() {
-            "ec2.isolate" => self.ec2.isolate(account, region, id, &alert.id).await,
-            "ec2.snapshot" => self.ec2.snapshot(account, region, id, &alert.id).await,
-            "ec2.stop" => self.ec2.stop(account, region, id).await,
-            "ec2.protect" => self.ec2.protect(account, region, id).await,
-            "ec2.tag" => match request.params["tags"].as_object() {
-                Some(tags) => self.ec2.tag(account, region, id, tags).await,
-                None => Err("ec2.tag needs params.tags (an object)".to_string()),
-            },
-            "iam.deactivate_access_key" => self.deactivate_access_key(alert, request).await,
-            other => Err(format!("no responder carries out `{other}`")),
+        let id = target.id.as_str();
+        let result = match action {
+            Action::Ec2Isolate {} => self.ec2.isolate(account, region, id, &alert.id).await,
+            Action::Ec2Snapshot { tags } => self.ec2.snapshot(account, region, id, &alert.id, tags.as_ref()).await,
+            Action::Ec2Stop {} => self.ec2.stop(account, region, id).await,
+            Action::Ec2Protect {} => self.ec2.protect(account, region, id).await,
+            Action::Ec2Tag { tags } => self.ec2.tag(account, region, id, tags).await,
+            Action::IamDeactivateAccessKey { user_name } => self.deactivate_access_key(alert, id, user_name).await,
+            // The remediate step hands notifications to the Notifier, never here.
+            Action::Notify { .. } => Err("notifications are sent by the notifier".to_string()),
         };
         result.map_err(|message| ActionError {
-            action: request.action.clone(),
+            action: action.kind().to_string(),
             target: id.to_string(),
             message,
         })

@@ -15,8 +15,9 @@ pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use probe::check_contract;
-pub use remediate::{KNOWN_ACTIONS, Responder};
+pub use remediate::Responder;
 
+use crate::action::{ActionKind, EVIDENCE_LOSING_ACTIONS};
 use crate::alert::Alert;
 use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{ActionRecord, Document, Enrichment, Mode, Phase, TraceEntry, Verdict, VerdictKind};
@@ -37,7 +38,7 @@ use tracing::Instrument;
 pub struct Settings {
     pub mode: Mode,
     /// Action types this deployment may carry out; `None` allows every known type.
-    pub allowed_actions: Option<BTreeSet<String>>,
+    pub allowed_actions: Option<BTreeSet<ActionKind>>,
     /// Deployment-wide cap on executed actions per hour, so a bad policy cannot isolate the fleet.
     pub max_actions_per_hour: u32,
     pub cache_ttl: Duration,
@@ -45,7 +46,7 @@ pub struct Settings {
     pub max_deferral: Duration,
     /// Action types that always wait for a person's approval, whatever the policy returned
     /// (`SOAR_APPROVAL_REQUIRED_ACTIONS`); by default those that lose evidence.
-    pub approval_required: BTreeSet<String>,
+    pub approval_required: BTreeSet<ActionKind>,
     /// Where Rust's own escalation notifications go (after a policy error); the channel of
     /// `data.soar.config.remediate.notify_channel` when the policies name one.
     pub escalation_channel: String,
@@ -60,9 +61,6 @@ impl Settings {
     }
 }
 
-/// Actions that destroy evidence (an instance's memory): they wait for a person by default.
-pub const EVIDENCE_LOSING_ACTIONS: &[&str] = &["ec2.stop"];
-
 /// The escalation channel when the policy data names none.
 pub const DEFAULT_ESCALATION_CHANNEL: &str = "security-oncall";
 
@@ -74,7 +72,7 @@ impl Default for Settings {
             max_actions_per_hour: 20,
             cache_ttl: Duration::from_secs(6 * 3600),
             max_deferral: Duration::from_secs(15 * 60),
-            approval_required: EVIDENCE_LOSING_ACTIONS.iter().map(|a| a.to_string()).collect(),
+            approval_required: EVIDENCE_LOSING_ACTIONS.iter().copied().collect(),
             escalation_channel: DEFAULT_ESCALATION_CHANNEL.to_string(),
         }
     }

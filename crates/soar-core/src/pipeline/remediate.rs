@@ -3,29 +3,37 @@
 //! only then, in `enforce` mode, carries them out.
 
 use super::{Settings, policy_input, run_policy, undetermined_after_error};
+use crate::action::{Action, ActionKind};
 use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
-use crate::decision::{Policies, RemediateDecision};
+use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
 use crate::ports::{Claim, Inventory, Notification, Notifier, Remediator, StateStore};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Every action type soar can carry out. Anything else a policy asks for is refused.
-pub const KNOWN_ACTIONS: &[&str] = &[
-    "ec2.isolate",
-    "ec2.snapshot",
-    "ec2.stop",
-    "ec2.tag",
-    "ec2.protect",
-    "iam.deactivate_access_key",
-    "notify",
-];
-
-const NOTIFY: &str = "notify";
-
 /// The target kind of a notification.
 const CHANNEL: &str = "Channel";
+
+/// A requested action and its decoded form; `None`: a type soar does not know (refused).
+struct Planned {
+    request: ActionRequest,
+    action: Option<Action>,
+}
+
+/// Decodes every requested action's parameters ([`Action::decode`]): one that does not fit its
+/// type makes the whole decision malformed, in dry run as in enforce, so that what a dry run plans
+/// is what enforce would carry out.
+fn decode_actions(requests: Vec<ActionRequest>) -> Result<Vec<Planned>, PolicyError> {
+    requests
+        .into_iter()
+        .enumerate()
+        .map(|(i, request)| match Action::decode(&request.action, &request.params) {
+            Ok(action) => Ok(Planned { request, action }),
+            Err((field, problem)) => Err(shape_error(Phase::Remediate, &format!("actions[{i}].{field}"), problem)),
+        })
+        .collect()
+}
 
 pub struct Responder {
     pub policies: Arc<dyn Policies>,
@@ -50,14 +58,14 @@ impl Responder {
             .trace
             .iter()
             .find_map(|t| t.error.as_ref().map(|e| (t.phase, e.clone())));
-        let (requests, escalation) = match decision {
+        let (requests, escalation) = match decision.and_then(|d| decode_actions(d.actions)) {
             Err(e) => {
                 let message = e.to_string();
                 entry.error = Some(message.clone());
                 doc.verdict = Some(undetermined_after_error(doc, &message));
                 (Vec::new(), earlier.or(Some((Phase::Remediate, message))))
             }
-            Ok(d) => (d.actions, earlier),
+            Ok(planned) => (planned, earlier),
         };
         let escalating = escalation.is_some();
         let requests = match escalation {
@@ -79,13 +87,13 @@ impl Responder {
         };
 
         let mut seen = Vec::new();
-        for request in requests {
-            let key = (request.action.clone(), request.target.clone());
+        for planned in requests {
+            let key = (planned.request.action.clone(), planned.request.target.clone());
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
-            let record = self.handle(doc, request, &mut entry, escalating).await;
+            let record = self.handle(doc, planned, &mut entry, escalating).await;
             tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
             if let Err(e) = self.state.record_action(&doc.alert.id, &record).await {
                 tracing::error!(error = %e, "could not record an action");
@@ -101,16 +109,12 @@ impl Responder {
     /// One action through the guard rails. `escalation`: Rust's own notification after an error,
     /// which changes nothing, so neither the allow-list nor the hourly cap (there to stop a bad
     /// policy from acting on the fleet) may keep it from a person.
-    async fn handle(
-        &self,
-        doc: &Document,
-        mut request: ActionRequest,
-        entry: &mut TraceEntry,
-        escalation: bool,
-    ) -> ActionRecord {
+    async fn handle(&self, doc: &Document, planned: Planned, entry: &mut TraceEntry, escalation: bool) -> ActionRecord {
+        let Planned { mut request, action } = planned;
         let mode = self.settings.mode;
+        let kind = action.as_ref().map(Action::kind);
         // Actions that lose evidence wait for a person in this deployment, whatever the policy said.
-        if !request.requires_approval && self.settings.approval_required.contains(&request.action) {
+        if !request.requires_approval && kind.is_some_and(|k| self.settings.approval_required.contains(&k)) {
             request.requires_approval = true;
             entry.notes.push(format!(
                 "{} waits for approval: this deployment requires it (SOAR_APPROVAL_REQUIRED_ACTIONS)",
@@ -128,31 +132,31 @@ impl Responder {
             return record(ActionStatus::SkippedSample, json!("sample finding: never acted on"));
         }
         // The ingest policy suppresses archived findings; Rust holds the line if it does not.
-        if doc.alert.archived && request.action != NOTIFY {
+        if doc.alert.archived && !kind.is_some_and(ActionKind::is_notify) {
             return record(
                 ActionStatus::SkippedArchived,
                 json!("archived finding: an analyst closed it in its source, nothing is acted on"),
             );
         }
-        if !KNOWN_ACTIONS.contains(&request.action.as_str()) {
+        let (Some(action), Some(kind)) = (action, kind) else {
             entry
                 .notes
                 .push(format!("unknown action type `{}` refused", request.action));
             return record(
                 ActionStatus::SkippedNotAllowed,
-                json!(format!("unknown action type; known: {}", KNOWN_ACTIONS.join(", "))),
+                json!(format!("unknown action type; known: {}", ActionKind::names(", "))),
             );
-        }
+        };
         if let Some(allowed) = &self.settings.allowed_actions
             && !escalation
-            && !allowed.contains(&request.action)
+            && !allowed.contains(&kind)
         {
             return record(
                 ActionStatus::SkippedNotAllowed,
                 json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"),
             );
         }
-        if request.action != NOTIFY
+        if !kind.is_notify()
             && let Err(why) = check_target(doc, &request.target)
         {
             entry
@@ -160,7 +164,7 @@ impl Responder {
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
             return record(ActionStatus::SkippedInvalidTarget, json!(why));
         }
-        if request.action != NOTIFY
+        if !kind.is_notify()
             && let Some(why) = self.protection(doc, &request.target).await
         {
             entry
@@ -220,10 +224,12 @@ impl Responder {
                 }
             }
         }
-        let result = if request.action == NOTIFY {
-            self.notifier.notify(&notification(doc, &request)).await
-        } else {
-            self.remediator.execute(&doc.alert, &request).await
+        let result = match &action {
+            Action::Notify { subject, message, .. } => {
+                let notification = notification(doc, &request.target, subject.as_deref(), message.as_deref());
+                self.notifier.notify(&notification).await
+            }
+            _ => self.remediator.execute(&doc.alert, &request.target, &action).await,
         };
         match result {
             Ok(detail) => record(ActionStatus::Executed, detail),
@@ -305,30 +311,38 @@ pub(crate) fn well_formed_id(kind: &ResourceKind, id: &str) -> Result<(), String
 }
 
 /// The notification Rust sends on its own authority after an error: fixed text, no policy input.
-fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) -> ActionRequest {
+fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) -> Planned {
     let alert = &doc.alert;
-    ActionRequest {
-        action: NOTIFY.to_string(),
+    let subject = format!("[soar] needs a person: {} phase failed for {}", phase, alert.id);
+    let message = format!(
+        "soar could not decide alert {} ({}, severity {}) because the {} phase failed: {}. \
+         Nothing was done automatically; please review it by hand.",
+        alert.id, alert.kind, alert.severity, phase, error
+    );
+    let request = ActionRequest {
+        action: ActionKind::Notify.as_str().to_string(),
         target: Target {
             kind: ResourceKind::Other(CHANNEL.into()),
             id: channel.to_string(),
         },
-        params: json!({
-            "subject": format!("[soar] needs a person: {} phase failed for {}", phase, alert.id),
-            "message": format!(
-                "soar could not decide alert {} ({}, severity {}) because the {} phase failed: {}. \
-                 Nothing was done automatically; please review it by hand.",
-                alert.id, alert.kind, alert.severity, phase, error
-            ),
-            "escalation": true,
-        }),
+        params: json!({"subject": subject, "message": message, "escalation": true}),
         requires_approval: false,
         reason: format!("escalation: the {phase} phase failed"),
+    };
+    let action = Action::Notify {
+        subject: Some(subject),
+        message: Some(message),
+        page: None,
+        escalation: true,
+    };
+    Planned {
+        request,
+        action: Some(action),
     }
 }
 
 /// A message a person can act on: what happened, what soar did or waits to do, how to undo it.
-fn notification(doc: &Document, request: &ActionRequest) -> Notification {
+fn notification(doc: &Document, channel: &Target, subject: Option<&str>, message: Option<&str>) -> Notification {
     let verdict = doc.verdict.clone();
     let label = verdict.as_ref().map(|v| v.verdict.as_str()).unwrap_or("undetermined");
     let severity = verdict.as_ref().map(|v| v.severity.as_str()).unwrap_or("unknown");
@@ -344,7 +358,7 @@ fn notification(doc: &Document, request: &ActionRequest) -> Notification {
     if let Some(v) = &verdict {
         lines.extend(v.reasons.iter().map(|r| format!("  - {r}")));
     }
-    if let Some(message) = request.params["message"].as_str().filter(|m| !m.is_empty()) {
+    if let Some(message) = message.filter(|m| !m.is_empty()) {
         lines.push(message.to_string());
     }
     if !doc.actions.is_empty() {
@@ -373,9 +387,8 @@ fn notification(doc: &Document, request: &ActionRequest) -> Notification {
     }
     Notification {
         alert_id: alert.id.clone(),
-        channel: request.target.id.clone(),
-        subject: request.params["subject"]
-            .as_str()
+        channel: channel.id.clone(),
+        subject: subject
             .map(String::from)
             .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title)),
         message: lines.join("\n"),

@@ -1,0 +1,323 @@
+//! The action vocabulary: every response soar can carry out, as one type.
+//!
+//! A remediate decision lists actions as `{type, target, params}` ([`ActionRequest`]). Each
+//! request is decoded once into an [`Action`] whose variant carries its typed parameters, so that a
+//! dry run refuses the same malformed parameters an enforced run would, naming the field
+//! (`decision.actions[2].params.tags`). Everything else that needs the list of action types (the
+//! deployment's allow-list and approval list, the contract text a policy author reads, the
+//! function's environment checks) reads it from [`ActionKind`], which is derived from [`Action`].
+//!
+//! Adding an action type: one variant here (its wire name on both attribute lines), one arm in
+//! the responder that carries it out (`soar-respond`), and the policies and tests that use it.
+//!
+//! [`ActionRequest`]: crate::document::ActionRequest
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use strum::{EnumDiscriminants, IntoEnumIterator};
+
+/// One action with its typed parameters, decoded from a request's `type` and `params` by
+/// [`Action::decode`]; a parameter the variant does not know is a shape error (a typo such as
+/// `tag` for `tags` is caught before anything is planned).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, EnumDiscriminants)]
+#[serde(deny_unknown_fields)]
+#[strum_discriminants(name(ActionKind))]
+#[strum_discriminants(derive(strum::EnumString, strum::IntoStaticStr, strum::EnumIter, Hash, PartialOrd, Ord))]
+#[strum_discriminants(doc = "An action type without its parameters: the allow-list's and the ledger's unit.")]
+pub enum Action {
+    /// Cuts an instance off the network: every ENI moves to an allow-all "untracking" group, then
+    /// to a quarantine group without rules (tracked connections survive a plain group change).
+    /// Rollback data: the original groups of each ENI.
+    #[serde(rename = "ec2.isolate")]
+    #[strum_discriminants(strum(serialize = "ec2.isolate"))]
+    Ec2Isolate {},
+    /// EBS snapshots of every volume of an instance (CreateSnapshot), tagged `soar:alert-id` and
+    /// `soar:instance-id`, plus `tags` (soar's own two keys win over the policy's).
+    #[serde(rename = "ec2.snapshot")]
+    #[strum_discriminants(strum(serialize = "ec2.snapshot"))]
+    Ec2Snapshot {
+        #[serde(default)]
+        tags: Option<Tags>,
+    },
+    /// StopInstances. Loses the instance's memory: waits for approval by default.
+    #[serde(rename = "ec2.stop")]
+    #[strum_discriminants(strum(serialize = "ec2.stop"))]
+    Ec2Stop {},
+    /// CreateTags on the target.
+    #[serde(rename = "ec2.tag")]
+    #[strum_discriminants(strum(serialize = "ec2.tag"))]
+    Ec2Tag { tags: Tags },
+    /// Termination and stop protection (ModifyInstanceAttribute), so evidence survives cleanup.
+    #[serde(rename = "ec2.protect")]
+    #[strum_discriminants(strum(serialize = "ec2.protect"))]
+    Ec2Protect {},
+    /// IAM UpdateAccessKey to `Inactive`. `user_name`: the key's IAM user; empty or absent means
+    /// the `user_name` attribute of the alert's resource.
+    #[serde(rename = "iam.deactivate_access_key")]
+    #[strum_discriminants(strum(serialize = "iam.deactivate_access_key"))]
+    IamDeactivateAccessKey {
+        #[serde(default)]
+        user_name: String,
+    },
+    /// A message to people on the target channel: what happened, what soar did, how to undo it.
+    #[serde(rename = "notify")]
+    #[strum_discriminants(strum(serialize = "notify"))]
+    Notify {
+        /// Replaces the default subject (`[soar] <verdict> (<severity>): <title>`).
+        #[serde(default)]
+        subject: Option<String>,
+        /// A line added to the message, after the verdict's reasons.
+        #[serde(default)]
+        message: Option<String>,
+        /// Accepted for the policy author's benefit; paging follows the verdict's `page`.
+        #[serde(default)]
+        page: Option<bool>,
+        /// Set by Rust on its own notification after an error, never by a policy's choice.
+        #[serde(default)]
+        escalation: bool,
+    },
+}
+
+/// EC2 tags to set: key → value. Limits from the EC2 API reference (Tag): keys 1-128 characters
+/// and not starting with the reserved `aws:` prefix, values at most 256 characters, at most 50
+/// tags on a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Tags(BTreeMap<String, String>);
+
+impl Tags {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Checked inside the map visitor, so that the error carries the field's path.
+        struct TagsVisitor;
+        impl<'de> serde::de::Visitor<'de> for TagsVisitor {
+            type Value = Tags;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of tag key → string value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tags, A::Error> {
+                use serde::de::Error;
+                let mut tags = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, String>()? {
+                    let chars = key.chars().count();
+                    if chars == 0 || chars > 128 {
+                        return Err(A::Error::custom(format!("tag key `{key}` must be 1-128 characters")));
+                    }
+                    if key.to_ascii_lowercase().starts_with("aws:") {
+                        return Err(A::Error::custom(format!(
+                            "tag key `{key}`: the `aws:` prefix is reserved"
+                        )));
+                    }
+                    if value.chars().count() > 256 {
+                        return Err(A::Error::custom(format!(
+                            "the value of tag `{key}` is over 256 characters"
+                        )));
+                    }
+                    tags.insert(key, value);
+                }
+                if tags.is_empty() {
+                    return Err(A::Error::custom(
+                        "no tags to set: expected an object of one or more key → value",
+                    ));
+                }
+                if tags.len() > 50 {
+                    return Err(A::Error::custom(format!("{} tags: EC2 allows at most 50", tags.len())));
+                }
+                Ok(Tags(tags))
+            }
+        }
+        deserializer.deserialize_map(TagsVisitor)
+    }
+}
+
+impl Action {
+    /// The variant without its parameters.
+    pub fn kind(&self) -> ActionKind {
+        ActionKind::from(self)
+    }
+
+    /// Decodes a request's `type` and `params` (absent or `null`: none).
+    ///
+    /// `Ok(None)`: `type` names no action soar knows (the caller records and refuses it).
+    /// `Err((field, problem))`: the parameters do not fit the type; `field` is relative to the
+    /// request, e.g. `params.tags`, or `params` itself.
+    pub fn decode(action_type: &str, params: &Value) -> Result<Option<Action>, (String, String)> {
+        if action_type.parse::<ActionKind>().is_err() {
+            return Ok(None);
+        }
+        let params = match params {
+            Value::Null => Value::Object(Map::new()),
+            other => other.clone(),
+        };
+        // Externally tagged (`{"ec2.tag": params}`): serde reads the parameters straight from
+        // the map, so a nested error keeps its path (an adjacently tagged enum buffers them).
+        let mut tagged = Map::new();
+        tagged.insert(action_type.to_string(), params);
+        serde_path_to_error::deserialize(Value::Object(tagged))
+            .map(Some)
+            .map_err(|e| {
+                // The first segment is the variant (the type); the rest is inside `params`.
+                let inside: Vec<String> = e.path().iter().skip(1).map(ToString::to_string).collect();
+                let mut field = std::iter::once("params".to_string())
+                    .chain(inside)
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let problem = e.into_inner().to_string();
+                // serde names a missing field in the message, at its parent's path.
+                if let Some(name) = problem
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                {
+                    field = format!("{field}.{name}");
+                }
+                (field, problem)
+            })
+    }
+}
+
+impl ActionKind {
+    /// The wire name (`ec2.isolate`), as policies and the environment write it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every action type, in declaration order.
+    pub fn all() -> impl Iterator<Item = ActionKind> {
+        ActionKind::iter()
+    }
+
+    /// The wire names of every action type, joined by `sep` (for messages and the contract).
+    pub fn names(sep: &str) -> String {
+        ActionKind::iter().map(ActionKind::as_str).collect::<Vec<_>>().join(sep)
+    }
+
+    /// A notification changes nothing in the account: the resource guard rails (archived findings,
+    /// target checks, protection) do not apply to it.
+    pub fn is_notify(self) -> bool {
+        self == ActionKind::Notify
+    }
+
+    /// Reads a wire name, with an error that lists the known ones.
+    pub fn parse(name: &str) -> Result<ActionKind, String> {
+        name.parse()
+            .map_err(|_| format!("unknown action `{name}`; known: {}", ActionKind::names(", ")))
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ActionKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Actions that destroy evidence (an instance's memory): they wait for a person by default.
+pub const EVIDENCE_LOSING_ACTIONS: &[ActionKind] = &[ActionKind::Ec2Stop];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_round_trips_through_its_wire_name_and_decodes_without_params() {
+        for kind in ActionKind::all() {
+            assert_eq!(ActionKind::parse(kind.as_str()), Ok(kind));
+            let params = if kind == ActionKind::Ec2Tag {
+                json!({"tags": {"k": "v"}})
+            } else {
+                Value::Null
+            };
+            let action = Action::decode(kind.as_str(), &params).unwrap().unwrap();
+            assert_eq!(action.kind(), kind);
+        }
+        assert_eq!(
+            ActionKind::names(","),
+            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,iam.deactivate_access_key,notify"
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_not_errors_but_not_actions_either() {
+        assert_eq!(Action::decode("rm.rf", &json!({"x": 1})), Ok(None));
+        assert!(
+            ActionKind::parse("ec2.nuke")
+                .unwrap_err()
+                .contains("known: ec2.isolate")
+        );
+    }
+
+    #[test]
+    fn bad_parameters_name_their_field() {
+        let cases = [
+            ("ec2.tag", json!({}), "params.tags", "missing field `tags`"),
+            ("ec2.tag", json!({"tags": {}}), "params.tags", "no tags to set"),
+            ("ec2.tag", json!({"tags": "x"}), "params.tags", "expected a map"),
+            (
+                "ec2.tag",
+                json!({"tags": {"a": 1}}),
+                "params.tags.a",
+                "expected a string",
+            ),
+            ("ec2.tag", json!({"tags": {"aws:x": "1"}}), "params.tags", "reserved"),
+            (
+                "ec2.tag",
+                json!({"tag": {"a": "b"}}),
+                "params.tag",
+                "unknown field `tag`",
+            ),
+            (
+                "ec2.isolate",
+                json!({"force": true}),
+                "params.force",
+                "unknown field `force`",
+            ),
+            ("ec2.isolate", json!([1]), "params", ""),
+            (
+                "iam.deactivate_access_key",
+                json!({"user_name": 7}),
+                "params.user_name",
+                "expected a string",
+            ),
+            (
+                "notify",
+                json!({"message": ["a"]}),
+                "params.message",
+                "expected a string",
+            ),
+        ];
+        for (kind, params, field, problem) in cases {
+            let (got_field, got_problem) = Action::decode(kind, &params).unwrap_err();
+            assert_eq!(got_field, field, "{kind} {params}: {got_problem}");
+            assert!(got_problem.contains(problem), "{kind} {params}: {got_problem}");
+        }
+    }
+
+    #[test]
+    fn typed_parameters_are_read() {
+        let Some(Action::Ec2Tag { tags }) =
+            Action::decode("ec2.tag", &json!({"tags": {"soar:alert-id": "a1"}})).unwrap()
+        else {
+            panic!("not a tag action")
+        };
+        assert_eq!(tags.iter().collect::<Vec<_>>(), [("soar:alert-id", "a1")]);
+        assert_eq!(
+            Action::decode("iam.deactivate_access_key", &json!({})).unwrap(),
+            Some(Action::IamDeactivateAccessKey {
+                user_name: String::new()
+            })
+        );
+    }
+}
