@@ -1,6 +1,9 @@
 //! The whole function chain on a local AWS endpoint (moto): the four functions as the Lambda
 //! binaries build them (`soar_lambda::wire`), fed by the same pump that `soar local pump` uses.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_aws::pump::{Invoke, Route, drain};

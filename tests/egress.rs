@@ -5,6 +5,9 @@
 //! policy that asks every provider about every indicator in every writing. An internal value
 //! must reach no server; a public one must reach one.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::parse_input;

@@ -2,6 +2,9 @@
 //! webhooks): every request is recorded; a responder function decides each answer, including
 //! its status, headers, body and how long it takes.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,6 +2,9 @@
 //! APIs: the shared cache, the egress guard, and quotas kept across concurrent function instances
 //! (the latter on a moto server, as the functions run in AWS).
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::decision::{Policies, PolicyError};

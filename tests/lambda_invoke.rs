@@ -1,6 +1,9 @@
 //! Each function under cargo lambda's emulator, invoked with `cargo lambda invoke --data-file` on
 //! the event files in tests/events, against a moto server.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 use soar_aws::pump::Invoke;
 use soar_aws::setup::setup;

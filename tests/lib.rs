@@ -1,5 +1,8 @@
 //! Shared helpers for soar's tests: fixture paths and the local stack (moto) on 127.0.0.1.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod fake_http;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,8 @@
 //! The shipped policies, end to end in one process, over the public fixtures and soar's scenarios.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_core::alert::IndicatorKind;
 use soar_core::document::{ActionStatus, Phase, VerdictKind};
 use soar_core::files::{ThreatListProvider, load_inventory};

@@ -3,6 +3,9 @@
 //! configuration typos that stop soar instead of silently disabling it, and policy failures
 //! that escalate instead of silencing. Each runs the `soar` binary as a user would.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::io::Read;
 use std::process::{Command, Output, Stdio};

@@ -1,5 +1,8 @@
 //! The DynamoDB and SQS adapters against a real local endpoint (moto server).
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::json;
 use soar_aws::setup::setup;
 use soar_aws::{DynamoState, SqsForwarder, SqsQueue, sdk};

@@ -2,6 +2,9 @@
 //! bundle named as `AWS_CA_BUNDLE` would be is trusted; the Amazon roots alone refuse a
 //! certificate they did not issue.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aws_sdk_sqs::error::DisplayErrorContext;
 use soar_aws::sdk;
 use soar_tests::Moto;

@@ -3,6 +3,9 @@
 //! `cargo build --profile profiling -p soar-bench --example decide` then
 //! `valgrind --tool=callgrind target/profiling/examples/decide ingest 2`.
 
+// A benchmark driver: a failed unwrap stops the measurement, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_core::document::Phase;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::sync::Arc;

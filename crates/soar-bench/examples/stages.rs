@@ -1,6 +1,9 @@
 //! Where a decision's time goes: engine clone, input parse, evaluation, output. Run with
 //! `cargo run --release -p soar-bench --example stages` from the repository root.
 
+// A benchmark driver: a failed unwrap stops the measurement, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_core::document::Phase;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree};
 use std::sync::Arc;

@@ -2,6 +2,9 @@
 //! phase), and what the build-time check does (all four bundles, then the contract probe).
 //! `cargo run --profile profiling -p soar-bench --example startup`.
 
+// A benchmark driver: a failed unwrap stops the measurement, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_core::Phase;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree};
 use std::sync::Arc;

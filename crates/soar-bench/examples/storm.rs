@@ -2,6 +2,9 @@
 //! `cargo build --profile profiling -p soar-bench --example storm` then
 //! `valgrind --tool=callgrind target/profiling/examples/storm 500` from the repository root.
 
+// A benchmark driver: a failed unwrap stops the measurement, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 
 use std::sync::Arc;

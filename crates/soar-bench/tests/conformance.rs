@@ -2,6 +2,9 @@
 //! engine (regorus) and in the reference OPA engine, on the same bundles, data and inputs.
 //! `make opa-ref` fetches the reference library; without it this test says so and passes.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_bench::corpus;
 use soar_bench::opa::OpaLibrary;
 use soar_bench::reference::{ReferencePhases, canonical};

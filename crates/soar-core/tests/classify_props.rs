@@ -2,6 +2,9 @@
 //! forms an attacker (or a sloppy tool) may use, are always classified internal; documentation
 //! addresses and public names, written the same ways, never are.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::egress::OrgConfig;

@@ -1,6 +1,9 @@
 //! The Rust guard rails hold whatever the policies say: these tests use a scripted policy port
 //! that asks for the worst (isolate everything, send everything out) and check what happens.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 use soar_core::ActionKind;
 use soar_core::alert::IndicatorKind;

@@ -1,5 +1,8 @@
 //! The EC2 adapter against a moto server: inventory, isolation, snapshots, tags, protection.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::json;
 use soar_aws::sdk::{self, AccountConfigs};
 use soar_core::alert::{Resource, ResourceKind};

@@ -2,6 +2,9 @@
 //! answer mapped to the common shape, not-found, 429 with Retry-After, a slow answer, and
 //! malformed answers. No test needs the internet.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::alert::{Indicator, IndicatorKind};

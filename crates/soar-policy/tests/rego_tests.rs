@@ -1,5 +1,8 @@
 //! The policy suite (`*_test.rego`) as part of `cargo test`: the same runner as `soar policy test`.
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_policy::{PolicyTree, testing};
 
 #[test]

@@ -1,5 +1,8 @@
 //! Notifications over real HTTP (a local webhook receiver) and a real local endpoint (moto).
 
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use soar_aws::sdk;
 use soar_core::ports::{Notification, Notifier};
 use soar_respond::{AwsNotifier, Webhook};
