@@ -59,7 +59,7 @@ impl Stack {
 
     async fn start_with(mode: Mode, extra: &[(&str, &str)]) -> Stack {
         let moto = Moto::start();
-        let aws = sdk::local(&moto.endpoint()).await;
+        let aws = sdk::local(&moto.endpoint()).await.unwrap();
         let env = setup(&aws, "soar").await.expect("setup");
         let topic = aws_sdk_sns::Client::new(&aws)
             .create_topic()

@@ -210,7 +210,7 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     use soar_aws::sdk;
     use soar_lambda::{Config, wire};
     let moto = soar_tests::Moto::start();
-    let aws = sdk::local(&moto.endpoint()).await;
+    let aws = sdk::local(&moto.endpoint()).await.unwrap();
     let env = soar_aws::setup::setup(&aws, "soar").await.unwrap();
     let config = Config::from_lookup(|k| env.vars.get(k).cloned()).unwrap();
     let policies = soar_lambda::policies().unwrap();

@@ -57,7 +57,7 @@ fn failures(response: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn each_function_answers_its_events_under_the_emulator() {
     let moto = Moto::start();
-    let aws = sdk::local(&moto.endpoint()).await;
+    let aws = sdk::local(&moto.endpoint()).await.unwrap();
     let env = setup(&aws, "soar").await.unwrap();
     let mut function_env: Vec<(String, String)> = env.vars.clone().into_iter().collect();
     for (k, v) in [

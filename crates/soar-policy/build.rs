@@ -7,6 +7,9 @@
 //! is ever built around a bundle that cannot load. (Decision shapes are checked by the contract
 //! probe in `soar policy test`, and when the functions are built: soar-lambda's build script.)
 
+// A build script reports a failure by panicking: cargo prints the message and stops the build.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

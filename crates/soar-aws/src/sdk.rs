@@ -13,10 +13,9 @@ pub async fn load() -> Result<SdkConfig, soar_https::HttpsError> {
 }
 
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.
-pub async fn local(endpoint: &str) -> SdkConfig {
-    local_trusting(endpoint, None)
-        .await
-        .expect("the embedded Amazon roots make a TLS context (tested in soar-https)")
+/// Errors: as [`local_trusting`] (the embedded Amazon roots always make a TLS context).
+pub async fn local(endpoint: &str) -> Result<SdkConfig, soar_https::HttpsError> {
+    local_trusting(endpoint, None).await
 }
 
 /// A local endpoint as [`local`], over HTTPS with a certificate the PEM bundle at `ca_bundle`

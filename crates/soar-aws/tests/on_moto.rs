@@ -24,7 +24,7 @@ fn document(updated_at: &str) -> Document {
 }
 
 async fn state(moto: &Moto) -> (DynamoState, sdk::SdkConfig, soar_aws::setup::Environment) {
-    let config = sdk::local(&moto.endpoint()).await;
+    let config = sdk::local(&moto.endpoint()).await.unwrap();
     let env = setup(&config, "t").await.expect("setup");
     let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&config), env.vars["SOAR_TABLE"].clone());
     (state, config, env)
@@ -33,7 +33,7 @@ async fn state(moto: &Moto) -> (DynamoState, sdk::SdkConfig, soar_aws::setup::En
 #[tokio::test]
 async fn setup_is_idempotent_and_prints_the_environment() {
     let moto = Moto::start();
-    let config = sdk::local(&moto.endpoint()).await;
+    let config = sdk::local(&moto.endpoint()).await.unwrap();
     let first = setup(&config, "soar").await.unwrap();
     let second = setup(&config, "soar").await.unwrap();
     assert_eq!(first.vars, second.vars);

@@ -39,7 +39,7 @@ async fn aws_clients_trust_the_named_bundle_and_refuse_other_certificates() {
     let listed = sqs.list_queues().send().await.unwrap();
     assert_eq!(listed.queue_urls(), [url]);
 
-    let amazon_roots_only = sdk::local(&moto.endpoint()).await;
+    let amazon_roots_only = sdk::local(&moto.endpoint()).await.unwrap();
     let refused = aws_sdk_sqs::Client::new(&amazon_roots_only).list_queues().send().await;
     let error = DisplayErrorContext(refused.unwrap_err()).to_string();
     assert!(error.contains("UnknownIssuer"), "{error}");

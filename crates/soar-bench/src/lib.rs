@@ -7,6 +7,9 @@
 //! The `soar-bench` binary (`make bench`) measures; `tests/conformance.rs` (`make test`) proves
 //! both engines decide the whole corpus identically.
 
+// A benchmark harness, not a runtime crate: a failed expectation stops the measurement with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod coldstart;
 pub mod corpus;
 pub mod opa;

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 /// `--endpoint-url` means a local endpoint (moto): dummy credentials. Without it, the standard
 /// AWS environment (credentials, region, `AWS_ENDPOINT_URL`) applies.
-pub async fn config(endpoint: Option<&str>) -> Result<sdk::SdkConfig, String> {
+pub(crate) async fn config(endpoint: Option<&str>) -> Result<sdk::SdkConfig, String> {
     match endpoint {
-        Some(url) => Ok(sdk::local(url).await),
+        Some(url) => sdk::local(url).await.map_err(|e| e.to_string()),
         None => sdk::load().await.map_err(|e| e.to_string()),
     }
 }
 
-pub async fn run_setup(endpoint: Option<&str>, prefix: &str) -> Result<ExitCode, String> {
+pub(crate) async fn run_setup(endpoint: Option<&str>, prefix: &str) -> Result<ExitCode, String> {
     let aws = config(endpoint).await?;
     let mut env = setup(&aws, prefix).await?;
     if let Some(url) = endpoint {
@@ -23,7 +23,7 @@ pub async fn run_setup(endpoint: Option<&str>, prefix: &str) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn required(name: &str) -> Result<String, String> {
+pub(crate) fn required(name: &str) -> Result<String, String> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
@@ -32,7 +32,7 @@ pub fn required(name: &str) -> Result<String, String> {
 
 /// Approves a pending action and hands the alert to the remediate queue again, where the
 /// remediate function carries the approved action out (once).
-pub async fn run_approve(
+pub(crate) async fn run_approve(
     endpoint: Option<&str>,
     alert_id: &str,
     action: &str,

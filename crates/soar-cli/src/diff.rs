@@ -17,16 +17,16 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
 /// Exit code when at least one alert's handling changed.
-pub const CHANGED: u8 = 3;
+pub(crate) const CHANGED: u8 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Markdown,
 }
 
 #[derive(clap::Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The git revision to compare with (a commit, branch or tag, e.g. `origin/main`).
     #[arg(long)]
     base: String,
@@ -57,7 +57,7 @@ impl Compared {
     }
 }
 
-pub async fn run(args: DiffArgs) -> Result<ExitCode, String> {
+pub(crate) async fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let base_tree = tree_at(&args.policies, &args.base)?;
     let head_tree = PolicyTree::from_dir(&args.policies).map_err(|e| e.to_string())?;
     let base = Arc::new(PolicySet::from_tree(&base_tree, DEFAULT_TIME_LIMIT));
@@ -212,32 +212,31 @@ fn show(value: &Option<String>) -> &str {
 
 fn text(compared: &[Compared], (rev, base_revisions, head_revisions): (&str, String, String)) -> String {
     let mut out = String::new();
-    writeln!(out, "base     {rev}: {base_revisions}").unwrap();
-    writeln!(out, "working  tree: {head_revisions}").unwrap();
+    _ = writeln!(out, "base     {rev}: {base_revisions}");
+    _ = writeln!(out, "working  tree: {head_revisions}");
     for c in compared.iter().filter(|c| c.changed()) {
         let id = c.head.alert_id.as_deref().or(c.base.alert_id.as_deref()).unwrap_or("");
-        writeln!(out, "CHANGED {}  {id}", c.label).unwrap();
+        _ = writeln!(out, "CHANGED {}  {id}", c.label);
         for (field, base, head) in [
             ("status", Some(c.base.status.clone()), Some(c.head.status.clone())),
             ("verdict", c.base.verdict.clone(), c.head.verdict.clone()),
             ("severity", c.base.severity.clone(), c.head.severity.clone()),
         ] {
             if base != head {
-                writeln!(out, "  {field:<9} {} -> {}", show(&base), show(&head)).unwrap();
+                _ = writeln!(out, "  {field:<9} {} -> {}", show(&base), show(&head));
             }
         }
         for (sign, action) in action_changes(&c.base.actions, &c.head.actions) {
-            writeln!(out, "  action    {sign} {action}").unwrap();
+            _ = writeln!(out, "  action    {sign} {action}");
         }
     }
     let changed = compared.iter().filter(|c| c.changed()).count();
-    writeln!(
+    _ = writeln!(
         out,
         "{} alerts compared, {changed} changed, {} unchanged",
         compared.len(),
         compared.len() - changed
-    )
-    .unwrap();
+    );
     out
 }
 
@@ -253,23 +252,21 @@ fn action_changes<'a>(base: &'a BTreeSet<String>, head: &'a BTreeSet<String>) ->
 fn markdown(compared: &[Compared], rev: &str) -> String {
     let changed: Vec<&Compared> = compared.iter().filter(|c| c.changed()).collect();
     let mut out = String::new();
-    writeln!(
+    _ = writeln!(
         out,
         "### soar policy diff: {} of {} alerts handled differently than at `{rev}`\n",
         changed.len(),
         compared.len()
-    )
-    .unwrap();
+    );
     if changed.is_empty() {
-        writeln!(
+        _ = writeln!(
             out,
             "No alert in the corpus changes status, verdict, severity or actions."
-        )
-        .unwrap();
+        );
         return out;
     }
-    writeln!(out, "| Alert | Status | Verdict | Severity | Actions |").unwrap();
-    writeln!(out, "|---|---|---|---|---|").unwrap();
+    _ = writeln!(out, "| Alert | Status | Verdict | Severity | Actions |");
+    _ = writeln!(out, "|---|---|---|---|---|");
     let cell = |base: &Option<String>, head: &Option<String>| {
         if base == head {
             escape(show(head))
@@ -283,7 +280,7 @@ fn markdown(compared: &[Compared], rev: &str) -> String {
             .map(|(sign, a)| format!("{} `{}`", if sign == '-' { "−" } else { "+" }, escape(a)))
             .collect::<Vec<_>>()
             .join("<br>");
-        writeln!(
+        _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
             escape(&c.label),
@@ -295,8 +292,7 @@ fn markdown(compared: &[Compared], rev: &str) -> String {
             } else {
                 actions
             },
-        )
-        .unwrap();
+        );
     }
     out
 }

@@ -4,14 +4,14 @@ use std::io::Read;
 use std::path::Path;
 
 /// One unit to parse: where it came from and its bytes.
-pub struct RawInput {
+pub(crate) struct RawInput {
     pub label: String,
     pub bytes: Vec<u8>,
 }
 
 /// Reads `path` and splits NDJSON. A file whose first non-empty line is a complete JSON value and
 /// that has more lines is NDJSON; anything else (pretty-printed JSON included) is one input.
-pub fn read(path: &Path) -> Result<Vec<RawInput>, String> {
+pub(crate) fn read(path: &Path) -> Result<Vec<RawInput>, String> {
     let label = path.display().to_string();
     let bytes = if label == "-" {
         let mut buf = Vec::new();

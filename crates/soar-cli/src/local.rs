@@ -38,7 +38,7 @@ fn print_delivery(d: &Delivery) {
 }
 
 /// Delivers the queues' messages to the emulator at 127.0.0.1:`port` until they stay empty.
-pub async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCode, String> {
+pub(crate) async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCode, String> {
     let aws = config(endpoint).await?;
     let routes = routes(&aws, |name| {
         std::env::var(name).map_err(|_| format!("{name} is not set (see `soar setup`)"))
@@ -52,11 +52,11 @@ pub async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCode, Str
 
 /// The whole system on this machine: moto, setup, a lab instance, the four functions under the
 /// emulator, GuardDuty findings on the EventBridge bus, delivery, and the timeline.
-pub async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
+pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     println!("soar local demo: the four functions under cargo lambda's emulator, AWS on a local moto server\n");
     let moto = Moto::start(workspace)?;
     println!("  moto        {}", moto.endpoint());
-    let aws = sdk::local(&moto.endpoint()).await;
+    let aws = sdk::local(&moto.endpoint()).await.map_err(|e| e.to_string())?;
     let env = setup(&aws, "soar").await?;
     println!(
         "  setup       table {}, 4 queues with dead-letter queues, rule {}",

@@ -31,7 +31,7 @@ fn enforce_floor(fail_under: Option<f64>, actual: Option<f64>, what: &str) -> bo
     }
 }
 
-pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Result<ExitCode, String> {
+pub(crate) fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Result<ExitCode, String> {
     let tree = tree(dir)?;
     let mut report = testing::run(&tree, coverage);
     // The decisions' shape is part of the policies' contract with the Rust side: the same probe
@@ -53,7 +53,7 @@ pub fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) -> Resu
 }
 
 /// `soar policy scenario`: every scenario in `dir`, with coverage when asked.
-pub async fn scenario(
+pub(crate) async fn scenario(
     policies: Option<&Path>,
     dir: &Path,
     coverage: bool,
@@ -81,7 +81,7 @@ pub async fn scenario(
 
 /// A ready policy input (with `context`) is evaluated as it is; any alert is run through the
 /// phases before `phase` in memory, and the decision `phase` took is printed.
-pub async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<ExitCode, String> {
+pub(crate) async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> Result<ExitCode, String> {
     let set = match policies {
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),

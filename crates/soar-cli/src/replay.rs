@@ -39,7 +39,11 @@ async fn stored(state: &DynamoState, alert_id: &str) -> Result<Document, String>
         })
 }
 
-pub async fn replay(endpoint: Option<&str>, alert_id: &str, policies: Option<&Path>) -> Result<ExitCode, String> {
+pub(crate) async fn replay(
+    endpoint: Option<&str>,
+    alert_id: &str,
+    policies: Option<&Path>,
+) -> Result<ExitCode, String> {
     let state = state(endpoint).await?;
     let recorded = stored(&state, alert_id).await?;
     let policies = Arc::new(match policies {
@@ -144,7 +148,7 @@ fn outcome_line(o: &AlertOutcome) -> String {
     )
 }
 
-pub async fn list(endpoint: Option<&str>, limit: usize) -> Result<ExitCode, String> {
+pub(crate) async fn list(endpoint: Option<&str>, limit: usize) -> Result<ExitCode, String> {
     let state = state(endpoint).await?;
     let alerts = state.recent_alerts(limit).await.map_err(|e| e.to_string())?;
     if alerts.is_empty() {
@@ -159,7 +163,7 @@ pub async fn list(endpoint: Option<&str>, limit: usize) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn show(endpoint: Option<&str>, alert_id: &str, as_json: bool) -> Result<ExitCode, String> {
+pub(crate) async fn show(endpoint: Option<&str>, alert_id: &str, as_json: bool) -> Result<ExitCode, String> {
     let state = state(endpoint).await?;
     let doc = stored(&state, alert_id).await?;
     let ledger = state.ledger(alert_id).await.map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@ use soar_core::{Document, EnrichmentStatus};
 use std::fmt::Write as _;
 
 #[derive(Serialize)]
-pub struct InputReport {
+pub(crate) struct InputReport {
     pub input: String,
     pub alert_id: Option<String>,
     pub status: &'static str,
@@ -22,7 +22,7 @@ pub struct InputReport {
 }
 
 impl InputReport {
-    pub fn rejected(input: String, error: String) -> Self {
+    pub(crate) fn rejected(input: String, error: String) -> Self {
         InputReport {
             input,
             alert_id: None,
@@ -38,7 +38,7 @@ impl InputReport {
         }
     }
 
-    pub fn from_outcome(input: String, outcome: &RunOutcome) -> Self {
+    pub(crate) fn from_outcome(input: String, outcome: &RunOutcome) -> Self {
         let doc = outcome.document.as_ref();
         let verdict = doc.and_then(|d| d.verdict.as_ref());
         InputReport {
@@ -61,7 +61,7 @@ impl InputReport {
     }
 
     /// Rejected (or failed) inputs make `soar run` exit 1.
-    pub fn is_rejected(&self) -> bool {
+    pub(crate) fn is_rejected(&self) -> bool {
         self.status == IngestStatus::Rejected.as_str() || self.status == IngestStatus::Failed.as_str()
     }
 }
@@ -85,7 +85,7 @@ fn actions(doc: &Document) -> Vec<Value> {
 }
 
 /// The readable form: a few aligned lines per alert.
-pub fn human(report: &InputReport, doc: Option<&Document>) -> String {
+pub(crate) fn human(report: &InputReport, doc: Option<&Document>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", report.input);
     if let Some(doc) = doc {

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Policy folder (default: the policies built into this binary).
     #[arg(long)]
     policies: Option<PathBuf>,
@@ -39,7 +39,7 @@ pub struct RunArgs {
     files: Vec<PathBuf>,
 }
 
-pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
+pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let policies = Arc::new(match &args.policies {
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),

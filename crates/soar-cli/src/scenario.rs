@@ -68,7 +68,7 @@ struct Expectation {
 
 /// What became of one input alert: the fields scenarios expect and diffs compare.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct AlertOutcome {
+pub(crate) struct AlertOutcome {
     pub alert_id: Option<String>,
     pub status: String,
     pub verdict: Option<String>,
@@ -81,7 +81,7 @@ pub struct AlertOutcome {
 
 impl AlertOutcome {
     /// Reads the outcome off a pipeline run.
-    pub fn of(out: &RunOutcome) -> Self {
+    pub(crate) fn of(out: &RunOutcome) -> Self {
         let doc = out.document.as_ref();
         let verdict = doc.and_then(|d| d.verdict.as_ref());
         AlertOutcome {
@@ -94,7 +94,7 @@ impl AlertOutcome {
         }
     }
 
-    pub fn rejected() -> Self {
+    pub(crate) fn rejected() -> Self {
         AlertOutcome {
             status: "rejected".into(),
             ..Default::default()
@@ -103,7 +103,7 @@ impl AlertOutcome {
 }
 
 /// `type target` of the actions that changed (or in dry run would change) something.
-pub fn effective_actions(doc: &Document) -> BTreeSet<String> {
+pub(crate) fn effective_actions(doc: &Document) -> BTreeSet<String> {
     doc.actions
         .iter()
         .filter(|a| a.status.is_effective())
@@ -112,7 +112,7 @@ pub fn effective_actions(doc: &Document) -> BTreeSet<String> {
 }
 
 /// A scenario file, read and checked, its inputs loaded.
-pub struct LoadedScenario {
+pub(crate) struct LoadedScenario {
     pub name: String,
     inputs: Vec<Vec<u8>>,
     inventory: Option<StaticInventory>,
@@ -121,7 +121,7 @@ pub struct LoadedScenario {
 }
 
 /// The scenario files of `dir`, sorted.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read scenario folder {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -132,7 +132,7 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 impl LoadedScenario {
-    pub fn load(file: &Path) -> Result<Self, String> {
+    pub(crate) fn load(file: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
         let scenario: Scenario = serde_json::from_str(&text).map_err(|e| format!("not a scenario: {e}"))?;
         if scenario.inputs.len() != scenario.expect.len() {
@@ -170,7 +170,7 @@ impl LoadedScenario {
     }
 
     /// Runs the inputs in order through one in-memory pipeline (so a redelivery is a duplicate).
-    pub async fn run(&self, policies: Arc<PolicySet>) -> Vec<Result<AlertOutcome, String>> {
+    pub(crate) async fn run(&self, policies: Arc<PolicySet>) -> Vec<Result<AlertOutcome, String>> {
         let org = policies.org_config().clone();
         let (mut parts, _) = Parts::in_memory(policies, org);
         if let Some(inventory) = &self.inventory {
@@ -220,7 +220,7 @@ impl LoadedScenario {
     }
 
     /// Every difference between the expectations and what happened, one message each.
-    pub async fn check(&self, policies: Arc<PolicySet>) -> Vec<String> {
+    pub(crate) async fn check(&self, policies: Arc<PolicySet>) -> Vec<String> {
         let mut problems = Vec::new();
         for (i, (outcome, expect)) in self.run(policies).await.into_iter().zip(&self.expect).enumerate() {
             match outcome {
@@ -274,7 +274,7 @@ impl Expectation {
 }
 
 /// Runs every scenario in `dir`; returns (passed, failed) and prints as it goes.
-pub async fn run(dir: &Path, policies: Arc<PolicySet>) -> Result<(usize, usize), String> {
+pub(crate) async fn run(dir: &Path, policies: Arc<PolicySet>) -> Result<(usize, usize), String> {
     let (mut passed, mut failed) = (0, 0);
     for file in files(dir)? {
         let name = file

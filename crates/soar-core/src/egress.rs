@@ -271,6 +271,8 @@ struct Ranges {
 fn ranges() -> &'static Ranges {
     static RANGES: OnceLock<Ranges> = OnceLock::new();
     RANGES.get_or_init(|| {
+        // The tables are constants; `built_in_ranges_parse` (below) proves each one parses.
+        #[allow(clippy::expect_used)]
         let net = |s: &str| s.parse::<IpNet>().expect("a valid built-in range");
         Ranges {
             internal: NOT_GLOBALLY_REACHABLE.iter().map(|(s, why)| (net(s), *why)).collect(),
@@ -435,6 +437,18 @@ pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn built_in_ranges_parse() {
+        for range in NOT_GLOBALLY_REACHABLE
+            .iter()
+            .map(|(s, _)| *s)
+            .chain(DOCUMENTATION.iter().copied())
+        {
+            assert!(range.parse::<IpNet>().is_ok(), "{range}");
+        }
+        assert!(!ranges().internal.is_empty());
+    }
 
     fn ind(kind: IndicatorKind, value: &str) -> Indicator {
         Indicator::new(kind, value, "test", "remote")

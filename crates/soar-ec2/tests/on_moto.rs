@@ -14,7 +14,7 @@ use std::sync::Arc;
 #[tokio::test]
 async fn inventory_isolation_snapshots_tags_and_protection() {
     let moto = Moto::start();
-    let config = sdk::local(&moto.endpoint()).await;
+    let config = sdk::local(&moto.endpoint()).await.unwrap();
     let client = aws_sdk_ec2::Client::new(&config);
     let web = lab::create_instance(
         &config,

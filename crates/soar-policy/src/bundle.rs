@@ -141,7 +141,7 @@ impl Bundle {
     }
 }
 
-pub fn is_test_file(path: &str) -> bool {
+pub(crate) fn is_test_file(path: &str) -> bool {
     path.ends_with("_test.rego")
 }
 

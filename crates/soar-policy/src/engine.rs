@@ -601,11 +601,9 @@ impl PolicySet {
     }
 
     pub fn engine(&self, phase: Phase) -> Result<&PhaseEngine, &PolicyError> {
-        let (_, engine, _) = self
-            .engines
-            .iter()
-            .find(|(p, _, _)| *p == phase)
-            .expect("every phase has an entry");
+        // Every constructor builds one entry per phase in `Phase::ALL` order, which is the order
+        // of the discriminants.
+        let (_, engine, _) = &self.engines[phase as usize];
         engine.as_ref()
     }
 }

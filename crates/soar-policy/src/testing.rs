@@ -73,14 +73,14 @@ impl Coverage {
             } else {
                 covered as f64 * 100.0 / total as f64
             };
-            write!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)").unwrap();
+            _ = write!(out, "  {file}: {pct:.1}% ({covered}/{total} lines)");
             match missing.get(file) {
-                Some(lines) if !lines.is_empty() => writeln!(out, ", not reached: {}", line_ranges(lines)).unwrap(),
+                Some(lines) if !lines.is_empty() => _ = writeln!(out, ", not reached: {}", line_ranges(lines)),
                 _ => out.push('\n'),
             }
         }
         if let Some(total) = self.percent() {
-            writeln!(out, "  all policies: {total:.1}%").unwrap();
+            _ = writeln!(out, "  all policies: {total:.1}%");
         }
         out
     }
@@ -120,17 +120,17 @@ impl TestReport {
     pub fn render(&self, with_coverage: bool) -> String {
         let mut out = String::new();
         for error in &self.load_errors {
-            writeln!(out, "ERROR {error}").unwrap();
+            _ = writeln!(out, "ERROR {error}");
         }
         for r in &self.results {
             if let Some(why) = &r.failure {
-                writeln!(out, "FAIL {}: {} ({why})", r.file, r.rule).unwrap();
+                _ = writeln!(out, "FAIL {}: {} ({why})", r.file, r.rule);
             }
         }
         if with_coverage {
             out.push_str(&self.coverage.render());
         }
-        writeln!(out, "{} passed, {} failed", self.passed(), self.failed()).unwrap();
+        _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
         out
     }
 }

@@ -82,7 +82,7 @@ async fn a_failing_webhook_is_an_error() {
 #[tokio::test]
 async fn webhook_url_from_a_secret_and_sns_topic() {
     let moto = Moto::start();
-    let aws = sdk::local(&moto.endpoint()).await;
+    let aws = sdk::local(&moto.endpoint()).await.unwrap();
     let (url, request) = one_request("200 OK").await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     secrets

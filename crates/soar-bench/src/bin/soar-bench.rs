@@ -3,6 +3,9 @@
 //! Run from the repository root on a release build. Every number here comes from this run on
 //! this machine; compare ratios, not absolute times, across machines.
 
+// A benchmark harness, not a runtime crate: a failed expectation stops the measurement with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use soar_bench::coldstart;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Indicators one alert may carry. GuardDuty findings carry a handful (a port probe lists a few
 /// dozen remote addresses); thousands are a flood meant to exhaust the policies' time budget.
-pub const MAX_INDICATORS: usize = 500;
+pub(super) const MAX_INDICATORS: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
