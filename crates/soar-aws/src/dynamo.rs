@@ -42,10 +42,10 @@ pub mod keys {
     pub fn skipped(action: &str, target: &str) -> String {
         format!("SKIP#{action}#{target}")
     }
-    pub fn rate_window(hour: &str) -> String {
+    pub(crate) fn rate_window(hour: &str) -> String {
         format!("RATE#actions#{hour}")
     }
-    pub fn lookup_window(provider: &str, seconds: u64, index: u64) -> String {
+    pub(crate) fn lookup_window(provider: &str, seconds: u64, index: u64) -> String {
         format!("RATE#intel#{provider}#{seconds}s#{index}")
     }
 }

@@ -30,7 +30,7 @@ pub struct Delivery {
 }
 
 /// The SQS event Lambda would pass for these messages.
-pub fn sqs_event(queue_arn: &str, messages: &[ReceivedMessage]) -> Value {
+pub(crate) fn sqs_event(queue_arn: &str, messages: &[ReceivedMessage]) -> Value {
     let region = queue_arn.split(':').nth(3).unwrap_or("us-east-1");
     let records: Vec<Value> = messages
         .iter()

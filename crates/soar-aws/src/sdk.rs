@@ -91,7 +91,7 @@ impl AccountConfigs {
     }
 
     /// The account the function runs in (STS GetCallerIdentity, once).
-    pub async fn own_account(&self) -> Result<&str, String> {
+    pub(crate) async fn own_account(&self) -> Result<&str, String> {
         self.own_account
             .get_or_try_init(|| async {
                 let out = aws_sdk_sts::Client::new(&self.base)

@@ -14,9 +14,9 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Deliveries before a message is parked in its dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 3;
+pub(crate) const MAX_RECEIVE_COUNT: u32 = 3;
 /// Longer than the slowest function's timeout, so a message is not handed out twice at once.
-pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 120;
+pub(crate) const VISIBILITY_TIMEOUT_SECONDS: u32 = 120;
 
 pub const PHASES: [&str; 4] = ["ingest", "enrich", "evaluate", "remediate"];
 

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Finding-type families (GuardDuty's, plus one soar does not know).
-pub const FAMILIES: [&str; 20] = [
+pub(crate) const FAMILIES: [&str; 20] = [
     "AttackSequence",
     "Backdoor",
     "Behavior",

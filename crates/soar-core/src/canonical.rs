@@ -81,7 +81,7 @@ impl Canonical {
 }
 
 /// Bytes an indicator value may have.
-pub const MAX_INDICATOR_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_INDICATOR_BYTES: usize = 8 * 1024;
 
 /// A value soar cannot read as any indicator kind; treated as internal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

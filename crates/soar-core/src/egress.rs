@@ -307,7 +307,7 @@ impl OrgConfig {
     }
 
     /// `Some(reason)` when a canonical indicator is internal.
-    pub fn classify(&self, canonical: &Canonical) -> Option<String> {
+    pub(crate) fn classify(&self, canonical: &Canonical) -> Option<String> {
         match canonical {
             Canonical::Ip(ip) => self.internal_ip_reason(*ip),
             Canonical::Domain(name) => self.internal_domain_reason(name),

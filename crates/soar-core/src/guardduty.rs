@@ -80,7 +80,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
 /// key spelled `Sample `, one `true` among repeated keys, or a `"sample": true` in a `value`
 /// that is not valid JSON all make a sample. Only these places count: other fields of the
 /// finding can carry text an attacker chose.
-pub fn is_sample(finding: &Value) -> bool {
+pub(crate) fn is_sample(finding: &Value) -> bool {
     if crate::json::flag_in(finding, &["sample"]) {
         return true;
     }

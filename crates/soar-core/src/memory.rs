@@ -62,7 +62,7 @@ impl MemoryState {
 
 /// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
 /// second instance's incident).
-pub fn dedup_key(doc: &Document) -> String {
+pub(crate) fn dedup_key(doc: &Document) -> String {
     let r = &doc.alert.resource;
     format!("{}#{}#{}", doc.alert.id, r.kind, r.id)
 }

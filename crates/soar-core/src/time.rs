@@ -10,7 +10,7 @@ use serde_json::Value;
 const MILLIS_THRESHOLD: f64 = 1e11;
 
 /// Parses a timestamp in any of the shapes above. `None` when the value is not a time at all.
-pub fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
     match value {
         Value::Number(n) => from_epoch(n.as_f64()?),
         Value::String(s) => parse_timestamp_str(s),
@@ -58,7 +58,7 @@ fn from_epoch(epoch: f64) -> Option<DateTime<Utc>> {
 }
 
 /// RFC 3339, UTC, milliseconds: `2020-02-14T18:12:22.316Z`.
-pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+pub(crate) fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -36,7 +36,7 @@ pub enum HttpsError {
 
 /// The roots AWS SDK clients trust: the bundle at `ca_bundle` if given, else the embedded Amazon
 /// Trust Services roots.
-pub fn aws_trust_roots(ca_bundle: Option<&str>) -> Result<String, HttpsError> {
+pub(crate) fn aws_trust_roots(ca_bundle: Option<&str>) -> Result<String, HttpsError> {
     let Some(path) = ca_bundle.filter(|p| !p.is_empty()) else {
         return Ok(AMAZON_TRUST_SERVICES.to_string());
     };

@@ -51,7 +51,7 @@ impl Assessment {
         }
     }
 
-    pub fn into_lookup(self) -> Lookup {
+    pub(crate) fn into_lookup(self) -> Lookup {
         Lookup {
             found: self.found,
             data: json!({

@@ -85,7 +85,7 @@ pub fn log_settings(config: &Config) {
 
 /// Runs each record of a batch on its own; the response lists the records SQS should deliver
 /// again (and, after the queue's `maxReceiveCount`, park in the dead-letter queue).
-pub async fn sqs_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+pub(crate) async fn sqs_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = RecordOutcome>,
@@ -132,7 +132,7 @@ pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
 }
 
 /// Whether a payload is an SQS event (the fan-in queue) rather than an EventBridge event.
-pub fn is_sqs_event(payload: &Value) -> bool {
+pub(crate) fn is_sqs_event(payload: &Value) -> bool {
     payload["Records"]
         .as_array()
         .is_some_and(|records| records.iter().all(|r| r["eventSource"] == "aws:sqs"))

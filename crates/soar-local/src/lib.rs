@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the server to take).
-pub fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -21,7 +21,7 @@ pub fn free_port() -> Result<u16, String> {
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+pub(crate) fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     while Instant::now() < deadline {
@@ -41,7 +41,7 @@ pub fn venv_dir(workspace: &Path) -> PathBuf {
 }
 
 /// A program from the venv, with a message saying how to get it when it is missing.
-pub fn venv_bin(workspace: &Path, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn venv_bin(workspace: &Path, name: &str) -> Result<PathBuf, String> {
     let path = venv_dir(workspace).join("bin").join(name);
     if path.exists() {
         Ok(path)

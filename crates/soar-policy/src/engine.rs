@@ -103,7 +103,7 @@ impl PhaseEngine {
     }
 
     /// Measures line coverage of every later decision into `sink` (slower: for test runs only).
-    pub fn measure_coverage(mut self, sink: Arc<Mutex<Coverage>>) -> Self {
+    pub(crate) fn measure_coverage(mut self, sink: Arc<Mutex<Coverage>>) -> Self {
         self.coverage = Some(sink);
         self
     }
@@ -113,7 +113,8 @@ impl PhaseEngine {
     }
 
     /// Whether decisions run on the bytecode VM (else on the interpreter).
-    pub fn uses_bytecode(&self) -> bool {
+    #[cfg(test)]
+    fn uses_bytecode(&self) -> bool {
         self.bytecode.is_some()
     }
 
@@ -123,7 +124,8 @@ impl PhaseEngine {
 
     /// How many decisions the VM handed to the interpreter so far (errors and undefined
     /// decisions, which the interpreter explains; a well-written bundle has none on real input).
-    pub fn interpreter_fallbacks(&self) -> u64 {
+    #[cfg(test)]
+    fn interpreter_fallbacks(&self) -> u64 {
         self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -16,13 +16,13 @@ use std::sync::Once;
 /// Bytes a process may have allocated while it evaluates a policy (regorus's global limit), when
 /// it does not run in Lambda: a rule that pushes past it fails with a memory-limit error. Far
 /// above what soar needs (the functions peak near 25 MB, see `make bench`).
-pub const PROCESS_MEMORY_LIMIT: u64 = 384 * 1024 * 1024;
+pub(crate) const PROCESS_MEMORY_LIMIT: u64 = 384 * 1024 * 1024;
 
 /// The process-wide bound in force: in Lambda, half the function's memory
 /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, set by the Lambda runtime), so that a runaway rule
 /// fails as a policy error (and is escalated) before the function runs out of memory and the
 /// alert is retried into the dead-letter queue; elsewhere [`PROCESS_MEMORY_LIMIT`].
-pub fn process_memory_limit() -> u64 {
+pub(crate) fn process_memory_limit() -> u64 {
     std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         .ok()
         .and_then(|mb| mb.trim().parse::<u64>().ok())

@@ -62,7 +62,7 @@ impl Settings {
 }
 
 /// The escalation channel when the policy data names none.
-pub const DEFAULT_ESCALATION_CHANNEL: &str = "security-oncall";
+pub(crate) const DEFAULT_ESCALATION_CHANNEL: &str = "security-oncall";
 
 impl Default for Settings {
     fn default() -> Self {
