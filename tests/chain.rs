@@ -10,8 +10,8 @@ use soar_aws::pump::{Invoke, Route, drain};
 use soar_aws::setup::{Environment, setup};
 use soar_aws::{DynamoState, SqsQueue, sdk};
 use soar_core::document::{Document, Mode};
-use soar_core::functions::{DocumentFunction, IngestFunction};
 use soar_ec2::lab::{self, LabFinding, LabInstance};
+use soar_lambda::functions::{DocumentFunction, IngestFunction};
 use soar_lambda::{Config, wire};
 use soar_tests::Moto;
 

@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_core::ports::{IntelProvider, Secret, SecretError, SecretSource};
 use soar_intel::{IntelConfig, build, generic_specs};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
@@ -127,7 +127,7 @@ async fn run_table(ask_everything: bool) {
     );
     let (policies, _dir) = policies(ask_everything);
     let (providers, servers) = external_providers().await;
-    let (mut parts, _) = Parts::in_memory(policies.clone(), policies.org_config().clone());
+    let (mut parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);
 
@@ -193,7 +193,7 @@ async fn a_guardduty_dns_domain_with_a_port_stays_home() {
     for ask_everything in [false, true] {
         let (policies, _dir) = policies(ask_everything);
         let (providers, servers) = external_providers().await;
-        let (mut parts, _) = Parts::in_memory(policies.clone(), policies.org_config().clone());
+        let (mut parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
         parts.providers = providers;
         let pipeline = Pipeline::new(parts);
         let bytes = std::fs::read(soar_tests::fixture("trust/cases/guardduty-dns-domain-with-port.json")).unwrap();

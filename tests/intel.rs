@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::{Document, Phase};
 use soar_core::egress::OrgConfig;
-use soar_core::functions::RecordOutcome;
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_core::ports::{IntelProvider, Secret, SecretError, SecretSource};
 use soar_intel::{IntelConfig, build, generic_specs};
+use soar_lambda::functions::RecordOutcome;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use soar_tests::fake_http::{FakeHttp, Recorded, Reply};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,7 +64,7 @@ async fn a_hundred_alerts_sharing_ten_indicators_make_at_most_ten_lookups_per_pr
     let plenty = json!([{"requests": 1000, "seconds": 60}]);
     let (providers, servers) = providers(plenty, json!({})).await;
     let policies = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
-    let (mut parts, _) = Parts::in_memory(policies.clone(), policies.org_config().clone());
+    let (mut parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);
 
@@ -159,7 +159,7 @@ async fn internal_indicators_never_reach_an_external_provider() {
         let (providers, servers) = providers(json!([{"requests": 1000, "seconds": 60}]), declared).await;
         let mut org: OrgConfig = embedded.org_config().clone();
         org.internal_hashes.push("5d41402abc4b2a76b9719d911017c592".into());
-        let (mut parts, _) = Parts::in_memory(policies, org);
+        let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
         parts.providers = providers;
         let incoming = parse_input(alert.to_string().as_bytes()).remove(0).result.unwrap();
         let doc = Pipeline::new(parts).run(incoming).await.document.unwrap();
@@ -228,7 +228,7 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let (a, b) = (instance(), instance());
 
     // Twelve alerts, each with its own remote address: twelve lookups wanted.
-    let (parts, _) = Parts::in_memory(policies.clone(), policies.org_config().clone());
+    let (parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
     let ingest = Pipeline::new(parts).ingestor;
     let mut bodies = Vec::new();
     for n in 0..12 {
@@ -263,7 +263,7 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
 }
 
 /// One instance works through its share of the batch, record by record.
-async fn run(f: &soar_core::functions::DocumentFunction, bodies: Vec<String>) -> Vec<RecordOutcome> {
+async fn run(f: &soar_lambda::functions::DocumentFunction, bodies: Vec<String>) -> Vec<RecordOutcome> {
     let mut outcomes = Vec::new();
     for body in bodies {
         outcomes.push(f.handle_body(&body).await);
@@ -289,7 +289,7 @@ async fn addresses_a_domain_resolved_to_are_looked_up_one_level_deeper_internal_
     let intel =
         IntelConfig::parse(&json!({"providers": [{"type": "virustotal", "base_url": vt.url()}]}).to_string()).unwrap();
     let policies = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
-    let (mut parts, _) = Parts::in_memory(policies.clone(), policies.org_config().clone());
+    let (mut parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
     parts.providers = build(&intel, &[], Arc::new(Keys)).unwrap();
     let alert = json!({"source": "proxy", "id": "dns-1", "type": "Impact:EC2/MaliciousDomainRequest.Reputation",
                        "severity": 5, "observables": [{"type": "domain", "value": "evil.example.net", "role": "remote"}]});

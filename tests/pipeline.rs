@@ -5,11 +5,11 @@
 
 use soar_core::alert::IndicatorKind;
 use soar_core::document::{ActionStatus, Phase, VerdictKind};
-use soar_core::files::{ThreatListProvider, load_inventory};
-use soar_core::memory::{CannedProvider, StaticInventory};
 use soar_core::parse_input;
-use soar_core::pipeline::{IngestStatus, Parts, Pipeline, RunOutcome};
+use soar_core::pipeline::{IngestStatus, Pipeline, RunOutcome};
 use soar_core::ports::{IntelProvider, Inventory};
+use soar_offline::files::{ThreatListProvider, load_inventory};
+use soar_offline::memory::{CannedProvider, StaticInventory};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use soar_tests::fixture;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ fn pipeline(inventory: Arc<dyn Inventory>, providers: Vec<Arc<dyn IntelProvider>
     let policies = PolicySet::embedded(DEFAULT_TIME_LIMIT);
     assert!(policies.problems().is_empty(), "{:?}", policies.problems());
     let org = policies.org_config().clone();
-    let (mut parts, _) = Parts::in_memory(Arc::new(policies), org);
+    let (mut parts, _) = soar_offline::in_memory_parts(Arc::new(policies), org);
     parts.inventory = inventory;
     parts.providers = providers;
     Pipeline::new(parts)
@@ -137,7 +137,7 @@ async fn a_broken_policy_folder_ends_undetermined_with_an_escalation_only() {
     }
     let policies = PolicySet::from_dir(dir.path(), DEFAULT_TIME_LIMIT);
     assert_eq!(policies.problems().len(), 4);
-    let p = Pipeline::new(Parts::in_memory(Arc::new(policies), Default::default()).0);
+    let p = Pipeline::new(soar_offline::in_memory_parts(Arc::new(policies), Default::default()).0);
     let out = run_file(&p, "scenarios/tor-client.json").await;
     let doc = out.document.unwrap();
     assert_eq!(doc.verdict.unwrap().verdict, VerdictKind::Undetermined);

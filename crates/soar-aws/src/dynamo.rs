@@ -535,6 +535,6 @@ pub async fn approve_and_requeue(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no stored document for {alert_id}"))?;
-    remediate_queue.send(&soar_core::functions::message_body(&doc)).await?;
+    remediate_queue.send(&crate::sqs::message_body(&doc)).await?;
     Ok(target)
 }

@@ -20,4 +20,4 @@ mod sqs;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use dynamo::{AlertSummary, DynamoState, LedgerEntry, approve_and_requeue, keys};
-pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue};
+pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue, message_body};

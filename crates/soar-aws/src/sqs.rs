@@ -4,10 +4,25 @@
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use serde_json::Value;
 use soar_core::document::Document;
-use soar_core::functions::message_body;
 use soar_core::ports::{ForwardError, Forwarder};
 use std::time::Duration;
+
+/// SQS caps a message at 256 KiB by default; the raw finding is the only large part and it is
+/// already stored with the alert, so it is dropped from the message past this size.
+const MAX_MESSAGE_BYTES: usize = 200 * 1024;
+
+/// Serialises a document for the next queue, without the raw payload if it would be too large.
+pub fn message_body(doc: &Document) -> String {
+    let body = serde_json::to_string(doc).unwrap_or_default();
+    if body.len() <= MAX_MESSAGE_BYTES {
+        return body;
+    }
+    let mut slim = doc.clone();
+    slim.alert.raw = Value::Null;
+    serde_json::to_string(&slim).unwrap_or_default()
+}
 
 /// The next phase's queue.
 #[derive(Clone)]
@@ -189,5 +204,27 @@ impl SqsQueue {
             .and_then(|a| a.get(&attribute))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use soar_core::input::{Incoming, parse_input};
+
+    const FINDING: &str =
+        r#"{"id": "f1", "type": "Recon:EC2/Portscan", "severity": 2, "service": {"serviceName": "guardduty"}}"#;
+
+    #[test]
+    fn oversized_documents_drop_the_raw_payload() {
+        let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
+        let Incoming::GuardDuty(mut alert) = incoming else {
+            unreachable!()
+        };
+        alert.raw = json!({"pad": "x".repeat(MAX_MESSAGE_BYTES)});
+        let body = message_body(&Document::new(*alert));
+        assert!(body.len() < MAX_MESSAGE_BYTES);
+        assert!(!body.contains("\"raw\""));
     }
 }

@@ -7,10 +7,10 @@ use serde_json::Value;
 use soar_core::alert::IndicatorKind;
 use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::Phase;
-use soar_core::memory::{CannedProvider, StaticInventory};
 use soar_core::parse_input;
 use soar_core::pipeline::{Parts, Pipeline};
 use soar_core::ports::{InventoryRecord, Lookup};
+use soar_offline::memory::{CannedProvider, StaticInventory};
 use soar_policy::PolicySet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -109,7 +109,7 @@ impl Policies for Recorder {
 /// An organisation around the corpus: the instance the fixtures name is inventoried, and an
 /// external and an internal provider know some of the addresses (so evaluate sees enrichments).
 fn parts(policies: Arc<dyn Policies>, set: &PolicySet) -> Parts {
-    let (mut parts, _) = Parts::in_memory(policies, set.org_config().clone());
+    let (mut parts, _) = soar_offline::in_memory_parts(policies, set.org_config().clone());
     parts.inventory = Arc::new(StaticInventory::default().with(
         "i-0a1b2c3d4e5f60718",
         InventoryRecord {

@@ -8,7 +8,7 @@ use crate::inputs;
 use crate::scenario::{self, AlertOutcome, LoadedScenario};
 use soar_core::Phase;
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -188,7 +188,7 @@ fn corpus_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// Every alert of one file through one fresh pipeline (empty inventory, no providers).
 async fn run_file(path: &Path, policies: Arc<PolicySet>) -> Result<Vec<(String, AlertOutcome)>, String> {
     let org = policies.org_config().clone();
-    let pipeline = Pipeline::new(Parts::in_memory(policies, org).0);
+    let pipeline = Pipeline::new(soar_offline::in_memory_parts(policies, org).0);
     let mut outcomes = Vec::new();
     for unit in inputs::read(path)? {
         for parsed in parse_input(&unit.bytes) {

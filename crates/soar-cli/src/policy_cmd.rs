@@ -2,7 +2,7 @@
 
 use crate::{inputs, scenario};
 use serde_json::Value;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_core::{Phase, Policies, parse_input};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet, PolicyTree, testing};
 use std::path::Path;
@@ -115,7 +115,7 @@ pub(crate) async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> 
         .result
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let org = set.org_config().clone();
-    let pipeline = Pipeline::new(Parts::in_memory(Arc::new(set), org).0);
+    let pipeline = Pipeline::new(soar_offline::in_memory_parts(Arc::new(set), org).0);
     let outcome = pipeline.run(incoming).await;
     let entry = outcome
         .document

@@ -2,17 +2,17 @@
 //! the DynamoDB table (`SOAR_TABLE`; a local endpoint with `--endpoint-url`).
 //!
 //! Replay re-runs the alert's recorded inputs (raw alert, inventory answer, provider answers;
-//! see `soar_core::replay`) through the current policies in memory, dry run, and shows what
+//! see `soar_offline::replay`) through the current policies in memory, dry run, and shows what
 //! would differ from what was decided then: outcome first, then each phase's decision.
 
 use crate::aws_cmd::{config, required};
 use crate::scenario::AlertOutcome;
 use serde_json::{Value, json};
 use soar_aws::{DynamoClient, DynamoState};
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_core::ports::StateStore;
-use soar_core::replay::{Recording, unrecorded_lookups};
 use soar_core::{ActionStatus, Document, Phase};
+use soar_offline::replay::{Recording, unrecorded_lookups};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::path::Path;
 use std::process::ExitCode;
@@ -57,7 +57,7 @@ pub(crate) async fn replay(
     let org = policies.org_config().clone();
     let recording = Recording::from_document(&recorded, &org)
         .map_err(|e| format!("the stored alert `{alert_id}` cannot be replayed: {e}"))?;
-    let (mut parts, _) = Parts::in_memory(policies, org);
+    let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
     parts.inventory = Arc::new(recording.inventory);
     parts.providers = recording.providers;
     let run = Pipeline::new(parts).run(recording.incoming).await;

@@ -3,12 +3,12 @@
 use crate::inputs;
 use crate::report::{InputReport, human};
 use clap::Args;
-use soar_core::files::{ThreatListProvider, load_inventory};
-use soar_core::memory::StaticInventory;
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline};
+use soar_core::pipeline::Pipeline;
 use soar_core::ports::{IntelProvider, Inventory};
 use soar_intel::{EnvSecrets, IntelConfig};
+use soar_offline::files::{ThreatListProvider, load_inventory};
+use soar_offline::memory::StaticInventory;
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,7 +70,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let generic = soar_intel::generic_specs(&policies.config_value()).map_err(|e| e.to_string())?;
     providers.extend(soar_intel::build(&intel, &generic, Arc::new(EnvSecrets)).map_err(|e| e.to_string())?);
     let org = policies.org_config().clone();
-    let (mut parts, _state) = Parts::in_memory(policies, org);
+    let (mut parts, _state) = soar_offline::in_memory_parts(policies, org);
     parts.inventory = inventory;
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);

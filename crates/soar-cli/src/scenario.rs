@@ -23,10 +23,10 @@ use serde_json::Value;
 use soar_core::Document;
 use soar_core::alert::IndicatorKind;
 use soar_core::egress::Locality;
-use soar_core::memory::{CannedProvider, StaticInventory};
 use soar_core::parse_input;
-use soar_core::pipeline::{Parts, Pipeline, RunOutcome};
+use soar_core::pipeline::{Pipeline, RunOutcome};
 use soar_core::ports::{IntelProvider, Lookup};
+use soar_offline::memory::{CannedProvider, StaticInventory};
 use soar_policy::PolicySet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -154,7 +154,7 @@ impl LoadedScenario {
             .collect::<Result<_, _>>()?;
         let inventory = scenario
             .inventory
-            .map(|inventory| soar_core::files::parse_inventory(&inventory.to_string()))
+            .map(|inventory| soar_offline::files::parse_inventory(&inventory.to_string()))
             .transpose()
             .map_err(|e| format!("inventory: {e}"))?;
         Ok(LoadedScenario {
@@ -172,7 +172,7 @@ impl LoadedScenario {
     /// Runs the inputs in order through one in-memory pipeline (so a redelivery is a duplicate).
     pub(crate) async fn run(&self, policies: Arc<PolicySet>) -> Vec<Result<AlertOutcome, String>> {
         let org = policies.org_config().clone();
-        let (mut parts, _) = Parts::in_memory(policies, org);
+        let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
         if let Some(inventory) = &self.inventory {
             parts.inventory = Arc::new(inventory.clone());
         }

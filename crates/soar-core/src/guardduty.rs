@@ -338,7 +338,7 @@ pub(crate) fn tags_in(parents: &[&Value]) -> (BTreeMap<String, String>, bool) {
 /// key given twice keeps its first value in the map but every value counts for protection, as
 /// do `key` and `Key` in one entry, a map inside the list (`tags` given twice, once each way);
 /// and tags that cannot be read at all (a string, a number) mark the resource protected.
-pub(crate) fn tags(value: Option<&Value>) -> (BTreeMap<String, String>, bool) {
+pub fn tags(value: Option<&Value>) -> (BTreeMap<String, String>, bool) {
     let mut entries: Vec<(String, String)> = Vec::new();
     let mut unreadable = false;
     collect_tags(value, &mut entries, &mut unreadable, 0);

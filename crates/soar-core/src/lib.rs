@@ -9,15 +9,11 @@ pub mod canonical;
 pub mod decision;
 pub mod document;
 pub mod egress;
-pub mod files;
-pub mod functions;
 pub mod guardduty;
 pub mod input;
 pub mod json;
-pub mod memory;
 pub mod pipeline;
 pub mod ports;
-pub mod replay;
 pub mod time;
 
 pub use action::{Action, ActionKind};

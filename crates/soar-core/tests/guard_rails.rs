@@ -11,9 +11,9 @@ use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
 use soar_core::egress::OrgConfig;
 use soar_core::input::{Incoming, parse_input};
-use soar_core::memory::{CannedProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
-use soar_core::pipeline::{IngestStatus, Parts, Pipeline, Settings};
+use soar_core::pipeline::{IngestStatus, Pipeline, Settings};
 use soar_core::ports::InventoryRecord;
+use soar_offline::memory::{CannedProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ struct Harness {
 }
 
 fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -> Harness {
-    let (mut parts, state) = Parts::in_memory(Arc::new(policies), OrgConfig::default());
+    let (mut parts, state) = soar_offline::in_memory_parts(Arc::new(policies), OrgConfig::default());
     let remediator = Arc::new(RecordingRemediator::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let external = Arc::new(CannedProvider::new("intel-co", &[IndicatorKind::Ip]));

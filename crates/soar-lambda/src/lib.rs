@@ -7,15 +7,16 @@
 //! - [`wire`]: each function's parts from its configuration.
 
 mod config;
+pub mod functions;
 pub mod wire;
 
 pub use config::{Config, ConfigError, FUNCTION_VARIABLES, LOG_VARIABLE};
 
+use crate::functions::{DocumentFunction, IngestFunction, RecordOutcome};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 pub use soar_core::Phase;
-use soar_core::functions::{DocumentFunction, IngestFunction, RecordOutcome};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::future::Future;
 use std::sync::Arc;

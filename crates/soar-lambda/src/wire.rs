@@ -3,10 +3,10 @@
 
 use crate::Config;
 use crate::ConfigError;
+use crate::functions::{DocumentFunction, IngestFunction, Step};
 use soar_aws::sdk::{AccountConfigs, SdkConfig};
 use soar_aws::secrets::SecretsManager;
 use soar_aws::{DynamoState, SqsForwarder};
-use soar_core::functions::{DocumentFunction, IngestFunction, Step};
 use soar_core::pipeline::{Enricher, Evaluator, Ingestor, Responder};
 use soar_core::ports::IntelProvider;
 use soar_ec2::Ec2;

@@ -8,13 +8,11 @@
 mod enrich;
 mod evaluate;
 mod ingest;
-mod probe;
 mod remediate;
 
 pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
-pub use probe::check_contract;
 pub use remediate::Responder;
 
 use crate::action::{ActionKind, EVIDENCE_LOSING_ACTIONS};
@@ -23,7 +21,6 @@ use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{ActionRecord, Document, Enrichment, Mode, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::egress::OrgConfig;
 use crate::input::Incoming;
-use crate::memory::{MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
 use crate::ports::{IntelProvider, Inventory, Notifier, Remediator, StateStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -172,25 +169,6 @@ pub struct Parts {
     pub remediator: Arc<dyn Remediator>,
     pub notifier: Arc<dyn Notifier>,
     pub settings: Settings,
-}
-
-impl Parts {
-    /// In-memory state, recorded side effects, an empty inventory, no providers, dry run: nothing
-    /// leaves the process. Replace the fields that a caller has real adapters for.
-    pub fn in_memory(policies: Arc<dyn Policies>, org: OrgConfig) -> (Parts, Arc<MemoryState>) {
-        let state = Arc::new(MemoryState::new());
-        let parts = Parts {
-            policies,
-            org,
-            state: state.clone(),
-            inventory: Arc::new(StaticInventory::default()),
-            providers: Vec::new(),
-            remediator: Arc::new(RecordingRemediator::default()),
-            notifier: Arc::new(RecordingNotifier::default()),
-            settings: Settings::default(),
-        };
-        (parts, state)
-    }
 }
 
 impl Pipeline {

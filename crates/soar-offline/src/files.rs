@@ -2,13 +2,13 @@
 //! environment) and threat lists (bad IPs, domains, hashes). Both are internal: they run inside
 //! the organisation, so the egress guard lets them see anything.
 
-use crate::alert::{Indicator, IndicatorKind};
-use crate::egress::{Locality, cidr_contains};
 use crate::memory::StaticInventory;
-use crate::ports::{IntelProvider, InventoryRecord, Lookup, ProviderError};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use soar_core::alert::{Indicator, IndicatorKind};
+use soar_core::egress::{Locality, cidr_contains};
+use soar_core::ports::{IntelProvider, InventoryRecord, Lookup, ProviderError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,7 @@ pub fn load_inventory(path: &Path) -> Result<StaticInventory, FileError> {
 pub fn parse_inventory(text: &str) -> Result<StaticInventory, String> {
     let expected = "expected {\"instances\": [{\"id\": ..., \"tags\": {...}}]}";
     // Read as alerts are: a tag given twice keeps both values, and protection wins.
-    let value = crate::json::from_slice_keeping_duplicates(text.as_bytes())
+    let value = soar_core::json::from_slice_keeping_duplicates(text.as_bytes())
         .map_err(|e| format!("not an inventory ({expected}): {e}"))?;
     let file: InventoryFile =
         serde_json::from_value(value).map_err(|e| format!("not an inventory ({expected}): {e}"))?;
@@ -74,20 +74,20 @@ pub fn parse_inventory(text: &str) -> Result<StaticInventory, String> {
         if let Some(account) = entry.account {
             attributes.insert("account".into(), Value::String(account));
         }
-        let (mut tags, protected) = crate::guardduty::tags(Some(&entry.tags));
+        let (mut tags, protected) = soar_core::guardduty::tags(Some(&entry.tags));
         let id = entry.id.trim().to_string();
         // One instance listed twice: every tag counts, and a protection signal is never lost.
         if let Some(earlier) = records.remove(&id) {
-            let was_protected = crate::alert::tags_mark_protected(&earlier.tags);
+            let was_protected = soar_core::alert::tags_mark_protected(&earlier.tags);
             for (k, v) in earlier.tags {
                 tags.entry(k).or_insert(v);
             }
             if was_protected {
-                tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+                tags.insert(soar_core::alert::PROTECTED_TAG.to_string(), "true".to_string());
             }
         }
         if protected {
-            tags.insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
+            tags.insert(soar_core::alert::PROTECTED_TAG.to_string(), "true".to_string());
         }
         records.insert(
             id,
@@ -244,7 +244,7 @@ impl IntelProvider for ThreatListProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::Inventory;
+    use soar_core::ports::Inventory;
 
     /// The inventory is read the safe way too: a protection signal is never lost.
     #[tokio::test]
@@ -256,13 +256,13 @@ mod tests {
             r#"{"instances": [{"id": " i-0c0ffee0c0ffee001 ", "tags": [{"Key": "soar:protected", "Value": "true"}]}]}"#,
         ] {
             let inventory = parse_inventory(text).unwrap();
-            let resource = crate::alert::Resource {
-                kind: crate::alert::ResourceKind::Instance,
+            let resource = soar_core::alert::Resource {
+                kind: soar_core::alert::ResourceKind::Instance,
                 id: id.into(),
-                ..crate::alert::Resource::unknown()
+                ..soar_core::alert::Resource::unknown()
             };
             let record = inventory.describe(&resource).await.unwrap().expect(text);
-            assert!(crate::alert::tags_mark_protected(&record.tags), "{text}");
+            assert!(soar_core::alert::tags_mark_protected(&record.tags), "{text}");
         }
         let Err(e) = parse_inventory(r#"{"Instances": []}"#) else {
             panic!("a misspelled `instances` is an error")
@@ -310,7 +310,7 @@ mod tests {
         let path = dir.path().join("inventory.json");
         std::fs::write(&path, r#"{"instances": [{"id": "i-1", "owner": "web", "environment": "prod", "tags": {"soar:protected": "true"}}]}"#).unwrap();
         let inv = load_inventory(&path).unwrap();
-        let mut r = crate::alert::Resource::unknown();
+        let mut r = soar_core::alert::Resource::unknown();
         r.id = "i-1".into();
         let rec = inv.describe(&r).await.unwrap().unwrap();
         assert_eq!(rec.owner.as_deref(), Some("web"));

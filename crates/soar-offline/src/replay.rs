@@ -7,14 +7,14 @@
 //! Lookups the new policies ask for that were never made are answered "not found" and listed, so
 //! the reader knows which differences rest on facts the recording does not have.
 
-use crate::alert::IndicatorKind;
-use crate::document::{Document, EnrichmentStatus};
-use crate::egress::{Locality, OrgConfig};
-use crate::guardduty::alert_from_finding;
-use crate::input::{Incoming, InputError};
 use crate::memory::{CannedProvider, StaticInventory};
-use crate::pipeline::INVENTORY_PROVIDER;
-use crate::ports::{IntelProvider, InventoryRecord, Lookup};
+use soar_core::alert::IndicatorKind;
+use soar_core::document::{Document, EnrichmentStatus};
+use soar_core::egress::{Locality, OrgConfig};
+use soar_core::guardduty::alert_from_finding;
+use soar_core::input::{Incoming, InputError};
+use soar_core::pipeline::INVENTORY_PROVIDER;
+use soar_core::ports::{IntelProvider, InventoryRecord, Lookup};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ impl Recording {
             }
         }
 
-        let mut by_provider: BTreeMap<&str, Vec<&crate::document::Enrichment>> = BTreeMap::new();
+        let mut by_provider: BTreeMap<&str, Vec<&soar_core::document::Enrichment>> = BTreeMap::new();
         for e in doc.enrichments.iter().filter(|e| e.provider != INVENTORY_PROVIDER) {
             by_provider.entry(&e.provider).or_default().push(e);
         }
@@ -77,7 +77,7 @@ fn recorded_provider(
     doc: &Document,
     org: &OrgConfig,
     name: &str,
-    answers: &[&crate::document::Enrichment],
+    answers: &[&soar_core::document::Enrichment],
 ) -> CannedProvider {
     let indicators: Vec<_> = answers.iter().filter_map(|e| e.indicator.as_ref()).collect();
     let kinds: Vec<IndicatorKind> = indicators
@@ -146,12 +146,12 @@ pub fn unrecorded_lookups(recorded: &Document, replayed: &Document) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Policies, PolicyError};
-    use crate::document::Phase;
-    use crate::input::parse_input;
-    use crate::pipeline::{Parts, Pipeline};
-    use crate::ports::IntelProvider;
     use serde_json::{Value, json};
+    use soar_core::decision::{Policies, PolicyError};
+    use soar_core::document::Phase;
+    use soar_core::input::parse_input;
+    use soar_core::pipeline::Pipeline;
+    use soar_core::ports::IntelProvider;
 
     /// Looks every indicator up at `intel` (recursing), calls an incident when anything is found.
     struct Curious;
@@ -181,7 +181,7 @@ mod tests {
         let finding = include_str!("../../../tests/fixtures/scenarios/tor-client.json");
         let mut org = OrgConfig::default();
         org.enrich.max_depth = 2;
-        let related = crate::alert::Indicator::new(IndicatorKind::Domain, "bad.example.net", "x", "related");
+        let related = soar_core::alert::Indicator::new(IndicatorKind::Domain, "bad.example.net", "x", "related");
         let intel = CannedProvider::new("intel", &[IndicatorKind::Ip, IndicatorKind::Domain])
             .answering(
                 "198.51.100.23",
@@ -192,7 +192,7 @@ mod tests {
                 },
             )
             .failing("bad.example.net", "HTTP 503");
-        let (mut parts, _) = Parts::in_memory(Arc::new(Curious), org.clone());
+        let (mut parts, _) = crate::in_memory_parts(Arc::new(Curious), org.clone());
         parts.providers = vec![Arc::new(intel) as Arc<dyn IntelProvider>];
         parts.inventory = Arc::new(StaticInventory::default().with(
             "i-0a1b2c3d4e5f60718",
@@ -206,7 +206,7 @@ mod tests {
         assert!(original.enrichments.iter().any(|e| e.status == EnrichmentStatus::Error));
 
         let recording = Recording::from_document(&original, &org).unwrap();
-        let (mut parts, _) = Parts::in_memory(Arc::new(Curious), org);
+        let (mut parts, _) = crate::in_memory_parts(Arc::new(Curious), org);
         parts.inventory = Arc::new(recording.inventory);
         parts.providers = recording.providers;
         let replayed = Pipeline::new(parts).run(recording.incoming).await.document.unwrap();

@@ -5,14 +5,14 @@
 //! An undefined decision is not a contract problem: a policy may leave alerts it has no rule for
 //! to the `undetermined` fallback.
 
-use super::{Parts, Pipeline};
-use crate::alert::IndicatorKind;
-use crate::decision::{Policies, PolicyError};
-use crate::egress::OrgConfig;
-use crate::input::parse_input;
 use crate::memory::{CannedProvider, StaticInventory};
-use crate::ports::{InventoryRecord, Lookup};
 use serde_json::json;
+use soar_core::alert::IndicatorKind;
+use soar_core::decision::{Policies, PolicyError};
+use soar_core::egress::OrgConfig;
+use soar_core::input::parse_input;
+use soar_core::pipeline::Pipeline;
+use soar_core::ports::{InventoryRecord, Lookup};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 const PROBE_ALERTS: [(&str, &str); 2] = [
     (
         "GuardDuty TorClient finding",
-        include_str!("../../../../tests/fixtures/scenarios/tor-client.json"),
+        include_str!("../../../tests/fixtures/scenarios/tor-client.json"),
     ),
     (
         "generic alert",
@@ -41,7 +41,7 @@ pub fn check_contract(policies: Arc<dyn Policies>, org: OrgConfig) -> Vec<String
 }
 
 fn probe(policies: Arc<dyn Policies>, org: OrgConfig) -> Vec<String> {
-    let (mut parts, _) = Parts::in_memory(policies, org);
+    let (mut parts, _) = crate::in_memory_parts(policies, org);
     parts.inventory = Arc::new(StaticInventory::default().with(
         "i-0a1b2c3d4e5f60718",
         InventoryRecord {
@@ -104,8 +104,8 @@ fn run_to_completion<F: Future>(future: F) -> Option<F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::Phase;
     use serde_json::Value;
+    use soar_core::document::Phase;
 
     struct Fixed(fn(Phase) -> Result<Value, PolicyError>);
 

@@ -7,17 +7,13 @@
 //! so the record is retried and, after the queue's `maxReceiveCount`, parked in the dead-letter
 //! queue instead of being retried forever.
 
-use crate::document::{Document, SCHEMA_VERSION};
-use crate::input::{Incoming, parse_input, parse_value};
-use crate::pipeline::{EnrichResult, Enricher, Evaluator, IngestStatus, Ingestor, Responder};
-use crate::ports::{Forwarder, StateStore};
 use serde_json::{Value, json};
+use soar_core::document::{Document, SCHEMA_VERSION};
+use soar_core::input::{Incoming, parse_input, parse_value};
+use soar_core::pipeline::{EnrichResult, Enricher, Evaluator, IngestStatus, Ingestor, Responder};
+use soar_core::ports::{Forwarder, StateStore};
 use std::sync::Arc;
 use tracing::Instrument;
-
-/// SQS caps a message at 256 KiB by default; the raw finding is the only large part and it is
-/// already stored with the alert, so it is dropped from the message past this size.
-const MAX_MESSAGE_BYTES: usize = 200 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
@@ -41,17 +37,6 @@ impl RecordOutcome {
             RecordOutcome::Retry { reason } => json!({"status": "retry", "error": reason}),
         }
     }
-}
-
-/// Serialises a document for the next queue, without the raw payload if it would be too large.
-pub fn message_body(doc: &Document) -> String {
-    let body = serde_json::to_string(doc).unwrap_or_default();
-    if body.len() <= MAX_MESSAGE_BYTES {
-        return body;
-    }
-    let mut slim = doc.clone();
-    slim.alert.raw = Value::Null;
-    serde_json::to_string(&slim).unwrap_or_default()
 }
 
 /// The ingest function: an EventBridge event or one record body of the fan-in queue.
@@ -83,7 +68,7 @@ impl IngestFunction {
         }
     }
 
-    async fn handle_parsed(&self, parsed: Result<Incoming, crate::input::InputError>) -> RecordOutcome {
+    async fn handle_parsed(&self, parsed: Result<Incoming, soar_core::input::InputError>) -> RecordOutcome {
         let incoming = match parsed {
             Ok(incoming) => incoming,
             Err(e) => {
@@ -218,12 +203,13 @@ impl DocumentFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Policies, PolicyError};
-    use crate::document::Phase;
-    use crate::memory::MemoryState;
-    use crate::pipeline::{Parts, Pipeline};
-    use crate::ports::ForwardError;
     use async_trait::async_trait;
+    use soar_aws::message_body;
+    use soar_core::decision::{Policies, PolicyError};
+    use soar_core::document::Phase;
+    use soar_core::pipeline::{Parts, Pipeline};
+    use soar_core::ports::ForwardError;
+    use soar_offline::memory::MemoryState;
     use std::sync::Mutex;
 
     struct AcceptAll;
@@ -263,7 +249,8 @@ mod tests {
     }
 
     fn ingest_function(queue: Arc<Queue>) -> IngestFunction {
-        let (parts, _state): (Parts, Arc<MemoryState>) = Parts::in_memory(Arc::new(AcceptAll), Default::default());
+        let (parts, _state): (Parts, Arc<MemoryState>) =
+            soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
         let pipeline = Pipeline::new(parts);
         IngestFunction {
             ingestor: pipeline.ingestor,
@@ -302,7 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn document_functions_reject_what_is_not_a_document() {
-        let (parts, state) = Parts::in_memory(Arc::new(AcceptAll), Default::default());
+        let (parts, state) = soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
         let pipeline = Pipeline::new(parts);
         let queue = Arc::new(Queue::default());
         let f = DocumentFunction {
@@ -358,8 +345,8 @@ mod tests {
             unreachable!()
         };
         alert.id = id.into();
-        alert.indicators = vec![crate::alert::Indicator::new(
-            crate::alert::IndicatorKind::Ip,
+        alert.indicators = vec![soar_core::alert::Indicator::new(
+            soar_core::alert::IndicatorKind::Ip,
             ip,
             "test",
             "remote",
@@ -369,14 +356,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_provider_quota_defers_the_alert_then_lets_it_go_on_without() {
-        use crate::ports::RateWindow;
-        let intel = crate::memory::CannedProvider::new("intel", &[crate::alert::IndicatorKind::Ip]).with_rate_limit(
-            RateWindow {
+        use soar_core::ports::RateWindow;
+        let intel = soar_offline::memory::CannedProvider::new("intel", &[soar_core::alert::IndicatorKind::Ip])
+            .with_rate_limit(RateWindow {
                 requests: 1,
                 seconds: 3600,
-            },
-        );
-        let (mut parts, state) = Parts::in_memory(Arc::new(LookAll), Default::default());
+            });
+        let (mut parts, state) = soar_offline::in_memory_parts(Arc::new(LookAll), Default::default());
         parts.providers = vec![Arc::new(intel)];
         let pipeline = Pipeline::new(parts);
         let (next, own) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
@@ -427,17 +413,5 @@ mod tests {
             "{notes:?}"
         );
         assert!(handed_on.enrichments.iter().all(|e| e.provider != "intel"));
-    }
-
-    #[test]
-    fn oversized_documents_drop_the_raw_payload() {
-        let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
-        let Incoming::GuardDuty(mut alert) = incoming else {
-            unreachable!()
-        };
-        alert.raw = json!({"pad": "x".repeat(MAX_MESSAGE_BYTES)});
-        let body = message_body(&Document::new(*alert));
-        assert!(body.len() < MAX_MESSAGE_BYTES);
-        assert!(!body.contains("\"raw\""));
     }
 }

@@ -1,16 +1,16 @@
 //! In-memory adapters behind the same ports as the AWS ones: the state of one `soar run`, and the
 //! recording fakes tests use to prove what was (and was not) called.
 
-use crate::action::Action;
-use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
-use crate::document::{ActionRecord, ActionStatus, Document, Mode, Target, TraceEntry};
-use crate::egress::Locality;
-use crate::ports::{
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use soar_core::action::Action;
+use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
+use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Target, TraceEntry};
+use soar_core::egress::Locality;
+use soar_core::ports::{
     ActionError, Claim, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
     RateWindow, Registration, Remediator, Slot, StateError, StateStore,
 };
-use async_trait::async_trait;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -193,7 +193,7 @@ impl StateStore for MemoryState {
     }
 
     async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError> {
-        let (index, retry_after) = crate::time::fixed_window(window.seconds);
+        let (index, retry_after) = soar_core::time::fixed_window(window.seconds);
         let mut inner = self.lock();
         let count = inner
             .lookup_windows
