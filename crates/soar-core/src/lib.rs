@@ -9,7 +9,6 @@ pub mod canonical;
 pub mod decision;
 pub mod document;
 pub mod egress;
-pub mod guardduty;
 pub mod input;
 pub mod json;
 pub mod pipeline;

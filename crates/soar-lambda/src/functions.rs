@@ -9,9 +9,9 @@
 
 use serde_json::{Value, json};
 use soar_core::document::{Document, SCHEMA_VERSION};
-use soar_core::input::{Incoming, parse_input, parse_value};
-use soar_core::pipeline::{EnrichResult, Enricher, Evaluator, IngestStatus, Ingestor, Responder};
-use soar_core::ports::{Forwarder, StateStore};
+use soar_core::input::{Incoming, InputError, parse_record_body};
+use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, StepResult, run_step};
+use soar_core::ports::Forwarder;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -46,29 +46,9 @@ pub struct IngestFunction {
 }
 
 impl IngestFunction {
-    /// One input that is not an SQS event (an EventBridge event invoked directly by a rule).
-    pub async fn handle_event(&self, event: Value) -> RecordOutcome {
-        let mut parsed = parse_value(event);
-        match parsed.len() {
-            1 => self.handle_parsed(parsed.remove(0).result).await,
-            n => RecordOutcome::Rejected {
-                reason: format!("expected one alert, found {n}"),
-            },
-        }
-    }
-
-    /// One SQS record body.
-    pub async fn handle_body(&self, body: &str) -> RecordOutcome {
-        let mut parsed = parse_input(body.as_bytes());
-        match parsed.len() {
-            1 => self.handle_parsed(parsed.remove(0).result).await,
-            n => RecordOutcome::Rejected {
-                reason: format!("a record must carry one alert, found {n}"),
-            },
-        }
-    }
-
-    async fn handle_parsed(&self, parsed: Result<Incoming, soar_core::input::InputError>) -> RecordOutcome {
+    /// One recognised input ([`soar_core::input::parse_value`] gives one per SQS record): the
+    /// ingest step (which keeps an accepted alert), then the hand-over to enrich.
+    pub async fn handle_parsed(&self, parsed: Result<Incoming, InputError>) -> RecordOutcome {
         let incoming = match parsed {
             Ok(incoming) => incoming,
             Err(e) => {
@@ -94,13 +74,10 @@ impl IngestFunction {
         let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = "ingest");
         async {
             tracing::info!(status = outcome.status.as_str(), reason = %outcome.reason, "ingested");
-            if outcome.status == IngestStatus::Accepted {
-                if let Err(e) = self.ingestor.state.save_document(&doc).await {
-                    return RecordOutcome::Retry { reason: e.to_string() };
-                }
-                if let Err(e) = self.next.forward(&doc).await {
-                    return RecordOutcome::Retry { reason: e.to_string() };
-                }
+            if outcome.status == IngestStatus::Accepted
+                && let Err(e) = self.next.forward(&doc).await
+            {
+                return RecordOutcome::Retry { reason: e.to_string() };
             }
             RecordOutcome::Done {
                 alert_id: doc.alert.id.clone(),
@@ -110,29 +87,17 @@ impl IngestFunction {
         .instrument(span)
         .await
     }
-}
 
-/// The step a document function runs.
-pub enum Step {
-    Enrich(Enricher),
-    Evaluate(Evaluator),
-    Remediate(Responder),
-}
-
-impl Step {
-    fn name(&self) -> &'static str {
-        match self {
-            Step::Enrich(_) => "enrich",
-            Step::Evaluate(_) => "evaluate",
-            Step::Remediate(_) => "remediate",
-        }
+    /// One SQS record body (as the fan-in queue delivers it): exactly one alert, never another
+    /// SQS event ([`soar_core::input::parse_record_body`]).
+    pub async fn handle_body(&self, body: &str) -> RecordOutcome {
+        self.handle_parsed(parse_record_body(body)).await
     }
 }
 
 /// enrich, evaluate and remediate: a message document in, the grown document out (to `next`).
 pub struct DocumentFunction {
-    pub step: Step,
-    pub state: Arc<dyn StateStore>,
+    pub step: Box<dyn PhaseStep>,
     /// The next phase's queue; `None` for remediate, the last phase.
     pub next: Option<Arc<dyn Forwarder>>,
     /// This function's own queue, for enrichment deferred until a provider's quota frees up.
@@ -141,11 +106,12 @@ pub struct DocumentFunction {
 
 impl DocumentFunction {
     pub async fn handle_body(&self, body: &str) -> RecordOutcome {
+        let phase = self.step.phase();
         let mut doc: Document = match serde_json::from_str(body) {
             Ok(doc) => doc,
             Err(e) => {
                 let reason = format!("not a soar message document: {e}");
-                tracing::warn!(phase = self.step.name(), error = %reason, "record rejected");
+                tracing::warn!(%phase, error = %reason, "record rejected");
                 return RecordOutcome::Rejected { reason };
             }
         };
@@ -157,46 +123,41 @@ impl DocumentFunction {
                 ),
             };
         }
-        let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = self.step.name());
-        async {
-            match &self.step {
-                Step::Enrich(enricher) => {
-                    let may_defer = self.retry_later.is_some();
-                    if let (EnrichResult::Deferred { delay, reason }, Some(queue)) =
-                        (enricher.enrich(&mut doc, may_defer).await, &self.retry_later)
-                    {
-                        // A delayed copy replaces this message (which is then deleted): deferral
-                        // does not use up the receive count that leads to the dead-letter queue.
-                        if let Err(e) = queue.forward_after(&doc, delay).await {
-                            return RecordOutcome::Retry { reason: e.to_string() };
-                        }
-                        tracing::info!(%reason, delay_s = delay.as_secs(), "enrichment deferred");
-                        return RecordOutcome::Done {
-                            alert_id: doc.alert.id.clone(),
-                            status: "deferred".into(),
-                        };
+        let span = tracing::info_span!("alert", alert_id = %doc.alert.id, phase = phase.as_str());
+        self.handle_document(&mut doc).instrument(span).await
+    }
+
+    async fn handle_document(&self, doc: &mut Document) -> RecordOutcome {
+        let may_defer = self.retry_later.is_some();
+        match run_step(self.step.as_ref(), doc, may_defer).await {
+            Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
+            Ok(StepResult::Deferred { delay, reason }) => {
+                if let Some(queue) = &self.retry_later {
+                    // A delayed copy replaces this message (which is then deleted): deferral
+                    // does not use up the receive count that leads to the dead-letter queue.
+                    if let Err(e) = queue.forward_after(doc, delay).await {
+                        return RecordOutcome::Retry { reason: e.to_string() };
                     }
                 }
-                Step::Evaluate(evaluator) => evaluator.evaluate(&mut doc).await,
-                Step::Remediate(responder) => responder.remediate(&mut doc).await,
+                tracing::info!(%reason, delay_s = delay.as_secs(), "enrichment deferred");
+                return RecordOutcome::Done {
+                    alert_id: doc.alert.id.clone(),
+                    status: "deferred".into(),
+                };
             }
-            if let Err(e) = self.state.save_document(&doc).await {
-                return RecordOutcome::Retry { reason: e.to_string() };
-            }
-            if let Some(next) = &self.next
-                && let Err(e) = next.forward(&doc).await
-            {
-                return RecordOutcome::Retry { reason: e.to_string() };
-            }
-            let status = doc.verdict.as_ref().map_or("done", |v| v.verdict.as_str());
-            tracing::info!(status, actions = doc.actions.len(), "phase done");
-            RecordOutcome::Done {
-                alert_id: doc.alert.id.clone(),
-                status: status.into(),
-            }
+            Ok(StepResult::Done) => {}
         }
-        .instrument(span)
-        .await
+        if let Some(next) = &self.next
+            && let Err(e) = next.forward(doc).await
+        {
+            return RecordOutcome::Retry { reason: e.to_string() };
+        }
+        let status = doc.verdict.as_ref().map_or("done", |v| v.verdict.as_str());
+        tracing::info!(status, actions = doc.actions.len(), "phase done");
+        RecordOutcome::Done {
+            alert_id: doc.alert.id.clone(),
+            status: status.into(),
+        }
     }
 }
 
@@ -207,6 +168,7 @@ mod tests {
     use soar_aws::message_body;
     use soar_core::decision::{Policies, PolicyError};
     use soar_core::document::Phase;
+    use soar_core::input::parse_input;
     use soar_core::pipeline::{Parts, Pipeline};
     use soar_core::ports::ForwardError;
     use soar_offline::memory::MemoryState;
@@ -278,6 +240,25 @@ mod tests {
         assert_eq!(queue.sent.lock().unwrap().len(), 1, "the duplicate is not forwarded");
     }
 
+    /// The payload's shape is decided by one rule: a body that is itself an SQS event is refused
+    /// whether it arrives in a batch or as one record body, and the batch names the record.
+    #[tokio::test]
+    async fn a_record_body_that_is_an_sqs_event_is_refused_on_every_path() {
+        let queue = Arc::new(Queue::default());
+        let f = ingest_function(queue.clone());
+        let inner = json!({"Records": [{"messageId": "inner", "body": FINDING}]}).to_string();
+        assert!(
+            matches!(f.handle_body(&inner).await, RecordOutcome::Rejected { reason } if reason.contains("another SQS event"))
+        );
+        let batch = json!({"Records": [
+            {"messageId": "m1", "eventSource": "aws:sqs", "body": inner},
+            {"messageId": "m2", "eventSource": "aws:sqs", "body": FINDING}
+        ]});
+        let response = crate::handle_ingest(&f, batch).await.unwrap();
+        assert_eq!(response["batchItemFailures"], json!([{"itemIdentifier": "m1"}]));
+        assert_eq!(queue.sent.lock().unwrap().len(), 1, "the good record goes on");
+    }
+
     #[tokio::test]
     async fn a_failing_queue_means_retry() {
         let f = ingest_function(Arc::new(Queue {
@@ -289,12 +270,11 @@ mod tests {
 
     #[tokio::test]
     async fn document_functions_reject_what_is_not_a_document() {
-        let (parts, state) = soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
+        let (parts, _state) = soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
         let pipeline = Pipeline::new(parts);
         let queue = Arc::new(Queue::default());
         let f = DocumentFunction {
-            step: Step::Evaluate(pipeline.evaluator),
-            state,
+            step: Box::new(pipeline.evaluator),
             next: Some(queue.clone()),
             retry_later: None,
         };
@@ -362,13 +342,12 @@ mod tests {
                 requests: 1,
                 seconds: 3600,
             });
-        let (mut parts, state) = soar_offline::in_memory_parts(Arc::new(LookAll), Default::default());
+        let (mut parts, _state) = soar_offline::in_memory_parts(Arc::new(LookAll), Default::default());
         parts.providers = vec![Arc::new(intel)];
         let pipeline = Pipeline::new(parts);
         let (next, own) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
         let f = DocumentFunction {
-            step: Step::Enrich(pipeline.enricher),
-            state,
+            step: Box::new(pipeline.enricher),
             next: Some(next.clone()),
             retry_later: Some(own.clone()),
         };

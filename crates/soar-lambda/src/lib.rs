@@ -17,6 +17,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 pub use soar_core::Phase;
+use soar_core::input::{is_sqs_event, parse_value};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::future::Future;
 use std::sync::Arc;
@@ -100,15 +101,7 @@ where
                 reason: "SQS record without a body".into(),
             },
         };
-        match &outcome {
-            RecordOutcome::Done { alert_id, status } => tracing::debug!(%message_id, %alert_id, %status, "record done"),
-            RecordOutcome::Rejected { reason } => {
-                tracing::error!(%message_id, %reason, "record rejected: it cannot succeed and goes to the dead-letter queue after its retries")
-            }
-            RecordOutcome::Retry { reason } => {
-                tracing::warn!(%message_id, %reason, "record failed: it will be delivered again")
-            }
-        }
+        log_record(&message_id, &outcome);
         if !outcome.is_done() {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message_id;
@@ -116,6 +109,18 @@ where
         }
     }
     response
+}
+
+fn log_record(message_id: &str, outcome: &RecordOutcome) {
+    match outcome {
+        RecordOutcome::Done { alert_id, status } => tracing::debug!(%message_id, %alert_id, %status, "record done"),
+        RecordOutcome::Rejected { reason } => {
+            tracing::error!(%message_id, %reason, "record rejected: it cannot succeed and goes to the dead-letter queue after its retries")
+        }
+        RecordOutcome::Retry { reason } => {
+            tracing::warn!(%message_id, %reason, "record failed: it will be delivered again")
+        }
+    }
 }
 
 /// One SQS batch of message documents (enrich, evaluate, remediate).
@@ -132,21 +137,33 @@ pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
     .await
 }
 
-/// Whether a payload is an SQS event (the fan-in queue) rather than an EventBridge event.
-pub(crate) fn is_sqs_event(payload: &Value) -> bool {
-    payload["Records"]
-        .as_array()
-        .is_some_and(|records| records.iter().all(|r| r["eventSource"] == "aws:sqs"))
-}
-
-/// ingest: an EventBridge event invoked directly by a rule, or an SQS batch from the fan-in queue.
+/// ingest: an EventBridge event invoked directly by a rule, or an SQS batch from the fan-in
+/// queue. The payload's shape is recognised once, by [`soar_core::input::parse_value`]: an SQS
+/// event gives one input per record, answered as a partial batch response.
 pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<Value, Error> {
-    if is_sqs_event(&payload) {
-        let event: SqsEvent = serde_json::from_value(payload).map_err(|e| format!("malformed SQS event: {e}"))?;
-        let response = sqs_batch(event, |body| async move { function.handle_body(&body).await }).await;
+    let batch = is_sqs_event(&payload);
+    let mut parsed = parse_value(payload);
+    if batch {
+        let mut response = SqsBatchResponse::default();
+        for record in parsed {
+            let message_id = record.message_id.unwrap_or_default();
+            let outcome = function.handle_parsed(record.result).await;
+            log_record(&message_id, &outcome);
+            if !outcome.is_done() {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id;
+                response.batch_item_failures.push(failure);
+            }
+        }
         return Ok(serde_json::to_value(response)?);
     }
-    match function.handle_event(payload).await {
+    let outcome = match parsed.len() {
+        1 => function.handle_parsed(parsed.remove(0).result).await,
+        n => RecordOutcome::Rejected {
+            reason: format!("expected one alert, found {n}"),
+        },
+    };
+    match outcome {
         // A direct invoke is retried by Lambda only on error: errors are for what a retry can fix.
         RecordOutcome::Retry { reason } => Err(reason.into()),
         outcome => Ok(outcome.to_json()),

@@ -3,7 +3,7 @@
 
 use crate::Config;
 use crate::ConfigError;
-use crate::functions::{DocumentFunction, IngestFunction, Step};
+use crate::functions::{DocumentFunction, IngestFunction};
 use soar_aws::sdk::{AccountConfigs, SdkConfig};
 use soar_aws::secrets::SecretsManager;
 use soar_aws::{DynamoState, SqsForwarder};
@@ -69,8 +69,7 @@ pub fn enrich(
         settings: config.settings(),
     };
     Ok(DocumentFunction {
-        step: Step::Enrich(enricher),
-        state,
+        step: Box::new(enricher),
         next: Some(forwarder(aws, config.evaluate_queue_url()?)),
         // Deferred enrichment comes back through this function's own queue.
         retry_later: Some(forwarder(aws, config.enrich_queue_url()?)),
@@ -80,11 +79,10 @@ pub fn enrich(
 pub fn evaluate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<DocumentFunction, ConfigError> {
     let state = state(config, aws)?;
     Ok(DocumentFunction {
-        step: Step::Evaluate(Evaluator {
+        step: Box::new(Evaluator {
             policies,
             state: state.clone(),
         }),
-        state,
         next: Some(forwarder(aws, config.remediate_queue_url()?)),
         retry_later: None,
     })
@@ -113,8 +111,7 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         settings,
     };
     Ok(DocumentFunction {
-        step: Step::Remediate(responder),
-        state,
+        step: Box::new(responder),
         next: None,
         retry_later: None,
     })

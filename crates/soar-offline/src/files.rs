@@ -74,7 +74,7 @@ pub fn parse_inventory(text: &str) -> Result<StaticInventory, String> {
         if let Some(account) = entry.account {
             attributes.insert("account".into(), Value::String(account));
         }
-        let (mut tags, protected) = soar_core::guardduty::tags(Some(&entry.tags));
+        let (mut tags, protected) = soar_core::input::fields::tags(Some(&entry.tags));
         let id = entry.id.trim().to_string();
         // One instance listed twice: every tag counts, and a protection signal is never lost.
         if let Some(earlier) = records.remove(&id) {

@@ -11,7 +11,7 @@ use crate::memory::{CannedProvider, StaticInventory};
 use soar_core::alert::IndicatorKind;
 use soar_core::document::{Document, EnrichmentStatus};
 use soar_core::egress::{Locality, OrgConfig};
-use soar_core::guardduty::alert_from_finding;
+use soar_core::input::guardduty::alert_from_finding;
 use soar_core::input::{Incoming, InputError};
 use soar_core::pipeline::INVENTORY_PROVIDER;
 use soar_core::ports::{IntelProvider, InventoryRecord, Lookup};

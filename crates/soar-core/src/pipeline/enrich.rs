@@ -24,9 +24,9 @@ pub struct Enricher {
     pub settings: Settings,
 }
 
-/// What an enrich attempt came to.
+/// What a phase step came to (only enrich defers).
 #[derive(Debug, Clone, PartialEq)]
-pub enum EnrichResult {
+pub enum StepResult {
     Done,
     /// A provider's shared quota is used up: the document is unchanged (but for
     /// `deferred_since`) and should come back after `delay`, not go on without the lookup yet.
@@ -54,7 +54,7 @@ impl Enricher {
     /// its queue with a delay), a full provider quota defers the alert until the quota frees up,
     /// for at most `settings.max_deferral` after the first deferral; after that, or without
     /// `may_defer` (one-process runs), the alert goes on without those lookups, and the trace says so.
-    pub async fn enrich(&self, doc: &mut Document, may_defer: bool) -> EnrichResult {
+    pub async fn enrich(&self, doc: &mut Document, may_defer: bool) -> StepResult {
         // What a deferral puts back. The raw payload is left out of the copy (it is most of the
         // document and enrichment never changes it).
         let raw = std::mem::take(&mut doc.alert.raw);
@@ -196,7 +196,7 @@ impl Enricher {
             doc.deferred_since = Some(since);
             let delay = delay.clamp(Duration::from_secs(1), MAX_DELAY);
             tracing::info!(reason = %reason, delay_s = delay.as_secs(), "enrichment deferred");
-            return EnrichResult::Deferred { delay, reason };
+            return StepResult::Deferred { delay, reason };
         }
         entry.decision = Some(json!({"rounds": rounds}));
         entry.micros = started.elapsed().as_micros() as u64;
@@ -207,7 +207,7 @@ impl Enricher {
             tracing::warn!(error = %e, "could not record the enrich decision");
         }
         doc.trace.push(entry);
-        EnrichResult::Done
+        StepResult::Done
     }
 
     /// The organisation's own record of the alert's resource: its tags override the finding's

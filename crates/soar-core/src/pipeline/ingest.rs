@@ -4,7 +4,7 @@
 use super::run_policy;
 use crate::alert::Alert;
 use crate::decision::{IngestDecision, Policies};
-use crate::document::{Document, Phase};
+use crate::document::{Document, Phase, Verdict, VerdictKind};
 use crate::input::{Incoming, alert_from_mapping};
 use crate::ports::{Registration, StateStore};
 use serde::Serialize;
@@ -163,6 +163,26 @@ impl Ingestor {
         }
         let error = entry.error.clone();
         doc.trace.push(entry);
+        if outcome_status == IngestStatus::Suppressed && doc.verdict.is_none() {
+            // Not an incident by the ingest policy's decision (sample, archived, ...).
+            doc.verdict = Some(Verdict {
+                verdict: VerdictKind::FalsePositive,
+                severity: doc.alert.severity_label.clone(),
+                reasons: vec![format!("suppressed at ingest: {outcome_reason}")],
+                page: false,
+                error: None,
+            });
+        }
+        if outcome_status == IngestStatus::Accepted
+            && let Err(e) = self.state.save_document(&doc).await
+        {
+            return IngestOutcome {
+                status: IngestStatus::Failed,
+                reason: "state store unavailable: the alert could not be stored".into(),
+                document: None,
+                error: Some(e.to_string()),
+            };
+        }
         IngestOutcome {
             status: outcome_status,
             reason: outcome_reason,
@@ -180,7 +200,7 @@ fn unmapped_alert(source: &str, raw: &Value) -> Alert {
     let body = raw.get("detail").filter(|d| d.is_object()).unwrap_or(raw);
     let id = ["id", "alert_id", "uuid"]
         .iter()
-        .find_map(|k| crate::guardduty::text(body.get(*k)).filter(|v| !v.trim().is_empty()))
+        .find_map(|k| crate::input::fields::text(body.get(*k)).filter(|v| !v.trim().is_empty()))
         .unwrap_or_else(|| {
             let digest = sha2::Sha256::digest(raw.to_string().as_bytes());
             digest.iter().take(8).map(|b| format!("{b:02x}")).collect()

@@ -10,7 +10,7 @@ mod evaluate;
 mod ingest;
 mod remediate;
 
-pub use enrich::{EnrichResult, Enricher, INVENTORY_PROVIDER};
+pub use enrich::{Enricher, INVENTORY_PROVIDER, StepResult};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
 pub use remediate::Responder;
@@ -21,7 +21,9 @@ use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{ActionRecord, Document, Enrichment, Mode, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::egress::OrgConfig;
 use crate::input::Incoming;
+use crate::ports::StateError;
 use crate::ports::{IntelProvider, Inventory, Notifier, Remediator, StateStore};
+use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -140,6 +142,69 @@ pub(crate) fn undetermined_after_error(doc: &Document, error: &str) -> Verdict {
     }
 }
 
+/// One document phase (enrich, evaluate, remediate) as every driver runs it: `soar run`, replay
+/// and the Lambda functions alike call [`run_step`], so what is tested in one process is what runs.
+#[async_trait]
+pub trait PhaseStep: Send + Sync {
+    fn phase(&self) -> Phase;
+    /// Where the grown document is kept.
+    fn alerts(&self) -> &dyn StateStore;
+    /// The step itself; only enrich, given `may_defer`, ever answers [`StepResult::Deferred`].
+    async fn apply(&self, doc: &mut Document, may_defer: bool) -> StepResult;
+}
+
+#[async_trait]
+impl PhaseStep for Enricher {
+    fn phase(&self) -> Phase {
+        Phase::Enrich
+    }
+    fn alerts(&self) -> &dyn StateStore {
+        self.state.as_ref()
+    }
+    async fn apply(&self, doc: &mut Document, may_defer: bool) -> StepResult {
+        self.enrich(doc, may_defer).await
+    }
+}
+
+#[async_trait]
+impl PhaseStep for Evaluator {
+    fn phase(&self) -> Phase {
+        Phase::Evaluate
+    }
+    fn alerts(&self) -> &dyn StateStore {
+        self.state.as_ref()
+    }
+    async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
+        self.evaluate(doc).await;
+        StepResult::Done
+    }
+}
+
+#[async_trait]
+impl PhaseStep for Responder {
+    fn phase(&self) -> Phase {
+        Phase::Remediate
+    }
+    fn alerts(&self) -> &dyn StateStore {
+        self.state.as_ref()
+    }
+    async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
+        self.remediate(doc).await;
+        StepResult::Done
+    }
+}
+
+/// Runs one phase on `doc` and keeps the grown document. A deferred document is not kept: it is
+/// unchanged but for its deferral mark, and comes back. Errors: the state store's, when the
+/// document could not be kept (the caller retries the phase).
+pub async fn run_step(step: &dyn PhaseStep, doc: &mut Document, may_defer: bool) -> Result<StepResult, StateError> {
+    let result = step.apply(doc, may_defer).await;
+    if result == StepResult::Done {
+        step.alerts().save_document(doc).await?;
+    }
+    Ok(result)
+}
+
 /// What became of one input after all the phases it reached.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -225,29 +290,14 @@ impl Pipeline {
         };
         let span = tracing::info_span!("alert", alert_id = %doc.alert.id);
         async {
-            match outcome.status {
-                IngestStatus::Accepted => {
-                    // One process cannot put the alert back on a queue: no deferral, notes instead.
-                    self.enricher.enrich(&mut doc, false).await;
-                    self.evaluator.evaluate(&mut doc).await;
-                    self.responder.remediate(&mut doc).await;
+            if outcome.status == IngestStatus::Accepted {
+                // One process cannot put the alert back on a queue: no deferral, notes instead.
+                let steps: [&dyn PhaseStep; 3] = [&self.enricher, &self.evaluator, &self.responder];
+                for step in steps {
+                    if let Err(e) = run_step(step, &mut doc, false).await {
+                        tracing::error!(phase = %step.phase(), error = %e, "could not save the alert document");
+                    }
                 }
-                IngestStatus::Suppressed if doc.verdict.is_none() => {
-                    // Not an incident by the ingest policy's decision (sample, archived, ...).
-                    doc.verdict = Some(Verdict {
-                        verdict: VerdictKind::FalsePositive,
-                        severity: doc.alert.severity_label.clone(),
-                        reasons: vec![format!("suppressed at ingest: {}", outcome.reason)],
-                        page: false,
-                        error: None,
-                    });
-                }
-                _ => {}
-            }
-            if outcome.status == IngestStatus::Accepted
-                && let Err(e) = self.state.save_document(&doc).await
-            {
-                tracing::error!(error = %e, "could not save the alert document");
             }
             tracing::info!(
                 status = ?outcome.status,
