@@ -127,7 +127,7 @@ impl Stack {
     }
 
     async fn document(&self, finding_id: &str) -> Document {
-        use soar_core::ports::StateStore;
+        use soar_core::ports::AlertLog;
         let alert_id = format!("guardduty/{ACCOUNT}/{REGION}/{finding_id}");
         self.state
             .load_document(&alert_id)
@@ -264,7 +264,7 @@ async fn dry_run_records_the_plan_and_touches_nothing_and_guard_rails_hold() {
         "{ledger:?}"
     );
 
-    use soar_core::ports::StateStore;
+    use soar_core::ports::AlertLog;
     let sample_id = format!("guardduty/{ACCOUNT}/{REGION}/f-sample");
     assert_eq!(
         stack.state.load_document(&sample_id).await.unwrap(),
@@ -441,7 +441,7 @@ async fn a_finding_in_a_member_account_is_answered_there_with_the_responder_role
     stack.publish(&lab::guardduty_event(&web, &finding)).await;
     stack.run().await;
 
-    use soar_core::ports::StateStore;
+    use soar_core::ports::AlertLog;
     let doc = stack
         .state
         .load_document(&format!("guardduty/{MEMBER}/{REGION}/f-member"))

@@ -19,7 +19,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use soar_core::alert::Indicator;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, TraceEntry};
-use soar_core::ports::{Claim, Lookup, RateWindow, Registration, Slot, StateError, StateStore};
+use soar_core::ports::{
+    ActionLedger, AlertLog, Claim, DecisionLog, Lookup, LookupCache, RateWindow, Registration, Slot, StateError,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -193,7 +195,7 @@ impl DynamoState {
 }
 
 #[async_trait]
-impl StateStore for DynamoState {
+impl AlertLog for DynamoState {
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
         let revision = doc.alert.revision().to_string();
         let resource = &doc.alert.resource;
@@ -266,7 +268,10 @@ impl StateStore for DynamoState {
             .map(Some)
             .map_err(|e| StateError(format!("stored document of {alert_id}: {e}")))
     }
+}
 
+#[async_trait]
+impl DecisionLog for DynamoState {
     async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError> {
         let mut put = self
             .client
@@ -290,7 +295,10 @@ impl StateStore for DynamoState {
         put.send().await.map_err(|e| err("PutItem", e))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ActionLedger for DynamoState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
         let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
         let result = self
@@ -401,6 +409,31 @@ impl StateStore for DynamoState {
         Ok(())
     }
 
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+        let hour = Utc::now().format("%Y-%m-%dT%H").to_string();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::rate_window(&hour)))
+            .key("sk", s("COUNT"))
+            .update_expression("ADD actions :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(actions) OR actions < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_per_hour))
+            .expression_attribute_values(":exp", expires(Duration::from_secs(2 * 3600)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl LookupCache for DynamoState {
     async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError> {
         let pk = format!("INTEL#{provider}#{}:{}", indicator.kind, indicator.value);
         let Some(item) = self.get(pk, "CACHE").await? else {
@@ -439,28 +472,6 @@ impl StateStore for DynamoState {
             .await
             .map_err(|e| err("PutItem", e))?;
         Ok(())
-    }
-
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
-        let hour = Utc::now().format("%Y-%m-%dT%H").to_string();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::rate_window(&hour)))
-            .key("sk", s("COUNT"))
-            .update_expression("ADD actions :one SET expires_at = :exp")
-            .condition_expression("attribute_not_exists(actions) OR actions < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(max_per_hour))
-            .expression_attribute_values(":exp", expires(Duration::from_secs(2 * 3600)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(err("UpdateItem", e)),
-        }
     }
 
     async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError> {

@@ -9,7 +9,7 @@ use soar_aws::{DynamoState, SqsForwarder, SqsQueue, sdk};
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Target};
 use soar_core::input::{Incoming, parse_input};
-use soar_core::ports::{Claim, Forwarder, Lookup, Registration, StateStore};
+use soar_core::ports::{ActionLedger, AlertLog, Claim, Forwarder, Lookup, LookupCache, Registration};
 use soar_tests::Moto;
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use soar_aws::pump::{Delivery, Invoke, Route, drain};
 use soar_aws::setup::setup;
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, sdk};
 use soar_core::document::Document;
-use soar_core::ports::StateStore;
+use soar_core::ports::AlertLog;
 use soar_ec2::lab::{self, LabFinding};
 use soar_local::{HttpInvoker, LambdaEmulator, Moto};
 use std::path::Path;

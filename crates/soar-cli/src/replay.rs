@@ -10,7 +10,7 @@ use crate::scenario::AlertOutcome;
 use serde_json::{Value, json};
 use soar_aws::{DynamoClient, DynamoState};
 use soar_core::pipeline::Pipeline;
-use soar_core::ports::StateStore;
+use soar_core::ports::AlertLog;
 use soar_core::{ActionStatus, Document, Phase};
 use soar_offline::replay::{Recording, unrecorded_lookups};
 use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};

@@ -93,15 +93,25 @@ pub struct Lookup {
     pub related: Vec<Indicator>,
 }
 
-/// DynamoDB in production: alerts and revisions, decisions, the action ledger, the cache, the cap.
+/// Alerts and their documents: revisions for deduplication, the latest document for audit and replay.
 #[async_trait]
-pub trait StateStore: Send + Sync {
+pub trait AlertLog: Send + Sync {
     /// Registers the alert's revision (its `updated_at`) under its id and resource.
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError>;
     /// Keeps the latest document of an alert for audit and replay.
     async fn save_document(&self, doc: &Document) -> Result<(), StateError>;
     async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError>;
+}
+
+/// The record of every phase decision (policy revision, decision, notes), for audit.
+#[async_trait]
+pub trait DecisionLog: Send + Sync {
     async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError>;
+}
+
+/// The exactly-once ledger of actions and the deployment-wide hourly action cap.
+#[async_trait]
+pub trait ActionLedger: Send + Sync {
     /// Takes the ledger entry for (alert, action, target) in `mode`, atomically: of two racing
     /// claims only one gets [`Claim::New`]. An entry a person approved is handed out once as
     /// [`Claim::Approved`].
@@ -117,6 +127,13 @@ pub trait StateStore: Send + Sync {
     /// Gives a claim back when the action did not happen (rate cap), so a retry may take it.
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;
+    /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
+}
+
+/// Shared provider answers and provider quotas, across every function instance.
+#[async_trait]
+pub trait LookupCache: Send + Sync {
     async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError>;
     async fn cache_lookup(
         &self,
@@ -125,12 +142,16 @@ pub trait StateStore: Send + Sync {
         lookup: &Lookup,
         ttl: Duration,
     ) -> Result<(), StateError>;
-    /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
     /// Counts one request to `provider` in the current fixed window of `window` (aligned to the
     /// epoch, so every instance shares it); [`Slot::Full`] when the window's quota is used up.
     async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError>;
 }
+
+/// The whole state store (DynamoDB in production, memory in `soar run`): every role above. Steps
+/// hold only the roles they use, so a step's fields show what it may write.
+pub trait StateStore: AlertLog + DecisionLog + ActionLedger + LookupCache {}
+
+impl<T: AlertLog + DecisionLog + ActionLedger + LookupCache> StateStore for T {}
 
 /// What the organisation knows about one of its resources.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

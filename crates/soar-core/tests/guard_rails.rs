@@ -415,7 +415,7 @@ async fn an_alert_with_thousands_of_indicators_is_escalated_not_acted_on() {
 
 #[tokio::test]
 async fn an_approved_action_runs_once_on_the_next_delivery() {
-    use soar_core::ports::StateStore;
+    use soar_core::ports::ActionLedger;
     let h = harness(worst_case(), StaticInventory::default(), enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let stop = doc.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use soar_core::document::{Document, SCHEMA_VERSION};
 use soar_core::input::{Incoming, InputError, parse_record_body};
 use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, StepResult, run_step};
-use soar_core::ports::Forwarder;
+use soar_core::ports::{AlertLog, Forwarder};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -98,6 +98,8 @@ impl IngestFunction {
 /// enrich, evaluate and remediate: a message document in, the grown document out (to `next`).
 pub struct DocumentFunction {
     pub step: Box<dyn PhaseStep>,
+    /// Where the grown document is kept.
+    pub alerts: Arc<dyn AlertLog>,
     /// The next phase's queue; `None` for remediate, the last phase.
     pub next: Option<Arc<dyn Forwarder>>,
     /// This function's own queue, for enrichment deferred until a provider's quota frees up.
@@ -129,7 +131,7 @@ impl DocumentFunction {
 
     async fn handle_document(&self, doc: &mut Document) -> RecordOutcome {
         let may_defer = self.retry_later.is_some();
-        match run_step(self.step.as_ref(), doc, may_defer).await {
+        match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
             Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
             Ok(StepResult::Deferred { delay, reason }) => {
                 if let Some(queue) = &self.retry_later {
@@ -270,11 +272,12 @@ mod tests {
 
     #[tokio::test]
     async fn document_functions_reject_what_is_not_a_document() {
-        let (parts, _state) = soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
+        let (parts, state) = soar_offline::in_memory_parts(Arc::new(AcceptAll), Default::default());
         let pipeline = Pipeline::new(parts);
         let queue = Arc::new(Queue::default());
         let f = DocumentFunction {
             step: Box::new(pipeline.evaluator),
+            alerts: state,
             next: Some(queue.clone()),
             retry_later: None,
         };
@@ -342,12 +345,13 @@ mod tests {
                 requests: 1,
                 seconds: 3600,
             });
-        let (mut parts, _state) = soar_offline::in_memory_parts(Arc::new(LookAll), Default::default());
+        let (mut parts, state) = soar_offline::in_memory_parts(Arc::new(LookAll), Default::default());
         parts.providers = vec![Arc::new(intel)];
         let pipeline = Pipeline::new(parts);
         let (next, own) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
         let f = DocumentFunction {
             step: Box::new(pipeline.enricher),
+            alerts: state,
             next: Some(next.clone()),
             retry_later: Some(own.clone()),
         };

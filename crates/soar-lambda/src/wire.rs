@@ -26,10 +26,12 @@ fn forwarder(aws: &SdkConfig, url: &str) -> Arc<SqsForwarder> {
 }
 
 pub fn ingest(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<IngestFunction, ConfigError> {
+    let state = state(config, aws)?;
     Ok(IngestFunction {
         ingestor: Ingestor {
             policies,
-            state: state(config, aws)?,
+            alerts: state.clone(),
+            decisions: state,
         },
         next: forwarder(aws, config.enrich_queue_url()?),
     })
@@ -63,13 +65,15 @@ pub fn enrich(
     let enricher = Enricher {
         org: policies.org_config().clone(),
         policies,
-        state: state.clone(),
+        decisions: state.clone(),
+        cache: state.clone(),
         inventory: Arc::new(Ec2::new(accounts)),
         providers,
         settings: config.settings(),
     };
     Ok(DocumentFunction {
         step: Box::new(enricher),
+        alerts: state,
         next: Some(forwarder(aws, config.evaluate_queue_url()?)),
         // Deferred enrichment comes back through this function's own queue.
         retry_later: Some(forwarder(aws, config.enrich_queue_url()?)),
@@ -81,8 +85,9 @@ pub fn evaluate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> R
     Ok(DocumentFunction {
         step: Box::new(Evaluator {
             policies,
-            state: state.clone(),
+            decisions: state.clone(),
         }),
+        alerts: state,
         next: Some(forwarder(aws, config.remediate_queue_url()?)),
         retry_later: None,
     })
@@ -103,7 +108,8 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
     settings.take_escalation_channel(policies.org_config());
     let responder = Responder {
         policies,
-        state: state.clone(),
+        decisions: state.clone(),
+        ledger: state.clone(),
         // Protection is read live from EC2 just before acting.
         inventory: Arc::new(Ec2::new(accounts.clone())),
         remediator: Arc::new(AwsRemediator::new(accounts)),
@@ -112,6 +118,7 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
     };
     Ok(DocumentFunction {
         step: Box::new(responder),
+        alerts: state,
         next: None,
         retry_later: None,
     })

@@ -8,8 +8,8 @@ use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Target, TraceEntry};
 use soar_core::egress::Locality;
 use soar_core::ports::{
-    ActionError, Claim, IntelProvider, Inventory, InventoryRecord, Lookup, Notification, Notifier, ProviderError,
-    RateWindow, Registration, Remediator, Slot, StateError, StateStore,
+    ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IntelProvider, Inventory, InventoryRecord, Lookup,
+    LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -68,7 +68,7 @@ pub(crate) fn dedup_key(doc: &Document) -> String {
 }
 
 #[async_trait]
-impl StateStore for MemoryState {
+impl AlertLog for MemoryState {
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
         let revision = doc.alert.revision().to_string();
         let mut inner = self.lock();
@@ -98,12 +98,18 @@ impl StateStore for MemoryState {
     async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError> {
         Ok(self.lock().documents.get(alert_id).cloned())
     }
+}
 
+#[async_trait]
+impl DecisionLog for MemoryState {
     async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError> {
         self.lock().decisions.push((alert_id.to_string(), entry.clone()));
         Ok(())
     }
+}
 
+#[async_trait]
+impl ActionLedger for MemoryState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
         let mut inner = self.lock();
         let status = inner
@@ -170,6 +176,24 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
+    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let (start, count) = match inner.window {
+            Some((start, count)) if now.duration_since(start) < Duration::from_secs(3600) => (start, count),
+            _ => (now, 0),
+        };
+        if count >= max_per_hour {
+            inner.window = Some((start, count));
+            return Ok(false);
+        }
+        inner.window = Some((start, count + 1));
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl LookupCache for MemoryState {
     async fn cached_lookup(&self, provider: &str, indicator: &Indicator) -> Result<Option<Lookup>, StateError> {
         let key = (provider.to_string(), indicator.kind, indicator.value.clone());
         let inner = self.lock();
@@ -204,21 +228,6 @@ impl StateStore for MemoryState {
         }
         *count += 1;
         Ok(Slot::Granted)
-    }
-
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
-        let mut inner = self.lock();
-        let now = Instant::now();
-        let (start, count) = match inner.window {
-            Some((start, count)) if now.duration_since(start) < Duration::from_secs(3600) => (start, count),
-            _ => (now, 0),
-        };
-        if count >= max_per_hour {
-            inner.window = Some((start, count));
-            return Ok(false);
-        }
-        inner.window = Some((start, count + 1));
-        Ok(true)
     }
 }
 

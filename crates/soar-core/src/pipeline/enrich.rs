@@ -6,7 +6,7 @@ use crate::alert::{Indicator, PROTECTED_TAG, tags_mark_protected};
 use crate::decision::{EnrichDecision, LookupRequest, Policies};
 use crate::document::{Document, Enrichment, EnrichmentStatus, Phase, TraceEntry};
 use crate::egress::{Locality, OrgConfig};
-use crate::ports::{IntelProvider, Inventory, Lookup, ProviderError, Slot, StateStore};
+use crate::ports::{DecisionLog, IntelProvider, Inventory, Lookup, LookupCache, ProviderError, Slot};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,7 +17,9 @@ pub const INVENTORY_PROVIDER: &str = "inventory";
 
 pub struct Enricher {
     pub policies: Arc<dyn Policies>,
-    pub state: Arc<dyn StateStore>,
+    pub decisions: Arc<dyn DecisionLog>,
+    /// Provider answers shared by every instance, and the providers' quotas.
+    pub cache: Arc<dyn LookupCache>,
     pub inventory: Arc<dyn Inventory>,
     pub providers: Vec<Arc<dyn IntelProvider>>,
     pub org: OrgConfig,
@@ -203,7 +205,7 @@ impl Enricher {
         for note in &entry.notes {
             tracing::info!(note = %note, "enrich");
         }
-        if let Err(e) = self.state.put_decision(&doc.alert.id, &entry).await {
+        if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
             tracing::warn!(error = %e, "could not record the enrich decision");
         }
         doc.trace.push(entry);
@@ -307,7 +309,7 @@ impl Enricher {
             ));
             return LookupResult::Skipped;
         }
-        let cached = match self.state.cached_lookup(provider.name(), &indicator).await {
+        let cached = match self.cache.cached_lookup(provider.name(), &indicator).await {
             Ok(hit) => hit,
             Err(e) => {
                 entry.notes.push(format!("cache unavailable: {e}"));
@@ -318,7 +320,7 @@ impl Enricher {
             Some(hit) => (Ok(hit), true),
             None => {
                 for window in provider.rate_limits() {
-                    match self.state.take_lookup_slot(provider.name(), *window).await {
+                    match self.cache.take_lookup_slot(provider.name(), *window).await {
                         Ok(Slot::Granted) => {}
                         Ok(Slot::Full { retry_after }) => {
                             return LookupResult::RateLimited {
@@ -364,7 +366,7 @@ impl Enricher {
                         related: related.clone(),
                     };
                     if let Err(e) = self
-                        .state
+                        .cache
                         .cache_lookup(
                             provider.name(),
                             &indicator,

@@ -3,7 +3,7 @@
 use super::{policy_input, run_policy, undetermined_after_error};
 use crate::decision::{EvaluateDecision, Policies, shape_error};
 use crate::document::{Document, Phase, Verdict};
-use crate::ports::StateStore;
+use crate::ports::DecisionLog;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critic
 
 pub struct Evaluator {
     pub policies: Arc<dyn Policies>,
-    pub state: Arc<dyn StateStore>,
+    pub decisions: Arc<dyn DecisionLog>,
 }
 
 impl Evaluator {
@@ -48,7 +48,7 @@ impl Evaluator {
                 undetermined_after_error(doc, &message)
             }
         };
-        if let Err(e) = self.state.put_decision(&doc.alert.id, &entry).await {
+        if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
             tracing::warn!(error = %e, "could not record the evaluate decision");
         }
         tracing::info!(verdict = verdict.verdict.as_str(), severity = %verdict.severity, page = verdict.page, "verdict");

@@ -6,7 +6,7 @@ use crate::alert::Alert;
 use crate::decision::{IngestDecision, Policies};
 use crate::document::{Document, Phase, Verdict, VerdictKind};
 use crate::input::{Incoming, alert_from_mapping};
-use crate::ports::{Registration, StateStore};
+use crate::ports::{AlertLog, DecisionLog, Registration};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -50,7 +50,9 @@ pub struct IngestOutcome {
 
 pub struct Ingestor {
     pub policies: Arc<dyn Policies>,
-    pub state: Arc<dyn StateStore>,
+    /// Revisions for deduplication, and the accepted alert's document.
+    pub alerts: Arc<dyn AlertLog>,
+    pub decisions: Arc<dyn DecisionLog>,
 }
 
 impl Ingestor {
@@ -129,7 +131,7 @@ impl Ingestor {
         let mut outcome_status = status;
         let mut outcome_reason = reason;
         if status == IngestStatus::Accepted {
-            match self.state.register_alert(&doc).await {
+            match self.alerts.register_alert(&doc).await {
                 Ok(Registration::New) => {}
                 Ok(Registration::Updated { previous }) => entry.notes.push(format!(
                     "newer revision {} of an alert last seen at {previous}: evaluated again",
@@ -142,7 +144,7 @@ impl Ingestor {
                         doc.alert.revision()
                     );
                     entry.notes.push(outcome_reason.clone());
-                    if let Ok(Some(previous)) = self.state.load_document(&doc.alert.id).await {
+                    if let Ok(Some(previous)) = self.alerts.load_document(&doc.alert.id).await {
                         doc.verdict = previous.verdict;
                     }
                 }
@@ -158,7 +160,7 @@ impl Ingestor {
                 }
             }
         }
-        if let Err(e) = self.state.put_decision(&doc.alert.id, &entry).await {
+        if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
             tracing::warn!(error = %e, "could not record the ingest decision");
         }
         let error = entry.error.clone();
@@ -174,7 +176,7 @@ impl Ingestor {
             });
         }
         if outcome_status == IngestStatus::Accepted
-            && let Err(e) = self.state.save_document(&doc).await
+            && let Err(e) = self.alerts.save_document(&doc).await
         {
             return IngestOutcome {
                 status: IngestStatus::Failed,

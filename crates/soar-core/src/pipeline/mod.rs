@@ -21,7 +21,7 @@ use crate::decision::{Policies, PolicyError, decide_typed};
 use crate::document::{ActionRecord, Document, Enrichment, Mode, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::egress::OrgConfig;
 use crate::input::Incoming;
-use crate::ports::StateError;
+use crate::ports::{AlertLog, StateError};
 use crate::ports::{IntelProvider, Inventory, Notifier, Remediator, StateStore};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -147,8 +147,6 @@ pub(crate) fn undetermined_after_error(doc: &Document, error: &str) -> Verdict {
 #[async_trait]
 pub trait PhaseStep: Send + Sync {
     fn phase(&self) -> Phase;
-    /// Where the grown document is kept.
-    fn alerts(&self) -> &dyn StateStore;
     /// The step itself; only enrich, given `may_defer`, ever answers [`StepResult::Deferred`].
     async fn apply(&self, doc: &mut Document, may_defer: bool) -> StepResult;
 }
@@ -157,9 +155,6 @@ pub trait PhaseStep: Send + Sync {
 impl PhaseStep for Enricher {
     fn phase(&self) -> Phase {
         Phase::Enrich
-    }
-    fn alerts(&self) -> &dyn StateStore {
-        self.state.as_ref()
     }
     async fn apply(&self, doc: &mut Document, may_defer: bool) -> StepResult {
         self.enrich(doc, may_defer).await
@@ -170,9 +165,6 @@ impl PhaseStep for Enricher {
 impl PhaseStep for Evaluator {
     fn phase(&self) -> Phase {
         Phase::Evaluate
-    }
-    fn alerts(&self) -> &dyn StateStore {
-        self.state.as_ref()
     }
     async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
         self.evaluate(doc).await;
@@ -185,22 +177,24 @@ impl PhaseStep for Responder {
     fn phase(&self) -> Phase {
         Phase::Remediate
     }
-    fn alerts(&self) -> &dyn StateStore {
-        self.state.as_ref()
-    }
     async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
         self.remediate(doc).await;
         StepResult::Done
     }
 }
 
-/// Runs one phase on `doc` and keeps the grown document. A deferred document is not kept: it is
-/// unchanged but for its deferral mark, and comes back. Errors: the state store's, when the
-/// document could not be kept (the caller retries the phase).
-pub async fn run_step(step: &dyn PhaseStep, doc: &mut Document, may_defer: bool) -> Result<StepResult, StateError> {
+/// Runs one phase on `doc` and keeps the grown document in `alerts`. A deferred document is not
+/// kept: it is unchanged but for its deferral mark, and comes back. Errors: the state store's,
+/// when the document could not be kept (the caller retries the phase).
+pub async fn run_step(
+    step: &dyn PhaseStep,
+    alerts: &dyn AlertLog,
+    doc: &mut Document,
+    may_defer: bool,
+) -> Result<StepResult, StateError> {
     let result = step.apply(doc, may_defer).await;
     if result == StepResult::Done {
-        step.alerts().save_document(doc).await?;
+        alerts.save_document(doc).await?;
     }
     Ok(result)
 }
@@ -221,7 +215,8 @@ pub struct Pipeline {
     pub enricher: Enricher,
     pub evaluator: Evaluator,
     pub responder: Responder,
-    pub state: Arc<dyn StateStore>,
+    /// Where each phase keeps the grown document.
+    pub alerts: Arc<dyn AlertLog>,
 }
 
 /// Everything a pipeline is built from.
@@ -252,11 +247,13 @@ impl Pipeline {
         Pipeline {
             ingestor: Ingestor {
                 policies: policies.clone(),
-                state: state.clone(),
+                alerts: state.clone(),
+                decisions: state.clone(),
             },
             enricher: Enricher {
                 policies: policies.clone(),
-                state: state.clone(),
+                decisions: state.clone(),
+                cache: state.clone(),
                 inventory: inventory.clone(),
                 providers,
                 org,
@@ -264,17 +261,18 @@ impl Pipeline {
             },
             evaluator: Evaluator {
                 policies: policies.clone(),
-                state: state.clone(),
+                decisions: state.clone(),
             },
             responder: Responder {
                 policies,
-                state: state.clone(),
+                decisions: state.clone(),
+                ledger: state.clone(),
                 inventory,
                 remediator,
                 notifier,
                 settings,
             },
-            state,
+            alerts: state,
         }
     }
 
@@ -294,7 +292,7 @@ impl Pipeline {
                 // One process cannot put the alert back on a queue: no deferral, notes instead.
                 let steps: [&dyn PhaseStep; 3] = [&self.enricher, &self.evaluator, &self.responder];
                 for step in steps {
-                    if let Err(e) = run_step(step, &mut doc, false).await {
+                    if let Err(e) = run_step(step, self.alerts.as_ref(), &mut doc, false).await {
                         tracing::error!(phase = %step.phase(), error = %e, "could not save the alert document");
                     }
                 }

@@ -8,7 +8,7 @@ use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
-use crate::ports::{Claim, Inventory, Notification, Notifier, Remediator, StateStore};
+use crate::ports::{ActionLedger, Claim, DecisionLog, Inventory, Notification, Notifier, Remediator};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -37,7 +37,9 @@ fn decode_actions(requests: Vec<ActionRequest>) -> Result<Vec<Planned>, PolicyEr
 
 pub struct Responder {
     pub policies: Arc<dyn Policies>,
-    pub state: Arc<dyn StateStore>,
+    pub decisions: Arc<dyn DecisionLog>,
+    /// Exactly-once claims, the action records and the hourly cap.
+    pub ledger: Arc<dyn ActionLedger>,
     pub inventory: Arc<dyn Inventory>,
     pub remediator: Arc<dyn Remediator>,
     pub notifier: Arc<dyn Notifier>,
@@ -95,12 +97,12 @@ impl Responder {
             seen.push(key);
             let record = self.handle(doc, planned, &mut entry, escalating).await;
             tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
-            if let Err(e) = self.state.record_action(&doc.alert.id, &record).await {
+            if let Err(e) = self.ledger.record_action(&doc.alert.id, &record).await {
                 tracing::error!(error = %e, "could not record an action");
             }
             doc.actions.push(record);
         }
-        if let Err(e) = self.state.put_decision(&doc.alert.id, &entry).await {
+        if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
             tracing::warn!(error = %e, "could not record the remediate decision");
         }
         doc.trace.push(entry);
@@ -174,7 +176,7 @@ impl Responder {
         }
         let target = request.target.id.as_str();
         let claim = self
-            .state
+            .ledger
             .claim_action(&doc.alert.id, mode, &request.action, target)
             .await;
         match claim {
@@ -206,11 +208,11 @@ impl Responder {
             return record(ActionStatus::Planned, json!("dry run: not carried out"));
         }
         if !escalation {
-            match self.state.take_action_budget(self.settings.max_actions_per_hour).await {
+            match self.ledger.take_action_budget(self.settings.max_actions_per_hour).await {
                 Ok(true) => {}
                 Ok(false) | Err(_) => {
                     let _ = self
-                        .state
+                        .ledger
                         .release_action(&doc.alert.id, mode, &request.action, target)
                         .await;
                     entry.notes.push(format!(
