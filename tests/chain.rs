@@ -6,13 +6,13 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use soar_aws::pump::{Invoke, Route, drain};
-use soar_aws::setup::{Environment, setup};
 use soar_aws::{DynamoState, SqsQueue, sdk};
 use soar_core::document::{Document, Mode};
-use soar_ec2::lab::{self, LabFinding, LabInstance};
 use soar_lambda::functions::{DocumentFunction, IngestFunction};
 use soar_lambda::{Config, wire};
+use soar_local::lab::{self, LabFinding, LabInstance};
+use soar_local::pump::{Invoke, Route, drain};
+use soar_local::setup::{Environment, setup};
 use soar_tests::Moto;
 
 const ACCOUNT: &str = "123456789012";

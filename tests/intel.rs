@@ -211,7 +211,7 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     use soar_lambda::{Config, wire};
     let moto = soar_tests::Moto::start();
     let aws = sdk::local(&moto.endpoint()).await.unwrap();
-    let env = soar_aws::setup::setup(&aws, "soar").await.unwrap();
+    let env = soar_local::setup::setup(&aws, "soar").await.unwrap();
     let config = Config::from_lookup(|k| env.vars.get(k).cloned()).unwrap();
     let policies = soar_lambda::policies().unwrap();
     let vt = FakeHttp::start(|_| Reply::json(404, json!({"error": {"code": "NotFoundError"}}))).await;

@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
-use soar_aws::pump::Invoke;
-use soar_aws::setup::setup;
 use soar_aws::{SqsQueue, sdk};
+use soar_local::pump::Invoke;
+use soar_local::setup::setup;
 use soar_local::{LambdaEmulator, venv_dir};
 use soar_tests::{Moto, root};
 use std::process::Command;

@@ -5,17 +5,12 @@
 //! - [`SqsForwarder`]: hands the message document to the next phase's queue.
 //! - [`sdk`]: SDK configuration (honours `AWS_ENDPOINT_URL`) and role assumption in other accounts.
 //! - [`secrets`]: named secrets (provider API keys) from Secrets Manager, once per cold start.
-//! - [`pump`]: delivers queue messages to functions like Lambda's SQS event source (local runs).
-//! - `setup` (feature `setup`): creates the table, queues and EventBridge rule idempotently.
 //!
 //! EC2 lives in its own crate (`soar-ec2`) because its SDK takes minutes to compile.
 
 mod dynamo;
-pub mod pump;
 pub mod sdk;
 pub mod secrets;
-#[cfg(feature = "setup")]
-pub mod setup;
 mod sqs;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;

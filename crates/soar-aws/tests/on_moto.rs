@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use soar_aws::setup::setup;
 use soar_aws::{DynamoState, SqsForwarder, SqsQueue, sdk};
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Target};
 use soar_core::input::{Incoming, parse_input};
 use soar_core::ports::{ActionLedger, AlertLog, Claim, Forwarder, Lookup, LookupCache, Registration};
+use soar_local::setup::setup;
 use soar_tests::Moto;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ fn document(updated_at: &str) -> Document {
     Document::new(*alert)
 }
 
-async fn state(moto: &Moto) -> (DynamoState, sdk::SdkConfig, soar_aws::setup::Environment) {
+async fn state(moto: &Moto) -> (DynamoState, sdk::SdkConfig, soar_local::setup::Environment) {
     let config = sdk::local(&moto.endpoint()).await.unwrap();
     let env = setup(&config, "t").await.expect("setup");
     let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&config), env.vars["SOAR_TABLE"].clone());

@@ -1,7 +1,7 @@
 //! `soar setup` and `soar approve`: the commands that talk to AWS (or a local endpoint).
 
-use soar_aws::setup::setup;
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, approve_and_requeue, sdk};
+use soar_local::setup::setup;
 use std::process::ExitCode;
 
 /// `--endpoint-url` means a local endpoint (moto): dummy credentials. Without it, the standard

@@ -3,12 +3,12 @@
 
 use crate::aws_cmd::config;
 use serde_json::json;
-use soar_aws::pump::{Delivery, Invoke, Route, drain};
-use soar_aws::setup::setup;
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, sdk};
 use soar_core::document::Document;
 use soar_core::ports::AlertLog;
-use soar_ec2::lab::{self, LabFinding};
+use soar_local::lab::{self, LabFinding};
+use soar_local::pump::{Delivery, Invoke, Route, drain};
+use soar_local::setup::setup;
 use soar_local::{HttpInvoker, LambdaEmulator, Moto};
 use std::path::Path;
 use std::process::ExitCode;

@@ -6,8 +6,6 @@
 //! in both directions are not tracked), then to a quarantine group with no rules at all, which drops
 //! them. The original groups are returned for rollback. An ENI always keeps one group.
 
-pub mod lab;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;

@@ -7,7 +7,8 @@ use serde_json::json;
 use soar_aws::sdk::{self, AccountConfigs};
 use soar_core::alert::{Resource, ResourceKind};
 use soar_core::ports::Inventory;
-use soar_ec2::{Ec2, lab};
+use soar_ec2::Ec2;
+use soar_local::lab;
 use soar_tests::Moto;
 use std::sync::Arc;
 

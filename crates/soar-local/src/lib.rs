@@ -1,10 +1,19 @@
-//! The local stack, for `soar local demo` and the tests: a moto server (the local AWS endpoint)
-//! and cargo lambda's runtime emulator, each started on a free 127.0.0.1 port as a managed process
-//! that is stopped, with everything it started, when dropped. Nothing listens on other addresses.
+//! soar's tooling: what the CLI and the tests use and no function links.
+//!
+//! - The local stack (this module): a moto server (the local AWS endpoint) and cargo lambda's
+//!   runtime emulator, each started on a free 127.0.0.1 port as a managed process that is
+//!   stopped, with everything it started, when dropped. Nothing listens on other addresses.
+//! - [`pump`]: delivers queue messages to functions like Lambda's SQS event source (local runs).
+//! - [`setup`]: creates the table, queues and EventBridge rule idempotently (local or real AWS).
+//! - [`lab`]: a VPC with instances to respond to, on the local endpoint.
 
+pub mod lab;
+pub mod pump;
+pub mod setup;
+
+use crate::pump::Invoke;
 use async_trait::async_trait;
 use serde_json::Value;
-use soar_aws::pump::Invoke;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;

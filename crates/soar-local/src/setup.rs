@@ -2,8 +2,6 @@
 //! nothing): the state table, one queue per phase with its dead-letter queue, and an EventBridge
 //! rule sending GuardDuty findings to the ingest (fan-in) queue.
 
-use crate::SqsQueue;
-use crate::sdk::SdkConfig;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
@@ -11,6 +9,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
+use soar_aws::SqsQueue;
+use soar_aws::sdk::SdkConfig;
 use std::collections::BTreeMap;
 
 /// Deliveries before a message is parked in its dead-letter queue.

@@ -3,9 +3,9 @@
 //! the ones that succeeded, make the batch item failures visible again (the queue's redrive policy
 //! parks them in the dead-letter queue after `maxReceiveCount` deliveries).
 
-use crate::sqs::{ReceivedMessage, SqsQueue};
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use soar_aws::{ReceivedMessage, SqsQueue};
 use std::collections::HashSet;
 
 /// Invokes a function by name with a payload (cargo lambda's emulator, or in-process in tests).
