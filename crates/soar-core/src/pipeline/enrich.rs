@@ -41,6 +41,52 @@ pub enum StepResult {
 /// SQS delays a message at most 15 minutes.
 const MAX_DELAY: Duration = Duration::from_secs(900);
 
+/// An enrichment across its rounds.
+#[derive(Default)]
+struct Progress {
+    /// Lookups counted against the budget.
+    used: u32,
+    /// (provider, kind, canonical value) already asked.
+    done: HashSet<(String, crate::alert::IndicatorKind, String)>,
+    /// Each round's raw decision, for the trace.
+    rounds: Vec<Value>,
+    /// The longest wait a full quota asks for, and why; only when deferral is allowed.
+    deferral: Option<(Duration, String)>,
+    may_defer: bool,
+    /// How long the alert has been deferred already.
+    waited: Option<Duration>,
+}
+
+/// Adds the indicators a provider linked (canonical, each once, within the alert's cap) at the
+/// next depth; `true` when any was new.
+fn add_related(
+    doc: &mut Document,
+    related: Vec<Indicator>,
+    provider: &str,
+    depth: u32,
+    entry: &mut TraceEntry,
+) -> bool {
+    let mut found_new = false;
+    // Canonical before anything classifies or sends them in the next round.
+    for mut indicator in crate::alert::canonical_indicators(related) {
+        // The cap ingest holds an alert to holds for what providers add, too.
+        if doc.alert.indicators.len() >= super::ingest::MAX_INDICATORS {
+            entry.notes.push(format!(
+                "`{provider}` linked more indicators than the {} an alert may carry: the rest are left out",
+                super::ingest::MAX_INDICATORS
+            ));
+            break;
+        }
+        if !doc.alert.indicators.iter().any(|i| i.key() == indicator.key()) {
+            indicator.depth = depth + 1;
+            indicator.seen_in = format!("enrichment:{provider}");
+            doc.alert.indicators.push(indicator);
+            found_new = true;
+        }
+    }
+    found_new
+}
+
 /// A lookup's fate, for the round loop.
 enum LookupResult {
     /// Counted against the budget; the indicators the provider linked.
@@ -67,8 +113,11 @@ impl Enricher {
             .as_deref()
             .and_then(crate::time::parse_timestamp_str)
             .map(|since| (chrono::Utc::now() - since).to_std().unwrap_or_default());
-        let may_defer = may_defer && waited.is_none_or(|w| w < self.settings.max_deferral);
-        let mut deferral: Option<(Duration, String)> = None;
+        let mut progress = Progress {
+            may_defer: may_defer && waited.is_none_or(|w| w < self.settings.max_deferral),
+            waited,
+            ..Progress::default()
+        };
         let started = Instant::now();
         let mut entry = TraceEntry {
             phase: Phase::Enrich,
@@ -79,118 +128,11 @@ impl Enricher {
             notes: Vec::new(),
         };
         self.describe_resource(doc, &mut entry).await;
-
-        let limits = self.org.enrich;
-        let mut used = 0u32;
-        let mut done: HashSet<(String, crate::alert::IndicatorKind, String)> = HashSet::new();
-        let mut rounds = Vec::new();
         let mut depth = 0u32;
-        loop {
-            // The policy sees what the guard will enforce (`ind.internal`), so its decisions and
-            // its audit list agree with the guard's. Each indicator is classified in the round
-            // that brings it (earlier rounds' keep their mark).
-            for indicator in doc.alert.indicators.iter_mut().filter(|i| i.depth == depth) {
-                indicator.internal = self.org.internal_reason(indicator).is_some();
-            }
-            let context = json!({
-                "phase": "enrich",
-                "depth": depth,
-                "max_depth": limits.max_depth,
-                "budget": {"max_lookups": limits.max_lookups, "used": used, "remaining": limits.max_lookups.saturating_sub(used)},
-                "mode": self.settings.mode.as_str(),
-                "providers": self.providers.iter().map(|p| json!({
-                    "name": p.name(), "locality": p.locality(), "indicator_kinds": p.indicator_kinds(),
-                })).collect::<Vec<_>>(),
-            });
-            let input = policy_input(doc, context);
-            let (round, decision) = run_policy::<EnrichDecision>(self.policies.as_ref(), Phase::Enrich, &input);
-            rounds.push(round.decision.unwrap_or(Value::Null));
-            let decision = match decision {
-                Ok(d) => d,
-                Err(e) => {
-                    entry.error = Some(e.to_string());
-                    break;
-                }
-            };
-            let fresh: Vec<LookupRequest> = decision
-                .lookups
-                .into_iter()
-                // Two writings of one indicator are one lookup.
-                .filter(|l| {
-                    let asked = Indicator::new(l.indicator.kind, l.indicator.value.clone(), "", "").canonical();
-                    done.insert((l.provider.clone(), asked.kind, asked.value))
-                })
-                .collect();
-            if fresh.is_empty() {
-                break;
-            }
-            let mut found_new = false;
-            for request in fresh {
-                if used >= limits.max_lookups {
-                    entry.notes.push(format!(
-                        "lookup budget of {} exhausted: {} `{}` at {} not looked up",
-                        limits.max_lookups, request.indicator.kind, request.indicator.value, request.provider
-                    ));
-                    continue;
-                }
-                let related = match self.lookup(doc, &request, depth, &mut entry).await {
-                    LookupResult::Counted(related) => related,
-                    LookupResult::Skipped => continue,
-                    LookupResult::RateLimited { retry_after, reason } => {
-                        if may_defer {
-                            let longest = deferral.as_ref().map_or(retry_after, |(d, _)| retry_after.max(*d));
-                            deferral = Some((longest, reason));
-                        } else {
-                            let why = match (&doc.deferred_since, waited) {
-                                (Some(since), Some(w)) => format!(
-                                    "deferred since {since}, going on without it after {}s (max_deferral {}s)",
-                                    w.as_secs(),
-                                    self.settings.max_deferral.as_secs()
-                                ),
-                                _ => "not waited for in a one-process run".to_string(),
-                            };
-                            entry.notes.push(format!(
-                                "{reason}: {} `{}` not looked up ({why})",
-                                request.indicator.kind, request.indicator.value
-                            ));
-                        }
-                        continue;
-                    }
-                };
-                {
-                    used += 1;
-                    // Canonical before anything classifies or sends them in the next round.
-                    for mut indicator in crate::alert::canonical_indicators(related) {
-                        // The cap ingest holds an alert to holds for what providers add, too.
-                        if doc.alert.indicators.len() >= super::ingest::MAX_INDICATORS {
-                            entry.notes.push(format!(
-                                "`{}` linked more indicators than the {} an alert may carry: the rest are left out",
-                                request.provider,
-                                super::ingest::MAX_INDICATORS
-                            ));
-                            break;
-                        }
-                        if !doc.alert.indicators.iter().any(|i| i.key() == indicator.key()) {
-                            indicator.depth = depth + 1;
-                            indicator.seen_in = format!("enrichment:{}", request.provider);
-                            doc.alert.indicators.push(indicator);
-                            found_new = true;
-                        }
-                    }
-                }
-            }
-            if depth >= limits.max_depth || used >= limits.max_lookups {
-                if found_new {
-                    entry.notes.push(format!(
-                        "recursion stopped at depth {depth} (max_depth {}, {used} lookups used)",
-                        limits.max_depth
-                    ));
-                }
-                break;
-            }
+        while self.round(doc, depth, &mut progress, &mut entry).await {
             depth += 1;
         }
-        if let Some((delay, reason)) = deferral {
+        if let Some((delay, reason)) = progress.deferral {
             let since = before.deferred_since.clone().unwrap_or_else(crate::time::now);
             let raw = std::mem::take(&mut doc.alert.raw);
             *doc = before;
@@ -200,7 +142,7 @@ impl Enricher {
             tracing::info!(reason = %reason, delay_s = delay.as_secs(), "enrichment deferred");
             return StepResult::Deferred { delay, reason };
         }
-        entry.decision = Some(json!({"rounds": rounds}));
+        entry.decision = Some(json!({"rounds": progress.rounds}));
         entry.micros = started.elapsed().as_micros() as u64;
         for note in &entry.notes {
             tracing::info!(note = %note, "enrich");
@@ -210,6 +152,114 @@ impl Enricher {
         }
         doc.trace.push(entry);
         StepResult::Done
+    }
+
+    /// One round at `depth`: the policy asks, the lookups it asks for that were not made yet are
+    /// made. `true` when another round should follow (something new was found within the limits).
+    async fn round(&self, doc: &mut Document, depth: u32, progress: &mut Progress, entry: &mut TraceEntry) -> bool {
+        let limits = self.org.enrich;
+        // The policy sees what the guard will enforce (`ind.internal`), so its decisions and
+        // its audit list agree with the guard's. Each indicator is classified in the round
+        // that brings it (earlier rounds' keep their mark).
+        for indicator in doc.alert.indicators.iter_mut().filter(|i| i.depth == depth) {
+            indicator.internal = self.org.internal_reason(indicator).is_some();
+        }
+        let used = progress.used;
+        let context = json!({
+            "phase": "enrich",
+            "depth": depth,
+            "max_depth": limits.max_depth,
+            "budget": {"max_lookups": limits.max_lookups, "used": used, "remaining": limits.max_lookups.saturating_sub(used)},
+            "mode": self.settings.mode.as_str(),
+            "providers": self.providers.iter().map(|p| json!({
+                "name": p.name(), "locality": p.locality(), "indicator_kinds": p.indicator_kinds(),
+            })).collect::<Vec<_>>(),
+        });
+        let input = policy_input(doc, context);
+        let (round, decision) = run_policy::<EnrichDecision>(self.policies.as_ref(), Phase::Enrich, &input);
+        progress.rounds.push(round.decision.unwrap_or(Value::Null));
+        let decision = match decision {
+            Ok(d) => d,
+            Err(e) => {
+                entry.error = Some(e.to_string());
+                return false;
+            }
+        };
+        let fresh: Vec<LookupRequest> = decision
+            .lookups
+            .into_iter()
+            // Two writings of one indicator are one lookup.
+            .filter(|l| {
+                let asked = Indicator::new(l.indicator.kind, l.indicator.value.clone(), "", "").canonical();
+                progress.done.insert((l.provider.clone(), asked.kind, asked.value))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return false;
+        }
+        let mut found_new = false;
+        for request in fresh {
+            found_new |= self.make_lookup(doc, &request, depth, progress, entry).await;
+        }
+        if depth >= limits.max_depth || progress.used >= limits.max_lookups {
+            if found_new {
+                entry.notes.push(format!(
+                    "recursion stopped at depth {depth} (max_depth {}, {} lookups used)",
+                    limits.max_depth, progress.used
+                ));
+            }
+            return false;
+        }
+        true
+    }
+
+    /// One requested lookup within the budget and quotas; `true` when it linked new indicators.
+    async fn make_lookup(
+        &self,
+        doc: &mut Document,
+        request: &LookupRequest,
+        depth: u32,
+        progress: &mut Progress,
+        entry: &mut TraceEntry,
+    ) -> bool {
+        let max = self.org.enrich.max_lookups;
+        if progress.used >= max {
+            entry.notes.push(format!(
+                "lookup budget of {max} exhausted: {} `{}` at {} not looked up",
+                request.indicator.kind, request.indicator.value, request.provider
+            ));
+            return false;
+        }
+        match self.lookup(doc, request, depth, entry).await {
+            LookupResult::Counted(related) => {
+                progress.used += 1;
+                add_related(doc, related, &request.provider, depth, entry)
+            }
+            LookupResult::Skipped => false,
+            LookupResult::RateLimited { retry_after, reason } => {
+                if progress.may_defer {
+                    let longest = progress
+                        .deferral
+                        .as_ref()
+                        .map_or(retry_after, |(d, _)| retry_after.max(*d));
+                    progress.deferral = Some((longest, reason));
+                } else {
+                    let why = match (&doc.deferred_since, progress.waited) {
+                        (Some(since), Some(w)) => format!(
+                            "deferred since {since}, going on without it after {}s (max_deferral {}s)",
+                            w.as_secs(),
+                            self.settings.max_deferral.as_secs()
+                        ),
+                        _ => "not waited for in a one-process run".to_string(),
+                    };
+                    entry.notes.push(format!(
+                        "{reason}: {} `{}` not looked up ({why})",
+                        request.indicator.kind, request.indicator.value
+                    ));
+                }
+                false
+            }
+        }
     }
 
     /// The organisation's own record of the alert's resource: its tags override the finding's
@@ -259,131 +309,27 @@ impl Enricher {
         depth: u32,
         entry: &mut TraceEntry,
     ) -> LookupResult {
-        // The policy may name an indicator in any writing: it is the alert's indicator with the
-        // same canonical form (or the same text as written).
-        let asked = Indicator::new(request.indicator.kind, request.indicator.value.clone(), "", "").canonical();
-        let Some(mut indicator) = doc
-            .alert
-            .indicators
-            .iter()
-            .find(|i| {
-                i.key() == asked.key()
-                    || (i.kind == request.indicator.kind && i.written.as_deref() == Some(&request.indicator.value))
-            })
-            .cloned()
-        else {
-            entry.notes.push(format!(
-                "policy asked about {} `{}`, which is not an indicator of this alert: ignored",
-                request.indicator.kind, request.indicator.value
-            ));
+        let Some((indicator, provider)) = self.resolve(doc, request, entry) else {
             return LookupResult::Skipped;
         };
-        let Some(provider) = self.providers.iter().find(|p| p.name() == request.provider) else {
-            entry.notes.push(format!(
-                "no provider named `{}` is configured: {} `{}` not looked up",
-                request.provider, indicator.kind, indicator.value
-            ));
-            return LookupResult::Skipped;
-        };
-        // What a provider receives is the canonical value (a document from an older version of
-        // soar may still carry a value as written).
-        indicator = indicator.canonical();
-        // The egress guard: after the policy, whatever it returned.
-        if provider.locality() == Locality::External
-            && let Some(why) = self.org.internal_reason(&indicator)
-        {
-            entry.notes.push(format!(
-                "egress refused: {} `{}` is internal ({why}); `{}` is an external provider",
-                indicator.kind,
-                indicator.value,
-                provider.name()
-            ));
-            tracing::warn!(indicator = %indicator.value, provider = provider.name(), "egress refused");
-            return LookupResult::Skipped;
-        }
-        if !provider.indicator_kinds().contains(&indicator.kind) {
-            entry.notes.push(format!(
-                "provider `{}` does not handle {} indicators",
-                provider.name(),
-                indicator.kind
-            ));
-            return LookupResult::Skipped;
-        }
-        let cached = match self.cache.cached_lookup(provider.name(), &indicator).await {
-            Ok(hit) => hit,
-            Err(e) => {
-                entry.notes.push(format!("cache unavailable: {e}"));
-                None
-            }
-        };
-        let (result, was_cached) = match cached {
-            Some(hit) => (Ok(hit), true),
-            None => {
-                for window in provider.rate_limits() {
-                    match self.cache.take_lookup_slot(provider.name(), *window).await {
-                        Ok(Slot::Granted) => {}
-                        Ok(Slot::Full { retry_after }) => {
-                            return LookupResult::RateLimited {
-                                retry_after,
-                                reason: format!(
-                                    "`{}` rate limit reached ({} per {}s, shared by all instances)",
-                                    provider.name(),
-                                    window.requests,
-                                    window.seconds
-                                ),
-                            };
-                        }
-                        // Without the counter the quota cannot be kept: do not spend it blind.
-                        Err(e) => {
-                            return LookupResult::RateLimited {
-                                retry_after: Duration::from_secs(30),
-                                reason: format!("`{}` rate limiter unavailable ({e})", provider.name()),
-                            };
-                        }
-                    }
-                }
-                match provider.lookup(&indicator).await {
-                    Err(ProviderError {
-                        retry_after: Some(retry_after),
-                        message,
-                        ..
-                    }) => {
-                        return LookupResult::RateLimited {
-                            retry_after,
-                            reason: format!("`{}` answered 429 ({message})", provider.name()),
-                        };
-                    }
-                    result => (result, false),
-                }
-            }
+        let (result, was_cached) = match self.ask(provider.as_ref(), &indicator, entry).await {
+            Ok(answer) => answer,
+            Err(limited) => return limited,
         };
         let (status, data, related) = match result {
-            Ok(Lookup { found, data, related }) => {
+            Ok(lookup) => {
                 if !was_cached {
-                    let lookup = Lookup {
-                        found,
-                        data: data.clone(),
-                        related: related.clone(),
-                    };
-                    if let Err(e) = self
-                        .cache
-                        .cache_lookup(
-                            provider.name(),
-                            &indicator,
-                            &lookup,
-                            provider.cache_ttl().unwrap_or(self.settings.cache_ttl),
-                        )
-                        .await
-                    {
+                    let ttl = provider.cache_ttl().unwrap_or(self.settings.cache_ttl);
+                    if let Err(e) = self.cache.cache_lookup(provider.name(), &indicator, &lookup, ttl).await {
                         entry.notes.push(format!("could not cache a lookup: {e}"));
                     }
                 }
-                let status = if found {
+                let status = if lookup.found {
                     EnrichmentStatus::Found
                 } else {
                     EnrichmentStatus::NotFound
                 };
-                (status, data, related)
+                (status, lookup.data, lookup.related)
             }
             Err(e) => {
                 entry.notes.push(e.to_string());
@@ -399,5 +345,110 @@ impl Enricher {
             depth,
         });
         LookupResult::Counted(related)
+    }
+
+    /// The alert's indicator the request names (in any writing), in canonical form, and the
+    /// provider it names, once the egress guard and the provider's kinds allow it; `None` (with a
+    /// trace note) otherwise.
+    fn resolve(
+        &self,
+        doc: &Document,
+        request: &LookupRequest,
+        entry: &mut TraceEntry,
+    ) -> Option<(Indicator, Arc<dyn IntelProvider>)> {
+        // The policy may name an indicator in any writing: it is the alert's indicator with the
+        // same canonical form (or the same text as written).
+        let asked = Indicator::new(request.indicator.kind, request.indicator.value.clone(), "", "").canonical();
+        let Some(indicator) = doc.alert.indicators.iter().find(|i| {
+            i.key() == asked.key()
+                || (i.kind == request.indicator.kind && i.written.as_deref() == Some(&request.indicator.value))
+        }) else {
+            entry.notes.push(format!(
+                "policy asked about {} `{}`, which is not an indicator of this alert: ignored",
+                request.indicator.kind, request.indicator.value
+            ));
+            return None;
+        };
+        let Some(provider) = self.providers.iter().find(|p| p.name() == request.provider) else {
+            entry.notes.push(format!(
+                "no provider named `{}` is configured: {} `{}` not looked up",
+                request.provider, indicator.kind, indicator.value
+            ));
+            return None;
+        };
+        // What a provider receives is the canonical value (a document from an older version of
+        // soar may still carry a value as written).
+        let indicator = indicator.clone().canonical();
+        // The egress guard: after the policy, whatever it returned.
+        if provider.locality() == Locality::External
+            && let Some(why) = self.org.internal_reason(&indicator)
+        {
+            entry.notes.push(format!(
+                "egress refused: {} `{}` is internal ({why}); `{}` is an external provider",
+                indicator.kind,
+                indicator.value,
+                provider.name()
+            ));
+            tracing::warn!(indicator = %indicator.value, provider = provider.name(), "egress refused");
+            return None;
+        }
+        if !provider.indicator_kinds().contains(&indicator.kind) {
+            entry.notes.push(format!(
+                "provider `{}` does not handle {} indicators",
+                provider.name(),
+                indicator.kind
+            ));
+            return None;
+        }
+        Some((indicator, provider.clone()))
+    }
+
+    /// The answer from the shared cache, else from the provider within its shared quotas; with
+    /// whether it came from the cache. `Err`: a quota is full (or cannot be counted).
+    async fn ask(
+        &self,
+        provider: &dyn IntelProvider,
+        indicator: &Indicator,
+        entry: &mut TraceEntry,
+    ) -> Result<(Result<Lookup, ProviderError>, bool), LookupResult> {
+        match self.cache.cached_lookup(provider.name(), indicator).await {
+            Ok(Some(hit)) => return Ok((Ok(hit), true)),
+            Ok(None) => {}
+            Err(e) => entry.notes.push(format!("cache unavailable: {e}")),
+        }
+        for window in provider.rate_limits() {
+            match self.cache.take_lookup_slot(provider.name(), *window).await {
+                Ok(Slot::Granted) => {}
+                Ok(Slot::Full { retry_after }) => {
+                    return Err(LookupResult::RateLimited {
+                        retry_after,
+                        reason: format!(
+                            "`{}` rate limit reached ({} per {}s, shared by all instances)",
+                            provider.name(),
+                            window.requests,
+                            window.seconds
+                        ),
+                    });
+                }
+                // Without the counter the quota cannot be kept: do not spend it blind.
+                Err(e) => {
+                    return Err(LookupResult::RateLimited {
+                        retry_after: Duration::from_secs(30),
+                        reason: format!("`{}` rate limiter unavailable ({e})", provider.name()),
+                    });
+                }
+            }
+        }
+        match provider.lookup(indicator).await {
+            Err(ProviderError {
+                retry_after: Some(retry_after),
+                message,
+                ..
+            }) => Err(LookupResult::RateLimited {
+                retry_after,
+                reason: format!("`{}` answered 429 ({message})", provider.name()),
+            }),
+            result => Ok((result, false)),
+        }
     }
 }

@@ -3,8 +3,8 @@
 
 use super::run_policy;
 use crate::alert::Alert;
-use crate::decision::{IngestDecision, Policies};
-use crate::document::{Document, Phase, Verdict, VerdictKind};
+use crate::decision::{IngestDecision, Policies, PolicyError};
+use crate::document::{Document, Phase, TraceEntry, Verdict, VerdictKind};
 use crate::input::{Incoming, alert_from_mapping};
 use crate::ports::{AlertLog, DecisionLog, Registration};
 use serde::Serialize;
@@ -56,64 +56,19 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
+    /// The ingest policy's decision on `incoming`, the document it leads to, deduplication, and
+    /// the accepted alert kept in the alert log.
     pub async fn ingest(&self, incoming: Incoming) -> IngestOutcome {
         let (source, mut alert, generic_raw) = match incoming {
             Incoming::GuardDuty(alert) => ("guardduty".to_string(), Some(*alert), None),
             Incoming::Generic { source, raw } => (source, None, Some(raw)),
         };
-        // The raw payload goes in once, as `raw`, not again inside `alert`.
-        let alert_raw = alert.as_mut().map(|a| std::mem::take(&mut a.raw));
-        let input = serde_json::to_string(&IngestInput {
-            schema_version: crate::document::SCHEMA_VERSION,
-            source: &source,
-            alert: alert.as_ref(),
-            raw: alert_raw.as_ref().or(generic_raw.as_ref()).unwrap_or(&Value::Null),
-            context: IngestContext { phase: "ingest" },
-        })
-        .unwrap_or_else(|_| "{}".into());
-        if let (Some(alert), Some(raw)) = (alert.as_mut(), alert_raw) {
-            alert.raw = raw;
-        }
-        let (mut entry, decision) = run_policy::<IngestDecision>(self.policies.as_ref(), Phase::Ingest, &input);
-
-        let mut doc = match (alert, &decision) {
-            (Some(alert), _) => Document::new(alert),
-            (None, Ok(d)) => {
-                let mapping = d.alert.clone().unwrap_or(Value::Null);
-                match alert_from_mapping(&source, &mapping, generic_raw.as_ref().unwrap_or(&Value::Null)) {
-                    Ok(alert) => Document::new(alert),
-                    // Accepted, but mapped to something soar cannot use (no id, an unknown
-                    // indicator kind): not dropped, escalated with the field the mapping got wrong.
-                    Err(e) if d.accept => {
-                        entry.error = Some(format!("the ingest policy's mapping of this alert is not usable: {e}"));
-                        Document::new(unmapped_alert(&source, generic_raw.as_ref().unwrap_or(&Value::Null)))
-                    }
-                    // Suppressed without a usable mapping: nothing to keep but the reason.
-                    Err(_) => {
-                        return IngestOutcome {
-                            status: IngestStatus::Suppressed,
-                            reason: non_empty(&d.reason, "suppressed by the ingest policy"),
-                            document: None,
-                            error: None,
-                        };
-                    }
-                }
-            }
-            // The policy failed (an error, a timeout): there is no mapping, but the alert must not
-            // vanish. It goes on as an unmapped alert, and the recorded error escalates it.
-            (None, Err(_)) => Document::new(unmapped_alert(&source, generic_raw.as_ref().unwrap_or(&Value::Null))),
+        let (mut entry, decision) = self.decide(&source, alert.as_mut(), generic_raw.as_ref());
+        let generic_raw = generic_raw.unwrap_or(Value::Null);
+        let mut doc = match document(&source, alert, &generic_raw, &decision, &mut entry) {
+            Ok(doc) => doc,
+            Err(suppressed) => return suppressed,
         };
-
-        // An alert with more indicators than any real finding carries is not evaluated in part
-        // and acted on: the rest is kept out, and the recorded error escalates it to a person.
-        let carried = doc.alert.indicators.len();
-        if carried > MAX_INDICATORS {
-            doc.alert.indicators.truncate(MAX_INDICATORS);
-            entry.error.get_or_insert(format!(
-                "the alert carries {carried} indicators, more than the {MAX_INDICATORS} soar evaluates in one alert: escalated to a person, nothing done automatically"
-            ));
-        }
-
         let (status, reason) = match &decision {
             // A GuardDuty finding is understood without the policy: it goes on, and the recorded
             // error makes sure it ends as `undetermined` with no action.
@@ -127,55 +82,101 @@ impl Ingestor {
                 (IngestStatus::Accepted, non_empty(&d.reason, "accepted"))
             }
         };
-
-        let mut outcome_status = status;
-        let mut outcome_reason = reason;
-        if status == IngestStatus::Accepted {
-            match self.alerts.register_alert(&doc).await {
-                Ok(Registration::New) => {}
-                Ok(Registration::Updated { previous }) => entry.notes.push(format!(
-                    "newer revision {} of an alert last seen at {previous}: evaluated again",
-                    doc.alert.revision()
-                )),
-                Ok(Registration::Duplicate { latest }) => {
-                    outcome_status = IngestStatus::Suppressed;
-                    outcome_reason = format!(
-                        "duplicate: revision {} of this alert was already processed (latest seen: {latest})",
-                        doc.alert.revision()
-                    );
-                    entry.notes.push(outcome_reason.clone());
-                    if let Ok(Some(previous)) = self.alerts.load_document(&doc.alert.id).await {
-                        doc.verdict = previous.verdict;
-                    }
-                }
-                Err(e) => {
-                    // Without dedup a redelivery could be acted on twice: stop here and let the
-                    // queue deliver it again.
-                    return IngestOutcome {
-                        status: IngestStatus::Failed,
-                        reason: "state store unavailable: cannot deduplicate".into(),
-                        document: None,
-                        error: Some(e.to_string()),
-                    };
-                }
+        let (status, reason) = if status == IngestStatus::Accepted {
+            match self.register(&mut doc, &mut entry).await {
+                Ok(None) => (status, reason),
+                Ok(Some(duplicate)) => (IngestStatus::Suppressed, duplicate),
+                Err(failed) => return failed,
             }
-        }
+        } else {
+            (status, reason)
+        };
         if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
             tracing::warn!(error = %e, "could not record the ingest decision");
         }
         let error = entry.error.clone();
         doc.trace.push(entry);
-        if outcome_status == IngestStatus::Suppressed && doc.verdict.is_none() {
+        self.finish(doc, status, reason, error).await
+    }
+
+    /// The ingest policy on the finding as soar normalised it (or, for other tools, nothing) and
+    /// the payload as it arrived.
+    fn decide(
+        &self,
+        source: &str,
+        mut alert: Option<&mut Alert>,
+        generic_raw: Option<&Value>,
+    ) -> (TraceEntry, Result<IngestDecision, PolicyError>) {
+        // The raw payload goes in once, as `raw`, not again inside `alert` (taken out for the
+        // input, and given back).
+        let alert_raw = alert.as_mut().map(|a| std::mem::take(&mut a.raw));
+        let input = serde_json::to_string(&IngestInput {
+            schema_version: crate::document::SCHEMA_VERSION,
+            source,
+            alert: alert.as_deref(),
+            raw: alert_raw.as_ref().or(generic_raw).unwrap_or(&Value::Null),
+            context: IngestContext { phase: "ingest" },
+        })
+        .unwrap_or_else(|_| "{}".into());
+        if let (Some(alert), Some(raw)) = (alert, alert_raw) {
+            alert.raw = raw;
+        }
+        run_policy::<IngestDecision>(self.policies.as_ref(), Phase::Ingest, &input)
+    }
+
+    /// Registers an accepted alert's revision: `Some(reason)` when it is a duplicate (which then
+    /// carries the verdict it was given before), `Err` when the store cannot tell.
+    async fn register(&self, doc: &mut Document, entry: &mut TraceEntry) -> Result<Option<String>, IngestOutcome> {
+        match self.alerts.register_alert(doc).await {
+            Ok(Registration::New) => Ok(None),
+            Ok(Registration::Updated { previous }) => {
+                entry.notes.push(format!(
+                    "newer revision {} of an alert last seen at {previous}: evaluated again",
+                    doc.alert.revision()
+                ));
+                Ok(None)
+            }
+            Ok(Registration::Duplicate { latest }) => {
+                let reason = format!(
+                    "duplicate: revision {} of this alert was already processed (latest seen: {latest})",
+                    doc.alert.revision()
+                );
+                entry.notes.push(reason.clone());
+                if let Ok(Some(previous)) = self.alerts.load_document(&doc.alert.id).await {
+                    doc.verdict = previous.verdict;
+                }
+                Ok(Some(reason))
+            }
+            // Without dedup a redelivery could be acted on twice: stop here and let the queue
+            // deliver it again.
+            Err(e) => Err(IngestOutcome {
+                status: IngestStatus::Failed,
+                reason: "state store unavailable: cannot deduplicate".into(),
+                document: None,
+                error: Some(e.to_string()),
+            }),
+        }
+    }
+
+    /// A suppressed alert gets its verdict; an accepted one is kept in the alert log.
+    async fn finish(
+        &self,
+        mut doc: Document,
+        status: IngestStatus,
+        reason: String,
+        error: Option<String>,
+    ) -> IngestOutcome {
+        if status == IngestStatus::Suppressed && doc.verdict.is_none() {
             // Not an incident by the ingest policy's decision (sample, archived, ...).
             doc.verdict = Some(Verdict {
                 verdict: VerdictKind::FalsePositive,
                 severity: doc.alert.severity_label.clone(),
-                reasons: vec![format!("suppressed at ingest: {outcome_reason}")],
+                reasons: vec![format!("suppressed at ingest: {reason}")],
                 page: false,
                 error: None,
             });
         }
-        if outcome_status == IngestStatus::Accepted
+        if status == IngestStatus::Accepted
             && let Err(e) = self.alerts.save_document(&doc).await
         {
             return IngestOutcome {
@@ -186,12 +187,60 @@ impl Ingestor {
             };
         }
         IngestOutcome {
-            status: outcome_status,
-            reason: outcome_reason,
+            status,
+            reason,
             document: Some(doc),
             error,
         }
     }
+}
+
+/// The document an ingest decision leads to: the GuardDuty finding as parsed, or another tool's
+/// alert as the policy mapped it; an accepted alert that cannot be mapped goes on unmapped (and
+/// escalated). `Err`: suppressed without a usable mapping, nothing to keep but the reason.
+fn document(
+    source: &str,
+    alert: Option<Alert>,
+    generic_raw: &Value,
+    decision: &Result<IngestDecision, PolicyError>,
+    entry: &mut TraceEntry,
+) -> Result<Document, IngestOutcome> {
+    let mut doc = match (alert, decision) {
+        (Some(alert), _) => Document::new(alert),
+        (None, Ok(d)) => {
+            let mapping = d.alert.clone().unwrap_or(Value::Null);
+            match alert_from_mapping(source, &mapping, generic_raw) {
+                Ok(alert) => Document::new(alert),
+                // Accepted, but mapped to something soar cannot use (no id, an unknown
+                // indicator kind): not dropped, escalated with the field the mapping got wrong.
+                Err(e) if d.accept => {
+                    entry.error = Some(format!("the ingest policy's mapping of this alert is not usable: {e}"));
+                    Document::new(unmapped_alert(source, generic_raw))
+                }
+                Err(_) => {
+                    return Err(IngestOutcome {
+                        status: IngestStatus::Suppressed,
+                        reason: non_empty(&d.reason, "suppressed by the ingest policy"),
+                        document: None,
+                        error: None,
+                    });
+                }
+            }
+        }
+        // The policy failed (an error, a timeout): there is no mapping, but the alert must not
+        // vanish. It goes on as an unmapped alert, and the recorded error escalates it.
+        (None, Err(_)) => Document::new(unmapped_alert(source, generic_raw)),
+    };
+    // An alert with more indicators than any real finding carries is not evaluated in part
+    // and acted on: the rest is kept out, and the recorded error escalates it to a person.
+    let carried = doc.alert.indicators.len();
+    if carried > MAX_INDICATORS {
+        doc.alert.indicators.truncate(MAX_INDICATORS);
+        entry.error.get_or_insert(format!(
+            "the alert carries {carried} indicators, more than the {MAX_INDICATORS} soar evaluates in one alert: escalated to a person, nothing done automatically"
+        ));
+    }
+    Ok(doc)
 }
 
 /// An alert from another tool that no policy mapped: identified by the tool's own id when the

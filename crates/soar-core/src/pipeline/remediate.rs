@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// The target kind of a notification.
 const CHANNEL: &str = "Channel";
 
+/// What became of an action: its status and the detail recorded with it.
+type Outcome = (ActionStatus, Value);
+
 /// A requested action and its decoded form; `None`: a type soar does not know (refused).
 struct Planned {
     request: ActionRequest,
@@ -113,129 +116,174 @@ impl Responder {
     /// policy from acting on the fleet) may keep it from a person.
     async fn handle(&self, doc: &Document, planned: Planned, entry: &mut TraceEntry, escalation: bool) -> ActionRecord {
         let Planned { mut request, action } = planned;
-        let mode = self.settings.mode;
-        let kind = action.as_ref().map(Action::kind);
         // Actions that lose evidence wait for a person in this deployment, whatever the policy said.
-        if !request.requires_approval && kind.is_some_and(|k| self.settings.approval_required.contains(&k)) {
+        if !request.requires_approval
+            && action
+                .as_ref()
+                .is_some_and(|a| self.settings.approval_required.contains(&a.kind()))
+        {
             request.requires_approval = true;
             entry.notes.push(format!(
                 "{} waits for approval: this deployment requires it (SOAR_APPROVAL_REQUIRED_ACTIONS)",
                 request.action
             ));
         }
-        let record = |status: ActionStatus, detail: Value| ActionRecord {
-            request: request.clone(),
-            mode,
+        let (status, detail) = match self.through(doc, &request, action, entry, escalation).await {
+            Ok(done) | Err(done) => done,
+        };
+        ActionRecord {
+            request,
+            mode: self.settings.mode,
             status,
             detail,
-        };
-
-        if doc.alert.sample {
-            return record(ActionStatus::SkippedSample, json!("sample finding: never acted on"));
         }
+    }
+
+    /// The guard rails in order, then the action; `Err` is where a guard rail stopped it.
+    async fn through(
+        &self,
+        doc: &Document,
+        request: &ActionRequest,
+        action: Option<Action>,
+        entry: &mut TraceEntry,
+        escalation: bool,
+    ) -> Result<Outcome, Outcome> {
+        let action = self.admissible(doc, request, action, entry, escalation).await?;
+        self.claim(doc, request, entry).await?;
+        if self.settings.mode == Mode::DryRun {
+            return Ok((ActionStatus::Planned, json!("dry run: not carried out")));
+        }
+        if !escalation {
+            self.take_budget(doc, request, entry).await?;
+        }
+        Ok(self.carry_out(doc, request, &action).await)
+    }
+
+    /// The checks that need no ledger: sample, archived, unknown type, allow-list, target, protection.
+    async fn admissible(
+        &self,
+        doc: &Document,
+        request: &ActionRequest,
+        action: Option<Action>,
+        entry: &mut TraceEntry,
+        escalation: bool,
+    ) -> Result<Action, Outcome> {
+        if doc.alert.sample {
+            return Err((ActionStatus::SkippedSample, json!("sample finding: never acted on")));
+        }
+        let notify = action.as_ref().is_some_and(|a| a.kind().is_notify());
         // The ingest policy suppresses archived findings; Rust holds the line if it does not.
-        if doc.alert.archived && !kind.is_some_and(ActionKind::is_notify) {
-            return record(
+        if doc.alert.archived && !notify {
+            return Err((
                 ActionStatus::SkippedArchived,
                 json!("archived finding: an analyst closed it in its source, nothing is acted on"),
-            );
+            ));
         }
-        let (Some(action), Some(kind)) = (action, kind) else {
+        let Some(action) = action else {
             entry
                 .notes
                 .push(format!("unknown action type `{}` refused", request.action));
-            return record(
+            return Err((
                 ActionStatus::SkippedNotAllowed,
                 json!(format!("unknown action type; known: {}", ActionKind::names(", "))),
-            );
+            ));
         };
         if let Some(allowed) = &self.settings.allowed_actions
             && !escalation
-            && !allowed.contains(&kind)
+            && !allowed.contains(&action.kind())
         {
-            return record(
+            return Err((
                 ActionStatus::SkippedNotAllowed,
                 json!("not in this deployment's allowed actions (SOAR_ALLOWED_ACTIONS)"),
-            );
+            ));
         }
-        if !kind.is_notify()
-            && let Err(why) = check_target(doc, &request.target)
-        {
+        if notify {
+            return Ok(action);
+        }
+        if let Err(why) = check_target(doc, &request.target) {
             entry
                 .notes
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
-            return record(ActionStatus::SkippedInvalidTarget, json!(why));
+            return Err((ActionStatus::SkippedInvalidTarget, json!(why)));
         }
-        if !kind.is_notify()
-            && let Some(why) = self.protection(doc, &request.target).await
-        {
+        if let Some(why) = self.protection(doc, &request.target).await {
             entry
                 .notes
                 .push(format!("{} on {} refused: {why}", request.action, request.target.id));
-            return record(ActionStatus::SkippedProtected, json!(why));
+            return Err((ActionStatus::SkippedProtected, json!(why)));
         }
+        Ok(action)
+    }
+
+    /// The exactly-once ledger: a new claim goes on (or waits for approval), a taken one stops.
+    async fn claim(&self, doc: &Document, request: &ActionRequest, entry: &mut TraceEntry) -> Result<(), Outcome> {
         let target = request.target.id.as_str();
         let claim = self
             .ledger
-            .claim_action(&doc.alert.id, mode, &request.action, target)
+            .claim_action(&doc.alert.id, self.settings.mode, &request.action, target)
             .await;
         match claim {
-            Ok(Claim::New) if request.requires_approval => {
-                return record(
-                    ActionStatus::PendingApproval,
-                    json!(format!(
-                        "waiting for approval: soar approve {} {} {target}",
-                        doc.alert.id, request.action
-                    )),
-                );
+            Ok(Claim::New) if request.requires_approval => Err((
+                ActionStatus::PendingApproval,
+                json!(format!(
+                    "waiting for approval: soar approve {} {} {target}",
+                    doc.alert.id, request.action
+                )),
+            )),
+            Ok(Claim::New) => Ok(()),
+            Ok(Claim::Approved) => {
+                entry.notes.push(format!("{} on {target} was approved", request.action));
+                Ok(())
             }
-            Ok(Claim::New) => {}
-            Ok(Claim::Approved) => entry.notes.push(format!("{} on {target} was approved", request.action)),
-            Ok(Claim::Taken) => {
-                return record(
-                    ActionStatus::Duplicate,
-                    json!("already done for this alert (action ledger)"),
-                );
-            }
-            Err(e) => {
-                return record(
-                    ActionStatus::Failed,
-                    json!(format!("ledger unavailable, not acting: {e}")),
-                );
-            }
+            Ok(Claim::Taken) => Err((
+                ActionStatus::Duplicate,
+                json!("already done for this alert (action ledger)"),
+            )),
+            Err(e) => Err((
+                ActionStatus::Failed,
+                json!(format!("ledger unavailable, not acting: {e}")),
+            )),
         }
-        if mode == Mode::DryRun {
-            return record(ActionStatus::Planned, json!("dry run: not carried out"));
+    }
+
+    /// The deployment-wide hourly cap; a refused action gives its claim back for a later retry.
+    async fn take_budget(
+        &self,
+        doc: &Document,
+        request: &ActionRequest,
+        entry: &mut TraceEntry,
+    ) -> Result<(), Outcome> {
+        let max = self.settings.max_actions_per_hour;
+        if let Ok(true) = self.ledger.take_action_budget(max).await {
+            return Ok(());
         }
-        if !escalation {
-            match self.ledger.take_action_budget(self.settings.max_actions_per_hour).await {
-                Ok(true) => {}
-                Ok(false) | Err(_) => {
-                    let _ = self
-                        .ledger
-                        .release_action(&doc.alert.id, mode, &request.action, target)
-                        .await;
-                    entry.notes.push(format!(
-                        "hourly action cap of {} reached",
-                        self.settings.max_actions_per_hour
-                    ));
-                    return record(
-                        ActionStatus::SkippedRateLimited,
-                        json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
-                    );
-                }
-            }
+        let released = self
+            .ledger
+            .release_action(&doc.alert.id, self.settings.mode, &request.action, &request.target.id)
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not give back the claim of a capped action");
         }
-        let result = match &action {
+        entry.notes.push(format!("hourly action cap of {max} reached"));
+        Err((
+            ActionStatus::SkippedRateLimited,
+            json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
+        ))
+    }
+
+    /// The one place an action meets an adapter: notifications to the notifier, the rest to the
+    /// remediator (whose one `match` over [`Action`] carries each type out).
+    async fn carry_out(&self, doc: &Document, request: &ActionRequest, action: &Action) -> Outcome {
+        let result = match action {
             Action::Notify { subject, message, .. } => {
                 let notification = notification(doc, &request.target, subject.as_deref(), message.as_deref());
                 self.notifier.notify(&notification).await
             }
-            _ => self.remediator.execute(&doc.alert, &request.target, &action).await,
+            _ => self.remediator.execute(&doc.alert, &request.target, action).await,
         };
         match result {
-            Ok(detail) => record(ActionStatus::Executed, detail),
-            Err(e) => record(ActionStatus::Failed, json!(e.to_string())),
+            Ok(detail) => (ActionStatus::Executed, detail),
+            Err(e) => (ActionStatus::Failed, json!(e.to_string())),
         }
     }
 
