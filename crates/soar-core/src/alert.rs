@@ -244,38 +244,10 @@ impl Indicator {
         }
     }
 
-    /// This indicator with its actual kind and canonical value ([`crate::canonical`]); the text
-    /// as written is kept in `written`. A value that cannot be read stays as written: the egress
-    /// guard treats it as internal.
-    pub fn canonical(mut self) -> Self {
-        if let Ok(c) = crate::canonical::canonicalize(self.kind, &self.value) {
-            let value = c.value();
-            if value != self.value || c.kind() != self.kind {
-                let written = std::mem::replace(&mut self.value, value);
-                self.written.get_or_insert(written);
-                self.kind = c.kind();
-            }
-        }
-        self
-    }
-
     /// Identity for dedup and the enrichment cache: kind and value, not where it was seen.
     pub fn key(&self) -> (IndicatorKind, &str) {
         (self.kind, self.value.as_str())
     }
-}
-
-/// Canonicalises every indicator ([`Indicator::canonical`]) and drops repeats of one (kind,
-/// value): two writings of one address are one indicator.
-pub fn canonical_indicators(indicators: Vec<Indicator>) -> Vec<Indicator> {
-    let mut out: Vec<Indicator> = Vec::with_capacity(indicators.len());
-    let mut seen = std::collections::HashSet::new();
-    for indicator in indicators.into_iter().map(Indicator::canonical) {
-        if seen.insert((indicator.kind, indicator.value.clone())) {
-            out.push(indicator);
-        }
-    }
-    out
 }
 
 /// GuardDuty's own bands: 1.0–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10.0 critical.

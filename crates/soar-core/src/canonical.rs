@@ -13,7 +13,7 @@
 //! typed `hash` is an address). What still cannot be read is [`Unreadable`], which the egress
 //! guard treats as internal: fail closed.
 
-use crate::alert::IndicatorKind;
+use crate::alert::{Indicator, IndicatorKind};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::Url;
 
@@ -772,6 +772,34 @@ pub fn dotted_ipv4_in_ipv6(text: &str) -> Vec<Ipv4Addr> {
             (tail.matches('.').count() == 3).then(|| tail.parse().ok()).flatten()
         })
         .collect()
+}
+
+/// `indicator` with its actual kind and canonical value ([`canonicalize`]); the text as written
+/// is kept in `written`. A value that cannot be read stays as written: the egress guard treats
+/// it as internal.
+pub fn indicator(mut indicator: Indicator) -> Indicator {
+    if let Ok(c) = canonicalize(indicator.kind, &indicator.value) {
+        let value = c.value();
+        if value != indicator.value || c.kind() != indicator.kind {
+            let written = std::mem::replace(&mut indicator.value, value);
+            indicator.written.get_or_insert(written);
+            indicator.kind = c.kind();
+        }
+    }
+    indicator
+}
+
+/// Canonicalises every indicator ([`indicator`]) and drops repeats of one (kind, value): two
+/// writings of one address are one indicator.
+pub fn indicators(indicators: Vec<Indicator>) -> Vec<Indicator> {
+    let mut out: Vec<Indicator> = Vec::with_capacity(indicators.len());
+    let mut seen = std::collections::HashSet::new();
+    for indicator in indicators.into_iter().map(indicator) {
+        if seen.insert((indicator.kind, indicator.value.clone())) {
+            out.push(indicator);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

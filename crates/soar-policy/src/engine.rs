@@ -6,15 +6,11 @@ use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 use soar_core::{OrgConfig, Phase, Policies, PolicyError};
 use soar_offline::check_contract;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Per-evaluation wall-clock limit: a runaway policy must not hold an alert (or a Lambda) hostage.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_millis(250);
-
-/// Work units between clock reads: often enough to stop within a few ms, rarely enough to be cheap.
-pub(crate) const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::new(64).expect("non-zero");
 
 /// One phase's policy, compiled once. Decisions run on regorus's bytecode VM (the RVM, several
 /// times faster than its tree-walking interpreter on soar's policies); the interpreter, kept
@@ -58,7 +54,7 @@ impl PhaseEngine {
             .map_err(|e| not_loaded(e.to_string()))?;
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: time_limit,
-            check_interval: TIMER_CHECK_INTERVAL,
+            check_interval: crate::limits::TIMER_CHECK_INTERVAL,
         });
         if let Some(problem) = repeated_default(&bundle.modules) {
             return Err(not_loaded(problem));
@@ -392,7 +388,7 @@ impl Bytecode {
         vm.set_data(self.data.clone())?;
         vm.set_execution_timer_config(Some(ExecutionTimerConfig {
             limit: self.time_limit,
-            check_interval: TIMER_CHECK_INTERVAL,
+            check_interval: crate::limits::TIMER_CHECK_INTERVAL,
         }));
         vm.set_memory_budget_config(Some(regorus::MemoryBudgetConfig {
             limit: crate::limits::EVALUATION_MEMORY_BUDGET,

@@ -59,3 +59,5 @@ pub(crate) fn is_vm_limit(error: &regorus::rvm::vm::VmError) -> bool {
         m.contains("exceeded") && (m.contains("limit") || m.contains("budget"))
     }
 }
+/// Work units between clock reads: often enough to stop within a few ms, rarely enough to be cheap.
+pub(crate) const TIMER_CHECK_INTERVAL: std::num::NonZeroU32 = std::num::NonZeroU32::new(64).expect("non-zero");

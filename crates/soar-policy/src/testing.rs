@@ -179,7 +179,7 @@ pub fn run(tree: &PolicyTree, coverage: bool) -> TestReport {
         crate::limits::install();
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
             limit: crate::DEFAULT_TIME_LIMIT,
-            check_interval: crate::engine::TIMER_CHECK_INTERVAL,
+            check_interval: crate::limits::TIMER_CHECK_INTERVAL,
         });
         let loaded = modules
             .iter()

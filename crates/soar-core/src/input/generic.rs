@@ -34,14 +34,47 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
     let account = text(mapping.get("account")).unwrap_or_default();
     let region = text(mapping.get("region")).unwrap_or_default();
 
+    let resource = mapped_resource(mapping, raw, &account, &region);
+    let indicators = mapped_indicators(mapping)?;
+
+    Ok(Alert {
+        id: format!("{source}/{account}/{region}/{source_id}"),
+        source: source.to_string(),
+        source_id,
+        account,
+        region,
+        title: text(mapping.get("title")).unwrap_or_else(|| kind.clone()),
+        kind,
+        severity,
+        severity_label: severity_label(severity).into(),
+        description: text(mapping.get("description")).unwrap_or_default(),
+        resource,
+        indicators: crate::canonical::indicators(indicators),
+        created_at: mapping.get("created_at").and_then(crate::time::normalise),
+        updated_at: mapping.get("updated_at").and_then(crate::time::normalise),
+        // The policy maps the tool's test flag; Rust reads it (and the raw alert's own `test` and
+        // `sample`, wherever the generic schema puts them) the safe way, so no mapping can lose it.
+        sample: flag_set(mapping.get("sample"))
+            || [raw, raw.get("detail").unwrap_or(&Value::Null)]
+                .iter()
+                .any(|r| crate::json::flag_in(r, &["test", "sample"])),
+        archived: false,
+        labels: Vec::new(),
+        raw: raw.clone(),
+    })
+}
+
+/// The mapped `resource` (kind, id, tags), in the alert's account and region; protected also
+/// when the tool's own alert says so, whatever the mapping kept of it.
+fn mapped_resource(mapping: &Value, raw: &Value, account: &str, region: &str) -> Resource {
     let mut resource = Resource::unknown();
     if let Some(r) = mapping.get("resource").filter(|r| r.is_object()) {
         resource.kind = ResourceKind::from_name(&text(r.get("kind")).unwrap_or_else(|| "Unknown".into()));
         resource.id = text(r.get("id")).unwrap_or_default().trim().to_string();
         (resource.tags, resource.protected) = tags_in(&[r]);
     }
-    resource.account.clone_from(&account);
-    resource.region.clone_from(&region);
+    resource.account = account.to_string();
+    resource.region = region.to_string();
     // Protection the tool's own alert states counts whatever the mapping kept of it.
     let raw_resources: Vec<&Value> = [raw, raw.get("detail").unwrap_or(&Value::Null)]
         .into_iter()
@@ -53,7 +86,11 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
             .tags
             .insert(crate::alert::PROTECTED_TAG.to_string(), "true".to_string());
     }
+    resource
+}
 
+/// The mapped `indicators`, each once; the error names the one the mapping got wrong.
+fn mapped_indicators(mapping: &Value) -> Result<Vec<Indicator>, InputError> {
     let mut indicators = Vec::new();
     // An `indicators` key given twice arrives as a list of lists (see crate::json): all count.
     let items: Vec<&Value> = mapping
@@ -96,30 +133,5 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
             indicators.push(Indicator::new(kind, value, seen_in, &role));
         }
     }
-
-    Ok(Alert {
-        id: format!("{source}/{account}/{region}/{source_id}"),
-        source: source.to_string(),
-        source_id,
-        account,
-        region,
-        title: text(mapping.get("title")).unwrap_or_else(|| kind.clone()),
-        kind,
-        severity,
-        severity_label: severity_label(severity).into(),
-        description: text(mapping.get("description")).unwrap_or_default(),
-        resource,
-        indicators: crate::alert::canonical_indicators(indicators),
-        created_at: mapping.get("created_at").and_then(crate::time::normalise),
-        updated_at: mapping.get("updated_at").and_then(crate::time::normalise),
-        // The policy maps the tool's test flag; Rust reads it (and the raw alert's own `test` and
-        // `sample`, wherever the generic schema puts them) the safe way, so no mapping can lose it.
-        sample: flag_set(mapping.get("sample"))
-            || [raw, raw.get("detail").unwrap_or(&Value::Null)]
-                .iter()
-                .any(|r| crate::json::flag_in(r, &["test", "sample"])),
-        archived: false,
-        labels: Vec::new(),
-        raw: raw.clone(),
-    })
+    Ok(indicators)
 }

@@ -48,7 +48,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
 
     let mut indicators = Vec::new();
     collect_indicators(finding, &mut indicators);
-    let indicators = crate::alert::canonical_indicators(indicators);
+    let indicators = crate::canonical::indicators(indicators);
 
     Ok(Alert {
         id: format!("guardduty/{account}/{region}/{finding_id}"),
@@ -267,26 +267,43 @@ const REMOTE_IP_PATHS: &[&str] = &[
 ];
 
 fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
-    // A field given twice with different values (see crate::json) yields every value: an
-    // indicator never vanishes because its key was repeated.
-    let mut push = |kind: IndicatorKind, field: Option<&Value>, path: String, role: &str| {
+    let mut found = Found(out);
+    remote_indicators(finding, &mut found);
+    resource_indicators(finding, &mut found);
+    malware_indicators(finding, &mut found);
+}
+
+/// The indicators found so far, each (kind, value) once.
+struct Found<'a>(&'a mut Vec<Indicator>);
+
+impl Found<'_> {
+    /// Every value of `field` (a field given twice with different values, see crate::json, yields
+    /// every value: an indicator never vanishes because its key was repeated).
+    fn push(&mut self, kind: IndicatorKind, field: Option<&Value>, path: String, role: &str) {
         let values = match field {
             Some(Value::Array(values)) => values.iter().filter_map(|v| text(Some(v))).collect(),
             other => text(other).into_iter().collect::<Vec<_>>(),
         };
         for value in values {
             let value = value.trim().to_string();
-            if !value.is_empty() && !out.iter().any(|i| i.kind == kind && i.value == value) {
-                out.push(Indicator::new(kind, value, path.clone(), role));
+            if !value.is_empty() && !self.0.iter().any(|i| i.kind == kind && i.value == value) {
+                self.0.push(Indicator::new(kind, value, path.clone(), role));
             }
         }
-    };
-    let dotted = |p: &str| p.trim_start_matches('/').replace('/', ".");
+    }
+}
 
+/// `/a/b` as `a.b`, the way the trace names a field.
+fn dotted(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
+}
+
+/// Remote addresses and domains of the finding's action.
+fn remote_indicators(finding: &Value, found: &mut Found<'_>) {
     for base in REMOTE_IP_PATHS {
         if let Some(details) = finding.pointer(base) {
             for field in ["ipAddressV4", "ipAddressV6"] {
-                push(
+                found.push(
                     IndicatorKind::Ip,
                     details.get(field),
                     format!("{}.{field}", dotted(base)),
@@ -300,7 +317,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
         .and_then(Value::as_array)
     {
         for (i, probe) in probes.iter().enumerate() {
-            push(
+            found.push(
                 IndicatorKind::Ip,
                 probe["remoteIpDetails"].get("ipAddressV4"),
                 format!("service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4"),
@@ -312,16 +329,20 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
         "/service/action/dnsRequestAction/domain",
         "/service/action/awsApiCallAction/domainDetails/domain",
     ] {
-        push(IndicatorKind::Domain, finding.pointer(path), dotted(path), "remote");
+        found.push(IndicatorKind::Domain, finding.pointer(path), dotted(path), "remote");
     }
+}
+
+/// The access key and user acting, and the instance's own addresses.
+fn resource_indicators(finding: &Value, found: &mut Found<'_>) {
     if let Some(key) = finding.pointer("/resource/accessKeyDetails") {
-        push(
+        found.push(
             IndicatorKind::AccessKey,
             key.get("accessKeyId"),
             "resource.accessKeyDetails.accessKeyId".into(),
             "actor",
         );
-        push(
+        found.push(
             IndicatorKind::User,
             key.get("userName"),
             "resource.accessKeyDetails.userName".into(),
@@ -334,7 +355,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
     {
         for (i, eni) in enis.iter().enumerate() {
             for field in ["privateIpAddress", "publicIp"] {
-                push(
+                found.push(
                     IndicatorKind::Ip,
                     eni.get(field),
                     format!("resource.instanceDetails.networkInterfaces[{i}].{field}"),
@@ -343,7 +364,11 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
             }
         }
     }
-    push(
+}
+
+/// File hashes: the runtime process's executable and the files a malware scan names.
+fn malware_indicators(finding: &Value, found: &mut Found<'_>) {
+    found.push(
         IndicatorKind::Hash,
         finding.pointer("/service/runtimeDetails/process/executableSha256"),
         "service.runtimeDetails.process.executableSha256".into(),
@@ -355,7 +380,7 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
     {
         for (i, threat) in threats.iter().enumerate() {
             for (j, file) in threat["filePaths"].as_array().into_iter().flatten().enumerate() {
-                push(
+                found.push(
                     IndicatorKind::Hash,
                     file.get("hash"),
                     format!(

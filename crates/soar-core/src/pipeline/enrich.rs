@@ -1,7 +1,8 @@
 //! Enrich: the policy says which indicator goes to which provider; the Rust side looks things up,
 //! guards egress, caches, enforces depth and budget, and asks the policy again while it wants more.
 
-use super::{Settings, policy_input, run_policy};
+use super::policy::{policy_input, run_policy};
+use super::settings::Settings;
 use crate::alert::{Indicator, PROTECTED_TAG, tags_mark_protected};
 use crate::decision::{EnrichDecision, LookupRequest, Policies};
 use crate::document::{Document, Enrichment, EnrichmentStatus, Phase, TraceEntry};
@@ -68,7 +69,7 @@ fn add_related(
 ) -> bool {
     let mut found_new = false;
     // Canonical before anything classifies or sends them in the next round.
-    for mut indicator in crate::alert::canonical_indicators(related) {
+    for mut indicator in crate::canonical::indicators(related) {
         // The cap ingest holds an alert to holds for what providers add, too.
         if doc.alert.indicators.len() >= super::ingest::MAX_INDICATORS {
             entry.notes.push(format!(
@@ -190,7 +191,8 @@ impl Enricher {
             .into_iter()
             // Two writings of one indicator are one lookup.
             .filter(|l| {
-                let asked = Indicator::new(l.indicator.kind, l.indicator.value.clone(), "", "").canonical();
+                let asked =
+                    crate::canonical::indicator(Indicator::new(l.indicator.kind, l.indicator.value.clone(), "", ""));
                 progress.done.insert((l.provider.clone(), asked.kind, asked.value))
             })
             .collect();
@@ -358,7 +360,12 @@ impl Enricher {
     ) -> Option<(Indicator, Arc<dyn IntelProvider>)> {
         // The policy may name an indicator in any writing: it is the alert's indicator with the
         // same canonical form (or the same text as written).
-        let asked = Indicator::new(request.indicator.kind, request.indicator.value.clone(), "", "").canonical();
+        let asked = crate::canonical::indicator(Indicator::new(
+            request.indicator.kind,
+            request.indicator.value.clone(),
+            "",
+            "",
+        ));
         let Some(indicator) = doc.alert.indicators.iter().find(|i| {
             i.key() == asked.key()
                 || (i.kind == request.indicator.kind && i.written.as_deref() == Some(&request.indicator.value))
@@ -378,7 +385,7 @@ impl Enricher {
         };
         // What a provider receives is the canonical value (a document from an older version of
         // soar may still carry a value as written).
-        let indicator = indicator.clone().canonical();
+        let indicator = crate::canonical::indicator(indicator.clone());
         // The egress guard: after the policy, whatever it returned.
         if provider.locality() == Locality::External
             && let Some(why) = self.org.internal_reason(&indicator)

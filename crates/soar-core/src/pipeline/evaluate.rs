@@ -1,6 +1,6 @@
 //! Evaluate: the policy gives the verdict; the Rust side checks its shape and keeps the record.
 
-use super::{policy_input, run_policy, undetermined_after_error};
+use super::policy::{policy_input, run_policy, undetermined_after_error};
 use crate::decision::{EvaluateDecision, Policies, shape_error};
 use crate::document::{Document, Phase, Verdict};
 use crate::ports::DecisionLog;

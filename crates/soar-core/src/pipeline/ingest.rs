@@ -1,7 +1,7 @@
 //! Ingest: the policy accepts or suppresses (and maps alerts from other tools); the Rust side
 //! deduplicates revisions and stores the alert.
 
-use super::run_policy;
+use super::policy::run_policy;
 use crate::alert::Alert;
 use crate::decision::{IngestDecision, Policies, PolicyError};
 use crate::document::{Document, Phase, TraceEntry, Verdict, VerdictKind};

@@ -2,7 +2,8 @@
 //! policy errors, allow-list, protected resources, approval, exactly-once ledger, hourly cap) and
 //! only then, in `enforce` mode, carries them out.
 
-use super::{Settings, policy_input, run_policy, undetermined_after_error};
+use super::policy::{policy_input, run_policy, undetermined_after_error};
+use super::settings::Settings;
 use crate::action::{Action, ActionKind};
 use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
