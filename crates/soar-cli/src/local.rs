@@ -57,59 +57,11 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     let moto = Moto::start(workspace)?;
     println!("  moto        {}", moto.endpoint());
     let aws = sdk::local(&moto.endpoint()).await.map_err(|e| e.to_string())?;
-    let env = setup(&aws, "soar").await?;
-    println!(
-        "  setup       table {}, 4 queues with dead-letter queues, rule {}",
-        env.vars["SOAR_TABLE"], env.rule_name
-    );
-    let topic = aws_sdk_sns::Client::new(&aws)
-        .create_topic()
-        .name("soar-oncall")
-        .send()
-        .await
-        .map_err(|e| format!("SNS CreateTopic: {}", e.into_service_error()))?;
-    let web = lab::create_instance(
-        &aws,
-        "web-1",
-        &[("owner", "web-platform"), ("environment", "production")],
-    )
-    .await?;
-    let before = lab::eni_groups(&aws, &web.network_interface_id).await?;
-    println!(
-        "  instance    {} in {} ({}), security groups: {}",
-        web.instance_id,
-        web.vpc_id,
-        web.private_ip,
-        names(&before)
-    );
-
-    let mut function_env: Vec<(String, String)> = env.vars.clone().into_iter().collect();
-    function_env.extend(
-        [
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("SOAR_MODE", "enforce".into()),
-            (
-                "SOAR_NOTIFY_TOPIC_ARN",
-                topic.topic_arn().unwrap_or_default().to_string(),
-            ),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
-    );
+    let stage = stage(&aws).await?;
     let log_path = std::env::temp_dir().join(format!("soar-demo-{}.log", std::process::id()));
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let emulator = LambdaEmulator::start(workspace, &function_env, log)?;
-    println!(
-        "  emulator    cargo lambda watch on 127.0.0.1:{} (mode enforce; logs in {})",
-        emulator.port,
-        log_path.display()
-    );
-
-    let account = "123456789012";
+    let emulator = start_functions(workspace, &moto, &stage, &log_path)?;
     let tor = LabFinding {
-        account,
+        account: DEMO_ACCOUNT,
         region: "us-east-1",
         id: "demo-tor-client",
         finding_type: "UnauthorizedAccess:EC2/TorClient",
@@ -123,17 +75,18 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
         ..tor.clone()
     };
     for finding in [&tor, &sample] {
-        put_event(&aws, &lab::guardduty_event(&web, finding)).await?;
+        put_event(&aws, &lab::guardduty_event(&stage.web, finding)).await?;
         let kind = if finding.sample { "sample finding" } else { "finding" };
         println!(
             "  published   {kind} {} (severity {}) about {} on the EventBridge bus",
-            finding.finding_type, finding.severity, web.instance_id
+            finding.finding_type, finding.severity, stage.web.instance_id
         );
     }
     println!();
-
     let routes = routes(&aws, |name| {
-        env.vars
+        stage
+            .env
+            .vars
             .get(name)
             .cloned()
             .ok_or_else(|| format!("setup gave no {name}"))
@@ -142,18 +95,115 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     warm_up(&invoker).await;
     let deliveries = drain(&routes, &invoker, 3, 100).await?;
     deliveries.iter().for_each(print_delivery);
+    let as_expected = report(&aws, &stage, (&tor, &sample), &log_path).await?;
+    drop(emulator);
+    drop(moto);
+    println!("\nstopped the emulator and the moto server");
+    if as_expected {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "soar: the demo did not end as expected; the functions' logs are in {}",
+            log_path.display()
+        );
+        Ok(ExitCode::from(1))
+    }
+}
 
-    let state = DynamoState::new(DynamoClient::new(&aws), env.vars["SOAR_TABLE"].clone());
-    let alert_id = format!("guardduty/{account}/us-east-1/{}", tor.id);
+/// The account of the demo's findings (moto's default).
+const DEMO_ACCOUNT: &str = "123456789012";
+
+/// What the demo sets up before the functions start.
+struct Stage {
+    env: soar_local::setup::Environment,
+    topic_arn: String,
+    web: lab::LabInstance,
+    before: Vec<(String, String)>,
+}
+
+/// The table, queues and rule, an SNS topic for people, and an instance to respond to.
+async fn stage(aws: &sdk::SdkConfig) -> Result<Stage, String> {
+    let env = setup(aws, "soar").await?;
+    println!(
+        "  setup       table {}, 4 queues with dead-letter queues, rule {}",
+        env.vars["SOAR_TABLE"], env.rule_name
+    );
+    let topic = aws_sdk_sns::Client::new(aws)
+        .create_topic()
+        .name("soar-oncall")
+        .send()
+        .await
+        .map_err(|e| format!("SNS CreateTopic: {}", e.into_service_error()))?;
+    let web = lab::create_instance(
+        aws,
+        "web-1",
+        &[("owner", "web-platform"), ("environment", "production")],
+    )
+    .await?;
+    let before = lab::eni_groups(aws, &web.network_interface_id).await?;
+    println!(
+        "  instance    {} in {} ({}), security groups: {}",
+        web.instance_id,
+        web.vpc_id,
+        web.private_ip,
+        names(&before)
+    );
+    Ok(Stage {
+        env,
+        topic_arn: topic.topic_arn().unwrap_or_default().to_string(),
+        web,
+        before,
+    })
+}
+
+/// The four functions under the emulator, in enforce mode against moto, logging to `log_path`.
+fn start_functions(workspace: &Path, moto: &Moto, stage: &Stage, log_path: &Path) -> Result<LambdaEmulator, String> {
+    let mut function_env: Vec<(String, String)> = stage.env.vars.clone().into_iter().collect();
+    function_env.extend(
+        [
+            ("AWS_ENDPOINT_URL", moto.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("SOAR_MODE", "enforce".into()),
+            ("SOAR_NOTIFY_TOPIC_ARN", stage.topic_arn.clone()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let log = std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let emulator = LambdaEmulator::start(workspace, &function_env, log)?;
+    println!(
+        "  emulator    cargo lambda watch on 127.0.0.1:{} (mode enforce; logs in {})",
+        emulator.port,
+        log_path.display()
+    );
+    Ok(emulator)
+}
+
+/// The timeline and what changed in the account; `true` when the incident was isolated and the
+/// sample left alone.
+async fn report(
+    aws: &sdk::SdkConfig,
+    stage: &Stage,
+    (tor, sample): (&LabFinding<'_>, &LabFinding<'_>),
+    log_path: &Path,
+) -> Result<bool, String> {
+    let web = &stage.web;
+    let state = DynamoState::new(DynamoClient::new(aws), stage.env.vars["SOAR_TABLE"].clone());
+    let alert_id = format!("guardduty/{DEMO_ACCOUNT}/us-east-1/{}", tor.id);
     let doc = state.load_document(&alert_id).await.map_err(|e| e.to_string())?;
-    let after = lab::eni_groups(&aws, &web.network_interface_id).await?;
-    let snapshots = lab::snapshots_for(&aws, &alert_id).await?;
+    let after = lab::eni_groups(aws, &web.network_interface_id).await?;
+    let snapshots = lab::snapshots_for(aws, &alert_id).await?;
     println!();
     match &doc {
         Some(doc) => print_timeline(doc),
         None => println!("no document was stored for {alert_id}: see {}", log_path.display()),
     }
-    println!("\n  security groups of {} before: {}", web.instance_id, names(&before));
+    println!(
+        "\n  security groups of {} before: {}",
+        web.instance_id,
+        names(&stage.before)
+    );
     println!("  security groups of {} after:  {}", web.instance_id, names(&after));
     println!(
         "  snapshots tagged with the alert: {}",
@@ -163,7 +213,7 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
             snapshots.join(", ")
         }
     );
-    let sample_id = format!("guardduty/{account}/us-east-1/{}", sample.id);
+    let sample_id = format!("guardduty/{DEMO_ACCOUNT}/us-east-1/{}", sample.id);
     let sample_stored = state
         .load_document(&sample_id)
         .await
@@ -178,20 +228,8 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
             "suppressed at ingest, nothing done"
         }
     );
-
-    drop(emulator);
-    drop(moto);
-    println!("\nstopped the emulator and the moto server");
     let isolated = after.iter().all(|(_, name)| name.starts_with("soar-quarantine-")) && !after.is_empty();
-    if doc.is_some() && isolated && !sample_stored {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
-            "soar: the demo did not end as expected; the functions' logs are in {}",
-            log_path.display()
-        );
-        Ok(ExitCode::from(1))
-    }
+    Ok(doc.is_some() && isolated && !sample_stored)
 }
 
 /// The first invocation of each function compiles it; do that before the clock matters.

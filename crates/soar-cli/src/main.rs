@@ -173,7 +173,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command {
+    match dispatch(cli.command, &runtime) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("soar: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one command; `Err` is the message for the user.
+fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitCode, String> {
+    match command {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Policy(PolicyCommand::Test {
             coverage,
@@ -232,12 +243,5 @@ fn main() -> ExitCode {
             Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir)),
             _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),
         },
-    };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("soar: {message}");
-            ExitCode::from(2)
-        }
     }
 }

@@ -63,8 +63,39 @@ pub(crate) async fn replay(
     let run = Pipeline::new(parts).run(recording.incoming).await;
     let now = AlertOutcome::of(&run);
 
+    let then = recorded_outcome(&recorded, &now);
+    let alert = &recorded.alert;
+    println!(
+        "alert      {} ({}, {} {})",
+        alert.id, alert.kind, alert.resource.kind, alert.resource.id
+    );
+    println!("recorded   {}", outcome_line(&then));
+    println!("replayed   {}   ({})", outcome_line(&now), now.status);
+    let replayed = run.document.as_ref();
+    print_decisions(&recorded, replayed);
+    if let Some(doc) = replayed {
+        let unrecorded = unrecorded_lookups(&recorded, doc);
+        if !unrecorded.is_empty() {
+            println!(
+                "lookups the recording has no answer for (replayed as not found): {}",
+                unrecorded.join(", ")
+            );
+        }
+    }
+    let same = (&then.verdict, &then.severity, &then.actions) == (&now.verdict, &now.severity, &now.actions);
+    if same {
+        println!("no difference: the current policies decide this alert as it was decided");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("DIFFERS: the current policies would handle this alert differently");
+        Ok(ExitCode::from(DIFFERS))
+    }
+}
+
+/// What the stored document says was decided, in the shape of a replay's outcome.
+fn recorded_outcome(recorded: &Document, now: &AlertOutcome) -> AlertOutcome {
     let then_verdict = recorded.verdict.as_ref();
-    let then = AlertOutcome {
+    AlertOutcome {
         alert_id: Some(recorded.alert.id.clone()),
         status: now.status.clone(),
         verdict: then_verdict.map(|v| v.verdict.as_str().to_string()),
@@ -77,16 +108,11 @@ pub(crate) async fn replay(
             .map(|a| format!("{} {}", a.request.action, a.request.target.id))
             .collect(),
         lookups: Default::default(),
-    };
+    }
+}
 
-    let alert = &recorded.alert;
-    println!(
-        "alert      {} ({}, {} {})",
-        alert.id, alert.kind, alert.resource.kind, alert.resource.id
-    );
-    println!("recorded   {}", outcome_line(&then));
-    println!("replayed   {}   ({})", outcome_line(&now), now.status);
-    let replayed = run.document.as_ref();
+/// Each phase's decision then and now, with both when they differ.
+fn print_decisions(recorded: &Document, replayed: Option<&Document>) {
     for phase in Phase::ALL {
         let old = recorded.trace.iter().rfind(|t| t.phase == phase);
         let new = replayed.and_then(|d| d.trace.iter().rfind(|t| t.phase == phase));
@@ -115,23 +141,6 @@ pub(crate) async fn replay(
                 b.map_or("not reached".into(), |v| v.to_string())
             );
         }
-    }
-    if let Some(doc) = replayed {
-        let unrecorded = unrecorded_lookups(&recorded, doc);
-        if !unrecorded.is_empty() {
-            println!(
-                "lookups the recording has no answer for (replayed as not found): {}",
-                unrecorded.join(", ")
-            );
-        }
-    }
-    let same = (&then.verdict, &then.severity, &then.actions) == (&now.verdict, &now.severity, &now.actions);
-    if same {
-        println!("no difference: the current policies decide this alert as it was decided");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("DIFFERS: the current policies would handle this alert differently");
-        Ok(ExitCode::from(DIFFERS))
     }
 }
 

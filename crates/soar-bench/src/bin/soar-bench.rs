@@ -440,6 +440,14 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
 
 fn render(r: &Results, functions_dir: &Path) -> String {
     let mut out = String::new();
+    render_latency(&mut out, r);
+    render_cold_start(&mut out, r, functions_dir);
+    render_load(&mut out, r);
+    render_end_to_end(&mut out, r, functions_dir);
+    out
+}
+
+fn render_latency(out: &mut String, r: &Results) {
     let _ = writeln!(out, "# soar benchmarks\n");
     let _ = writeln!(
         out,
@@ -477,6 +485,9 @@ fn render(r: &Results, functions_dir: &Path) -> String {
          the same process, on the same bundles, data and inputs; each of the {PASSES} passes over a phase's inputs \
          runs soar's engine over all of them, then OPA's.\n"
     );
+}
+
+fn render_cold_start(out: &mut String, r: &Results, functions_dir: &Path) {
     let _ = writeln!(out, "## Cold start (process start to ready for the first event)\n");
     if r.cold_start.is_empty() {
         let _ = writeln!(
@@ -500,6 +511,9 @@ fn render(r: &Results, functions_dir: &Path) -> String {
                 .join(", ")
         );
     }
+}
+
+fn render_load(out: &mut String, r: &Results) {
     let _ = writeln!(
         out,
         "## Throughput (all four phases, one process, in-memory adapters, dry run)\n"
@@ -531,6 +545,9 @@ fn render(r: &Results, functions_dir: &Path) -> String {
             );
         }
     }
+}
+
+fn render_end_to_end(out: &mut String, r: &Results, functions_dir: &Path) {
     let _ = writeln!(out, "\n## End to end on the local stack\n");
     match &r.end_to_end {
         Some(e) => {
@@ -557,5 +574,4 @@ fn render(r: &Results, functions_dir: &Path) -> String {
     for (f, bytes) in &r.binary_bytes {
         let _ = writeln!(out, "| {f} | {:.1} MB |", *bytes as f64 / 1e6);
     }
-    out
 }

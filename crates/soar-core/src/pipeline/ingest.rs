@@ -48,6 +48,17 @@ pub struct IngestOutcome {
     pub error: Option<String>,
 }
 
+impl IngestOutcome {
+    fn without_document(status: IngestStatus, reason: String, error: Option<String>) -> Self {
+        IngestOutcome {
+            status,
+            reason,
+            document: None,
+            error,
+        }
+    }
+}
+
 pub struct Ingestor {
     pub policies: Arc<dyn Policies>,
     /// Revisions for deduplication, and the accepted alert's document.
@@ -67,7 +78,7 @@ impl Ingestor {
         let generic_raw = generic_raw.unwrap_or(Value::Null);
         let mut doc = match document(&source, alert, &generic_raw, &decision, &mut entry) {
             Ok(doc) => doc,
-            Err(suppressed) => return suppressed,
+            Err(reason) => return IngestOutcome::without_document(IngestStatus::Suppressed, reason, None),
         };
         let (status, reason) = match &decision {
             // A GuardDuty finding is understood without the policy: it goes on, and the recorded
@@ -86,7 +97,10 @@ impl Ingestor {
             match self.register(&mut doc, &mut entry).await {
                 Ok(None) => (status, reason),
                 Ok(Some(duplicate)) => (IngestStatus::Suppressed, duplicate),
-                Err(failed) => return failed,
+                Err(e) => {
+                    let reason = "state store unavailable: cannot deduplicate";
+                    return IngestOutcome::without_document(IngestStatus::Failed, reason.into(), Some(e));
+                }
             }
         } else {
             (status, reason)
@@ -126,7 +140,7 @@ impl Ingestor {
 
     /// Registers an accepted alert's revision: `Some(reason)` when it is a duplicate (which then
     /// carries the verdict it was given before), `Err` when the store cannot tell.
-    async fn register(&self, doc: &mut Document, entry: &mut TraceEntry) -> Result<Option<String>, IngestOutcome> {
+    async fn register(&self, doc: &mut Document, entry: &mut TraceEntry) -> Result<Option<String>, String> {
         match self.alerts.register_alert(doc).await {
             Ok(Registration::New) => Ok(None),
             Ok(Registration::Updated { previous }) => {
@@ -149,12 +163,7 @@ impl Ingestor {
             }
             // Without dedup a redelivery could be acted on twice: stop here and let the queue
             // deliver it again.
-            Err(e) => Err(IngestOutcome {
-                status: IngestStatus::Failed,
-                reason: "state store unavailable: cannot deduplicate".into(),
-                document: None,
-                error: Some(e.to_string()),
-            }),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -179,12 +188,8 @@ impl Ingestor {
         if status == IngestStatus::Accepted
             && let Err(e) = self.alerts.save_document(&doc).await
         {
-            return IngestOutcome {
-                status: IngestStatus::Failed,
-                reason: "state store unavailable: the alert could not be stored".into(),
-                document: None,
-                error: Some(e.to_string()),
-            };
+            let reason = "state store unavailable: the alert could not be stored";
+            return IngestOutcome::without_document(IngestStatus::Failed, reason.into(), Some(e.to_string()));
         }
         IngestOutcome {
             status,
@@ -204,7 +209,7 @@ fn document(
     generic_raw: &Value,
     decision: &Result<IngestDecision, PolicyError>,
     entry: &mut TraceEntry,
-) -> Result<Document, IngestOutcome> {
+) -> Result<Document, String> {
     let mut doc = match (alert, decision) {
         (Some(alert), _) => Document::new(alert),
         (None, Ok(d)) => {
@@ -217,14 +222,7 @@ fn document(
                     entry.error = Some(format!("the ingest policy's mapping of this alert is not usable: {e}"));
                     Document::new(unmapped_alert(source, generic_raw))
                 }
-                Err(_) => {
-                    return Err(IngestOutcome {
-                        status: IngestStatus::Suppressed,
-                        reason: non_empty(&d.reason, "suppressed by the ingest policy"),
-                        document: None,
-                        error: None,
-                    });
-                }
+                Err(_) => return Err(non_empty(&d.reason, "suppressed by the ingest policy")),
             }
         }
         // The policy failed (an error, a timeout): there is no mapping, but the alert must not
