@@ -12,6 +12,7 @@
 //! | hourly action counter | `RATE#actions#<YYYY-MM-DDTHH>` | `COUNT` |
 //! | provider request counter | `RATE#intel#<provider>#<window>s#<window index>` | `COUNT` |
 
+use crate::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -94,16 +95,22 @@ fn expires(after: Duration) -> AttributeValue {
     n(Utc::now().timestamp() + after.as_secs() as i64)
 }
 
-fn err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(op: &str, e: SdkError<E, R>) -> StateError {
-    let detail = e
-        .as_service_error()
-        .and_then(|s| s.message().map(String::from))
-        .unwrap_or_else(|| format!("{e:?}"));
-    StateError(format!("DynamoDB {op}: {detail}"))
+/// A failed DynamoDB call as the state port reports it (the kind named: see [`AwsError`]).
+fn err<E, R>(op: &'static str, e: SdkError<E, R>) -> StateError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StateError(format!("DynamoDB {}", AwsError::from_sdk(op, e)))
 }
 
-fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+/// A conditional write that lost: the item was there (dedup, a claim taken, a cap reached).
+fn conditional_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    matches!(AwsError::of("", e), AwsError::ConditionFailed { .. })
 }
 
 impl DynamoState {

@@ -3,16 +3,20 @@
 //! - [`DynamoState`]: the one-table state store (alerts, revisions, decisions, action ledger,
 //!   enrichment cache, hourly action cap), with conditional writes for dedup and exactly-once.
 //! - [`SqsForwarder`]: hands the message document to the next phase's queue.
+//! - [`AwsError`]: a failed AWS call as the kinds callers branch on (not found, invalid id,
+//!   throttled, access denied, condition failed).
 //! - [`sdk`]: SDK configuration (honours `AWS_ENDPOINT_URL`) and role assumption in other accounts.
 //! - [`secrets`]: named secrets (provider API keys) from Secrets Manager, once per cold start.
 //!
 //! EC2 lives in its own crate (`soar-ec2`) because its SDK takes minutes to compile.
 
 mod dynamo;
+mod error;
 pub mod sdk;
 pub mod secrets;
 mod sqs;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use dynamo::{AlertSummary, DynamoState, LedgerEntry, approve_and_requeue, keys};
+pub use error::{AwsError, classify};
 pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue, message_body};

@@ -36,7 +36,12 @@ impl SecretSource for SecretsManager {
             .secret_id(name)
             .send()
             .await
-            .map_err(|e| failed(format!("Secrets Manager GetSecretValue: {}", e.into_service_error())))?;
+            .map_err(|e| {
+                failed(format!(
+                    "Secrets Manager {}",
+                    crate::AwsError::from_sdk("GetSecretValue", e)
+                ))
+            })?;
         let value = out
             .secret_string()
             .map(str::trim)

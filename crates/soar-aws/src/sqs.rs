@@ -1,6 +1,7 @@
 //! SQS: handing documents to the next phase, and the queue operations `soar local pump` uses to
 //! deliver messages to functions the way Lambda's event source does.
 
+use crate::AwsError;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
@@ -69,9 +70,9 @@ impl SqsForwarder {
             .await
             .map_err(|e| {
                 ForwardError(format!(
-                    "SQS SendMessage to {}: {}",
-                    self.queue_url,
-                    e.into_service_error()
+                    "SQS {} ({})",
+                    AwsError::from_sdk("SendMessage", e),
+                    self.queue_url
                 ))
             })?;
         Ok(())

@@ -8,11 +8,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
 };
 use serde_json::{Map, Value, json};
+use soar_aws::AwsError;
 use soar_aws::sdk::AccountConfigs;
 use soar_core::action::Tags;
 use soar_core::alert::{Resource, ResourceKind};
@@ -110,19 +110,21 @@ pub struct Ec2 {
     accounts: Arc<AccountConfigs>,
 }
 
-fn describe_error<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: aws_sdk_ec2::error::SdkError<E>) -> String {
-    match e.as_service_error() {
-        Some(s) => format!(
-            "EC2 {op}: {}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
-        ),
-        None => format!("EC2 {op}: {e:?}"),
-    }
-}
-
-fn code<E: ProvideErrorMetadata>(e: &aws_sdk_ec2::error::SdkError<E>) -> Option<&str> {
-    e.as_service_error().and_then(|s| s.code())
+/// A failed EC2 action or lookup.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Ec2Error {
+    /// EC2 answered with an error (or did not answer): see the kind.
+    #[error("EC2 {0}")]
+    Aws(#[from] AwsError),
+    /// The instance does not exist (or no longer).
+    #[error("instance {0} not found")]
+    InstanceNotFound(String),
+    /// The instance is not in a state the action can work with (no VPC, no volume, ...).
+    #[error("{0}")]
+    Unsuitable(String),
+    /// No credentials for the resource's account (the responder role could not be assumed).
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl Ec2 {
@@ -130,57 +132,45 @@ impl Ec2 {
         Ec2 { accounts }
     }
 
-    pub async fn client(&self, account: &str, region: &str) -> Result<Client, String> {
-        Ok(Client::new(&self.accounts.for_resource(account, region).await?))
+    pub async fn client(&self, account: &str, region: &str) -> Result<Client, Ec2Error> {
+        let config = self
+            .accounts
+            .for_resource(account, region)
+            .await
+            .map_err(Ec2Error::Credentials)?;
+        Ok(Client::new(&config))
     }
 
-    /// `None` when the instance does not exist (or no longer).
+    /// `None` when the instance does not exist (or no longer). A malformed id is an error, never
+    /// "not found" (which would read as "not protected").
     pub async fn describe_instance(
         &self,
         account: &str,
         region: &str,
         id: &str,
-    ) -> Result<Option<InstanceFacts>, String> {
+    ) -> Result<Option<InstanceFacts>, Ec2Error> {
         let client = self.client(account, region).await?;
-        let out = match client.describe_instances().instance_ids(id).send().await {
-            Ok(out) => out,
-            Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => return Ok(None),
-            Err(e) => return Err(describe_error("DescribeInstances", e)),
-        };
-        Ok(out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .next()
-            .map(InstanceFacts::from_instance))
+        describe(&client, id).await
     }
 
-    async fn require_instance(&self, client: &Client, id: &str) -> Result<InstanceFacts, String> {
-        let out = match client.describe_instances().instance_ids(id).send().await {
-            Ok(out) => out,
-            Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
-                return Err(format!("instance {id} not found"));
-            }
-            Err(e) => return Err(describe_error("DescribeInstances", e)),
-        };
-        out.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .next()
-            .map(InstanceFacts::from_instance)
-            .ok_or_else(|| format!("instance {id} not found"))
+    async fn require_instance(&self, client: &Client, id: &str) -> Result<InstanceFacts, Ec2Error> {
+        describe(client, id)
+            .await?
+            .ok_or_else(|| Ec2Error::InstanceNotFound(id.to_string()))
     }
 
     /// Moves every ENI to the untracking group, then to the quarantine group of its VPC.
-    pub async fn isolate(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, String> {
+    pub async fn isolate(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
         let facts = self.require_instance(&client, id).await?;
         let vpc = facts
             .vpc_id
             .clone()
-            .ok_or_else(|| format!("instance {id} is not in a VPC"))?;
+            .ok_or_else(|| Ec2Error::Unsuitable(format!("instance {id} is not in a VPC")))?;
         if facts.network_interfaces.is_empty() {
-            return Err(format!("instance {id} has no network interface to isolate"));
+            return Err(Ec2Error::Unsuitable(format!(
+                "instance {id} has no network interface to isolate"
+            )));
         }
         let untracking = ensure_group(&client, &vpc, GroupKind::Untracking, alert_id).await?;
         let quarantine = ensure_group(&client, &vpc, GroupKind::Quarantine, alert_id).await?;
@@ -196,7 +186,7 @@ impl Ec2 {
                     .groups(group)
                     .send()
                     .await
-                    .map_err(|e| describe_error("ModifyNetworkInterfaceAttribute", e))?;
+                    .map_err(|e| AwsError::from_sdk("ModifyNetworkInterfaceAttribute", e))?;
             }
             // With one interface, the instance's own group list is that interface's: set it too, so
             // every view of the instance agrees (emulators keep the two lists apart).
@@ -207,7 +197,7 @@ impl Ec2 {
                     .groups(group)
                     .send()
                     .await
-                    .map_err(|e| describe_error("ModifyInstanceAttribute (groups)", e))?;
+                    .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute (groups)", e))?;
             }
         }
         tracing::info!(instance = id, %vpc, %quarantine, "instance isolated");
@@ -240,11 +230,13 @@ impl Ec2 {
         id: &str,
         alert_id: &str,
         extra: Option<&Tags>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
         let facts = self.require_instance(&client, id).await?;
         if facts.volumes.is_empty() {
-            return Err(format!("instance {id} has no EBS volume to snapshot"));
+            return Err(Ec2Error::Unsuitable(format!(
+                "instance {id} has no EBS volume to snapshot"
+            )));
         }
         let mut wanted: BTreeMap<&str, &str> = extra.into_iter().flat_map(Tags::iter).collect();
         wanted.insert("soar:alert-id", alert_id);
@@ -265,7 +257,7 @@ impl Ec2 {
                 .tag_specifications(tags)
                 .send()
                 .await
-                .map_err(|e| describe_error("CreateSnapshot", e))?;
+                .map_err(|e| AwsError::from_sdk("CreateSnapshot", e))?;
             snapshots.push(json!({"volume_id": volume, "snapshot_id": out.snapshot_id()}));
         }
         Ok(json!({"snapshots": snapshots}))
@@ -273,7 +265,7 @@ impl Ec2 {
 
     /// Stops the instance. A stop is deliberate (the default policy asks for approval first), so
     /// stop protection, which `ec2.protect` may have set moments before, is lifted for it.
-    pub async fn stop(&self, account: &str, region: &str, id: &str) -> Result<Value, String> {
+    pub async fn stop(&self, account: &str, region: &str, id: &str) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
         let off = AttributeBooleanValue::builder().value(false).build();
         if let Err(e) = client
@@ -283,30 +275,30 @@ impl Ec2 {
             .send()
             .await
         {
-            tracing::warn!(instance = id, error = %describe_error("ModifyInstanceAttribute (stop)", e), "stop protection not lifted");
+            tracing::warn!(instance = id, error = %AwsError::from_sdk("ModifyInstanceAttribute", e), "stop protection not lifted");
         }
         client
             .stop_instances()
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| describe_error("StopInstances", e))?;
+            .map_err(|e| AwsError::from_sdk("StopInstances", e))?;
         Ok(json!({"stopped": id, "rollback": format!("aws ec2 start-instances --instance-ids {id}")}))
     }
 
     /// CreateTags; `tags` are checked against EC2's limits when the action is decoded.
-    pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Tags) -> Result<Value, String> {
+    pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Tags) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
         let mut request = client.create_tags().resources(id);
         for (k, v) in tags.iter() {
             request = request.tags(Tag::builder().key(k).value(v).build());
         }
-        request.send().await.map_err(|e| describe_error("CreateTags", e))?;
+        request.send().await.map_err(|e| AwsError::from_sdk("CreateTags", e))?;
         Ok(json!({"tagged": id, "tags": tags}))
     }
 
     /// Termination and stop protection, so evidence survives an attacker's (or an autoscaler's) cleanup.
-    pub async fn protect(&self, account: &str, region: &str, id: &str) -> Result<Value, String> {
+    pub async fn protect(&self, account: &str, region: &str, id: &str) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
         let on = AttributeBooleanValue::builder().value(true).build();
         client
@@ -315,7 +307,7 @@ impl Ec2 {
             .disable_api_termination(on.clone())
             .send()
             .await
-            .map_err(|e| describe_error("ModifyInstanceAttribute (termination)", e))?;
+            .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute (termination)", e))?;
         let stop = client
             .modify_instance_attribute()
             .instance_id(id)
@@ -325,7 +317,7 @@ impl Ec2 {
         let stop_protected = match stop {
             Ok(_) => true,
             Err(e) => {
-                tracing::warn!(instance = id, error = %describe_error("ModifyInstanceAttribute (stop)", e), "stop protection not set");
+                tracing::warn!(instance = id, error = %AwsError::from_sdk("ModifyInstanceAttribute", e), "stop protection not set");
                 false
             }
         };
@@ -342,7 +334,23 @@ impl Inventory for Ec2 {
         self.describe_instance(&resource.account, &resource.region, &resource.id)
             .await
             .map(|facts| facts.map(|f| f.to_record()))
-            .map_err(|message| ProviderError::new("ec2", message))
+            .map_err(|e| ProviderError::new("ec2", e.to_string()))
+    }
+}
+
+/// DescribeInstances for one id: `None` when EC2 says it does not exist.
+async fn describe(client: &Client, id: &str) -> Result<Option<InstanceFacts>, Ec2Error> {
+    match client.describe_instances().instance_ids(id).send().await {
+        Ok(out) => Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(InstanceFacts::from_instance)),
+        Err(e) => match AwsError::from_sdk("DescribeInstances", e) {
+            AwsError::NotFound { .. } => Ok(None),
+            other => Err(other.into()),
+        },
     }
 }
 
@@ -362,7 +370,7 @@ impl GroupKind {
 }
 
 /// Finds or creates soar's group of `kind` in `vpc`, with exactly the rules it must have.
-async fn ensure_group(client: &Client, vpc: &str, kind: GroupKind, alert_id: &str) -> Result<String, String> {
+async fn ensure_group(client: &Client, vpc: &str, kind: GroupKind, alert_id: &str) -> Result<String, Ec2Error> {
     let name = kind.name(vpc);
     if let Some(id) = find_group(client, vpc, &name).await? {
         return Ok(id);
@@ -385,15 +393,15 @@ async fn ensure_group(client: &Client, vpc: &str, kind: GroupKind, alert_id: &st
         )
         .send()
         .await;
-    let id = match created {
+    let id = match created.map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e)) {
         Ok(out) => out.group_id().unwrap_or_default().to_string(),
         // Another invocation created it a moment ago.
-        Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {
+        Err(AwsError::AlreadyExists { .. }) => {
             return find_group(client, vpc, &name)
                 .await?
-                .ok_or_else(|| format!("group {name} vanished"));
+                .ok_or_else(|| Ec2Error::Unsuitable(format!("group {name} vanished")));
         }
-        Err(e) => return Err(describe_error("CreateSecurityGroup", e)),
+        Err(e) => return Err(e.into()),
     };
     let all_v4 = || {
         IpPermission::builder()
@@ -432,38 +440,108 @@ async fn ensure_group(client: &Client, vpc: &str, kind: GroupKind, alert_id: &st
                 .ip_permissions(all_v4().build())
                 .send()
                 .await;
-            if let Err(e) = revoke
-                && code(&e) != Some("InvalidPermission.NotFound")
-            {
-                return Err(describe_error("RevokeSecurityGroupEgress", e));
+            match revoke.map_err(|e| AwsError::from_sdk("RevokeSecurityGroupEgress", e)) {
+                Ok(_) | Err(AwsError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
     Ok(id)
 }
 
-fn ignore_duplicate<T, E: ProvideErrorMetadata + std::fmt::Debug>(
-    result: Result<T, aws_sdk_ec2::error::SdkError<E>>,
-    op: &str,
-) -> Result<(), String> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
-        Err(e) => Err(describe_error(op, e)),
+/// A rule that is there already is as good as one just added.
+fn ignore_duplicate<T, E, R>(
+    result: Result<T, aws_sdk_ec2::error::SdkError<E, R>>,
+    op: &'static str,
+) -> Result<(), Ec2Error>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result.map_err(|e| AwsError::from_sdk(op, e)) {
+        Ok(_) | Err(AwsError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
-async fn find_group(client: &Client, vpc: &str, name: &str) -> Result<Option<String>, String> {
+async fn find_group(client: &Client, vpc: &str, name: &str) -> Result<Option<String>, Ec2Error> {
     let out = client
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
         .filters(Filter::builder().name("group-name").values(name).build())
         .send()
         .await
-        .map_err(|e| describe_error("DescribeSecurityGroups", e))?;
+        .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
     Ok(out
         .security_groups()
         .first()
         .and_then(|g| g.group_id())
         .map(String::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_ec2::operation::describe_instances::{DescribeInstancesError, DescribeInstancesOutput};
+    use aws_sdk_ec2::types::Reservation;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    /// A real EC2 client whose every call gets `rule`'s canned answer (aws-smithy-mocks).
+    fn client(rule: &Rule) -> Client {
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::MatchAny)
+                    .with_rule(rule),
+            )
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn failing(code: &'static str) -> Rule {
+        mock!(Client::describe_instances).then_error(move || {
+            DescribeInstancesError::generic(ErrorMetadata::builder().code(code).message("from the mock").build())
+        })
+    }
+
+    /// Only EC2's "not found" is "no such instance" (which protection reads as "nothing to
+    /// protect"); a malformed id, throttling or a missing permission are errors the caller sees.
+    #[tokio::test]
+    async fn only_not_found_means_no_instance() {
+        let none = describe(&client(&failing("InvalidInstanceID.NotFound")), "i-0123456789abcdef0").await;
+        assert_eq!(none, Ok(None));
+        for code in [
+            "InvalidInstanceID.Malformed",
+            "RequestLimitExceeded",
+            "UnauthorizedOperation",
+        ] {
+            let Err(Ec2Error::Aws(e)) = describe(&client(&failing(code)), "i-0123456789abcdef0").await else {
+                panic!("{code}: not an EC2 error");
+            };
+            let kind_matches = match code {
+                "InvalidInstanceID.Malformed" => matches!(e, AwsError::InvalidId { .. }),
+                "RequestLimitExceeded" => matches!(e, AwsError::Throttled { .. }),
+                _ => matches!(e, AwsError::AccessDenied { .. }),
+            };
+            assert!(kind_matches, "{code}: {e:?}");
+        }
+        let found = mock!(Client::describe_instances).then_output(|| {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(Instance::builder().instance_id("i-0123456789abcdef0").build())
+                        .build(),
+                )
+                .build()
+        });
+        let facts = describe(&client(&found), "i-0123456789abcdef0").await.unwrap().unwrap();
+        assert_eq!(facts.id, "i-0123456789abcdef0");
+    }
 }

@@ -108,6 +108,7 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
         ec2.isolate("", "", "i-00000000000000000", "x")
             .await
             .unwrap_err()
+            .to_string()
             .contains("not found")
     );
 }

@@ -5,13 +5,31 @@
 use async_trait::async_trait;
 use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
+use soar_aws::AwsError;
 use soar_aws::sdk::AccountConfigs;
 use soar_core::action::Action;
 use soar_core::alert::Alert;
 use soar_core::document::Target;
 use soar_core::ports::{ActionError, Notification, Notifier, Remediator};
-use soar_ec2::Ec2;
+use soar_ec2::{Ec2, Ec2Error};
 use std::sync::Arc;
+
+/// Why an action could not be carried out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RespondError {
+    #[error(transparent)]
+    Ec2(#[from] Ec2Error),
+    #[error("IAM {0}")]
+    Iam(#[from] AwsError),
+    /// A parameter the action needs and neither the policy nor the alert gives.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// No credentials for the resource's account.
+    #[error("{0}")]
+    Credentials(String),
+    #[error("{0}")]
+    NotHere(&'static str),
+}
 
 /// Carries out `ec2.*` and `iam.*` actions in the account and region of the alert's resource.
 pub struct AwsRemediator {
@@ -28,13 +46,19 @@ impl AwsRemediator {
     }
 
     /// `user_name`: the key's IAM user; empty means the alert resource's `user_name` attribute.
-    async fn deactivate_access_key(&self, alert: &Alert, key: &str, user_name: &str) -> Result<Value, String> {
+    async fn deactivate_access_key(&self, alert: &Alert, key: &str, user_name: &str) -> Result<Value, RespondError> {
         let user = Some(user_name)
             .filter(|u| !u.is_empty())
             .or_else(|| alert.resource.attributes.get("user_name").and_then(Value::as_str))
-            .ok_or("iam.deactivate_access_key needs params.user_name (the key's IAM user)")?
+            .ok_or(RespondError::Missing(
+                "iam.deactivate_access_key needs params.user_name (the key's IAM user)",
+            ))?
             .to_string();
-        let config = self.accounts.for_resource(account_of(alert), "").await?;
+        let config = self
+            .accounts
+            .for_resource(account_of(alert), "")
+            .await
+            .map_err(RespondError::Credentials)?;
         aws_sdk_iam::Client::new(&config)
             .update_access_key()
             .user_name(&user)
@@ -42,7 +66,7 @@ impl AwsRemediator {
             .status(StatusType::Inactive)
             .send()
             .await
-            .map_err(|e| format!("IAM UpdateAccessKey: {}", e.into_service_error()))?;
+            .map_err(|e| AwsError::from_sdk("UpdateAccessKey", e))?;
         Ok(json!({
             "user_name": user,
             "access_key_id": key,
@@ -67,20 +91,24 @@ impl Remediator for AwsRemediator {
     async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError> {
         let (account, region) = (account_of(alert), alert.resource.region.as_str());
         let id = target.id.as_str();
-        let result = match action {
-            Action::Ec2Isolate {} => self.ec2.isolate(account, region, id, &alert.id).await,
-            Action::Ec2Snapshot { tags } => self.ec2.snapshot(account, region, id, &alert.id, tags.as_ref()).await,
-            Action::Ec2Stop {} => self.ec2.stop(account, region, id).await,
-            Action::Ec2Protect {} => self.ec2.protect(account, region, id).await,
-            Action::Ec2Tag { tags } => self.ec2.tag(account, region, id, tags).await,
+        let ec2 = &self.ec2;
+        let result: Result<Value, RespondError> = match action {
+            Action::Ec2Isolate {} => ec2.isolate(account, region, id, &alert.id).await.map_err(Into::into),
+            Action::Ec2Snapshot { tags } => ec2
+                .snapshot(account, region, id, &alert.id, tags.as_ref())
+                .await
+                .map_err(Into::into),
+            Action::Ec2Stop {} => ec2.stop(account, region, id).await.map_err(Into::into),
+            Action::Ec2Protect {} => ec2.protect(account, region, id).await.map_err(Into::into),
+            Action::Ec2Tag { tags } => ec2.tag(account, region, id, tags).await.map_err(Into::into),
             Action::IamDeactivateAccessKey { user_name } => self.deactivate_access_key(alert, id, user_name).await,
             // The remediate step hands notifications to the Notifier, never here.
-            Action::Notify { .. } => Err("notifications are sent by the notifier".to_string()),
+            Action::Notify { .. } => Err(RespondError::NotHere("notifications are sent by the notifier")),
         };
-        result.map_err(|message| ActionError {
+        result.map_err(|e| ActionError {
             action: action.kind().to_string(),
             target: id.to_string(),
-            message,
+            message: e.to_string(),
         })
     }
 }
@@ -127,7 +155,7 @@ impl Webhook {
                     .secret_id(id)
                     .send()
                     .await
-                    .map_err(|e| format!("Secrets Manager GetSecretValue {id}: {}", e.into_service_error()))?;
+                    .map_err(|e| format!("Secrets Manager {} ({id})", AwsError::from_sdk("GetSecretValue", e)))?;
                 out.secret_string()
                     .map(|s| s.trim().to_string())
                     .ok_or_else(|| format!("secret {id} has no string value"))
@@ -185,7 +213,7 @@ impl Notifier for AwsNotifier {
                 .message(&n.message)
                 .send()
                 .await
-                .map_err(|e| fail(format!("SNS Publish: {}", e.into_service_error())))?;
+                .map_err(|e| fail(format!("SNS {}", AwsError::from_sdk("Publish", e))))?;
             delivered.push(json!({"sns": topic, "message_id": out.message_id()}));
         }
         if let Some(webhook) = &self.webhook {
