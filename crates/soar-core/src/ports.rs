@@ -196,7 +196,15 @@ pub trait IntelProvider: Send + Sync {
 #[async_trait]
 pub trait Remediator: Send + Sync {
     /// Returns what the action changed, with what a rollback needs (original groups, snapshot ids).
-    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError>;
+    /// `described`: the inventory's answer about `target`, read for the protection check in this
+    /// phase; an adapter uses it rather than describing the resource again.
+    async fn execute(
+        &self,
+        alert: &Alert,
+        target: &Target,
+        action: &Action,
+        described: Option<&InventoryRecord>,
+    ) -> Result<Value, ActionError>;
 }
 
 /// A message to people about an alert.

@@ -77,6 +77,33 @@ impl InstanceFacts {
         }
     }
 
+    /// The facts an [`InventoryRecord`] made by this adapter carries (its `attributes`), so an
+    /// action reuses the answer the protection check read in the same phase. `None` when the
+    /// record does not carry them (another inventory made it).
+    pub fn from_record(id: &str, record: &InventoryRecord) -> Option<Self> {
+        let a = &record.attributes;
+        let strings = |v: Option<&Value>| -> Option<Vec<String>> {
+            v?.as_array()?.iter().map(|s| s.as_str().map(String::from)).collect()
+        };
+        let network_interfaces = a
+            .get("network_interfaces")?
+            .as_array()?
+            .iter()
+            .map(|eni| Some((eni.get("id")?.as_str()?.to_string(), strings(eni.get("groups"))?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(InstanceFacts {
+            id: id.to_string(),
+            state: a.get("state")?.as_str()?.to_string(),
+            vpc_id: a.get("vpc_id").and_then(Value::as_str).map(String::from),
+            subnet_id: a.get("subnet_id").and_then(Value::as_str).map(String::from),
+            tags: record.tags.clone(),
+            security_groups: strings(a.get("security_groups"))?,
+            network_interfaces,
+            volumes: strings(a.get("volumes"))?,
+            instance_profile: a.get("instance_profile").and_then(Value::as_str).map(String::from),
+        })
+    }
+
     fn to_record(&self) -> InventoryRecord {
         let tag = |names: &[&str]| names.iter().find_map(|n| self.tags.get(*n).cloned());
         let mut attributes = Map::new();
@@ -161,8 +188,23 @@ impl Ec2 {
 
     /// Moves every ENI to the untracking group, then to the quarantine group of its VPC.
     pub async fn isolate(&self, account: &str, region: &str, id: &str, alert_id: &str) -> Result<Value, Ec2Error> {
+        self.isolate_described(account, region, id, alert_id, None).await
+    }
+
+    /// [`Ec2::isolate`] with the instance's facts when this phase has read them already.
+    pub async fn isolate_described(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+        alert_id: &str,
+        known: Option<InstanceFacts>,
+    ) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
-        let facts = self.require_instance(&client, id).await?;
+        let facts = match known {
+            Some(facts) => facts,
+            None => self.require_instance(&client, id).await?,
+        };
         let vpc = facts
             .vpc_id
             .clone()
@@ -231,8 +273,24 @@ impl Ec2 {
         alert_id: &str,
         extra: Option<&Tags>,
     ) -> Result<Value, Ec2Error> {
+        self.snapshot_described(account, region, id, (alert_id, extra), None)
+            .await
+    }
+
+    /// [`Ec2::snapshot`] with the instance's facts when this phase has read them already.
+    pub async fn snapshot_described(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+        (alert_id, extra): (&str, Option<&Tags>),
+        known: Option<InstanceFacts>,
+    ) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
-        let facts = self.require_instance(&client, id).await?;
+        let facts = match known {
+            Some(facts) => facts,
+            None => self.require_instance(&client, id).await?,
+        };
         if facts.volumes.is_empty() {
             return Err(Ec2Error::Unsuitable(format!(
                 "instance {id} has no EBS volume to snapshot"
@@ -532,6 +590,23 @@ mod tests {
             };
             assert!(kind_matches, "{code}: {e:?}");
         }
+        let record = InstanceFacts {
+            id: "i-0123456789abcdef0".into(),
+            state: "running".into(),
+            vpc_id: Some("vpc-1".into()),
+            subnet_id: None,
+            tags: [("Name".to_string(), "web".to_string())].into(),
+            security_groups: vec!["sg-1".into()],
+            network_interfaces: vec![("eni-1".into(), vec!["sg-1".into()])],
+            volumes: vec!["vol-1".into()],
+            instance_profile: None,
+        };
+        let read_back = InstanceFacts::from_record("i-0123456789abcdef0", &record.to_record());
+        assert_eq!(
+            read_back,
+            Some(record),
+            "the protection check's record carries the facts an action needs"
+        );
         let found = mock!(Client::describe_instances).then_output(|| {
             DescribeInstancesOutput::builder()
                 .reservations(

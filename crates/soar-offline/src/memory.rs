@@ -278,7 +278,13 @@ impl RecordingRemediator {
 
 #[async_trait]
 impl Remediator for RecordingRemediator {
-    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError> {
+    async fn execute(
+        &self,
+        alert: &Alert,
+        target: &Target,
+        action: &Action,
+        _described: Option<&InventoryRecord>,
+    ) -> Result<Value, ActionError> {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())

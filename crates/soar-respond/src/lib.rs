@@ -10,8 +10,8 @@ use soar_aws::sdk::AccountConfigs;
 use soar_core::action::Action;
 use soar_core::alert::Alert;
 use soar_core::document::Target;
-use soar_core::ports::{ActionError, Notification, Notifier, Remediator};
-use soar_ec2::{Ec2, Ec2Error};
+use soar_core::ports::{ActionError, InventoryRecord, Notification, Notifier, Remediator};
+use soar_ec2::{Ec2, Ec2Error, InstanceFacts};
 use std::sync::Arc;
 
 /// Why an action could not be carried out.
@@ -88,14 +88,25 @@ fn account_of(alert: &Alert) -> &str {
 #[async_trait]
 impl Remediator for AwsRemediator {
     /// The one place an action type meets the API that carries it out.
-    async fn execute(&self, alert: &Alert, target: &Target, action: &Action) -> Result<Value, ActionError> {
+    async fn execute(
+        &self,
+        alert: &Alert,
+        target: &Target,
+        action: &Action,
+        described: Option<&InventoryRecord>,
+    ) -> Result<Value, ActionError> {
         let (account, region) = (account_of(alert), alert.resource.region.as_str());
         let id = target.id.as_str();
         let ec2 = &self.ec2;
+        // What the protection check read in this phase: no second DescribeInstances.
+        let known = || described.and_then(|r| InstanceFacts::from_record(id, r));
         let result: Result<Value, RespondError> = match action {
-            Action::Ec2Isolate {} => ec2.isolate(account, region, id, &alert.id).await.map_err(Into::into),
+            Action::Ec2Isolate {} => ec2
+                .isolate_described(account, region, id, &alert.id, known())
+                .await
+                .map_err(Into::into),
             Action::Ec2Snapshot { tags } => ec2
-                .snapshot(account, region, id, &alert.id, tags.as_ref())
+                .snapshot_described(account, region, id, (&alert.id, tags.as_ref()), known())
                 .await
                 .map_err(Into::into),
             Action::Ec2Stop {} => ec2.stop(account, region, id).await.map_err(Into::into),

@@ -9,8 +9,9 @@ use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
-use crate::ports::{ActionLedger, Claim, DecisionLog, Inventory, Notification, Notifier, Remediator};
+use crate::ports::{ActionLedger, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier, Remediator};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The target kind of a notification.
@@ -18,6 +19,10 @@ const CHANNEL: &str = "Channel";
 
 /// What became of an action: its status and the detail recorded with it.
 type Outcome = (ActionStatus, Value);
+
+/// The inventory's answer about each target, read once per phase: the protection check of every
+/// action on a target and the action itself use the same answer (`Err`: it could not be read).
+type Described = HashMap<Target, Result<Option<InventoryRecord>, String>>;
 
 /// A requested action and its decoded form; `None`: a type soar does not know (refused).
 struct Planned {
@@ -93,13 +98,14 @@ impl Responder {
         };
 
         let mut seen = Vec::new();
+        let mut described = Described::new();
         for planned in requests {
             let key = (planned.request.action.clone(), planned.request.target.clone());
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
-            let record = self.handle(doc, planned, &mut entry, escalating).await;
+            let record = self.handle(doc, planned, &mut entry, escalating, &mut described).await;
             tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
             if let Err(e) = self.ledger.record_action(&doc.alert.id, &record).await {
                 tracing::error!(error = %e, "could not record an action");
@@ -115,7 +121,14 @@ impl Responder {
     /// One action through the guard rails. `escalation`: Rust's own notification after an error,
     /// which changes nothing, so neither the allow-list nor the hourly cap (there to stop a bad
     /// policy from acting on the fleet) may keep it from a person.
-    async fn handle(&self, doc: &Document, planned: Planned, entry: &mut TraceEntry, escalation: bool) -> ActionRecord {
+    async fn handle(
+        &self,
+        doc: &Document,
+        planned: Planned,
+        entry: &mut TraceEntry,
+        escalation: bool,
+        described: &mut Described,
+    ) -> ActionRecord {
         let Planned { mut request, action } = planned;
         // Actions that lose evidence wait for a person in this deployment, whatever the policy said.
         if !request.requires_approval
@@ -129,7 +142,7 @@ impl Responder {
                 request.action
             ));
         }
-        let (status, detail) = match self.through(doc, &request, action, entry, escalation).await {
+        let (status, detail) = match self.through(doc, &request, action, entry, escalation, described).await {
             Ok(done) | Err(done) => done,
         };
         ActionRecord {
@@ -148,8 +161,11 @@ impl Responder {
         action: Option<Action>,
         entry: &mut TraceEntry,
         escalation: bool,
+        described: &mut Described,
     ) -> Result<Outcome, Outcome> {
-        let action = self.admissible(doc, request, action, entry, escalation).await?;
+        let action = self
+            .admissible(doc, request, action, entry, escalation, described)
+            .await?;
         self.claim(doc, request, entry).await?;
         if self.settings.mode == Mode::DryRun {
             return Ok((ActionStatus::Planned, json!("dry run: not carried out")));
@@ -157,7 +173,11 @@ impl Responder {
         if !escalation {
             self.take_budget(doc, request, entry).await?;
         }
-        Ok(self.carry_out(doc, request, &action).await)
+        let record = described
+            .get(&request.target)
+            .and_then(|r| r.as_ref().ok())
+            .and_then(Option::as_ref);
+        Ok(self.carry_out(doc, request, &action, record).await)
     }
 
     /// The checks that need no ledger: sample, archived, unknown type, allow-list, target, protection.
@@ -168,6 +188,7 @@ impl Responder {
         action: Option<Action>,
         entry: &mut TraceEntry,
         escalation: bool,
+        described: &mut Described,
     ) -> Result<Action, Outcome> {
         if doc.alert.sample {
             return Err((ActionStatus::SkippedSample, json!("sample finding: never acted on")));
@@ -207,7 +228,7 @@ impl Responder {
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
             return Err((ActionStatus::SkippedInvalidTarget, json!(why)));
         }
-        if let Some(why) = self.protection(doc, &request.target).await {
+        if let Some(why) = self.protection(doc, &request.target, described).await {
             entry
                 .notes
                 .push(format!("{} on {} refused: {why}", request.action, request.target.id));
@@ -274,13 +295,23 @@ impl Responder {
 
     /// The one place an action meets an adapter: notifications to the notifier, the rest to the
     /// remediator (whose one `match` over [`Action`] carries each type out).
-    async fn carry_out(&self, doc: &Document, request: &ActionRequest, action: &Action) -> Outcome {
+    async fn carry_out(
+        &self,
+        doc: &Document,
+        request: &ActionRequest,
+        action: &Action,
+        described: Option<&InventoryRecord>,
+    ) -> Outcome {
         let result = match action {
             Action::Notify { subject, message, .. } => {
                 let notification = notification(doc, &request.target, subject.as_deref(), message.as_deref());
                 self.notifier.notify(&notification).await
             }
-            _ => self.remediator.execute(&doc.alert, &request.target, action).await,
+            _ => {
+                self.remediator
+                    .execute(&doc.alert, &request.target, action, described)
+                    .await
+            }
         };
         match result {
             Ok(detail) => (ActionStatus::Executed, detail),
@@ -291,7 +322,7 @@ impl Responder {
     /// `Some(reason)` when the target must not be touched: tagged `soar:protected=true` in the
     /// alert (finding or inventory at enrich time) or, read live now, in the inventory. A target
     /// whose protection cannot be checked is treated as protected.
-    async fn protection(&self, doc: &Document, target: &crate::document::Target) -> Option<String> {
+    async fn protection(&self, doc: &Document, target: &Target, described: &mut Described) -> Option<String> {
         let resource = &doc.alert.resource;
         let own = target.kind == resource.kind && target.id == resource.id;
         if own && resource.is_protected() {
@@ -304,12 +335,17 @@ impl Responder {
             region: resource.region.clone(),
             ..Resource::unknown()
         };
-        match self.inventory.describe(&probe).await {
-            Ok(Some(record)) if tags_mark_protected(&record.tags) => {
+        if !described.contains_key(target) {
+            let answer = self.inventory.describe(&probe).await.map_err(|e| e.to_string());
+            described.insert(target.clone(), answer);
+        }
+        match described.get(target) {
+            Some(Ok(Some(record))) if tags_mark_protected(&record.tags) => {
                 Some("resource is tagged soar:protected=true (read live)".into())
             }
-            Ok(_) => None,
-            Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(format!("protection could not be checked, not acting: {e}")),
+            None => Some("protection could not be checked, not acting".into()),
         }
     }
 }
