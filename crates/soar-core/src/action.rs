@@ -24,7 +24,15 @@ use strum::{EnumDiscriminants, IntoEnumIterator};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, EnumDiscriminants)]
 #[serde(deny_unknown_fields)]
 #[strum_discriminants(name(ActionKind))]
-#[strum_discriminants(derive(strum::EnumString, strum::IntoStaticStr, strum::EnumIter, Hash, PartialOrd, Ord))]
+#[strum_discriminants(derive(
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumProperty,
+    Hash,
+    PartialOrd,
+    Ord
+))]
 #[strum_discriminants(doc = "An action type without its parameters: the allow-list's and the ledger's unit.")]
 pub enum Action {
     /// Cuts an instance off the network: every ENI moves to an allow-all "untracking" group, then
@@ -43,7 +51,7 @@ pub enum Action {
     },
     /// StopInstances. Loses the instance's memory: waits for approval by default.
     #[serde(rename = "ec2.stop")]
-    #[strum_discriminants(strum(serialize = "ec2.stop"))]
+    #[strum_discriminants(strum(serialize = "ec2.stop", props(loses_evidence = "true")))]
     Ec2Stop {},
     /// CreateTags on the target.
     #[serde(rename = "ec2.tag")]
@@ -74,8 +82,9 @@ pub enum Action {
         /// Accepted for the policy author's benefit; paging follows the verdict's `page`.
         #[serde(default)]
         page: Option<bool>,
-        /// Set by Rust on its own notification after an error, never by a policy's choice.
-        #[serde(default)]
+        /// Set by Rust on its own notification after an error; a policy cannot set it (the
+        /// field is not read from a decision, so naming it is an unknown-field error).
+        #[serde(skip_deserializing)]
         escalation: bool,
     },
 }
@@ -188,9 +197,16 @@ impl ActionKind {
         self.into()
     }
 
-    /// Every action type, in declaration order.
-    pub fn all() -> impl Iterator<Item = ActionKind> {
-        ActionKind::iter()
+    /// Whether carrying it out destroys evidence (the variant's `loses_evidence` property): such
+    /// actions wait for a person by default (`SOAR_APPROVAL_REQUIRED_ACTIONS`).
+    pub fn loses_evidence(self) -> bool {
+        use strum::EnumProperty;
+        self.get_str("loses_evidence") == Some("true")
+    }
+
+    /// The action types that wait for a person unless the deployment says otherwise.
+    pub fn evidence_losing() -> impl Iterator<Item = ActionKind> {
+        ActionKind::iter().filter(|k| k.loses_evidence())
     }
 
     /// The wire names of every action type, joined by `sep` (for messages and the contract).
@@ -223,9 +239,6 @@ impl Serialize for ActionKind {
     }
 }
 
-/// Actions that destroy evidence (an instance's memory): they wait for a person by default.
-pub const EVIDENCE_LOSING_ACTIONS: &[ActionKind] = &[ActionKind::Ec2Stop];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +246,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_its_wire_name_and_decodes_without_params() {
-        for kind in ActionKind::all() {
+        for kind in ActionKind::iter() {
             assert_eq!(ActionKind::parse(kind.as_str()), Ok(kind));
             let params = if kind == ActionKind::Ec2Tag {
                 json!({"tags": {"k": "v"}})
@@ -247,6 +260,13 @@ mod tests {
             ActionKind::names(","),
             "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,iam.deactivate_access_key,notify"
         );
+    }
+
+    #[test]
+    fn only_stopping_loses_evidence_and_a_policy_cannot_escalate() {
+        assert_eq!(ActionKind::evidence_losing().collect::<Vec<_>>(), [ActionKind::Ec2Stop]);
+        let (field, problem) = Action::decode("notify", &json!({"escalation": true})).unwrap_err();
+        assert_eq!(field, "params.escalation", "{problem}");
     }
 
     #[test]

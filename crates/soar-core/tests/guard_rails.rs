@@ -504,3 +504,26 @@ async fn a_malformed_action_parameter_is_named_in_dry_run_as_in_enforce() {
         assert!(h.remediator.calls().is_empty(), "{mode:?}");
     }
 }
+
+/// A delivery that registered the revision and failed before keeping the alert leaves no
+/// document: the redelivery is processed (the ledger still keeps each action to one), not
+/// suppressed as a duplicate of nothing.
+#[tokio::test]
+async fn a_revision_registered_but_never_stored_is_processed_on_redelivery() {
+    use soar_core::ports::AlertLog;
+    let h = harness(worst_case(), StaticInventory::default(), Settings::default());
+    let incoming = finding("198.51.100.7", false);
+    let Incoming::GuardDuty(alert) = incoming.clone() else {
+        unreachable!()
+    };
+    h.state.register_alert(&soar_core::Document::new(*alert)).await.unwrap();
+    let out = h.pipeline.run(incoming).await;
+    assert_eq!(out.status, IngestStatus::Accepted, "{}", out.reason);
+    let doc = out.document.unwrap();
+    let notes = &doc.trace.iter().find(|t| t.phase == Phase::Ingest).unwrap().notes;
+    assert!(
+        notes.iter().any(|n| n.contains("registered but never stored")),
+        "{notes:?}"
+    );
+    assert!(doc.actions.iter().any(|a| a.status == ActionStatus::Planned));
+}

@@ -134,12 +134,14 @@ impl DocumentFunction {
         match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
             Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
             Ok(StepResult::Deferred { delay, reason }) => {
-                if let Some(queue) = &self.retry_later {
-                    // A delayed copy replaces this message (which is then deleted): deferral
-                    // does not use up the receive count that leads to the dead-letter queue.
-                    if let Err(e) = queue.forward_after(doc, delay).await {
-                        return RecordOutcome::Retry { reason: e.to_string() };
-                    }
+                // A delayed copy replaces this message (which is then deleted): deferral does not
+                // use up the receive count that leads to the dead-letter queue. Without a queue to
+                // put it on, the message itself comes back.
+                let Some(queue) = &self.retry_later else {
+                    return RecordOutcome::Retry { reason };
+                };
+                if let Err(e) = queue.forward_after(doc, delay).await {
+                    return RecordOutcome::Retry { reason: e.to_string() };
                 }
                 tracing::info!(%reason, delay_s = delay.as_secs(), "enrichment deferred");
                 return RecordOutcome::Done {

@@ -151,14 +151,25 @@ impl Ingestor {
                 Ok(None)
             }
             Ok(Registration::Duplicate { latest }) => {
+                match self.alerts.load_document(&doc.alert.id).await {
+                    Ok(Some(previous)) => doc.verdict = previous.verdict,
+                    // Registered, but the delivery that registered it failed before keeping the
+                    // alert: this redelivery is the alert's only chance (the action ledger still
+                    // keeps every action to one).
+                    Ok(None) => {
+                        entry.notes.push(format!(
+                            "revision {} was registered but never stored (an earlier delivery failed): processed again",
+                            doc.alert.revision()
+                        ));
+                        return Ok(None);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read the duplicate's earlier verdict"),
+                }
                 let reason = format!(
                     "duplicate: revision {} of this alert was already processed (latest seen: {latest})",
                     doc.alert.revision()
                 );
                 entry.notes.push(reason.clone());
-                if let Ok(Some(previous)) = self.alerts.load_document(&doc.alert.id).await {
-                    doc.verdict = previous.verdict;
-                }
                 Ok(Some(reason))
             }
             // Without dedup a redelivery could be acted on twice: stop here and let the queue

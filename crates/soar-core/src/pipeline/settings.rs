@@ -1,6 +1,6 @@
 //! The deployment's settings, which the Rust side enforces whatever the policies say.
 
-use crate::action::{ActionKind, EVIDENCE_LOSING_ACTIONS};
+use crate::action::ActionKind;
 use crate::document::Mode;
 use crate::egress::OrgConfig;
 use std::collections::BTreeSet;
@@ -45,7 +45,7 @@ impl Default for Settings {
             max_actions_per_hour: 20,
             cache_ttl: Duration::from_secs(6 * 3600),
             max_deferral: Duration::from_secs(15 * 60),
-            approval_required: EVIDENCE_LOSING_ACTIONS.iter().copied().collect(),
+            approval_required: ActionKind::evidence_losing().collect(),
             escalation_channel: DEFAULT_ESCALATION_CHANNEL.to_string(),
         }
     }
