@@ -91,10 +91,13 @@ pub enum Action {
 
 /// EC2 tags to set: key → value. Limits from the EC2 API reference (Tag): keys 1-128 characters
 /// and not starting with the reserved `aws:` prefix, values at most 256 characters, at most 50
-/// tags on a resource.
+/// tags on a resource; at most 48 here, so that soar's own two tags on a snapshot still fit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Tags(BTreeMap<String, String>);
+
+/// EC2's 50 tags per resource, less the two soar adds to a snapshot.
+const MAX_TAGS: usize = 48;
 
 impl Tags {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -136,8 +139,11 @@ impl<'de> Deserialize<'de> for Tags {
                         "no tags to set: expected an object of one or more key → value",
                     ));
                 }
-                if tags.len() > 50 {
-                    return Err(A::Error::custom(format!("{} tags: EC2 allows at most 50", tags.len())));
+                if tags.len() > MAX_TAGS {
+                    return Err(A::Error::custom(format!(
+                        "{} tags: at most {MAX_TAGS} (EC2 allows 50 on a resource, and soar adds 2 to a snapshot)",
+                        tags.len()
+                    )));
                 }
                 Ok(Tags(tags))
             }

@@ -1,7 +1,8 @@
-//! soar's domain: what an alert is, the document that travels between the four phases, and the
-//! phase steps themselves, written against ports (traits) so that the same code runs in one
-//! process (`soar run`, with the in-memory adapters here) and as Lambda functions (with the AWS
-//! adapters in other crates). Nothing in this crate knows about the AWS SDK.
+//! soar's domain: what an alert is, the document that travels between the four phases, the action
+//! vocabulary, and the phase steps themselves, written against ports (traits) so that the same
+//! code runs in one process (`soar run`, with soar-offline's adapters) and as Lambda functions
+//! (with the AWS adapters of soar-aws, soar-ec2, soar-intel and soar-respond). Nothing in this
+//! crate knows about the AWS SDK. See docs/architecture.md.
 
 pub mod action;
 pub mod alert;

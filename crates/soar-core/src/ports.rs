@@ -1,5 +1,6 @@
-//! Ports: what the pipeline needs from the outside world. In-memory adapters live in
-//! [`crate::memory`] and [`crate::files`]; AWS and HTTP adapters live in their own crates.
+//! Ports: what the pipeline needs from the outside world, cut by role so that a step's fields show
+//! what it may read and write. In-memory and file adapters live in soar-offline; AWS and HTTP
+//! adapters in soar-aws, soar-ec2, soar-intel and soar-respond.
 
 use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};

@@ -138,8 +138,9 @@ pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
 }
 
 /// ingest: an EventBridge event invoked directly by a rule, or an SQS batch from the fan-in
-/// queue. The payload's shape is recognised once, by [`soar_core::input::parse_value`]: an SQS
-/// event gives one input per record, answered as a partial batch response.
+/// queue. One rule says what an SQS event is ([`soar_core::input::is_sqs_event`], which
+/// [`soar_core::input::parse_value`] follows too): an SQS event gives one input per record,
+/// answered as a partial batch response.
 pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<Value, Error> {
     let batch = is_sqs_event(&payload);
     let mut parsed = parse_value(payload);
