@@ -23,7 +23,7 @@ struct Keys;
 #[async_trait]
 impl SecretSource for Keys {
     async fn secret(&self, _: &str) -> Result<Secret, SecretError> {
-        Ok(Secret::new("egress-test-key"))
+        Ok(Secret::from("egress-test-key"))
     }
 }
 

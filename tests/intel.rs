@@ -27,7 +27,7 @@ struct Keys;
 #[async_trait]
 impl SecretSource for Keys {
     async fn secret(&self, _: &str) -> Result<Secret, SecretError> {
-        Ok(Secret::new("k"))
+        Ok(Secret::from("k"))
     }
 }
 

@@ -47,7 +47,7 @@ impl SecretSource for SecretsManager {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| failed("the secret has no string value".into()))?;
-        let secret = Secret::new(value);
+        let secret = Secret::from(value);
         cache.insert(name.to_string(), secret.clone());
         Ok(secret)
     }

@@ -236,27 +236,12 @@ pub trait Forwarder: Send + Sync {
     async fn forward_after(&self, doc: &Document, delay: Duration) -> Result<(), ForwardError>;
 }
 
-/// A credential (an API key) read from a secret store. It has no `Display` and its `Debug`
-/// is redacted, so it cannot end up in a log line, a trace note or an error by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that needs it: the outgoing request.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// A credential (an API key) read from a secret store: `secrecy`'s string, whose `Debug` is
+/// redacted and which has no `Display`, so it cannot end up in a log line, a trace note or an
+/// error by accident. [`ExposeSecret::expose_secret`] gives the value to the one place that needs
+/// it: the outgoing request.
+pub type Secret = secrecy::SecretString;
+pub use secrecy::ExposeSecret;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("secret `{name}`: {message}")]

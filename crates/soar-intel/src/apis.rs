@@ -11,13 +11,14 @@ use crate::http::{Answer, Http, base64url, encode};
 use crate::provider::{Api, Assessment, Reputation, number, related, strings};
 use serde_json::{Value, json};
 use soar_core::alert::{Indicator, IndicatorKind};
+use soar_core::ports::ExposeSecret;
 use soar_core::ports::Secret;
 
 /// A GET for JSON, with the API key in `key_header` when there is one.
 fn get_json(http: &Http, url: String, key_header: &str, key: Option<&Secret>) -> reqwest::RequestBuilder {
     let request = http.client().get(url).header("accept", "application/json");
     match key {
-        Some(key) => request.header(key_header, key.expose()),
+        Some(key) => request.header(key_header, key.expose_secret()),
         None => request,
     }
 }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use soar_core::alert::{Indicator, IndicatorKind};
 use soar_core::egress::Locality;
+use soar_core::ports::ExposeSecret;
 use soar_core::ports::{RateWindow, Secret};
 use std::collections::BTreeMap;
 
@@ -131,7 +132,7 @@ fn fill(template: &str, indicator: &Indicator, key: Option<&Secret>, escape: fn(
         } else if after.starts_with("{type}") {
             ("{type}", Some(indicator.kind.as_str().to_string()))
         } else if after.starts_with("{secret}") {
-            ("{secret}", key.map(|k| k.expose().to_string()))
+            ("{secret}", key.map(|k| k.expose_secret().to_string()))
         } else {
             ("{", None)
         };

@@ -29,7 +29,7 @@ impl SecretSource for EnvSecrets {
     async fn secret(&self, name: &str) -> Result<Secret, SecretError> {
         let variable = Self::variable(name);
         match std::env::var(&variable) {
-            Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+            Ok(value) if !value.is_empty() => Ok(Secret::from(value)),
             _ => Err(SecretError {
                 name: name.into(),
                 message: format!("set {variable} (local runs read secrets from the environment)"),

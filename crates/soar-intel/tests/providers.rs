@@ -22,7 +22,7 @@ struct TestSecrets;
 impl SecretSource for TestSecrets {
     async fn secret(&self, name: &str) -> Result<Secret, SecretError> {
         match name {
-            "soar/key" => Ok(Secret::new(KEY)),
+            "soar/key" => Ok(Secret::from(KEY)),
             other => Err(SecretError {
                 name: other.into(),
                 message: "no such secret".into(),

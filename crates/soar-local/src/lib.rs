@@ -13,6 +13,8 @@ pub mod setup;
 
 use crate::pump::Invoke;
 use async_trait::async_trait;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -83,28 +85,28 @@ impl Managed {
         self.child.try_wait().ok().flatten()
     }
 
-    fn signal_group(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
+    fn signal_group(&self, signal: Signal) {
+        // The group may be gone already: nothing to stop then.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(pid), signal);
+        }
     }
 }
 
 impl Drop for Managed {
     fn drop(&mut self) {
-        self.signal_group("-TERM");
+        self.signal_group(Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 // The leader is gone; make sure no straggler of its group is left.
-                self.signal_group("-KILL");
+                self.signal_group(Signal::SIGKILL);
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         eprintln!("{} did not stop within 5 s: killing it", self.name);
-        self.signal_group("-KILL");
+        self.signal_group(Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }
