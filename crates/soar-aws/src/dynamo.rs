@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use soar_core::alert::Indicator;
-use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, TraceEntry};
+use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, TraceEntry};
 use soar_core::ports::{
     ActionLedger, AlertLog, Claim, DecisionLog, Lookup, LookupCache, RateWindow, Registration, Slot, StateError,
 };
@@ -247,8 +247,8 @@ impl AlertLog for DynamoState {
         }
     }
 
-    async fn save_document(&self, doc: &Document) -> Result<(), StateError> {
-        let body = serde_json::to_string(doc).map_err(|e| StateError(e.to_string()))?;
+    async fn save_document(&self, serialized: &Serialized<'_>) -> Result<(), StateError> {
+        let (doc, body) = (serialized.document, serialized.json);
         let verdict = doc.verdict.as_ref().map_or("none", |v| v.verdict.as_str());
         self.client
             .put_item()

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use serde_json::Value;
-use soar_core::document::Document;
+use soar_core::document::{Document, Serialized};
 use soar_core::ports::{ForwardError, Forwarder};
 use std::time::Duration;
 
@@ -43,18 +43,25 @@ impl SqsForwarder {
 
 #[async_trait]
 impl Forwarder for SqsForwarder {
-    async fn forward(&self, doc: &Document) -> Result<(), ForwardError> {
+    async fn forward(&self, doc: &Serialized<'_>) -> Result<(), ForwardError> {
         self.send(doc, None).await
     }
 
-    async fn forward_after(&self, doc: &Document, delay: Duration) -> Result<(), ForwardError> {
+    async fn forward_after(&self, doc: &Serialized<'_>, delay: Duration) -> Result<(), ForwardError> {
         // SQS takes 0..=900 seconds.
         self.send(doc, Some(delay.as_secs().min(900) as i32)).await
     }
 }
 
 impl SqsForwarder {
-    async fn send(&self, doc: &Document, delay_seconds: Option<i32>) -> Result<(), ForwardError> {
+    async fn send(&self, serialized: &Serialized<'_>, delay_seconds: Option<i32>) -> Result<(), ForwardError> {
+        let doc = serialized.document;
+        // The phase's JSON as it is, unless it is too large for a message.
+        let body = if serialized.json.len() <= MAX_MESSAGE_BYTES {
+            serialized.json.to_string()
+        } else {
+            message_body(doc)
+        };
         let alert_id = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(&doc.alert.id)
@@ -63,7 +70,7 @@ impl SqsForwarder {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(message_body(doc))
+            .message_body(body)
             .message_attributes("alert_id", alert_id)
             .set_delay_seconds(delay_seconds)
             .send()

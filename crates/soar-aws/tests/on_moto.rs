@@ -6,7 +6,7 @@
 use serde_json::json;
 use soar_aws::{DynamoState, SqsForwarder, SqsQueue, sdk};
 use soar_core::alert::{Indicator, IndicatorKind};
-use soar_core::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Target};
+use soar_core::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Serialized, Target};
 use soar_core::input::{Incoming, parse_input};
 use soar_core::ports::{ActionLedger, AlertLog, Claim, Forwarder, Lookup, LookupCache, Registration};
 use soar_local::setup::setup;
@@ -89,7 +89,8 @@ async fn revisions_dedup_and_documents_round_trip() {
     other.alert.resource.id = "i-2".into();
     assert_eq!(state.register_alert(&other).await.unwrap(), Registration::New);
 
-    state.save_document(&newer).await.unwrap();
+    let json = Serialized::text(&newer).unwrap();
+    state.save_document(&Serialized::of(&newer, &json)).await.unwrap();
     assert_eq!(state.load_document(&newer.alert.id).await.unwrap(), Some(newer));
     assert_eq!(state.load_document("nope").await.unwrap(), None);
 }
@@ -225,7 +226,11 @@ async fn cache_ttl_hourly_cap_and_forwarding() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let url = env.vars["SOAR_ENRICH_QUEUE_URL"].clone();
     let doc = document("2026-11-20T09:00:00Z");
-    SqsForwarder::new(sqs.clone(), &url).forward(&doc).await.unwrap();
+    let json = Serialized::text(&doc).unwrap();
+    SqsForwarder::new(sqs.clone(), &url)
+        .forward(&Serialized::of(&doc, &json))
+        .await
+        .unwrap();
     let queue = SqsQueue::new(sqs, &url);
     let messages = queue.receive(10, 1).await.unwrap();
     assert_eq!(messages.len(), 1);

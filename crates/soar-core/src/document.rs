@@ -113,6 +113,28 @@ impl Document {
     }
 }
 
+/// A document with its JSON text, serialised once per phase: the alert log keeps the text and the
+/// next queue carries it (see [`Serialized::of`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Serialized<'a> {
+    pub document: &'a Document,
+    /// `serde_json::to_string(document)`.
+    pub json: &'a str,
+}
+
+impl<'a> Serialized<'a> {
+    /// The JSON text of `document`, for [`Serialized`]. Errors: serde_json's (a document has no
+    /// map with non-string keys, so in practice none).
+    pub fn text(document: &Document) -> Result<String, serde_json::Error> {
+        serde_json::to_string(document)
+    }
+
+    /// `document` with its text from [`Serialized::text`].
+    pub fn of(document: &'a Document, json: &'a str) -> Self {
+        Serialized { document, json }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrichmentStatus {

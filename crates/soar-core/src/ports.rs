@@ -4,7 +4,7 @@
 
 use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
-use crate::document::{ActionRecord, Document, Mode, Target, TraceEntry, Verdict};
+use crate::document::{ActionRecord, Document, Mode, Serialized, Target, TraceEntry, Verdict};
 use crate::egress::Locality;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -99,8 +99,9 @@ pub struct Lookup {
 pub trait AlertLog: Send + Sync {
     /// Registers the alert's revision (its `updated_at`) under its id and resource.
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError>;
-    /// Keeps the latest document of an alert for audit and replay.
-    async fn save_document(&self, doc: &Document) -> Result<(), StateError>;
+    /// Keeps the latest document of an alert for audit and replay (its text as serialised once
+    /// for this phase).
+    async fn save_document(&self, doc: &Serialized<'_>) -> Result<(), StateError>;
     async fn load_document(&self, alert_id: &str) -> Result<Option<Document>, StateError>;
 }
 
@@ -231,9 +232,9 @@ pub struct ForwardError(pub String);
 /// Hands the message document to the next phase (an SQS queue in AWS).
 #[async_trait]
 pub trait Forwarder: Send + Sync {
-    async fn forward(&self, doc: &Document) -> Result<(), ForwardError>;
+    async fn forward(&self, doc: &Serialized<'_>) -> Result<(), ForwardError>;
     /// Like `forward`, delivered no sooner than `delay` from now (at most 15 minutes).
-    async fn forward_after(&self, doc: &Document, delay: Duration) -> Result<(), ForwardError>;
+    async fn forward_after(&self, doc: &Serialized<'_>, delay: Duration) -> Result<(), ForwardError>;
 }
 
 /// A credential (an API key) read from a secret store: `secrecy`'s string, whose `Debug` is

@@ -8,7 +8,7 @@
 //! queue instead of being retried forever.
 
 use serde_json::{Value, json};
-use soar_core::document::{Document, SCHEMA_VERSION};
+use soar_core::document::{Document, SCHEMA_VERSION, Serialized};
 use soar_core::input::{Incoming, InputError, parse_record_body};
 use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, StepResult, run_step};
 use soar_core::ports::{AlertLog, Forwarder};
@@ -75,7 +75,8 @@ impl IngestFunction {
         async {
             tracing::info!(status = outcome.status.as_str(), reason = %outcome.reason, "ingested");
             if outcome.status == IngestStatus::Accepted
-                && let Err(e) = self.next.forward(&doc).await
+                && let Some(json) = &outcome.json
+                && let Err(e) = self.next.forward(&Serialized::of(&doc, json)).await
             {
                 return RecordOutcome::Retry { reason: e.to_string() };
             }
@@ -131,16 +132,23 @@ impl DocumentFunction {
 
     async fn handle_document(&self, doc: &mut Document) -> RecordOutcome {
         let may_defer = self.retry_later.is_some();
-        match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
+        let stepped = match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
             Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
-            Ok(StepResult::Deferred { delay, reason }) => {
+            Ok(stepped) => stepped,
+        };
+        let json = match stepped.result {
+            StepResult::Deferred { delay, reason } => {
                 // A delayed copy replaces this message (which is then deleted): deferral does not
                 // use up the receive count that leads to the dead-letter queue. Without a queue to
                 // put it on, the message itself comes back.
                 let Some(queue) = &self.retry_later else {
                     return RecordOutcome::Retry { reason };
                 };
-                if let Err(e) = queue.forward_after(doc, delay).await {
+                let forwarded = match Serialized::text(doc) {
+                    Ok(json) => queue.forward_after(&Serialized::of(doc, &json), delay).await,
+                    Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
+                };
+                if let Err(e) = forwarded {
                     return RecordOutcome::Retry { reason: e.to_string() };
                 }
                 tracing::info!(%reason, delay_s = delay.as_secs(), "enrichment deferred");
@@ -149,10 +157,10 @@ impl DocumentFunction {
                     status: "deferred".into(),
                 };
             }
-            Ok(StepResult::Done) => {}
-        }
+            StepResult::Done => stepped.json.unwrap_or_default(),
+        };
         if let Some(next) = &self.next
-            && let Err(e) = next.forward(doc).await
+            && let Err(e) = next.forward(&Serialized::of(doc, &json)).await
         {
             return RecordOutcome::Retry { reason: e.to_string() };
         }
@@ -169,7 +177,6 @@ impl DocumentFunction {
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use soar_aws::message_body;
     use soar_core::decision::{Policies, PolicyError};
     use soar_core::document::Phase;
     use soar_core::input::parse_input;
@@ -201,15 +208,15 @@ mod tests {
     }
     #[async_trait]
     impl Forwarder for Queue {
-        async fn forward(&self, doc: &Document) -> Result<(), ForwardError> {
+        async fn forward(&self, doc: &Serialized<'_>) -> Result<(), ForwardError> {
             if self.broken {
                 return Err(ForwardError("queue down".into()));
             }
-            self.sent.lock().unwrap().push(message_body(doc));
+            self.sent.lock().unwrap().push(doc.json.to_string());
             Ok(())
         }
-        async fn forward_after(&self, doc: &Document, delay: std::time::Duration) -> Result<(), ForwardError> {
-            self.delayed.lock().unwrap().push((message_body(doc), delay));
+        async fn forward_after(&self, doc: &Serialized<'_>, delay: std::time::Duration) -> Result<(), ForwardError> {
+            self.delayed.lock().unwrap().push((doc.json.to_string(), delay));
             Ok(())
         }
     }

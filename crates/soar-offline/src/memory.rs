@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::action::Action;
 use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
-use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Target, TraceEntry};
+use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
 use soar_core::ports::{
     ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IntelProvider, Inventory, InventoryRecord, Lookup,
@@ -90,7 +90,8 @@ impl AlertLog for MemoryState {
         }
     }
 
-    async fn save_document(&self, doc: &Document) -> Result<(), StateError> {
+    async fn save_document(&self, doc: &Serialized<'_>) -> Result<(), StateError> {
+        let doc = doc.document;
         self.lock().documents.insert(doc.alert.id.clone(), doc.clone());
         Ok(())
     }

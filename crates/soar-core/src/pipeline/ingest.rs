@@ -4,9 +4,9 @@
 use super::policy::run_policy;
 use crate::alert::Alert;
 use crate::decision::{IngestDecision, Policies, PolicyError};
-use crate::document::{Document, Phase, TraceEntry, Verdict, VerdictKind};
+use crate::document::{Document, Phase, Serialized, TraceEntry, Verdict, VerdictKind};
 use crate::input::{Incoming, alert_from_mapping};
-use crate::ports::{AlertLog, DecisionLog, Registration};
+use crate::ports::{AlertLog, DecisionLog, Registration, StateError};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -46,6 +46,8 @@ pub struct IngestOutcome {
     /// Present unless rejected.
     pub document: Option<Document>,
     pub error: Option<String>,
+    /// The accepted document's JSON, as kept in the alert log (what the enrich queue carries).
+    pub json: Option<String>,
 }
 
 impl IngestOutcome {
@@ -55,6 +57,7 @@ impl IngestOutcome {
             reason,
             document: None,
             error,
+            json: None,
         }
     }
 }
@@ -196,17 +199,30 @@ impl Ingestor {
                 error: None,
             });
         }
-        if status == IngestStatus::Accepted
-            && let Err(e) = self.alerts.save_document(&doc).await
-        {
-            let reason = "state store unavailable: the alert could not be stored";
-            return IngestOutcome::without_document(IngestStatus::Failed, reason.into(), Some(e.to_string()));
+        let mut json = None;
+        if status == IngestStatus::Accepted {
+            let kept = match Serialized::text(&doc) {
+                Ok(text) => self
+                    .alerts
+                    .save_document(&Serialized::of(&doc, &text))
+                    .await
+                    .map(|()| text),
+                Err(e) => Err(StateError(format!("the document is not JSON: {e}"))),
+            };
+            match kept {
+                Ok(text) => json = Some(text),
+                Err(e) => {
+                    let reason = "state store unavailable: the alert could not be stored";
+                    return IngestOutcome::without_document(IngestStatus::Failed, reason.into(), Some(e.to_string()));
+                }
+            }
         }
         IngestOutcome {
             status,
             reason,
             document: Some(doc),
             error,
+            json,
         }
     }
 }

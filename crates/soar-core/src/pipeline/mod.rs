@@ -19,6 +19,7 @@ pub use remediate::Responder;
 pub use settings::Settings;
 
 use crate::decision::Policies;
+use crate::document::Serialized;
 use crate::document::{Document, Phase};
 use crate::egress::OrgConfig;
 use crate::input::Incoming;
@@ -69,6 +70,14 @@ impl PhaseStep for Responder {
     }
 }
 
+/// What a phase came to, with the grown document's JSON when it is done (serialised once: kept
+/// in the alert log, and what the next queue carries).
+#[derive(Debug)]
+pub struct Stepped {
+    pub result: StepResult,
+    pub json: Option<String>,
+}
+
 /// Runs one phase on `doc` and keeps the grown document in `alerts`. A deferred document is not
 /// kept: it is unchanged but for its deferral mark, and comes back. Errors: the state store's,
 /// when the document could not be kept (the caller retries the phase).
@@ -77,12 +86,17 @@ pub async fn run_step(
     alerts: &dyn AlertLog,
     doc: &mut Document,
     may_defer: bool,
-) -> Result<StepResult, StateError> {
+) -> Result<Stepped, StateError> {
     let result = step.apply(doc, may_defer).await;
-    if result == StepResult::Done {
-        alerts.save_document(doc).await?;
+    if result != StepResult::Done {
+        return Ok(Stepped { result, json: None });
     }
-    Ok(result)
+    let json = Serialized::text(doc).map_err(|e| StateError(format!("the document is not JSON: {e}")))?;
+    alerts.save_document(&Serialized::of(doc, &json)).await?;
+    Ok(Stepped {
+        result,
+        json: Some(json),
+    })
 }
 
 /// What became of one input after all the phases it reached.
