@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 use soar_core::document::{Document, SCHEMA_VERSION, Serialized};
 use soar_core::input::{Incoming, InputError, parse_record_body};
-use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, StepResult, run_step};
+use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, Stepped, run_step};
 use soar_core::ports::{AlertLog, Forwarder};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -132,12 +132,9 @@ impl DocumentFunction {
 
     async fn handle_document(&self, doc: &mut Document) -> RecordOutcome {
         let may_defer = self.retry_later.is_some();
-        let stepped = match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
+        let json = match run_step(self.step.as_ref(), self.alerts.as_ref(), doc, may_defer).await {
             Err(e) => return RecordOutcome::Retry { reason: e.to_string() },
-            Ok(stepped) => stepped,
-        };
-        let json = match stepped.result {
-            StepResult::Deferred { delay, reason } => {
+            Ok(Stepped::Deferred { delay, reason }) => {
                 // A delayed copy replaces this message (which is then deleted): deferral does not
                 // use up the receive count that leads to the dead-letter queue. Without a queue to
                 // put it on, the message itself comes back.
@@ -157,7 +154,7 @@ impl DocumentFunction {
                     status: "deferred".into(),
                 };
             }
-            StepResult::Done => stepped.json.unwrap_or_default(),
+            Ok(Stepped::Done { json }) => json,
         };
         if let Some(next) = &self.next
             && let Err(e) = next.forward(&Serialized::of(doc, &json)).await

@@ -27,6 +27,7 @@ use crate::ports::{AlertLog, StateError};
 use crate::ports::{IntelProvider, Inventory, Notifier, Remediator, StateStore};
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::Instrument;
 
 /// One document phase (enrich, evaluate, remediate) as every driver runs it: `soar run`, replay
@@ -70,12 +71,12 @@ impl PhaseStep for Responder {
     }
 }
 
-/// What a phase came to, with the grown document's JSON when it is done (serialised once: kept
-/// in the alert log, and what the next queue carries).
+/// What a phase came to. Done: the grown document's JSON, serialised once (kept in the alert
+/// log, and what the next queue carries). Deferred: see [`StepResult::Deferred`].
 #[derive(Debug)]
-pub struct Stepped {
-    pub result: StepResult,
-    pub json: Option<String>,
+pub enum Stepped {
+    Done { json: String },
+    Deferred { delay: Duration, reason: String },
 }
 
 /// Runs one phase on `doc` and keeps the grown document in `alerts`. A deferred document is not
@@ -87,16 +88,12 @@ pub async fn run_step(
     doc: &mut Document,
     may_defer: bool,
 ) -> Result<Stepped, StateError> {
-    let result = step.apply(doc, may_defer).await;
-    if result != StepResult::Done {
-        return Ok(Stepped { result, json: None });
+    if let StepResult::Deferred { delay, reason } = step.apply(doc, may_defer).await {
+        return Ok(Stepped::Deferred { delay, reason });
     }
     let json = Serialized::text(doc).map_err(|e| StateError(format!("the document is not JSON: {e}")))?;
     alerts.save_document(&Serialized::of(doc, &json)).await?;
-    Ok(Stepped {
-        result,
-        json: Some(json),
-    })
+    Ok(Stepped::Done { json })
 }
 
 /// What became of one input after all the phases it reached.

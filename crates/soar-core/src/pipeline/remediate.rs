@@ -339,13 +339,12 @@ impl Responder {
             let answer = self.inventory.describe(&probe).await.map_err(|e| e.to_string());
             described.insert(target.clone(), answer);
         }
-        match described.get(target) {
-            Some(Ok(Some(record))) if tags_mark_protected(&record.tags) => {
+        match &described[target] {
+            Ok(Some(record)) if tags_mark_protected(&record.tags) => {
                 Some("resource is tagged soar:protected=true (read live)".into())
             }
-            Some(Ok(_)) => None,
-            Some(Err(e)) => Some(format!("protection could not be checked, not acting: {e}")),
-            None => Some("protection could not be checked, not acting".into()),
+            Ok(_) => None,
+            Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
         }
     }
 }
