@@ -7,8 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// One request as the server received it.
 #[derive(Debug, Clone)]
@@ -73,36 +73,31 @@ impl Reply {
     }
 }
 
-type Responder = dyn Fn(&Recorded) -> Reply + Send + Sync;
-
-/// The server; stops accepting when dropped.
+/// The server (wiremock's, on 127.0.0.1); stops when dropped.
 pub struct FakeHttp {
-    url: String,
+    server: MockServer,
     requests: Arc<Mutex<Vec<Recorded>>>,
-    accept: tokio::task::JoinHandle<()>,
 }
 
 impl FakeHttp {
     pub async fn start(responder: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> FakeHttp {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        // A server of its own, not one from wiremock's pool: nothing carries over between tests.
+        let server = MockServer::builder().start().await;
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let responder: Arc<Responder> = Arc::new(responder);
         let recorded = requests.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (responder, recorded) = (responder.clone(), recorded.clone());
-                tokio::spawn(async move {
-                    let _ = serve(socket, responder, recorded).await;
-                });
-            }
-        });
-        FakeHttp { url, requests, accept }
+        // Recorded here, as the request arrives: wiremock's own log has no arrival times.
+        let respond = move |request: &Request| {
+            let request = Recorded::from(request);
+            recorded.lock().unwrap_or_else(|e| e.into_inner()).push(request.clone());
+            responder(&request).into_template()
+        };
+        Mock::given(any()).respond_with(respond).mount(&server).await;
+        FakeHttp { server, requests }
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub fn url(&self) -> &str {
-        &self.url
+    pub fn url(&self) -> String {
+        self.server.uri()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -110,99 +105,40 @@ impl FakeHttp {
     }
 }
 
-impl Drop for FakeHttp {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
-/// Requests on one connection, until the client closes it.
-async fn serve(
-    mut socket: TcpStream,
-    responder: Arc<Responder>,
-    recorded: Arc<Mutex<Vec<Recorded>>>,
-) -> std::io::Result<()> {
-    let mut buffer = Vec::new();
-    loop {
-        let Some(request) = read_request(&mut socket, &mut buffer).await? else {
-            return Ok(());
+impl From<&Request> for Recorded {
+    fn from(request: &Request) -> Recorded {
+        let target = match request.url.query() {
+            Some(query) => format!("{}?{query}", request.url.path()),
+            None => request.url.path().to_string(),
         };
-        recorded.lock().unwrap_or_else(|e| e.into_inner()).push(request.clone());
-        let reply = responder(&request);
-        if !reply.delay.is_zero() {
-            tokio::time::sleep(reply.delay).await;
-        }
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\ncontent-length: {}\r\n",
-            reply.status,
-            reason(reply.status),
-            reply.body.len()
-        );
-        for (name, value) in &reply.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        socket.write_all(head.as_bytes()).await?;
-        socket.write_all(reply.body.as_bytes()).await?;
-    }
-}
-
-async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<Recorded>> {
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = find(buffer, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            let mut lines = head.split("\r\n");
-            let mut first = lines.next().unwrap_or_default().split(' ');
-            let method = first.next().unwrap_or_default().to_string();
-            let target = first.next().unwrap_or_default().to_string();
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|l| l.split_once(':'))
-                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-                .collect();
-            let length: usize = headers
+        Recorded {
+            method: request.method.to_string(),
+            target,
+            headers: request
+                .headers
                 .iter()
-                .find(|(n, _)| n == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let n = socket.read(&mut chunk).await?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            let body = String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into_owned();
-            buffer.drain(..end + 4 + length);
-            return Ok(Some(Recorded {
-                method,
-                target,
-                headers,
-                body,
-                at: Instant::now(),
-                wall: std::time::SystemTime::now(),
-            }));
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+            at: Instant::now(),
+            wall: std::time::SystemTime::now(),
         }
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buffer.extend_from_slice(&chunk[..n]);
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
+impl Reply {
+    fn into_template(self) -> ResponseTemplate {
+        let mut template = ResponseTemplate::new(self.status)
+            .set_body_bytes(self.body.into_bytes())
+            .set_delay(self.delay);
+        for (name, value) in self.headers {
+            template = template.append_header(name.as_str(), value.as_str());
+        }
+        template
     }
 }

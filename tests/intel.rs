@@ -213,17 +213,6 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let aws = sdk::local(&moto.endpoint()).await.unwrap();
     let env = soar_local::setup::setup(&aws, "soar").await.unwrap();
     let config = Config::from_lookup(|k| env.vars.get(k).cloned()).unwrap();
-    // The quota's window is counted when a slot is taken, the fake server counts a request when
-    // it arrives: across a minute boundary the two can differ by one. The test takes a few
-    // seconds, so it starts well inside a minute.
-    let into_minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if into_minute > 40 {
-        tokio::time::sleep(std::time::Duration::from_secs(61 - into_minute)).await;
-    }
     let policies = soar_lambda::policies().unwrap();
     let vt = FakeHttp::start(|_| Reply::json(404, json!({"error": {"code": "NotFoundError"}}))).await;
     let instance = || {
@@ -253,13 +242,16 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let (first, second) = tokio::join!(run(&a, bodies[..6].to_vec()), run(&b, bodies[6..].to_vec()));
     let outcomes: Vec<RecordOutcome> = first.into_iter().chain(second).collect();
 
+    // The quota as the shared table counted it, window by window. The windows are read from
+    // the table, not from arrival times at the fake: a slot taken at :59.9 may arrive at :00.1.
     let requests = vt.requests();
-    let mut per_window: BTreeMap<u64, usize> = BTreeMap::new();
-    for r in &requests {
-        let second = r.wall.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        *per_window.entry(second / 60).or_default() += 1;
-    }
+    let per_window = quota_windows(&aws, &env.vars["SOAR_TABLE"], "virustotal").await;
     assert!(per_window.values().all(|n| *n <= 4), "{per_window:?}");
+    assert_eq!(
+        per_window.values().sum::<usize>(),
+        requests.len(),
+        "every request the provider received took a slot, and every slot taken made one request"
+    );
     assert!(requests.len() >= 4, "the quota was used: {per_window:?}");
     let deferred = outcomes.iter().filter(|o| o.to_json()["status"] == "deferred").count();
     let handed_on = outcomes.iter().filter(|o| o.is_done()).count() - deferred;
@@ -271,6 +263,27 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let enrich_queue = soar_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &env.vars["SOAR_ENRICH_QUEUE_URL"]);
     let delayed = enrich_queue.delayed().await.unwrap();
     assert_eq!(delayed as usize, deferred);
+}
+
+/// The lookup-quota counters of `provider` in the state table: window key to requests granted.
+async fn quota_windows(aws: &soar_aws::sdk::SdkConfig, table: &str, provider: &str) -> BTreeMap<String, usize> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let scan = aws_sdk_dynamodb::Client::new(aws)
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(pk, :prefix)")
+        .expression_attribute_values(":prefix", AttributeValue::S(format!("RATE#intel#{provider}#")))
+        .send()
+        .await
+        .unwrap();
+    scan.items()
+        .iter()
+        .map(|item| {
+            let key = item["pk"].as_s().unwrap().clone();
+            let granted = item["requests"].as_n().unwrap().parse().unwrap();
+            (key, granted)
+        })
+        .collect()
 }
 
 /// One instance works through its share of the batch, record by record.

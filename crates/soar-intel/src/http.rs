@@ -5,11 +5,16 @@
 //! Error messages are built from status codes and error kinds only: never the URL (which may
 //! carry a key), a header or a response body.
 
+use backon::{ExponentialBuilder, Retryable};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use soar_core::ports::ProviderError;
 use soar_https::LazyWebClient;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Answers larger than this are not intelligence, they are a mistake.
@@ -70,78 +75,131 @@ impl Http {
         self.client.get()
     }
 
-    /// Sends the request `build` makes (once per attempt) and reads a JSON answer.
+    /// Sends the request `build` makes (once per attempt) and reads a JSON answer. Retries
+    /// (backon's exponential backoff from `settings.backoff`, doubling) on connection errors,
+    /// 5xx and a 429 whose `Retry-After` is short; a server's short `Retry-After` replaces the
+    /// backoff's wait.
     pub async fn json(&self, provider: &str, build: impl Fn() -> RequestBuilder) -> Result<Answer, ProviderError> {
-        let fail = |message: String| ProviderError::new(provider, message);
-        let mut attempt = 0u32;
-        loop {
-            let backoff = self.settings.backoff * 2u32.saturating_pow(attempt);
-            let may_retry = attempt < self.settings.retries;
-            attempt += 1;
-            let response = match build().send().await {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return Err(fail(format!(
-                        "no answer within {}s",
-                        self.settings.timeout.as_secs_f32()
-                    )));
-                }
-                Err(e) if may_retry && (e.is_connect() || e.is_request()) => {
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
-                Err(e) => return Err(fail(format!("request failed: {}", describe(&e)))),
-            };
-            let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = retry_after(response.headers()).unwrap_or(backoff);
-                if may_retry && wait <= self.settings.max_retry_wait {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                return Err(ProviderError {
-                    retry_after: Some(wait.max(Duration::from_secs(1))),
-                    ..fail(format!("HTTP 429 (quota), Retry-After {}s", wait.as_secs()))
-                });
-            }
-            if status.is_server_error() {
-                if may_retry {
-                    let wait = retry_after(response.headers())
-                        .filter(|w| *w <= self.settings.max_retry_wait)
-                        .unwrap_or(backoff);
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                return Err(fail(format!("HTTP {} after {attempt} attempts", status.as_u16())));
-            }
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                return Err(fail(format!("HTTP {}: the API key was refused", status.as_u16())));
-            }
-            let not_found = status == StatusCode::NOT_FOUND;
-            if !status.is_success() && !not_found {
-                return Err(fail(format!("HTTP {}", status.as_u16())));
-            }
-            let body = match response.bytes().await {
-                Ok(b) if b.len() > MAX_BODY_BYTES => {
-                    return Err(fail(format!("answer larger than {MAX_BODY_BYTES} bytes")));
-                }
-                Ok(b) => b,
-                Err(e) if e.is_timeout() => {
-                    return Err(fail(format!(
-                        "no answer within {}s",
-                        self.settings.timeout.as_secs_f32()
-                    )));
-                }
-                Err(e) => return Err(fail(format!("reading the answer failed: {}", describe(&e)))),
-            };
-            if not_found {
-                // Some providers explain a miss in JSON; others send nothing or HTML.
-                return Ok(Answer::NotFound(serde_json::from_slice(&body).unwrap_or(Value::Null)));
-            }
-            return serde_json::from_slice(&body)
-                .map(Answer::Json)
-                .map_err(|e| fail(format!("malformed JSON in the answer ({e})")));
+        let settings = self.settings;
+        let attempts = AtomicU32::new(0);
+        let (build, attempts_ref) = (&build, &attempts);
+        let backoff = ExponentialBuilder::new()
+            .with_min_delay(settings.backoff)
+            .with_factor(2.0)
+            .with_max_delay(settings.max_retry_wait.max(settings.backoff))
+            .with_max_times(settings.retries as usize);
+        let answer = (move || async move {
+            attempts_ref.fetch_add(1, Ordering::Relaxed);
+            self.attempt(build()).await
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|failed| failed.worth_retrying(settings.max_retry_wait))
+        .adjust(|failed, next| next.map(|wait| failed.wait(wait, settings.max_retry_wait)))
+        .notify(|failed, wait| tracing::debug!(provider, %failed, ?wait, "trying the provider again"))
+        .await;
+        answer.map_err(|failed| failed.into_error(provider, attempts.load(Ordering::Relaxed), settings))
+    }
+
+    /// One request and its answer.
+    async fn attempt(&self, request: RequestBuilder) -> Result<Answer, Failed> {
+        let no_answer = || Failed::Final(format!("no answer within {}s", self.settings.timeout.as_secs_f32()));
+        let response = request.send().await.map_err(|e| match e {
+            e if e.is_timeout() => no_answer(),
+            e if e.is_connect() || e.is_request() => Failed::Transport(describe(&e)),
+            e => Failed::Final(format!("request failed: {}", describe(&e))),
+        })?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failed::Quota { retry_after });
         }
+        if status.is_server_error() {
+            let status = status.as_u16();
+            return Err(Failed::Server { status, retry_after });
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Failed::Final(format!(
+                "HTTP {}: the API key was refused",
+                status.as_u16()
+            )));
+        }
+        let not_found = status == StatusCode::NOT_FOUND;
+        if !status.is_success() && !not_found {
+            return Err(Failed::Final(format!("HTTP {}", status.as_u16())));
+        }
+        let body = match response.bytes().await {
+            Ok(b) if b.len() > MAX_BODY_BYTES => {
+                return Err(Failed::Final(format!("answer larger than {MAX_BODY_BYTES} bytes")));
+            }
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => return Err(no_answer()),
+            Err(e) => return Err(Failed::Final(format!("reading the answer failed: {}", describe(&e)))),
+        };
+        if not_found {
+            // Some providers explain a miss in JSON; others send nothing or HTML.
+            return Ok(Answer::NotFound(serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        }
+        serde_json::from_slice(&body)
+            .map(Answer::Json)
+            .map_err(|e| Failed::Final(format!("malformed JSON in the answer ({e})")))
+    }
+}
+
+/// Why one attempt gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum Failed {
+    /// The request did not get through (cannot connect, could not be sent).
+    #[error("{0}")]
+    Transport(String),
+    /// HTTP 5xx.
+    #[error("HTTP {status}")]
+    Server { status: u16, retry_after: Option<Duration> },
+    /// HTTP 429: the provider's quota is used up for now.
+    #[error("HTTP 429")]
+    Quota { retry_after: Option<Duration> },
+    /// Another attempt would get the same answer.
+    #[error("{0}")]
+    Final(String),
+}
+
+impl Failed {
+    /// A 429 is worth another attempt only when the provider's wait is short enough to spend
+    /// in place; a longer one goes back to the enrich step, which defers the alert.
+    fn worth_retrying(&self, max_wait: Duration) -> bool {
+        match self {
+            Failed::Transport(_) | Failed::Server { .. } => true,
+            Failed::Quota { retry_after } => retry_after.is_none_or(|wait| wait <= max_wait),
+            Failed::Final(_) => false,
+        }
+    }
+
+    /// How long to wait before the next attempt: the server's `Retry-After` when it gives a
+    /// short one, else the backoff's `next`.
+    fn wait(&self, next: Duration, max_wait: Duration) -> Duration {
+        match self {
+            Failed::Server { retry_after, .. } | Failed::Quota { retry_after } => {
+                retry_after.filter(|wait| *wait <= max_wait).unwrap_or(next)
+            }
+            Failed::Transport(_) | Failed::Final(_) => next,
+        }
+    }
+
+    /// The provider error after the last attempt.
+    fn into_error(self, provider: &str, attempts: u32, settings: HttpSettings) -> ProviderError {
+        let message = match self {
+            Failed::Transport(detail) => format!("request failed: {detail}"),
+            Failed::Server { status, .. } => format!("HTTP {status} after {attempts} attempts"),
+            Failed::Quota { retry_after } => {
+                let wait = retry_after.unwrap_or(settings.backoff);
+                return ProviderError {
+                    retry_after: Some(wait.max(Duration::from_secs(1))),
+                    ..ProviderError::new(provider, format!("HTTP 429 (quota), Retry-After {}s", wait.as_secs()))
+                };
+            }
+            Failed::Final(message) => message,
+        };
+        ProviderError::new(provider, message)
     }
 }
 
@@ -179,33 +237,17 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
 }
 
+/// What stays unencoded in a path segment or query value: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encodes a path segment or query value (RFC 3986 unreserved characters stay).
 pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
-/// Unpadded base64url, as VirusTotal identifies URLs.
+/// Unpadded base64url (RFC 4648 section 5), as VirusTotal identifies URLs.
 pub fn base64url(value: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = value.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(value)
 }
 
 #[cfg(test)]

@@ -7,43 +7,20 @@ use soar_aws::sdk;
 use soar_core::ports::{Notification, Notifier};
 use soar_respond::{AwsNotifier, Webhook};
 use soar_tests::Moto;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use soar_tests::fake_http::{FakeHttp, Recorded, Reply};
 
-/// Accepts one HTTP request on 127.0.0.1, answers `status`, and returns the request.
-async fn one_request(status: &'static str) -> (String, tokio::task::JoinHandle<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/services/T000/B000/XXXX", listener.local_addr().unwrap());
-    let handle = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let length = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length {
-                    break;
-                }
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        let response = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        socket.write_all(response.as_bytes()).await.unwrap();
-        String::from_utf8_lossy(&request).to_string()
-    });
-    (url, handle)
+/// A Slack-style incoming webhook on 127.0.0.1 that answers `status`; its URL has Slack's path.
+async fn webhook(status: u16) -> (FakeHttp, String) {
+    let server = FakeHttp::start(move |_| Reply::text(status, "ok")).await;
+    let url = format!("{}/services/T000/B000/XXXX", server.url());
+    (server, url)
+}
+
+/// The one request the webhook received.
+fn the_request(server: &FakeHttp) -> Recorded {
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    requests[0].clone()
 }
 
 fn notification() -> Notification {
@@ -59,19 +36,22 @@ fn notification() -> Notification {
 
 #[tokio::test]
 async fn the_webhook_gets_a_slack_compatible_message() {
-    let (url, request) = one_request("200 OK").await;
+    let (server, url) = webhook(200).await;
     let notifier = AwsNotifier::new(None, Some(Webhook::from_url(url)));
     let result = notifier.notify(&notification()).await.unwrap();
     assert_eq!(result["delivered"][0]["webhook"], "posted");
-    let request = request.await.unwrap();
-    assert!(request.starts_with("POST /services/T000/B000/XXXX"), "{request}");
-    let body: serde_json::Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let request = the_request(&server);
+    assert_eq!(
+        (request.method.as_str(), request.target.as_str()),
+        ("POST", "/services/T000/B000/XXXX")
+    );
+    let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
     assert!(body["text"].as_str().unwrap().contains("ec2.isolate i-1: executed"));
 }
 
 #[tokio::test]
 async fn a_failing_webhook_is_an_error() {
-    let (url, _request) = one_request("500 Internal Server Error").await;
+    let (_server, url) = webhook(500).await;
     let notifier = AwsNotifier::new(None, Some(Webhook::from_url(url)));
     let err = notifier.notify(&notification()).await.unwrap_err();
     assert!(err.message.contains("500"), "{err}");
@@ -83,7 +63,7 @@ async fn a_failing_webhook_is_an_error() {
 async fn webhook_url_from_a_secret_and_sns_topic() {
     let moto = Moto::start();
     let aws = sdk::local(&moto.endpoint()).await.unwrap();
-    let (url, request) = one_request("200 OK").await;
+    let (server, url) = webhook(200).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     secrets
         .create_secret()
@@ -108,5 +88,5 @@ async fn webhook_url_from_a_secret_and_sns_topic() {
     );
     let result = notifier.notify(&notification()).await.unwrap();
     assert_eq!(result["delivered"][0]["sns"], topic);
-    assert!(request.await.unwrap().contains("ec2.isolate"));
+    assert!(the_request(&server).body.contains("ec2.isolate"));
 }
