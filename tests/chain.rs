@@ -72,7 +72,7 @@ impl Stack {
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         vars.insert("SOAR_NOTIFY_TOPIC_ARN".into(), topic.topic_arn().unwrap().into());
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-        let policies = soar_lambda::policies().expect("built-in policies");
+        let policies = soar_offline::embedded_policies().expect("built-in policies");
         let functions = Functions {
             ingest: wire::ingest(&config, &aws, policies.clone()).unwrap(),
             enrich: wire::enrich(&config, &aws, policies.clone(), Vec::new()).unwrap(),

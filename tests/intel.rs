@@ -213,7 +213,7 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let aws = sdk::local(&moto.endpoint()).await.unwrap();
     let env = soar_local::setup::setup(&aws, "soar").await.unwrap();
     let config = Config::from_lookup(|k| env.vars.get(k).cloned()).unwrap();
-    let policies = soar_lambda::policies().unwrap();
+    let policies = soar_offline::embedded_policies().unwrap();
     let vt = FakeHttp::start(|_| Reply::json(404, json!({"error": {"code": "NotFoundError"}}))).await;
     let instance = || {
         let intel = IntelConfig::parse(

@@ -152,12 +152,12 @@ fn a_typo_in_the_configuration_stops_soar_naming_the_entry() {
         assert!(!out.status.success(), "soar policy test fails: {text}");
         assert!(text.contains(&format!("data.soar.config.{entry}")), "{text}");
 
-        // A function's start-up checks the same way (soar_lambda::policies_for runs `check`).
+        // `soar run` and a function's build check the same way (soar_offline::check).
         let set = std::sync::Arc::new(soar_policy::PolicySet::from_dir(
             dir.path(),
             soar_policy::DEFAULT_TIME_LIMIT,
         ));
-        let problems = set.check();
+        let problems = soar_offline::check(&set);
         assert!(
             problems
                 .iter()

@@ -40,7 +40,7 @@ pub(crate) fn test(dir: Option<&Path>, coverage: bool, fail_under: Option<f64>) 
         let set = Arc::new(PolicySet::from_tree(&tree, DEFAULT_TIME_LIMIT));
         report
             .load_errors
-            .extend(set.check().into_iter().map(|p| format!("contract: {p}")));
+            .extend(soar_offline::check(&set).into_iter().map(|p| format!("contract: {p}")));
     }
     print!("{}", report.render(coverage));
     let tests_pass = report.failed() == 0 && report.passed() > 0;

@@ -46,7 +46,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     });
     // A malformed `data.soar.config` would make the guard rails match nothing: no run on it.
     policies.refuse_bad_config()?;
-    for problem in policies.check() {
+    for problem in soar_offline::check(&policies) {
         // Not fatal here (a function would refuse to start): the affected alerts end
         // `undetermined` with the error, and nothing is done, which is worth seeing in a dry run.
         eprintln!("soar: warning: {problem}");

@@ -37,13 +37,6 @@ pub fn init_logging() {
         .init();
 }
 
-/// The policies built into this binary, all four phases, checked: a bundle that does not load,
-/// or whose decisions break the phase contract on the probe alerts, is refused rather than left
-/// to decide alerts. For processes that run the whole pipeline (tests, the local stack).
-pub fn policies() -> Result<Arc<PolicySet>, PolicyProblems> {
-    checked(PolicySet::embedded(DEFAULT_TIME_LIMIT))
-}
-
 /// What a function's cold start compiles: the bundle of the phase it runs. The contract probe
 /// over all four phases ran when this binary was built (soar-lambda's build script refuses to
 /// build a function around bundles that fail it), so the cold start repeats only what can
@@ -55,7 +48,7 @@ pub fn policies_for(phase: Phase) -> Result<Arc<PolicySet>, PolicyProblems> {
 
 fn checked(set: PolicySet) -> Result<Arc<PolicySet>, PolicyProblems> {
     let set = Arc::new(set);
-    let problems = set.check();
+    let problems = set.problems();
     if problems.is_empty() {
         return Ok(set);
     }

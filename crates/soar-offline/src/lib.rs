@@ -1,6 +1,7 @@
 //! soar without AWS: adapters behind soar-core's ports that keep everything in the process or
 //! read it from files. `soar run`, `soar replay`, the contract probe and the tests use them; the
-//! Lambda functions use the AWS adapters instead (and only the probe from here).
+//! Lambda functions use the AWS adapters instead and do not link this crate (the probe runs in
+//! soar-lambda's build script).
 //!
 //! - [`memory`]: the state of one run ([`memory::MemoryState`]), an inventory from a table,
 //!   canned intelligence answers, and remediators and notifiers that only record;
@@ -13,7 +14,7 @@ pub mod memory;
 pub mod probe;
 pub mod replay;
 
-pub use probe::check_contract;
+pub use probe::{check, check_contract, embedded_policies};
 
 use memory::{MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
 use soar_core::decision::Policies;

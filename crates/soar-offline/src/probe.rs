@@ -13,6 +13,7 @@ use soar_core::egress::OrgConfig;
 use soar_core::input::parse_input;
 use soar_core::pipeline::Pipeline;
 use soar_core::ports::{InventoryRecord, Lookup};
+use soar_policy::{DEFAULT_TIME_LIMIT, PolicySet};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -31,6 +32,26 @@ const PROBE_ALERTS: [(&str, &str); 2] = [
             "observables": [{"type": "ip", "value": "203.0.113.50"}]}"#,
     ),
 ];
+
+/// Everything that must stop a process from running these policies, one line each: the load
+/// problems, then (when all four phases are compiled and loaded) the contract probe's findings.
+/// A function's own one-phase set has only load problems to report: the probe over the same
+/// embedded bundles ran when the function was built.
+pub fn check(policies: &Arc<PolicySet>) -> Vec<String> {
+    let problems = policies.problems();
+    if !problems.is_empty() || !policies.compiles_every_phase() {
+        return problems;
+    }
+    check_contract(policies.clone(), policies.org_config().clone())
+}
+
+/// The policies built into this binary, all four phases, [`check`]ed: for processes that run
+/// the whole pipeline (`soar run`, the tests, the local stack). `Err` lists the problems.
+pub fn embedded_policies() -> Result<Arc<PolicySet>, Vec<String>> {
+    let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
+    let problems = check(&set);
+    if problems.is_empty() { Ok(set) } else { Err(problems) }
+}
 
 /// Every contract violation or policy error the probe alerts meet, one line each (`[]` when fine).
 pub fn check_contract(policies: Arc<dyn Policies>, org: OrgConfig) -> Vec<String> {
@@ -208,5 +229,61 @@ mod tests {
         });
         let problems = check_contract(Arc::new(failing), OrgConfig::default());
         assert!(problems.iter().any(|p| p.contains("type error")), "{problems:?}");
+    }
+
+    /// A policy tree in a temporary folder.
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, soar_policy::PolicyTree) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        let tree = soar_policy::PolicyTree::from_dir(dir.path()).unwrap();
+        (dir, tree)
+    }
+
+    #[test]
+    fn the_default_bundles_run_on_bytecode() {
+        let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
+        for phase in Phase::ALL {
+            assert!(set.engine(phase).unwrap().uses_bytecode(), "{phase}");
+        }
+        // The probe alerts (GuardDuty and generic, every phase) are decided on the VM alone:
+        // strict builtin errors do not send real input to the interpreter.
+        assert_eq!(check(&set), Vec::<String>::new());
+        for phase in Phase::ALL {
+            assert_eq!(set.engine(phase).unwrap().interpreter_fallbacks(), 0, "{phase}");
+        }
+    }
+
+    #[test]
+    fn check_reports_a_wrong_shape_against_the_contract() {
+        let (_d, t) = tree(&[
+            ("ingest/i.rego", "package soar.ingest\ndecision := {\"accept\": true}\n"),
+            ("enrich/e.rego", "package soar.enrich\ndecision := {}\n"),
+            (
+                "evaluate/e.rego",
+                "package soar.evaluate\ndecision := {\"verdict\": \"incident\", \"severity\": 7}\n",
+            ),
+            ("remediate/r.rego", "package soar.remediate\ndecision := {}\n"),
+        ]);
+        let problems = check(&Arc::new(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT)));
+        assert!(!problems.is_empty());
+        assert!(
+            problems[0].contains("`decision.severity`: invalid type: integer `7`, expected a string"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_one_phase_set_reports_load_problems_only() {
+        let set = Arc::new(PolicySet::embedded_phases(&[Phase::Evaluate], DEFAULT_TIME_LIMIT));
+        assert_eq!(check(&set), Vec::<String>::new());
+        let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);
+        let broken = Arc::new(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT));
+        let problems = check(&broken);
+        assert!(problems.iter().any(|p| p.contains("ingest")), "{problems:?}");
+        assert!(embedded_policies().is_ok());
     }
 }

@@ -5,7 +5,6 @@ use crate::testing::Coverage;
 use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 use soar_core::{OrgConfig, Phase, Policies, PolicyError};
-use soar_offline::check_contract;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -109,8 +108,7 @@ impl PhaseEngine {
     }
 
     /// Whether decisions run on the bytecode VM (else on the interpreter).
-    #[cfg(test)]
-    fn uses_bytecode(&self) -> bool {
+    pub fn uses_bytecode(&self) -> bool {
         self.bytecode.is_some()
     }
 
@@ -120,8 +118,7 @@ impl PhaseEngine {
 
     /// How many decisions the VM handed to the interpreter so far (errors and undefined
     /// decisions, which the interpreter explains; a well-written bundle has none on real input).
-    #[cfg(test)]
-    fn interpreter_fallbacks(&self) -> u64 {
+    pub fn interpreter_fallbacks(&self) -> u64 {
         self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -424,10 +421,66 @@ enum VmFailure {
     Other,
 }
 
+/// One value per phase, a field each: no phase's entry can be missing or another phase's.
+struct PerPhase<T> {
+    ingest: T,
+    enrich: T,
+    evaluate: T,
+    remediate: T,
+}
+
+impl<T> PerPhase<T> {
+    fn from_fn(mut make: impl FnMut(Phase) -> T) -> Self {
+        PerPhase {
+            ingest: make(Phase::Ingest),
+            enrich: make(Phase::Enrich),
+            evaluate: make(Phase::Evaluate),
+            remediate: make(Phase::Remediate),
+        }
+    }
+
+    fn get(&self, phase: Phase) -> &T {
+        match phase {
+            Phase::Ingest => &self.ingest,
+            Phase::Enrich => &self.enrich,
+            Phase::Evaluate => &self.evaluate,
+            Phase::Remediate => &self.remediate,
+        }
+    }
+
+    fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerPhase<U> {
+        PerPhase {
+            ingest: f(self.ingest),
+            enrich: f(self.enrich),
+            evaluate: f(self.evaluate),
+            remediate: f(self.remediate),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Phase, &T)> {
+        Phase::ALL.into_iter().map(|phase| (phase, self.get(phase)))
+    }
+}
+
+/// A phase's bundle as this process has it: its engine (or why there is none) and revision.
+struct Loaded {
+    engine: Result<PhaseEngine, PolicyError>,
+    revision: String,
+}
+
+impl Loaded {
+    fn failed(error: PolicyError) -> Self {
+        Loaded {
+            engine: Err(error),
+            revision: "unloaded".into(),
+        }
+    }
+}
+
 /// The four phase engines. A phase whose bundle does not load keeps its error, and every
 /// decision asked of it fails with that error (so the alert ends `undetermined`, never acted on).
 pub struct PolicySet {
-    engines: Vec<(Phase, Result<PhaseEngine, PolicyError>, String)>,
+    engines: PerPhase<Loaded>,
     /// The phases compiled (all four but in a function, which compiles its own).
     compiled: Vec<Phase>,
     org: OrgConfig,
@@ -466,44 +519,40 @@ impl PolicySet {
         let mut org = None;
         let mut config = Value::Null;
         let mut config_error = None;
-        let engines = Phase::ALL
-            .into_iter()
-            .map(|phase| {
-                if !phases.contains(&phase) {
-                    let skipped = PolicyError::NotLoaded {
-                        phase,
-                        message: "not compiled in this process".into(),
-                    };
-                    return (phase, Err(skipped), "unloaded".to_string());
-                }
-                let bundle = tree.bundle(phase, false);
-                let revision = bundle
-                    .as_ref()
-                    .map(|b| b.revision.clone())
-                    .unwrap_or_else(|_| "unloaded".into());
-                let engine = bundle
-                    .map_err(|e| PolicyError::NotLoaded {
-                        phase,
-                        message: e.to_string(),
-                    })
-                    .and_then(|b| {
-                        // No config is fine (the built-in private ranges still apply); a malformed one is not.
-                        if org.is_none() && !b.config().is_null() {
-                            config = b.config();
-                            match OrgConfig::from_value(&b.config()) {
-                                Ok(c) => org = Some(c),
-                                Err(e) => config_error = Some(e.to_string()),
-                            }
+        let engines = PerPhase::from_fn(|phase| {
+            if !phases.contains(&phase) {
+                return Loaded::failed(PolicyError::NotLoaded {
+                    phase,
+                    message: "not compiled in this process".into(),
+                });
+            }
+            let bundle = tree.bundle(phase, false);
+            let revision = bundle
+                .as_ref()
+                .map(|b| b.revision.clone())
+                .unwrap_or_else(|_| "unloaded".into());
+            let engine = bundle
+                .map_err(|e| PolicyError::NotLoaded {
+                    phase,
+                    message: e.to_string(),
+                })
+                .and_then(|b| {
+                    // No config is fine (the built-in private ranges still apply); a malformed one is not.
+                    if org.is_none() && !b.config().is_null() {
+                        config = b.config();
+                        match OrgConfig::from_value(&b.config()) {
+                            Ok(c) => org = Some(c),
+                            Err(e) => config_error = Some(e.to_string()),
                         }
-                        PhaseEngine::new(&b, time_limit)
-                    });
-                match &engine {
-                    Ok(e) => tracing::info!(%phase, revision = e.revision(), "policy bundle loaded"),
-                    Err(e) => tracing::error!(%phase, error = %e, "policy bundle failed to load"),
-                }
-                (phase, engine, revision)
-            })
-            .collect();
+                    }
+                    PhaseEngine::new(&b, time_limit)
+                });
+            match &engine {
+                Ok(e) => tracing::info!(%phase, revision = e.revision(), "policy bundle loaded"),
+                Err(e) => tracing::error!(%phase, error = %e, "policy bundle failed to load"),
+            }
+            Loaded { engine, revision }
+        });
         PolicySet {
             engines,
             compiled: phases.to_vec(),
@@ -518,10 +567,10 @@ impl PolicySet {
     pub fn with_coverage(tree: &PolicyTree, time_limit: Duration) -> Self {
         let mut set = Self::from_tree(tree, time_limit);
         let sink = Arc::new(Mutex::new(Coverage::default()));
-        set.engines = std::mem::take(&mut set.engines)
-            .into_iter()
-            .map(|(phase, engine, revision)| (phase, engine.map(|e| e.measure_coverage(sink.clone())), revision))
-            .collect();
+        set.engines = set.engines.map(|loaded| Loaded {
+            engine: loaded.engine.map(|e| e.measure_coverage(sink.clone())),
+            ..loaded
+        });
         set.coverage = Some(sink);
         set
     }
@@ -534,19 +583,12 @@ impl PolicySet {
     }
 
     fn broken(error: &BundleError) -> Self {
-        let engines = Phase::ALL
-            .into_iter()
-            .map(|phase| {
-                (
-                    phase,
-                    Err(PolicyError::NotLoaded {
-                        phase,
-                        message: error.to_string(),
-                    }),
-                    "unloaded".to_string(),
-                )
+        let engines = PerPhase::from_fn(|phase| {
+            Loaded::failed(PolicyError::NotLoaded {
+                phase,
+                message: error.to_string(),
             })
-            .collect();
+        });
         PolicySet {
             engines,
             compiled: Phase::ALL.to_vec(),
@@ -581,38 +623,25 @@ impl PolicySet {
     pub fn problems(&self) -> Vec<String> {
         self.engines
             .iter()
-            .filter(|(phase, _, _)| self.compiled.contains(phase))
-            .filter_map(|(_, e, _)| e.as_ref().err().map(ToString::to_string))
+            .filter(|(phase, _)| self.compiled.contains(phase))
+            .filter_map(|(_, loaded)| loaded.engine.as_ref().err().map(ToString::to_string))
             .chain(self.config_error.clone())
             .collect()
     }
 
-    /// Everything that must stop a function from starting with these policies: load problems,
-    /// then (when everything loaded) the contract probe's findings. One line each.
-    pub fn check(self: &Arc<Self>) -> Vec<String> {
-        let problems = self.problems();
-        // The probe runs alerts through all four phases: a partial set has nothing more to check.
-        if !problems.is_empty() || self.compiled.len() < Phase::ALL.len() {
-            return problems;
-        }
-        check_contract(self.clone(), self.org.clone())
+    /// Whether this process compiled all four phases (a function compiles only its own).
+    pub fn compiles_every_phase(&self) -> bool {
+        Phase::ALL.iter().all(|phase| self.compiled.contains(phase))
     }
 
     pub fn engine(&self, phase: Phase) -> Result<&PhaseEngine, &PolicyError> {
-        // Every constructor builds one entry per phase in `Phase::ALL` order, which is the order
-        // of the discriminants.
-        let (_, engine, _) = &self.engines[phase as usize];
-        engine.as_ref()
+        self.engines.get(phase).engine.as_ref()
     }
 }
 
 impl Policies for PolicySet {
     fn revision(&self, phase: Phase) -> String {
-        self.engines
-            .iter()
-            .find(|(p, _, _)| *p == phase)
-            .map(|(_, _, r)| r.clone())
-            .unwrap_or_default()
+        self.engines.get(phase).revision.clone()
     }
 
     fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
@@ -648,8 +677,9 @@ mod tests {
             let err = set.engine(other).expect_err("not compiled").to_string();
             assert!(err.contains("not compiled in this process"), "{err}");
         }
-        // Nothing to report about phases it does not run, and the probe (all four) is not its job.
-        assert_eq!(set.check(), Vec::<String>::new());
+        // Nothing to report about phases it does not run.
+        assert_eq!(set.problems(), Vec::<String>::new());
+        assert!(!set.compiles_every_phase());
         assert_eq!(
             set.org_config().enrich.max_depth,
             PolicySet::embedded(DEFAULT_TIME_LIMIT).org_config().enrich.max_depth
@@ -658,7 +688,7 @@ mod tests {
 
         let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);
         let broken = Arc::new(PolicySet::from_tree_phases(&t, &[Phase::Ingest], DEFAULT_TIME_LIMIT));
-        assert_eq!(broken.check().len(), 1, "its own bundle failing to load is reported");
+        assert_eq!(broken.problems().len(), 1, "its own bundle failing to load is reported");
     }
 
     #[test]
@@ -741,20 +771,6 @@ mod tests {
             engine.decide(&json!({})),
             Err(PolicyError::Undefined { phase: Phase::Ingest })
         );
-    }
-
-    #[test]
-    fn the_default_bundles_run_on_bytecode() {
-        let set = Arc::new(PolicySet::embedded(DEFAULT_TIME_LIMIT));
-        for phase in Phase::ALL {
-            assert!(set.engine(phase).unwrap().uses_bytecode(), "{phase}");
-        }
-        // The probe alerts (GuardDuty and generic, every phase) are decided on the VM alone:
-        // strict builtin errors do not send real input to the interpreter.
-        assert_eq!(set.check(), Vec::<String>::new());
-        for phase in Phase::ALL {
-            assert_eq!(set.engine(phase).unwrap().interpreter_fallbacks(), 0, "{phase}");
-        }
     }
 
     /// A slow rule, one that loops (time) and one that materialises a hundred million numbers in
@@ -862,7 +878,6 @@ mod tests {
         assert!(set.problems().is_empty(), "{:?}", set.problems());
         assert!(!set.org_config().internal_cidrs.is_empty());
         assert_eq!(set.revision(Phase::Ingest).len(), 12);
-        assert_eq!(Arc::new(set).check(), Vec::<String>::new());
     }
 
     #[test]
@@ -879,24 +894,5 @@ mod tests {
         set.decide(Phase::Ingest, &json!({"x": 2, "y": 3})).unwrap();
         assert_eq!(set.coverage().unwrap().percent(), Some(100.0));
         assert!(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT).coverage().is_none());
-    }
-
-    #[test]
-    fn check_reports_a_wrong_shape_against_the_contract() {
-        let (_d, t) = tree(&[
-            ("ingest/i.rego", "package soar.ingest\ndecision := {\"accept\": true}\n"),
-            ("enrich/e.rego", "package soar.enrich\ndecision := {}\n"),
-            (
-                "evaluate/e.rego",
-                "package soar.evaluate\ndecision := {\"verdict\": \"incident\", \"severity\": 7}\n",
-            ),
-            ("remediate/r.rego", "package soar.remediate\ndecision := {}\n"),
-        ]);
-        let problems = Arc::new(PolicySet::from_tree(&t, DEFAULT_TIME_LIMIT)).check();
-        assert!(!problems.is_empty());
-        assert!(
-            problems[0].contains("`decision.severity`: invalid type: integer `7`, expected a string"),
-            "{problems:?}"
-        );
     }
 }
