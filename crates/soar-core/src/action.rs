@@ -7,7 +7,8 @@
 //! deployment's allow-list and approval list, the contract text a policy author reads, the
 //! function's environment checks) reads it from [`ActionKind`], which is derived from [`Action`].
 //!
-//! Adding an action type: one variant here (its wire name on both attribute lines), one arm in
+//! Adding an action type: one variant here (its wire name on both attribute lines, and its
+//! parameters in the `params` property the contract text shows), one arm in
 //! the responder that carries it out (`soar-respond`), and the policies and tests that use it.
 //!
 //! [`ActionRequest`]: crate::document::ActionRequest
@@ -44,7 +45,7 @@ pub enum Action {
     /// EBS snapshots of every volume of an instance (CreateSnapshot), tagged `soar:alert-id` and
     /// `soar:instance-id`, plus `tags` (soar's own two keys win over the policy's).
     #[serde(rename = "ec2.snapshot")]
-    #[strum_discriminants(strum(serialize = "ec2.snapshot"))]
+    #[strum_discriminants(strum(serialize = "ec2.snapshot", props(params = "tags?: {key: value}")))]
     Ec2Snapshot {
         #[serde(default)]
         tags: Option<Tags>,
@@ -55,7 +56,7 @@ pub enum Action {
     Ec2Stop {},
     /// CreateTags on the target.
     #[serde(rename = "ec2.tag")]
-    #[strum_discriminants(strum(serialize = "ec2.tag"))]
+    #[strum_discriminants(strum(serialize = "ec2.tag", props(params = "tags: {key: value}")))]
     Ec2Tag { tags: Tags },
     /// Termination and stop protection (ModifyInstanceAttribute), so evidence survives cleanup.
     #[serde(rename = "ec2.protect")]
@@ -64,14 +65,17 @@ pub enum Action {
     /// IAM UpdateAccessKey to `Inactive`. `user_name`: the key's IAM user; empty or absent means
     /// the `user_name` attribute of the alert's resource.
     #[serde(rename = "iam.deactivate_access_key")]
-    #[strum_discriminants(strum(serialize = "iam.deactivate_access_key"))]
+    #[strum_discriminants(strum(serialize = "iam.deactivate_access_key", props(params = "user_name?: string")))]
     IamDeactivateAccessKey {
         #[serde(default)]
         user_name: String,
     },
     /// A message to people on the target channel: what happened, what soar did, how to undo it.
     #[serde(rename = "notify")]
-    #[strum_discriminants(strum(serialize = "notify"))]
+    #[strum_discriminants(strum(
+        serialize = "notify",
+        props(params = "subject?: string, message?: string, page?: bool")
+    ))]
     Notify {
         /// Replaces the default subject (`[soar] <verdict> (<severity>): <title>`).
         #[serde(default)]
@@ -210,6 +214,25 @@ impl ActionKind {
         self.get_str("loses_evidence") == Some("true")
     }
 
+    /// The parameters as the contract text shows them, `name: type` joined by `, ` with `?`
+    /// marking an optional one (`tags?: {key: value}`); empty for a type without parameters.
+    /// From the variant's `params` property; a unit test holds it to what [`Action::decode`]
+    /// accepts.
+    pub fn params(self) -> &'static str {
+        use strum::EnumProperty;
+        self.get_str("params").unwrap_or("")
+    }
+
+    /// Each action type with parameters and its parameters, for the remediate contract:
+    /// `ec2.tag {tags: {key: value}}`, joined by `, `.
+    pub fn params_by_type() -> String {
+        ActionKind::iter()
+            .filter(|k| !k.params().is_empty())
+            .map(|k| format!("{} {{{}}}", k.as_str(), k.params()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The action types that wait for a person unless the deployment says otherwise.
     pub fn evidence_losing() -> impl Iterator<Item = ActionKind> {
         ActionKind::iter().filter(|k| k.loses_evidence())
@@ -249,6 +272,56 @@ impl Serialize for ActionKind {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The contract's parameter text says what decoding accepts: every listed parameter is
+    /// accepted with a value of its listed type, the required ones together are enough, each
+    /// required one is needed, and a name not listed is refused.
+    #[test]
+    fn the_params_text_of_each_kind_is_what_it_decodes() {
+        let sample = |kind: &str| match kind {
+            "string" => json!("x"),
+            "bool" => json!(true),
+            "{key: value}" => json!({"k": "v"}),
+            other => panic!("no sample for the parameter type `{other}`"),
+        };
+        for kind in ActionKind::iter() {
+            let listed: Vec<(&str, bool, Value)> = kind
+                .params()
+                .split(", ")
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (name, ty) = p.split_once(": ").unwrap();
+                    let (name, optional) = name.strip_suffix('?').map_or((name, false), |n| (n, true));
+                    (name, optional, sample(ty))
+                })
+                .collect();
+            let all: Map<String, Value> = listed.iter().map(|(n, _, v)| (n.to_string(), v.clone())).collect();
+            let required: Map<String, Value> = listed
+                .iter()
+                .filter(|(_, o, _)| !o)
+                .map(|(n, _, v)| (n.to_string(), v.clone()))
+                .collect();
+            let decode = |params: &Map<String, Value>| Action::decode(kind.as_str(), &Value::Object(params.clone()));
+            assert!(
+                matches!(decode(&all), Ok(Some(_))),
+                "{kind:?} with every listed parameter"
+            );
+            assert!(
+                matches!(decode(&required), Ok(Some(_))),
+                "{kind:?} with the required ones"
+            );
+            for name in required.keys() {
+                let mut short = required.clone();
+                short.remove(name);
+                assert!(decode(&short).is_err(), "{kind:?} without its required `{name}`");
+            }
+            let mut extra = all.clone();
+            extra.insert("not_a_parameter".into(), json!(1));
+            assert!(decode(&extra).is_err(), "{kind:?} refuses what it does not list");
+        }
+        let contract = crate::decision::contract(crate::document::Phase::Remediate);
+        assert!(contract.contains("ec2.tag {tags: {key: value}}"), "{contract}");
+    }
 
     #[test]
     fn every_kind_round_trips_through_its_wire_name_and_decodes_without_params() {

@@ -42,7 +42,7 @@ pub trait Policies: Send + Sync {
 }
 
 /// The shape each phase's `decision` must have, as a policy author reads it in an error message.
-/// The remediate contract lists the action types of [`crate::action::ActionKind`].
+/// The remediate contract lists the action types of [`crate::action::ActionKind`] and their parameters.
 pub fn contract(phase: Phase) -> String {
     match phase {
         Phase::Ingest => "{accept: bool, reason?: string, labels?: [string], alert?: object}".into(),
@@ -51,8 +51,9 @@ pub fn contract(phase: Phase) -> String {
         }
         Phase::Evaluate => "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool}".into(),
         Phase::Remediate => format!(
-            "{{actions?: [{{type: {}, target: {{kind: string, id: string}}, params?: object (per type), requires_approval?: bool, reason?: string}}]}}",
-            crate::action::ActionKind::names("|")
+            "{{actions?: [{{type: {}, target: {{kind: string, id: string}}, params?: object, requires_approval?: bool, reason?: string}}]}} with params by type: {}; none for the others",
+            crate::action::ActionKind::names("|"),
+            crate::action::ActionKind::params_by_type()
         ),
     }
 }
