@@ -242,16 +242,38 @@ async fn a_quota_of_four_a_minute_holds_across_two_concurrent_instances() {
     let (first, second) = tokio::join!(run(&a, bodies[..6].to_vec()), run(&b, bodies[6..].to_vec()));
     let outcomes: Vec<RecordOutcome> = first.into_iter().chain(second).collect();
 
-    // The quota as the shared table counted it, window by window. The windows are read from
-    // the table, not from arrival times at the fake: a slot taken at :59.9 may arrive at :00.1.
+    // The quota as the shared table counted it, window by window: one counter per minute for
+    // the provider (not one per instance), no counter above the quota, and every request the
+    // provider received took a slot. The windows are read from the table, not from arrival
+    // times at the fake: a slot taken at :59.9 may arrive at :00.1.
     let requests = vt.requests();
     let per_window = quota_windows(&aws, &env.vars["SOAR_TABLE"], "virustotal").await;
-    assert!(per_window.values().all(|n| *n <= 4), "{per_window:?}");
+    let minutes: BTreeMap<u64, usize> = per_window
+        .iter()
+        .map(|(key, n)| {
+            let minute = key
+                .strip_prefix("RATE#intel#virustotal#60s#")
+                .and_then(|i| i.parse().ok());
+            (
+                minute.unwrap_or_else(|| panic!("one shared counter per minute, got {key}")),
+                *n,
+            )
+        })
+        .collect();
+    assert_eq!(minutes.len(), per_window.len(), "{per_window:?}");
+    assert!(minutes.values().all(|n| *n <= 4), "{per_window:?}");
     assert_eq!(
-        per_window.values().sum::<usize>(),
+        minutes.values().sum::<usize>(),
         requests.len(),
         "every request the provider received took a slot, and every slot taken made one request"
     );
+    for r in &requests {
+        let arrived = r.wall.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
+        assert!(
+            minutes.contains_key(&arrived) || minutes.contains_key(&(arrived - 1)),
+            "a request arrived in minute {arrived}, counted in {minutes:?}"
+        );
+    }
     assert!(requests.len() >= 4, "the quota was used: {per_window:?}");
     let deferred = outcomes.iter().filter(|o| o.to_json()["status"] == "deferred").count();
     let handed_on = outcomes.iter().filter(|o| o.is_done()).count() - deferred;

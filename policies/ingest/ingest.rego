@@ -1,30 +1,43 @@
 # Ingest: accept or suppress each alert, with a reason, and map alerts from other tools onto
-# soar's fields. Input: {source, alert (GuardDuty, already normalised; null otherwise), raw, context}.
+# soar's fields. Input: {source, alert (a finding soar normalised itself: GuardDuty by any route,
+# a Malware Protection scan result, a Security Hub finding; null otherwise), raw, context}.
 package soar.ingest
 
 import data.soar.lib
 
 guardduty := input.source == "guardduty"
 
+# soar read the finding itself (`input.alert` is set): no mapping needed.
+normalised if is_object(input.alert)
+
 # --- Suppression ---------------------------------------------------------------------------------
 
 suppress contains "sample finding (service.additionalInfo.sample): generated for testing, never acted on" if {
-	guardduty
+	normalised
 	input.alert.sample == true
 }
 
-suppress contains "archived finding: an analyst already closed it in GuardDuty" if {
-	guardduty
+suppress contains sprintf("archived finding: an analyst already closed it in %s", [closed_in]) if {
+	normalised
 	input.alert.archived == true
 }
 
+closed_in := "GuardDuty" if guardduty
+else := "Security Hub"
+
 suppress contains sprintf("finding type %s is suppressed by data.soar.config.ingest.suppressed_types", [input.alert.type]) if {
-	guardduty
+	normalised
 	input.alert.type in lib.config.ingest.suppressed_types
 }
 
+# GuardDuty Malware Protection scanned an S3 object and found nothing: a record, not an alert.
+suppress contains "malware scan of an S3 object found no threats (GuardDuty Malware Protection: NO_THREATS_FOUND)" if {
+	normalised
+	input.alert.type == "MalwareScan:S3Object/NO_THREATS_FOUND"
+}
+
 suppress contains "test alert (the sending tool flagged it `test: true`)" if {
-	not guardduty
+	not normalised
 	lib.flag_set(object.get(generic, "test", false))
 }
 
@@ -35,7 +48,7 @@ suppress contains "test alert (the sending tool flagged it `test: true`)" if {
 # [{type, value}], test}. An EventBridge event from another source carries it in `detail`.
 
 generic := input.raw.detail if {
-	not guardduty
+	not normalised
 	is_object(input.raw.detail)
 } else := input.raw
 
@@ -75,15 +88,20 @@ mapped := {
 
 labels contains input.source
 
-labels contains concat(":", ["severity", input.alert.severity_label]) if guardduty
+labels contains concat(":", ["severity", input.alert.severity_label]) if normalised
 
 labels contains "cross-account" if {
-	guardduty
+	normalised
 	input.alert.resource.account != ""
 	input.alert.account != input.alert.resource.account
 }
 
 labels contains concat(":", ["family", split(input.alert.type, ":")[0]]) if guardduty
+
+labels contains concat(":", ["scan", input.alert.resource.attributes.scan_result_status]) if {
+	normalised
+	is_string(input.alert.resource.attributes.scan_result_status)
+}
 
 # --- Decision -----------------------------------------------------------------------------------
 
@@ -95,12 +113,15 @@ suppressed_because := concat("; ", sort([r | some r in suppress]))
 # is what lets the bytecode VM decide this phase (it does not check for conflicting values).
 decision := {"accept": false, "reason": suppressed_because, "labels": sorted_labels} if {
 	count(suppress) > 0
-	guardduty
+	normalised
 } else := {"accept": false, "reason": suppressed_because, "labels": sorted_labels, "alert": mapped} if {
 	# A suppressed alert from another tool is still mapped, so it is recorded like any other.
 	count(suppress) > 0
 } else := {"accept": true, "reason": "GuardDuty finding accepted", "labels": sorted_labels} if {
 	guardduty
+	normalised
+} else := {"accept": true, "reason": sprintf("%s finding accepted", [input.source]), "labels": sorted_labels} if {
+	normalised
 } else := {
 	"accept": true,
 	"reason": sprintf("alert from %s mapped by the generic schema", [input.source]),

@@ -108,3 +108,42 @@ test_generic_test_flag_false_is_a_real_alert if {
 		d.accept == true
 	}
 }
+
+# --- Findings soar normalised from other routes -----------------------------------------------------
+
+hub(overrides) := object.union(gd(overrides), {"source": "securityhub"})
+
+test_a_security_hub_finding_is_accepted_as_normalised if {
+	d := ingest.decision with input as hub({"type": "Software and Configuration Checks/Vulnerabilities/CVE", "severity_label": "critical"})
+	d.accept == true
+	d.reason == "securityhub finding accepted"
+	"severity:critical" in d.labels
+	not d.alert
+}
+
+test_a_closed_security_hub_finding_is_suppressed_naming_security_hub if {
+	d := ingest.decision with input as hub({"archived": true})
+	d.accept == false
+	contains(d.reason, "closed it in Security Hub")
+}
+
+scan(status, type) := gd({
+	"type": type, "severity": 0, "severity_label": "informational",
+	"resource": {"kind": "S3Object", "id": "arn:aws:s3:::uploads/a.zip", "account": "111122223333", "tags": {}, "attributes": {"scan_result_status": status}},
+})
+
+test_a_clean_malware_scan_is_suppressed_with_its_reason if {
+	d := ingest.decision with input as scan("NO_THREATS_FOUND", "MalwareScan:S3Object/NO_THREATS_FOUND")
+	d.accept == false
+	contains(d.reason, "found no threats")
+	"scan:NO_THREATS_FOUND" in d.labels
+}
+
+test_other_scan_results_go_on_for_a_person if {
+	d := ingest.decision with input as scan("UNSUPPORTED", "MalwareScan:S3Object/UNSUPPORTED")
+	d.accept == true
+	"scan:UNSUPPORTED" in d.labels
+	found := ingest.decision with input as scan("THREATS_FOUND", "Object:S3/MaliciousFile")
+	found.accept == true
+	"family:Object" in found.labels
+}

@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn oversized_documents_drop_the_raw_payload() {
         let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
-        let Incoming::GuardDuty(mut alert) = incoming else {
+        let Incoming::Normalised(mut alert) = incoming else {
             unreachable!()
         };
         alert.raw = json!({"pad": "x".repeat(MAX_MESSAGE_BYTES)});

@@ -17,7 +17,7 @@ fn document(updated_at: &str) -> Document {
     let finding = json!({"id": "f1", "type": "Recon:EC2/Portscan", "severity": 5, "accountId": "1", "region": "us-east-1",
         "updatedAt": updated_at, "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-1"}},
         "service": {"serviceName": "guardduty"}});
-    let Ok(Incoming::GuardDuty(alert)) = parse_input(finding.to_string().as_bytes()).remove(0).result else {
+    let Ok(Incoming::Normalised(alert)) = parse_input(finding.to_string().as_bytes()).remove(0).result else {
         panic!("fixture parses")
     };
     Document::new(*alert)

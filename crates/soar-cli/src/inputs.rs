@@ -1,7 +1,15 @@
-//! Reading input files: a file holds one JSON document, or NDJSON (one per line); `-` is stdin.
+//! Reading inputs for `soar run` and `soar diff`: a file, a folder of them (every file below it,
+//! in path order, hidden ones skipped), or `-` for standard input. A file may be gzip-compressed
+//! (GuardDuty's export of findings to S3 is gzip JSON lines) and holds one JSON document or
+//! NDJSON, one document per line.
 
+use flate2::read::MultiGzDecoder;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The most bytes one input file may expand to: far beyond a day of exported findings, and a
+/// bound on a gzip bomb.
+const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One unit to parse: where it came from and its bytes.
 pub(crate) struct RawInput {
@@ -9,33 +17,237 @@ pub(crate) struct RawInput {
     pub bytes: Vec<u8>,
 }
 
-/// Reads `path` and splits NDJSON. A file whose first non-empty line is a complete JSON value and
-/// that has more lines is NDJSON; anything else (pretty-printed JSON included) is one input.
+/// The units in `path`, or the first file that cannot be read.
 pub(crate) fn read(path: &Path) -> Result<Vec<RawInput>, String> {
+    let files = read_each(path)
+        .into_iter()
+        .map(|(_, units)| units)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(files.into_iter().flatten().collect())
+}
+
+/// The units in `path`, a result per file with the file's name: an unreadable file is one
+/// `Err` naming it, beside the readable others.
+pub(crate) fn read_each(path: &Path) -> Vec<(String, Result<Vec<RawInput>, String>)> {
     let label = path.display().to_string();
-    let bytes = if label == "-" {
+    if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin()
+        let units = std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        buf
-    } else {
-        std::fs::read(path).map_err(|e| format!("cannot read {label}: {e}"))?
-    };
-    let lines: Vec<(usize, &[u8])> = bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| l.iter().any(|b| !b.is_ascii_whitespace()))
-        .collect();
-    let is_ndjson = lines.len() > 1 && serde_json::from_slice::<serde::de::IgnoredAny>(lines[0].1).is_ok();
-    if !is_ndjson {
-        return Ok(vec![RawInput { label, bytes }]);
+            .map_err(|e| format!("cannot read standard input: {e}"))
+            .and_then(|_| units(label.clone(), buf));
+        return vec![(label, units)];
     }
-    Ok(lines
+    if path.is_dir() {
+        return match files_below(path) {
+            Ok(files) if files.is_empty() => {
+                vec![(label.clone(), Err(format!("{label}: no input files in this folder")))]
+            }
+            Ok(files) => files
+                .iter()
+                .map(|file| (file.display().to_string(), read_file(file)))
+                .collect(),
+            Err(e) => vec![(label, Err(e))],
+        };
+    }
+    vec![(label, read_file(path))]
+}
+
+fn read_file(path: &Path) -> Result<Vec<RawInput>, String> {
+    let label = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {label}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {label}: {e}"))?;
+    units(label, bytes)
+}
+
+/// Every regular file below `dir`, sorted by path; names starting with `.` are skipped.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A file's units: decompressed when it is gzip, then one document or one per line.
+fn units(label: String, bytes: Vec<u8>) -> Result<Vec<RawInput>, String> {
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        gunzip(&label, &bytes)?
+    } else if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("{label}: larger than {} MiB", MAX_FILE_BYTES >> 20));
+    } else {
+        bytes
+    };
+    Ok(split(&label, bytes))
+}
+
+fn gunzip(label: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    // Every gzip member (concatenated files are one stream), at most MAX_FILE_BYTES of them.
+    MultiGzDecoder::new(bytes)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{label}: not readable as gzip: {e}"))?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("{label}: expands to more than {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    Ok(out)
+}
+
+/// One document, or NDJSON. The whole text is one document when it parses as one (a
+/// pretty-printed finding); otherwise, when any line parses alone, each non-empty line is a unit
+/// (a broken line, the first included, fails alone); otherwise it is one broken document (its
+/// error names what is wrong once, not once per line). Lines end in `\n`, `\r\n` or `\r`; a
+/// UTF-8 byte order mark before the text or a line is not part of it.
+fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
+    let whole = strip_bom(&bytes);
+    if parses(whole) {
+        return vec![RawInput {
+            label: label.to_string(),
+            bytes: whole.to_vec(),
+        }];
+    }
+    let lines: Vec<(usize, &[u8])> = lines(whole)
+        .enumerate()
+        .map(|(n, line)| (n, strip_bom(line)))
+        .filter(|(_, line)| line.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect();
+    if lines.len() < 2 || !lines.iter().any(|(_, line)| parses(line)) {
+        return vec![RawInput {
+            label: label.to_string(),
+            bytes,
+        }];
+    }
+    lines
         .into_iter()
         .map(|(n, line)| RawInput {
             label: format!("{label}:{}", n + 1),
             bytes: line.to_vec(),
         })
-        .collect())
+        .collect()
+}
+
+/// Lines ended by `\n`, `\r\n` or a lone `\r`.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+            .unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = match rest.get(end..) {
+            Some([b'\r', b'\n', after @ ..]) => after,
+            Some([_, after @ ..]) => after,
+            _ => &[],
+        };
+        Some(line)
+    })
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+fn parses(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels_and_texts(units: &[RawInput]) -> Vec<(String, String)> {
+        units
+            .iter()
+            .map(|u| (u.label.clone(), String::from_utf8_lossy(&u.bytes).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ndjson_is_split_whatever_its_first_line_is() {
+        let text = b"{broken\r\n{\"a\": 1}\r{\"b\": 2}\n\n\xEF\xBB\xBF{\"c\": 3}".to_vec();
+        let units = split("f", text);
+        assert_eq!(
+            labels_and_texts(&units),
+            [
+                ("f:1".into(), "{broken".into()),
+                ("f:2".into(), "{\"a\": 1}".into()),
+                ("f:3".into(), "{\"b\": 2}".into()),
+                ("f:5".into(), "{\"c\": 3}".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn one_document_stays_one_broken_or_not() {
+        let pretty = b"\xEF\xBB\xBF{\n  \"a\": 1\n}\n".to_vec();
+        assert_eq!(
+            labels_and_texts(&split("f", pretty)),
+            [("f".into(), "{\n  \"a\": 1\n}\n".into())]
+        );
+        let broken = b"{\n  \"a\": 1,\n  \"b\": \n}\n".to_vec();
+        assert_eq!(
+            split("f", broken).len(),
+            1,
+            "a broken pretty-printed document is one error"
+        );
+    }
+
+    #[test]
+    fn gzip_is_read_and_bounded() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"a\": 1}\n{\"b\": 2}\n").unwrap();
+        let units = units("f.jsonl.gz".into(), gz.finish().unwrap()).unwrap();
+        assert_eq!(units.len(), 2);
+        let err = units_err(b"\x1f\x8bnot gzip");
+        assert!(err.contains("not readable as gzip"), "{err}");
+    }
+
+    fn units_err(bytes: &[u8]) -> String {
+        match units("f".into(), bytes.to_vec()) {
+            Err(e) => e,
+            Ok(_) => panic!("expected an error"),
+        }
+    }
+
+    #[test]
+    fn a_folder_is_every_file_below_it_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        std::fs::write(dir.path().join("b/c/2.json"), "{\"n\": 2}").unwrap();
+        std::fs::write(dir.path().join("a.json"), "{\"n\": 1}").unwrap();
+        std::fs::write(dir.path().join(".hidden"), "x").unwrap();
+        let read: Vec<String> = read(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|u| String::from_utf8(u.bytes).unwrap())
+            .collect();
+        assert_eq!(read, ["{\"n\": 1}", "{\"n\": 2}"]);
+    }
 }

@@ -34,7 +34,8 @@ pub(crate) struct RunArgs {
     /// One JSON object per input instead of the readable summary.
     #[arg(long)]
     json: bool,
-    /// Alert files: JSON or NDJSON; `-` reads standard input.
+    /// Alert files or folders (every file below): JSON or NDJSON, gzip-compressed or not; `-`
+    /// reads standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -77,16 +78,11 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
 
     let mut any_rejected = false;
     let stdout = std::io::stdout();
-    for file in &args.files {
-        let units = match inputs::read(file) {
+    for (label, file) in args.files.iter().flat_map(|path| inputs::read_each(path)) {
+        let units = match file {
             Ok(units) => units,
             Err(e) => {
-                emit(
-                    &stdout,
-                    args.json,
-                    &InputReport::rejected(file.display().to_string(), e),
-                    None,
-                );
+                emit(&stdout, args.json, &InputReport::rejected(label, e), None);
                 any_rejected = true;
                 continue;
             }

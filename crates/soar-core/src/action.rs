@@ -272,6 +272,7 @@ impl Serialize for ActionKind {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     /// The contract's parameter text says what decoding accepts: every listed parameter is
     /// accepted with a value of its listed type, the required ones together are enough, each
@@ -317,7 +318,26 @@ mod tests {
             }
             let mut extra = all.clone();
             extra.insert("not_a_parameter".into(), json!(1));
-            assert!(decode(&extra).is_err(), "{kind:?} refuses what it does not list");
+            // serde's unknown-field error lists the fields the variant accepts: exactly the
+            // listed ones (a field added to the variant but not to the text fails here).
+            let (_, problem) = decode(&extra).unwrap_err();
+            // "expected `a`", "expected `a` or `b`", "expected one of `a`, `b`, `c`", or "there
+            // are no fields": the names are what stands between backticks after "expected".
+            let expected = problem.split_once("expected").map_or("", |(_, rest)| rest);
+            let accepted: BTreeSet<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let listed_names: BTreeSet<&str> = listed.iter().map(|(n, _, _)| *n).collect();
+            assert_eq!(
+                accepted, listed_names,
+                "{kind:?}: the decoder accepts what the text lists"
+            );
+            let mut wrong_type = all.clone();
+            if let Some((name, _, _)) = listed.first() {
+                wrong_type.insert(name.to_string(), json!([[1]]));
+                assert!(
+                    decode(&wrong_type).is_err(),
+                    "{kind:?} refuses `{name}` of the wrong type"
+                );
+            }
         }
         let contract = crate::decision::contract(crate::document::Phase::Remediate);
         assert!(contract.contains("ec2.tag {tags: {key: value}}"), "{contract}");

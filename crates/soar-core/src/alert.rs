@@ -117,6 +117,8 @@ pub enum ResourceKind {
     Instance,
     AccessKey,
     S3Bucket,
+    /// One object (its id is the object ARN, `arn:aws:s3:::bucket/key`).
+    S3Object,
     EksCluster,
     Container,
     Lambda,
@@ -131,6 +133,7 @@ impl ResourceKind {
             ResourceKind::Instance => "Instance",
             ResourceKind::AccessKey => "AccessKey",
             ResourceKind::S3Bucket => "S3Bucket",
+            ResourceKind::S3Object => "S3Object",
             ResourceKind::EksCluster => "EKSCluster",
             ResourceKind::Container => "Container",
             ResourceKind::Lambda => "Lambda",
@@ -145,6 +148,7 @@ impl ResourceKind {
             "Instance" => ResourceKind::Instance,
             "AccessKey" => ResourceKind::AccessKey,
             "S3Bucket" => ResourceKind::S3Bucket,
+            "S3Object" => ResourceKind::S3Object,
             "EKSCluster" => ResourceKind::EksCluster,
             "Container" | "ECSCluster" => ResourceKind::Container,
             "Lambda" => ResourceKind::Lambda,
@@ -184,6 +188,9 @@ pub enum IndicatorKind {
     Email,
     AccessKey,
     User,
+    /// A malware scanner's name for what it found (`EICAR-Test-File (not a virus)`). Never
+    /// sent to a provider: no provider looks names up.
+    ThreatName,
 }
 
 impl IndicatorKind {
@@ -196,6 +203,7 @@ impl IndicatorKind {
             IndicatorKind::Email => "email",
             IndicatorKind::AccessKey => "access_key",
             IndicatorKind::User => "user",
+            IndicatorKind::ThreatName => "threat_name",
         }
     }
 }

@@ -53,6 +53,7 @@ pub enum Canonical {
     Hash(String),
     AccessKey(String),
     User(String),
+    ThreatName(String),
 }
 
 impl Canonical {
@@ -65,6 +66,7 @@ impl Canonical {
             Canonical::Hash(_) => IndicatorKind::Hash,
             Canonical::AccessKey(_) => IndicatorKind::AccessKey,
             Canonical::User(_) => IndicatorKind::User,
+            Canonical::ThreatName(_) => IndicatorKind::ThreatName,
         }
     }
 
@@ -75,7 +77,7 @@ impl Canonical {
             Canonical::Domain(d) => d.clone(),
             Canonical::Url { url, .. } => url.clone(),
             Canonical::Email { address, .. } => address.clone(),
-            Canonical::Hash(h) | Canonical::AccessKey(h) | Canonical::User(h) => h.clone(),
+            Canonical::Hash(h) | Canonical::AccessKey(h) | Canonical::User(h) | Canonical::ThreatName(h) => h.clone(),
         }
     }
 }
@@ -106,7 +108,10 @@ pub fn canonicalize(kind: IndicatorKind, raw: &str) -> Result<Canonical, Unreada
     if first.conclusive {
         return Err(Unreadable(first.reason));
     }
-    if matches!(kind, IndicatorKind::AccessKey | IndicatorKind::User) {
+    if matches!(
+        kind,
+        IndicatorKind::AccessKey | IndicatorKind::User | IndicatorKind::ThreatName
+    ) {
         return Err(Unreadable(first.reason));
     }
     let cleaned = clean(raw);
@@ -149,6 +154,7 @@ fn parse_as(kind: IndicatorKind, raw: &str) -> Result<Canonical, Failure> {
         IndicatorKind::Hash => parse_hash(strip_decoration(&clean(raw))).map(Canonical::Hash),
         IndicatorKind::AccessKey => non_empty(raw).map(Canonical::AccessKey),
         IndicatorKind::User => non_empty(raw).map(Canonical::User),
+        IndicatorKind::ThreatName => non_empty(raw).map(Canonical::ThreatName),
     }
 }
 

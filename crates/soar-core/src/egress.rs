@@ -328,6 +328,7 @@ impl OrgConfig {
                 .then(|| "hash of an internal file (data.soar.config.internal_hashes)".into()),
             Canonical::AccessKey(_) => Some("access key ids are the organisation's own".into()),
             Canonical::User(_) => Some("user names are the organisation's own".into()),
+            Canonical::ThreatName(_) => Some("a scanner's name for a threat is not looked up".into()),
         }
     }
 

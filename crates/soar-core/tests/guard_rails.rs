@@ -219,11 +219,11 @@ async fn a_redelivered_alert_is_a_duplicate_and_the_ledger_blocks_repeats() {
 async fn a_newer_revision_is_evaluated_again() {
     let h = harness(worst_case(), StaticInventory::default(), Settings::default());
     h.pipeline.run(finding("198.51.100.7", false)).await;
-    let Incoming::GuardDuty(mut alert) = finding("198.51.100.7", false) else {
+    let Incoming::Normalised(mut alert) = finding("198.51.100.7", false) else {
         unreachable!()
     };
     alert.updated_at = Some("2026-11-21T09:00:00.000Z".into());
-    let out = h.pipeline.run(Incoming::GuardDuty(alert)).await;
+    let out = h.pipeline.run(Incoming::Normalised(alert)).await;
     assert_eq!(out.status, IngestStatus::Accepted);
     assert!(out.document.unwrap().trace[0].notes[0].contains("newer revision"));
 }
@@ -513,7 +513,7 @@ async fn a_revision_registered_but_never_stored_is_processed_on_redelivery() {
     use soar_core::ports::AlertLog;
     let h = harness(worst_case(), StaticInventory::default(), Settings::default());
     let incoming = finding("198.51.100.7", false);
-    let Incoming::GuardDuty(alert) = incoming.clone() else {
+    let Incoming::Normalised(alert) = incoming.clone() else {
         unreachable!()
     };
     h.state.register_alert(&soar_core::Document::new(*alert)).await.unwrap();

@@ -14,7 +14,7 @@ use serde_json::Value;
 use soar_core::ports::ProviderError;
 use soar_https::LazyWebClient;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Answers larger than this are not intelligence, they are a mistake.
@@ -82,11 +82,14 @@ impl Http {
     pub async fn json(&self, provider: &str, build: impl Fn() -> RequestBuilder) -> Result<Answer, ProviderError> {
         let settings = self.settings;
         let attempts = AtomicU32::new(0);
+        // The backoff's wait for the attempt after the last one: the wait a 429 without
+        // `Retry-After` hands back when the retries are used up.
+        let next_backoff_ms = AtomicU64::new(settings.backoff.as_millis() as u64);
         let (build, attempts_ref) = (&build, &attempts);
         let backoff = ExponentialBuilder::new()
             .with_min_delay(settings.backoff)
             .with_factor(2.0)
-            .with_max_delay(settings.max_retry_wait.max(settings.backoff))
+            .without_max_delay()
             .with_max_times(settings.retries as usize);
         let answer = (move || async move {
             attempts_ref.fetch_add(1, Ordering::Relaxed);
@@ -95,10 +98,17 @@ impl Http {
         .retry(backoff)
         .sleep(tokio::time::sleep)
         .when(|failed| failed.worth_retrying(settings.max_retry_wait))
-        .adjust(|failed, next| next.map(|wait| failed.wait(wait, settings.max_retry_wait)))
+        .adjust(|failed, next| {
+            // As the backoff counts: the first attempt's wait is `backoff`, doubling after.
+            let attempt = attempts.load(Ordering::Relaxed).saturating_sub(1);
+            let backoff_now = settings.backoff.saturating_mul(2u32.saturating_pow(attempt));
+            next_backoff_ms.store(backoff_now.as_millis() as u64, Ordering::Relaxed);
+            next.and_then(|wait| failed.wait(wait, settings.max_retry_wait))
+        })
         .notify(|failed, wait| tracing::debug!(provider, %failed, ?wait, "trying the provider again"))
         .await;
-        answer.map_err(|failed| failed.into_error(provider, attempts.load(Ordering::Relaxed), settings))
+        let backoff = Duration::from_millis(next_backoff_ms.load(Ordering::Relaxed));
+        answer.map_err(|failed| failed.into_error(provider, attempts.load(Ordering::Relaxed), backoff))
     }
 
     /// One request and its answer.
@@ -175,23 +185,26 @@ impl Failed {
     }
 
     /// How long to wait before the next attempt: the server's `Retry-After` when it gives a
-    /// short one, else the backoff's `next`.
-    fn wait(&self, next: Duration, max_wait: Duration) -> Duration {
+    /// short one, else the backoff's `next`. `None`: no further attempt, because a quota
+    /// without `Retry-After` would be waited out longer than `max_wait` (the alert is deferred).
+    fn wait(&self, next: Duration, max_wait: Duration) -> Option<Duration> {
         match self {
+            Failed::Quota { retry_after: None } if next > max_wait => None,
             Failed::Server { retry_after, .. } | Failed::Quota { retry_after } => {
-                retry_after.filter(|wait| *wait <= max_wait).unwrap_or(next)
+                Some(retry_after.filter(|wait| *wait <= max_wait).unwrap_or(next))
             }
-            Failed::Transport(_) | Failed::Final(_) => next,
+            Failed::Transport(_) | Failed::Final(_) => Some(next),
         }
     }
 
-    /// The provider error after the last attempt.
-    fn into_error(self, provider: &str, attempts: u32, settings: HttpSettings) -> ProviderError {
+    /// The provider error after the last attempt; `backoff` is the wait the backoff would have
+    /// given the next one (what a quota without `Retry-After` hands back).
+    fn into_error(self, provider: &str, attempts: u32, backoff: Duration) -> ProviderError {
         let message = match self {
             Failed::Transport(detail) => format!("request failed: {detail}"),
             Failed::Server { status, .. } => format!("HTTP {status} after {attempts} attempts"),
             Failed::Quota { retry_after } => {
-                let wait = retry_after.unwrap_or(settings.backoff);
+                let wait = retry_after.unwrap_or(backoff);
                 return ProviderError {
                     retry_after: Some(wait.max(Duration::from_secs(1))),
                     ..ProviderError::new(provider, format!("HTTP 429 (quota), Retry-After {}s", wait.as_secs()))

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 use soar_core::document::{Document, SCHEMA_VERSION, Serialized};
-use soar_core::input::{Incoming, InputError, parse_record_body};
+use soar_core::input::{Incoming, InputError, parse_body};
 use soar_core::pipeline::{IngestStatus, Ingestor, PhaseStep, Stepped, run_step};
 use soar_core::ports::{AlertLog, Forwarder};
 use std::sync::Arc;
@@ -28,6 +28,26 @@ pub enum RecordOutcome {
 impl RecordOutcome {
     pub fn is_done(&self) -> bool {
         matches!(self, RecordOutcome::Done { .. })
+    }
+
+    /// One outcome for a message that carried several alerts: `Retry` when any must be retried
+    /// (the alerts already done are duplicates when it comes back), else `Rejected` when any
+    /// was rejected (the message goes to the dead-letter queue, where a person reads it), else
+    /// the first alert's `Done`.
+    pub fn worst(outcomes: Vec<RecordOutcome>) -> RecordOutcome {
+        let rank = |o: &RecordOutcome| match o {
+            RecordOutcome::Retry { .. } => 0,
+            RecordOutcome::Rejected { .. } => 1,
+            RecordOutcome::Done { .. } => 2,
+        };
+        outcomes
+            .into_iter()
+            .enumerate()
+            .min_by_key(|(i, o)| (rank(o), *i))
+            .map(|(_, o)| o)
+            .unwrap_or_else(|| RecordOutcome::Rejected {
+                reason: "the message carries no alert".into(),
+            })
     }
 
     pub fn to_json(&self) -> Value {
@@ -89,10 +109,15 @@ impl IngestFunction {
         .await
     }
 
-    /// One SQS record body (as the fan-in queue delivers it): exactly one alert, never another
-    /// SQS event ([`soar_core::input::parse_record_body`]).
+    /// One SQS record body (as the fan-in queue delivers it): one alert, or several when it
+    /// carries a Security Hub event; never another SQS event ([`soar_core::input::parse_body`]).
+    /// The record's outcome is the worst of its alerts' ([`RecordOutcome::worst`]).
     pub async fn handle_body(&self, body: &str) -> RecordOutcome {
-        self.handle_parsed(parse_record_body(body)).await
+        let mut outcomes = Vec::new();
+        for parsed in parse_body(body) {
+            outcomes.push(self.handle_parsed(parsed.result).await);
+        }
+        RecordOutcome::worst(outcomes)
     }
 }
 
@@ -289,7 +314,7 @@ mod tests {
         };
         assert!(matches!(f.handle_body("[]").await, RecordOutcome::Rejected { .. }));
         let incoming = parse_input(FINDING.as_bytes()).remove(0).result.unwrap();
-        let Incoming::GuardDuty(alert) = incoming else {
+        let Incoming::Normalised(alert) = incoming else {
             unreachable!()
         };
         let mut doc = Document::new(*alert);
@@ -330,7 +355,7 @@ mod tests {
     }
 
     fn document_with_ip(id: &str, ip: &str) -> Document {
-        let Ok(Incoming::GuardDuty(mut alert)) = parse_input(FINDING.as_bytes()).remove(0).result else {
+        let Ok(Incoming::Normalised(mut alert)) = parse_input(FINDING.as_bytes()).remove(0).result else {
             unreachable!()
         };
         alert.id = id.into();

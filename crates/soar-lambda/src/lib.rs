@@ -130,8 +130,8 @@ pub async fn run_sqs(function: DocumentFunction) -> Result<(), Error> {
     .await
 }
 
-/// ingest: an EventBridge event invoked directly by a rule, or an SQS batch from the fan-in
-/// queue. One rule says what an SQS event is ([`soar_core::input::is_sqs_event`], which
+/// ingest: an EventBridge event invoked directly by a rule, an SNS event from a topic it is
+/// subscribed to, or an SQS batch from the fan-in queue. One rule says what an SQS event is ([`soar_core::input::is_sqs_event`], which
 /// [`soar_core::input::parse_value`] follows too): an SQS event gives one input per record,
 /// answered as a partial batch response.
 pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<Value, Error> {
@@ -143,7 +143,13 @@ pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<
             let message_id = record.message_id.unwrap_or_default();
             let outcome = function.handle_parsed(record.result).await;
             log_record(&message_id, &outcome);
-            if !outcome.is_done() {
+            // A message that carries several alerts is failed once, whichever of them failed.
+            if !outcome.is_done()
+                && !response
+                    .batch_item_failures
+                    .iter()
+                    .any(|f| f.item_identifier == message_id)
+            {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = message_id;
                 response.batch_item_failures.push(failure);
@@ -151,17 +157,20 @@ pub async fn handle_ingest(function: &IngestFunction, payload: Value) -> Result<
         }
         return Ok(serde_json::to_value(response)?);
     }
-    let outcome = match parsed.len() {
-        1 => function.handle_parsed(parsed.remove(0).result).await,
-        n => RecordOutcome::Rejected {
-            reason: format!("expected one alert, found {n}"),
-        },
-    };
-    match outcome {
-        // A direct invoke is retried by Lambda only on error: errors are for what a retry can fix.
-        RecordOutcome::Retry { reason } => Err(reason.into()),
-        outcome => Ok(outcome.to_json()),
+    // An EventBridge event or an SNS event: one alert, or one per finding or SNS record.
+    let mut outcomes = Vec::new();
+    for input in parsed.drain(..) {
+        outcomes.push(function.handle_parsed(input.result).await);
     }
+    // A direct invoke is retried by Lambda only on error: errors are for what a retry can fix
+    // (the alerts already done are duplicates on the retry).
+    if let Some(RecordOutcome::Retry { reason }) = outcomes.iter().find(|o| matches!(o, RecordOutcome::Retry { .. })) {
+        return Err(reason.clone().into());
+    }
+    Ok(match outcomes.len() {
+        1 => outcomes[0].to_json(),
+        _ => Value::Array(outcomes.iter().map(RecordOutcome::to_json).collect()),
+    })
 }
 
 pub async fn run_ingest(function: IngestFunction) -> Result<(), Error> {

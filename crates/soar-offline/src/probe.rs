@@ -277,7 +277,9 @@ mod tests {
     }
 
     #[test]
-    fn a_one_phase_set_reports_load_problems_only() {
+    fn check_reports_load_problems_and_skips_the_probe_for_a_one_phase_set() {
+        // A function's one-phase set: nothing to report, and the probe (all four phases) is not
+        // run on it.
         let set = Arc::new(PolicySet::embedded_phases(&[Phase::Evaluate], DEFAULT_TIME_LIMIT));
         assert_eq!(check(&set), Vec::<String>::new());
         let (_d, t) = tree(&[("ingest/i.rego", "package soar.ingest\ndecision := {\n")]);

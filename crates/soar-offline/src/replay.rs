@@ -8,11 +8,12 @@
 //! the reader knows which differences rest on facts the recording does not have.
 
 use crate::memory::{CannedProvider, StaticInventory};
+use soar_core::alert::Alert;
 use soar_core::alert::IndicatorKind;
 use soar_core::document::{Document, EnrichmentStatus};
 use soar_core::egress::{Locality, OrgConfig};
 use soar_core::input::guardduty::alert_from_finding;
-use soar_core::input::{Incoming, InputError};
+use soar_core::input::{Incoming, InputError, parse_value};
 use soar_core::pipeline::INVENTORY_PROVIDER;
 use soar_core::ports::{IntelProvider, InventoryRecord, Lookup};
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,13 +29,14 @@ pub struct Recording {
 impl Recording {
     pub fn from_document(doc: &Document, org: &OrgConfig) -> Result<Self, InputError> {
         let alert = &doc.alert;
-        let incoming = if alert.source == "guardduty" {
-            Incoming::GuardDuty(Box::new(alert_from_finding(&alert.raw)?))
-        } else {
-            Incoming::Generic {
+        // A finding soar normalised itself is read again from its raw form by today's parser;
+        // another tool's alert goes to the ingest policy again.
+        let incoming = match alert.source.as_str() {
+            "guardduty" | "securityhub" => Incoming::Normalised(Box::new(normalise_again(&alert.raw)?)),
+            _ => Incoming::Generic {
                 source: alert.source.clone(),
                 raw: alert.raw.clone(),
-            }
+            },
         };
 
         let mut inventory = StaticInventory::default();
@@ -141,6 +143,23 @@ pub fn unrecorded_lookups(recorded: &Document, replayed: &Document) -> Vec<Strin
         .filter(|key| !known.contains(key))
         .map(|(p, v)| format!("{p}: {v}"))
         .collect()
+}
+
+/// The alert a stored raw finding reads as today: a GuardDuty finding (what a GuardDuty event's
+/// `detail` holds), or a whole event or ASFF finding that the input parser recognises.
+fn normalise_again(raw: &serde_json::Value) -> Result<Alert, InputError> {
+    let whole_payload = raw.get("detail-type").is_some() || raw.get("SchemaVersion").is_some();
+    if !whole_payload {
+        return alert_from_finding(raw);
+    }
+    let mut parsed = parse_value(raw.clone());
+    match (parsed.len(), parsed.pop().map(|p| p.result)) {
+        (1, Some(Ok(Incoming::Normalised(alert)))) => Ok(*alert),
+        (1, Some(Err(e))) => Err(e),
+        (n, _) => Err(InputError::WrongShape(format!(
+            "the stored raw finding reads as {n} inputs, not one finding"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn services(finding: &Value) -> Vec<&serde_json::Map<String, Value>> {
 /// `sample` set in `additionalInfo` or its `value`: an object, a list of them, JSON text (JSON
 /// inside JSON included), or a `value` inside one. The depth bound is for safety: JSON nests at
 /// most 128 levels, and every level here is one of them.
-fn value_says_sample(value: &Value, depth: u8) -> bool {
+pub(super) fn value_says_sample(value: &Value, depth: u8) -> bool {
     if depth > 128 {
         return true;
     }
@@ -195,6 +195,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
                 .collect();
             attrs.insert("buckets".into(), Value::Array(names));
         }
+        ResourceKind::S3Object => s3_object(resource, &mut out),
         ResourceKind::EksCluster => {
             out.id = text(resource["eksClusterDetails"].get("name")).unwrap_or_default();
             (out.tags, out.protected) = tags_in(&[&resource["eksClusterDetails"]]);
@@ -218,6 +219,24 @@ fn resource_from(resource: Option<&Value>) -> Resource {
     // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
     out.id = out.id.trim().to_string();
     out
+}
+
+/// Malware Protection for S3: the bucket, with the scanned object inside it (GuardDuty API
+/// reference, S3ObjectDetail).
+fn s3_object(resource: &Value, out: &mut Resource) {
+    let bucket = resource["s3BucketDetails"].get(0).cloned().unwrap_or(Value::Null);
+    let object = bucket["s3ObjectDetails"].get(0).cloned().unwrap_or(Value::Null);
+    let name = text(bucket.get("name")).unwrap_or_default();
+    out.id = text(object.get("objectArn"))
+        .or_else(|| text(object.get("key")).map(|key| format!("arn:aws:s3:::{name}/{key}")))
+        .unwrap_or_default();
+    (out.tags, out.protected) = tags_in(&[&bucket]);
+    for (from, to) in [("key", "object_key"), ("versionId", "version_id"), ("eTag", "etag")] {
+        if let Some(v) = text(object.get(from)) {
+            out.attributes.insert(to.into(), Value::String(v));
+        }
+    }
+    out.attributes.insert("bucket_name".into(), Value::String(name));
 }
 
 fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {

@@ -7,8 +7,10 @@ use serde_json::Value;
 /// A recognised input, not yet accepted by the ingest policy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
-    /// A GuardDuty finding, already normalised (the raw finding is inside the alert).
-    GuardDuty(Box<Alert>),
+    /// A finding soar reads itself (GuardDuty, a Malware Protection scan result, a Security Hub
+    /// finding), already normalised: the raw finding is inside the alert, and `alert.source`
+    /// says where it came from (`guardduty` for a GuardDuty finding by whichever route).
+    Normalised(Box<Alert>),
     /// An alert from another tool; the ingest policy maps it. `source` comes from an EventBridge
     /// envelope or the alert's own `source` field.
     Generic { source: String, raw: Value },
@@ -18,7 +20,7 @@ impl Incoming {
     /// The raw payload, as the ingest policy sees it.
     pub fn raw(&self) -> &Value {
         match self {
-            Incoming::GuardDuty(alert) => &alert.raw,
+            Incoming::Normalised(alert) => &alert.raw,
             Incoming::Generic { raw, .. } => raw,
         }
     }

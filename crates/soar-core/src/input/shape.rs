@@ -5,6 +5,7 @@ use super::error::InputError;
 use super::fields::text;
 use super::guardduty;
 use super::incoming::Incoming;
+use super::malware;
 use serde_json::Value;
 
 pub(super) fn parse_json(bytes: &[u8]) -> Result<Value, InputError> {
@@ -37,9 +38,7 @@ pub(super) fn recognise(value: Value) -> Result<Incoming, InputError> {
         })?;
         let detail_type = text(obj.get("detail-type")).unwrap_or_default();
         if source == "aws.guardduty" || detail_type == "GuardDuty Finding" {
-            return guardduty::alert_from_finding(detail)
-                .map(|a| Incoming::GuardDuty(Box::new(a)))
-                .map_err(|e| e.within("detail"));
+            return guardduty_event(&value, &detail_type, detail);
         }
         return Ok(Incoming::Generic {
             source: if source.is_empty() {
@@ -51,7 +50,7 @@ pub(super) fn recognise(value: Value) -> Result<Incoming, InputError> {
         });
     }
     if looks_like_guardduty(&value) {
-        return guardduty::alert_from_finding(&value).map(|a| Incoming::GuardDuty(Box::new(a)));
+        return guardduty::alert_from_finding(&value).map(|a| Incoming::Normalised(Box::new(a)));
     }
     if obj.is_empty() {
         return Err(InputError::WrongShape("an empty object carries no alert".into()));
@@ -60,6 +59,25 @@ pub(super) fn recognise(value: Value) -> Result<Incoming, InputError> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "generic".into());
     Ok(Incoming::Generic { source, raw: value })
+}
+
+/// An event from GuardDuty, told apart by its detail-type: a finding, a Malware Protection scan
+/// result, or another kind of event (which the ingest policy maps like another tool's alert).
+/// A forwarder that dropped the detail-type is told apart by the detail's own fields.
+fn guardduty_event(event: &Value, detail_type: &str, detail: &Value) -> Result<Incoming, InputError> {
+    let normalised = |alert| Incoming::Normalised(Box::new(alert));
+    if malware::is_scan_result(detail_type, detail) {
+        return malware::alert_from_scan(event).map(normalised);
+    }
+    if detail_type == "GuardDuty Finding" || detail_type.is_empty() {
+        return guardduty::alert_from_finding(detail)
+            .map(normalised)
+            .map_err(|e| e.within("detail"));
+    }
+    Ok(Incoming::Generic {
+        source: "aws.guardduty".into(),
+        raw: event.clone(),
+    })
 }
 
 fn looks_like_guardduty(value: &Value) -> bool {

@@ -19,16 +19,24 @@ fn only(bytes: &[u8]) -> Result<Incoming, InputError> {
 fn recognises_bare_findings_and_eventbridge_events() {
     assert!(matches!(
         only(finding().to_string().as_bytes()),
-        Ok(Incoming::GuardDuty(_))
+        Ok(Incoming::Normalised(_))
     ));
     let event =
         json!({"version": "0", "detail-type": "GuardDuty Finding", "source": "aws.guardduty", "detail": finding()});
-    assert!(matches!(only(event.to_string().as_bytes()), Ok(Incoming::GuardDuty(_))));
-    let other = json!({"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": []}});
+    assert!(matches!(
+        only(event.to_string().as_bytes()),
+        Ok(Incoming::Normalised(_))
+    ));
+    // Another source's EventBridge event is another tool's alert, mapped by the ingest policy.
+    let other = json!({"detail-type": "Inspector2 Finding", "source": "aws.inspector2", "detail": {"findings": []}});
     match only(other.to_string().as_bytes()) {
-        Ok(Incoming::Generic { source, .. }) => assert_eq!(source, "aws.securityhub"),
+        Ok(Incoming::Generic { source, .. }) => assert_eq!(source, "aws.inspector2"),
         other => panic!("{other:?}"),
     }
+    // Security Hub's own event is read finding by finding; one without findings says so.
+    let hub = json!({"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": []}});
+    let err = only(hub.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("`detail.findings`"), "{err}");
 }
 
 #[test]

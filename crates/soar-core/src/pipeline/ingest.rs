@@ -74,7 +74,7 @@ impl Ingestor {
     /// the accepted alert kept in the alert log.
     pub async fn ingest(&self, incoming: Incoming) -> IngestOutcome {
         let (source, mut alert, generic_raw) = match incoming {
-            Incoming::GuardDuty(alert) => ("guardduty".to_string(), Some(*alert), None),
+            Incoming::Normalised(alert) => (alert.source.clone(), Some(*alert), None),
             Incoming::Generic { source, raw } => (source, None, Some(raw)),
         };
         let (mut entry, decision) = self.decide(&source, alert.as_mut(), generic_raw.as_ref());

@@ -88,7 +88,7 @@ mod tests {
             "service": {"serviceName": "guardduty", "action": {"networkConnectionAction": {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}}}}
         });
         match parse_input(finding.to_string().as_bytes()).remove(0).result {
-            Ok(Incoming::GuardDuty(alert)) => Document::new(*alert),
+            Ok(Incoming::Normalised(alert)) => Document::new(*alert),
             other => panic!("not a GuardDuty finding: {other:?}"),
         }
     }

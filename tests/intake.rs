@@ -1,0 +1,306 @@
+//! The intake cases from the field (`tests/fixtures/intake/cases/`, copied from
+//! `shared/cases/intake/` with its README's expectations): findings in every shape real
+//! deployments deliver them. Each shape is read in process and, as a user would, by the `soar`
+//! binary; the Security Hub and native routes of one finding are one alert.
+
+// Test code: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use soar_core::alert::{IndicatorKind, ResourceKind};
+use soar_core::input::{Incoming, parse_input};
+use soar_core::pipeline::{IngestStatus, Pipeline};
+use std::process::{Command, Output};
+
+fn case(name: &str) -> String {
+    soar_tests::fixture(&format!("intake/cases/{name}"))
+        .display()
+        .to_string()
+}
+
+fn bytes(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+fn soar(args: &[&str]) -> Output {
+    Command::new(soar_tests::soar_binary())
+        .args(args)
+        .output()
+        .expect("soar runs")
+}
+
+/// `soar run --json` on `files`: one report per alert.
+fn run_json(files: &[&str]) -> Vec<Value> {
+    let mut args = vec!["run", "--json"];
+    args.extend_from_slice(files);
+    let out = soar(&args);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The one normalised alert an input holds.
+fn one_alert(bytes: &[u8]) -> soar_core::alert::Alert {
+    let mut parsed = parse_input(bytes);
+    assert_eq!(parsed.len(), 1, "{parsed:?}");
+    match parsed.remove(0).result {
+        Ok(Incoming::Normalised(alert)) => *alert,
+        other => panic!("not a normalised finding: {other:?}"),
+    }
+}
+
+fn pipeline() -> Pipeline {
+    let policies = soar_offline::embedded_policies().unwrap();
+    let org = policies.org_config().clone();
+    Pipeline::new(soar_offline::in_memory_parts(policies, org).0)
+}
+
+/// What a run did: verdict, and each action's type, target and status.
+fn decided(doc: &soar_core::Document) -> (String, Vec<String>) {
+    let verdict = doc
+        .verdict
+        .as_ref()
+        .map(|v| v.verdict.as_str().to_string())
+        .unwrap_or_default();
+    let actions = doc
+        .actions
+        .iter()
+        .map(|a| format!("{} {} {}", a.request.action, a.request.target.id, a.status.as_str()))
+        .collect();
+    (verdict, actions)
+}
+
+#[test]
+fn a_guardduty_finding_through_security_hub_is_the_native_alert() {
+    let via_hub = one_alert(&bytes(&case("securityhub-imported-guardduty-finding.json")));
+    let native = one_alert(&bytes(
+        &soar_tests::fixture("intake/guardduty-native-twin-of-securityhub.json")
+            .display()
+            .to_string(),
+    ));
+    assert_eq!(
+        via_hub.id,
+        "guardduty/111122223333/eu-west-1/f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1"
+    );
+    assert_eq!(
+        via_hub.id, native.id,
+        "one identity, so one route's copy is the other's duplicate"
+    );
+    assert_eq!(via_hub.source, "guardduty");
+    assert_eq!(via_hub.kind, "UnauthorizedAccess:EC2/TorClient");
+    assert_eq!((via_hub.severity, via_hub.severity_label.as_str()), (8.0, "high"));
+    assert_eq!(
+        (via_hub.account.as_str(), via_hub.region.as_str()),
+        ("111122223333", "eu-west-1")
+    );
+    assert_eq!(via_hub.resource.kind, ResourceKind::Instance);
+    assert_eq!(via_hub.resource.id, native.resource.id);
+    assert_eq!(
+        via_hub.revision(),
+        native.revision(),
+        "the same revision of the finding"
+    );
+    let remote = |a: &soar_core::alert::Alert| -> Vec<String> {
+        a.indicators
+            .iter()
+            .filter(|i| i.role == "remote")
+            .map(|i| i.value.clone())
+            .collect()
+    };
+    assert_eq!(remote(&via_hub), remote(&native));
+    assert_eq!(remote(&via_hub), ["198.51.100.23"]);
+}
+
+#[tokio::test]
+async fn both_routes_of_one_finding_are_handled_once_with_the_same_decision() {
+    let twin = soar_tests::fixture("intake/guardduty-native-twin-of-securityhub.json")
+        .display()
+        .to_string();
+    // Apart, each route reaches the same verdict and actions.
+    let hub = pipeline()
+        .run(one_alert_incoming(&case("securityhub-imported-guardduty-finding.json")))
+        .await;
+    let native = pipeline().run(one_alert_incoming(&twin)).await;
+    let (hub_doc, native_doc) = (hub.document.unwrap(), native.document.unwrap());
+    assert_eq!(decided(&hub_doc), decided(&native_doc));
+    assert_eq!(decided(&hub_doc).0, "incident");
+    assert!(
+        decided(&hub_doc)
+            .1
+            .iter()
+            .any(|a| a.starts_with("ec2.isolate i-0a1b2c3d4e5f60718")),
+        "{:?}",
+        decided(&hub_doc)
+    );
+
+    // Together, the second is a duplicate, whichever comes first.
+    for (first, second) in [
+        (&case("securityhub-imported-guardduty-finding.json"), &twin),
+        (&twin, &case("securityhub-imported-guardduty-finding.json")),
+    ] {
+        let shared = pipeline();
+        assert_eq!(
+            shared.run(one_alert_incoming(first)).await.status,
+            IngestStatus::Accepted
+        );
+        let again = shared.run(one_alert_incoming(second)).await;
+        assert_eq!(again.status, IngestStatus::Suppressed, "{}", again.reason);
+        assert!(again.reason.starts_with("duplicate"), "{}", again.reason);
+    }
+}
+
+fn one_alert_incoming(path: &str) -> Incoming {
+    Incoming::Normalised(Box::new(one_alert(&bytes(path))))
+}
+
+#[test]
+fn a_security_hub_event_gives_one_alert_per_finding_and_a_bad_one_fails_alone() {
+    let mut event: Value =
+        serde_json::from_slice(&bytes(&case("securityhub-imported-guardduty-finding.json"))).unwrap();
+    let good = event["detail"]["findings"][0].clone();
+    let mut inspector = good.clone();
+    inspector["Id"] = json!("arn:aws:inspector2:eu-west-1:111122223333:finding/0123");
+    inspector["ProductArn"] = json!("arn:aws:securityhub:eu-west-1::product/aws/inspector");
+    inspector["ProductName"] = json!("Inspector");
+    inspector["Types"] = json!(["Software and Configuration Checks/Vulnerabilities/CVE"]);
+    inspector["Severity"] = json!({"Label": "CRITICAL", "Normalized": 95});
+    inspector["ProductFields"] = json!({});
+    let mut broken = good.clone();
+    broken.as_object_mut().unwrap().remove("Id");
+    event["detail"]["findings"] = json!([good, inspector, broken]);
+    let parsed = parse_input(event.to_string().as_bytes());
+    assert_eq!(parsed.len(), 3);
+    let other = match &parsed[1].result {
+        Ok(Incoming::Normalised(alert)) => alert,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(other.source, "securityhub");
+    assert_eq!(other.kind, "Software and Configuration Checks/Vulnerabilities/CVE");
+    assert_eq!(other.severity_label, "critical");
+    assert_eq!(other.resource.id, "i-0a1b2c3d4e5f60718");
+    let err = parsed[2].result.as_ref().unwrap_err().to_string();
+    assert!(err.contains("`detail.findings[2].Id`"), "{err}");
+    assert_eq!(parsed[2].part.as_deref(), Some("detail.findings[2]"));
+    assert!(parsed[0].result.is_ok());
+}
+
+#[test]
+fn an_sns_envelope_in_an_sqs_record_is_the_event_delivered_raw() {
+    let record: Value = serde_json::from_slice(&bytes(&case("sqs-record-with-sns-envelope.json"))).unwrap();
+    let notification: Value = serde_json::from_str(record["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let raw_event = notification["Message"].as_str().unwrap();
+    let unwrapped = one_alert(&bytes(&case("sqs-record-with-sns-envelope.json")));
+    assert_eq!(unwrapped, one_alert(raw_event.as_bytes()));
+    assert_eq!(unwrapped.kind, "UnauthorizedAccess:EC2/TorClient");
+    // The same notification as a Lambda function subscribed to the topic receives it.
+    let sns_event = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:111122223333:guardduty-findings:0d1e",
+        "Sns": notification}]});
+    assert_eq!(one_alert(sns_event.to_string().as_bytes()), unwrapped);
+    // An envelope whose message is not an alert names the field.
+    let mut bad = notification.clone();
+    bad["Message"] = json!("not json");
+    let err = parse_input(bad.to_string().as_bytes())
+        .remove(0)
+        .result
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`Message`"), "{err}");
+}
+
+#[test]
+fn a_malware_scan_that_found_threats_is_an_alert_about_the_object() {
+    let alert = one_alert(&bytes(&case("malware-protection-s3-threats-found.json")));
+    assert_eq!(alert.kind, "Object:S3/MaliciousFile");
+    assert_eq!(alert.resource.kind, ResourceKind::S3Object);
+    assert_eq!(
+        alert.resource.id,
+        "arn:aws:s3:::example-uploads-bucket/incoming/invoice-2026-11.zip"
+    );
+    assert_eq!(alert.resource.attributes["bucket_name"], "example-uploads-bucket");
+    assert_eq!(
+        alert.resource.attributes["version_id"],
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    );
+    assert_eq!(alert.resource.attributes["etag"], "0123456789abcdef0123456789abcdef");
+    assert!(
+        alert
+            .indicators
+            .iter()
+            .any(|i| i.kind == IndicatorKind::ThreatName && i.value == "EICAR-Test-File (not a virus)"),
+        "{:?}",
+        alert.indicators
+    );
+    let reports = run_json(&[&case("malware-protection-s3-threats-found.json")]);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["verdict"], "incident", "{}", reports[0]);
+}
+
+#[test]
+fn a_malware_scan_that_found_nothing_is_suppressed_with_a_reason() {
+    let mut event: Value = serde_json::from_slice(&bytes(&case("malware-protection-s3-threats-found.json"))).unwrap();
+    event["detail"]["scanResultDetails"] = json!({"scanResultStatus": "NO_THREATS_FOUND", "threats": null});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clean.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let reports = run_json(&[&file.display().to_string()]);
+    assert_eq!(reports[0]["status"], "suppressed", "{}", reports[0]);
+    assert!(
+        reports[0]["reason"].as_str().unwrap().contains("found no threats"),
+        "{}",
+        reports[0]
+    );
+
+    // Another status goes on for a person to see; an unknown detail-type from GuardDuty is
+    // mapped like another tool's alert, never rejected for a missing finding id.
+    event["detail"]["scanResultDetails"] = json!({"scanResultStatus": "UNSUPPORTED"});
+    std::fs::write(&file, event.to_string()).unwrap();
+    let reports = run_json(&[&file.display().to_string()]);
+    assert_eq!(reports[0]["verdict"], "undetermined", "{}", reports[0]);
+    let other = json!({"detail-type": "GuardDuty Runtime Monitoring Coverage", "source": "aws.guardduty",
+                       "account": "111122223333", "region": "eu-west-1", "detail": {"coverageStatus": "UNHEALTHY"}});
+    let parsed = parse_input(other.to_string().as_bytes()).remove(0).result.unwrap();
+    assert!(matches!(parsed, Incoming::Generic { .. }), "{parsed:?}");
+}
+
+#[test]
+fn a_guardduty_s3_export_is_read_line_by_line() {
+    let reports = run_json(&[&case("guardduty-s3-export.jsonl.gz")]);
+    let lines = {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(&bytes(&case("guardduty-s3-export.jsonl.gz"))[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        text.lines().filter(|l| !l.trim().is_empty()).count()
+    };
+    assert!(lines > 1);
+    assert_eq!(reports.len(), lines, "{reports:?}");
+    assert!(reports.iter().all(|r| r["status"] != "rejected"), "{reports:?}");
+    // A folder of inputs is every file below it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("AWSLogs/111122223333/GuardDuty/eu-west-1")).unwrap();
+    std::fs::copy(
+        case("guardduty-s3-export.jsonl.gz"),
+        dir.path()
+            .join("AWSLogs/111122223333/GuardDuty/eu-west-1/export.jsonl.gz"),
+    )
+    .unwrap();
+    assert_eq!(run_json(&[&dir.path().display().to_string()]).len(), lines);
+}
+
+#[test]
+fn an_ndjson_file_with_a_broken_first_line_keeps_its_good_lines() {
+    let finding = std::fs::read_to_string(soar_tests::fixture("scenarios/tor-client.json")).unwrap();
+    let line: Value = serde_json::from_str(&finding).unwrap();
+    let text = format!("\u{feff}{{\"broken\": \r\n{}\r\n{}\r", line, line);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.ndjson");
+    std::fs::write(&file, text).unwrap();
+    let reports = run_json(&[&file.display().to_string()]);
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(reports[0]["status"], "rejected");
+    assert_ne!(reports[1]["status"], "rejected");
+    assert_ne!(reports[2]["status"], "rejected");
+}
