@@ -564,3 +564,73 @@ async fn e2e_finding_to_isolation_latency() {
     std::fs::write(dir.join("e2e.json"), report.to_string()).unwrap();
     eprintln!("finding to isolation: {report}");
 }
+
+/// The ASFF copy Security Hub makes of a native GuardDuty event (the fields soar reads; the
+/// rest as in `tests/fixtures/intake/cases/securityhub-imported-guardduty-finding.json`).
+fn security_hub_copy(native: &Value) -> Value {
+    let finding = &native["detail"];
+    let instance = finding["resource"]["instanceDetails"]["instanceId"].as_str().unwrap();
+    let remote = &finding["service"]["action"]["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"];
+    json!({
+        "version": "0", "id": "hub-copy", "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub", "account": ACCOUNT, "region": REGION, "time": native["time"],
+        "resources": [format!("arn:aws:securityhub:{REGION}::product/aws/guardduty/{}", finding["arn"].as_str().unwrap())],
+        "detail": {"findings": [{
+            "SchemaVersion": "2018-10-08", "Id": finding["arn"],
+            "ProductArn": format!("arn:aws:securityhub:{REGION}::product/aws/guardduty"),
+            "ProductName": "GuardDuty", "CompanyName": "Amazon", "AwsAccountId": ACCOUNT, "Region": REGION,
+            "GeneratorId": format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/lab"),
+            "Types": ["TTPs/Command and Control/UnauthorizedAccess:EC2-TorClient"],
+            "CreatedAt": finding["createdAt"], "UpdatedAt": finding["updatedAt"],
+            "Severity": {"Product": finding["severity"], "Label": "HIGH", "Normalized": 60},
+            "Title": finding["title"], "Description": finding["description"],
+            "ProductFields": {
+                "aws/guardduty/service/action/actionType": "NETWORK_CONNECTION",
+                "aws/guardduty/service/action/networkConnectionAction/remoteIpDetails/ipAddressV4": remote,
+                "aws/guardduty/service/archived": "false"
+            },
+            "Resources": [{"Type": "AwsEc2Instance", "Id": format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}"),
+                           "Partition": "aws", "Region": REGION}],
+            "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"}
+        }]}
+    })
+}
+
+/// Both routes on: the native event and Security Hub's copy of one finding arrive in one SQS
+/// batch. One alert, one set of actions: the copy is a duplicate of the native event.
+#[tokio::test]
+async fn a_security_hub_copy_and_the_native_event_in_one_batch_are_one_alert() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    let native = lab::guardduty_event(&web, &tor("f-both"));
+    let copy = security_hub_copy(&native);
+    let ingest = stack.queue("ingest");
+    ingest.send(&copy.to_string()).await.unwrap();
+    ingest.send(&native.to_string()).await.unwrap();
+    let deliveries = drain(&stack.routes(), &stack.functions, 3, 50).await.expect("pump");
+    let ingest_batches: Vec<_> = deliveries.iter().filter(|d| d.function == "ingest").collect();
+    assert_eq!(ingest_batches.len(), 1, "one batch carried both: {deliveries:?}");
+
+    let doc = stack.document("f-both").await;
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict.as_str(), "incident");
+    let s = statuses(&doc);
+    for action in ["ec2.isolate", "ec2.snapshot", "notify"] {
+        let done: Vec<_> = s.iter().filter(|(a, st)| a == action && st == "executed").collect();
+        assert_eq!(done.len(), 1, "{action} once: {s:?}");
+    }
+    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    let isolations = ledger
+        .iter()
+        .filter(|e| e.sk.starts_with("ACTION#ec2.isolate#"))
+        .count();
+    assert_eq!(isolations, 1, "{ledger:?}");
+    // One alert went on past ingest: the enrich, evaluate and remediate functions saw one message.
+    for phase in ["enrich", "evaluate", "remediate"] {
+        let messages: usize = deliveries
+            .iter()
+            .filter(|d| d.function == phase)
+            .map(|d| d.messages)
+            .sum();
+        assert_eq!(messages, 1, "{phase}: {deliveries:?}");
+    }
+}
