@@ -11,6 +11,7 @@ use soar_core::alert::{IndicatorKind, ResourceKind};
 use soar_core::input::{Incoming, parse_input};
 use soar_core::pipeline::{IngestStatus, Pipeline};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 fn case(name: &str) -> String {
     soar_tests::fixture(&format!("intake/cases/{name}"))
@@ -303,4 +304,151 @@ fn an_ndjson_file_with_a_broken_first_line_keeps_its_good_lines() {
     assert_eq!(reports[0]["status"], "rejected");
     assert_ne!(reports[1]["status"], "rejected");
     assert_ne!(reports[2]["status"], "rejected");
+}
+
+#[tokio::test]
+async fn every_instance_session_and_endpoint_of_an_attack_sequence_is_seen() {
+    let alert = one_alert(&bytes(&case("attack-sequence-over-instances.json")));
+    let related: Vec<(String, String)> = alert
+        .related_resources
+        .iter()
+        .map(|r| (r.kind.to_string(), r.id.clone()))
+        .collect();
+    assert_eq!(
+        related,
+        [
+            ("Instance".to_string(), "i-0101010101010a001".to_string()),
+            ("Instance".into(), "i-0101010101010a002".into()),
+            ("AccessKey".into(), "ASIAEXAMPLEGROUPSS01".into())
+        ]
+    );
+    assert_eq!(
+        alert.related_resources[2].attributes["session_issuer"],
+        "arn:aws:iam::111122223333:role/worker-role"
+    );
+    let has = |kind: IndicatorKind, value: &str, role: &str| {
+        alert
+            .indicators
+            .iter()
+            .any(|i| i.kind == kind && i.value == value && i.role == role)
+    };
+    assert!(
+        has(IndicatorKind::Ip, "203.0.113.9", "remote"),
+        "{:?}",
+        alert.indicators
+    );
+    assert!(
+        has(IndicatorKind::AccessKey, "ASIAEXAMPLEGROUPSS01", "actor"),
+        "{:?}",
+        alert.indicators
+    );
+
+    // Through the pipeline: the endpoint is looked up and both instances are contained.
+    let policies = soar_offline::embedded_policies().unwrap();
+    let (mut parts, _) = soar_offline::in_memory_parts(policies.clone(), policies.org_config().clone());
+    let provider = Arc::new(soar_offline::memory::CannedProvider::new(
+        "virustotal",
+        &[IndicatorKind::Ip],
+    ));
+    parts.providers = vec![provider.clone()];
+    let doc = Pipeline::new(parts)
+        .run(Incoming::Normalised(Box::new(alert)))
+        .await
+        .document
+        .unwrap();
+    let looked_up: Vec<String> = provider.requests().into_iter().map(|i| i.value).collect();
+    assert!(looked_up.contains(&"203.0.113.9".to_string()), "{looked_up:?}");
+    let (verdict, actions) = decided(&doc);
+    assert_eq!(verdict, "incident");
+    for instance in ["i-0101010101010a001", "i-0101010101010a002"] {
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.starts_with(&format!("ec2.isolate {instance}"))),
+            "{actions:?}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_addresses_are_read_wherever_ipv4_ones_are() {
+    let finding = json!({"id": "v6", "type": "Recon:EC2/PortProbeUnprotectedPort", "severity": 2, "accountId": "111122223333",
+        "region": "eu-west-1", "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0",
+            "networkInterfaces": [{"privateIpAddress": "10.0.0.5", "ipv6Addresses": ["2001:db8:1::5"],
+                                   "privateIpAddresses": [{"privateIpAddress": "10.0.0.6"}]}]}},
+        "service": {"serviceName": "guardduty", "action": {"portProbeAction": {"portProbeDetails": [
+            {"remoteIpDetails": {"ipAddressV4": "198.51.100.1"}}, {"remoteIpDetails": {"ipAddressV6": "2001:db8:ffff::1"}}]}}}});
+    let alert = one_alert(finding.to_string().as_bytes());
+    let ips: Vec<(&str, &str)> = alert
+        .indicators
+        .iter()
+        .filter(|i| i.kind == IndicatorKind::Ip)
+        .map(|i| (i.value.as_str(), i.role.as_str()))
+        .collect();
+    for expected in [
+        ("198.51.100.1", "remote"),
+        ("2001:db8:ffff::1", "remote"),
+        ("2001:db8:1::5", "local"),
+        ("10.0.0.6", "local"),
+    ] {
+        assert!(ips.contains(&expected), "{expected:?} in {ips:?}");
+    }
+    for (action, details) in [
+        (
+            "awsApiCallAction",
+            json!({"remoteIpDetails": {"ipAddressV6": "2001:db8:aa::1"}}),
+        ),
+        (
+            "kubernetesApiCallAction",
+            json!({"remoteIpDetails": {"ipAddressV6": "2001:db8:bb::1"}, "sourceIps": ["2001:db8:cc::1"]}),
+        ),
+        (
+            "rdsLoginAttemptAction",
+            json!({"remoteIpDetails": {"ipAddressV6": "2001:db8:dd::1"}}),
+        ),
+        (
+            "networkConnectionAction",
+            json!({"remoteIpDetails": {"ipAddressV6": "2001:db8:ee::1"}}),
+        ),
+    ] {
+        let mut f = finding.clone();
+        f["service"]["action"] = json!({ action: details });
+        let alert = one_alert(f.to_string().as_bytes());
+        let remote: Vec<&str> = alert
+            .indicators
+            .iter()
+            .filter(|i| i.role == "remote")
+            .map(|i| i.value.as_str())
+            .collect();
+        assert!(
+            !remote.is_empty() && remote.iter().all(|v| v.starts_with("2001:db8:")),
+            "{action}: {remote:?}"
+        );
+    }
+}
+
+#[test]
+fn every_bucket_and_the_instance_behind_a_credential_finding_are_resources() {
+    let s3 = json!({"id": "s3", "type": "Exfiltration:S3/AnomalousBehavior", "severity": 8, "accountId": "111122223333",
+        "region": "eu-west-1", "resource": {"resourceType": "S3Bucket", "s3BucketDetails": [
+            {"name": "first", "tags": []}, {"name": "second", "tags": [{"key": "soar:protected", "value": "true"}]}]},
+        "service": {"serviceName": "guardduty"}});
+    let alert = one_alert(s3.to_string().as_bytes());
+    assert_eq!(alert.resource.id, "first");
+    assert_eq!(alert.related_resources.len(), 1);
+    assert_eq!(alert.related_resources[0].id, "second");
+    assert!(alert.related_resources[0].is_protected());
+
+    let credentials = one_alert(&bytes(&case("instance-credentials-used-outside-aws.json")));
+    assert_eq!(credentials.resource.kind, ResourceKind::AccessKey);
+    let behind: Vec<_> = credentials
+        .related_resources
+        .iter()
+        .map(|r| (r.kind.clone(), r.id.as_str()))
+        .collect();
+    assert_eq!(behind, [(ResourceKind::Instance, "i-0a1b2c3d4e5f60718")]);
+    assert_eq!(
+        credentials.related_resources[0].attributes["instance_profile"],
+        "arn:aws:iam::111122223333:instance-profile/app-server"
+    );
 }

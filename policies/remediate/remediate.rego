@@ -21,67 +21,74 @@ may_act if {
 	not protected
 }
 
-instance_target := {"kind": "Instance", "id": resource.id}
+# The instances an incident is answered on: the alert's own instance, and every instance an attack
+# sequence names (GuardDuty correlated them into one attack).
+instances contains resource.id if {
+	resource.kind == "Instance"
+	resource.id != ""
+}
+
+instances contains r.id if {
+	startswith(alert.type, "AttackSequence:")
+	some r in object.get(alert, "related_resources", [])
+	r.kind == "Instance"
+	r.id != ""
+}
 
 # --- EC2 instances ----------------------------------------------------------------------------------
 
 actions contains {
-	"type": "ec2.snapshot", "target": instance_target,
+	"type": "ec2.snapshot", "target": {"kind": "Instance", "id": id},
 	"params": {"tags": {"soar:alert-id": alert.id}},
 	"reason": "preserve disk evidence for forensics",
 } if {
 	may_act
 	verdict == "incident"
-	resource.kind == "Instance"
-	resource.id != ""
+	some id in instances
 	cfg.snapshot_before_isolation
 }
 
 actions contains {
-	"type": "ec2.isolate", "target": instance_target,
+	"type": "ec2.isolate", "target": {"kind": "Instance", "id": id},
 	"params": {},
-	"reason": sprintf("incident on %s: cut it off the network", [resource.id]),
+	"reason": sprintf("incident on %s: cut it off the network", [id]),
 } if {
 	may_act
 	verdict == "incident"
-	resource.kind == "Instance"
-	resource.id != ""
+	some id in instances
 }
 
 actions contains {
-	"type": "ec2.tag", "target": instance_target,
+	"type": "ec2.tag", "target": {"kind": "Instance", "id": id},
 	"params": {"tags": {"soar:incident": alert.id, "soar:verdict": verdict}},
 	"reason": "mark the instance for responders",
 } if {
 	may_act
 	verdict == "incident"
-	resource.kind == "Instance"
-	resource.id != ""
+	some id in instances
 }
 
 # Evidence must survive an attacker's (or an autoscaler's) cleanup.
 actions contains {
-	"type": "ec2.protect", "target": instance_target,
+	"type": "ec2.protect", "target": {"kind": "Instance", "id": id},
 	"params": {},
 	"reason": "termination and stop protection keep the evidence",
 } if {
 	may_act
 	verdict == "incident"
-	resource.kind == "Instance"
-	resource.id != ""
+	some id in instances
 }
 
 # Stopping loses memory evidence and breaks service: only for critical incidents, and a human approves.
 actions contains {
-	"type": "ec2.stop", "target": instance_target,
+	"type": "ec2.stop", "target": {"kind": "Instance", "id": id},
 	"params": {},
 	"requires_approval": cfg.stop_requires_approval,
 	"reason": "critical incident: stop the instance once a responder approves",
 } if {
 	may_act
 	verdict == "incident"
-	resource.kind == "Instance"
-	resource.id != ""
+	some id in instances
 	alert.severity >= cfg.stop_min_severity
 }
 

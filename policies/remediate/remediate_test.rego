@@ -88,3 +88,29 @@ test_containment_comes_first_and_notify_last if {
 	d.actions[0].type == "ec2.isolate"
 	d.actions[count(d.actions) - 1].type == "notify"
 }
+
+sequence_doc := object.union(doc("AttackSequence", "", "incident"), {"alert": {
+	"type": "AttackSequence:EC2/CompromisedInstanceGroup",
+	"related_resources": [
+		{"kind": "Instance", "id": "i-a", "tags": {}, "attributes": {}},
+		{"kind": "Instance", "id": "i-b", "tags": {}, "attributes": {}},
+		{"kind": "AccessKey", "id": "ASIASESSION", "tags": {}, "attributes": {"credential_type": "session"}},
+	],
+}})
+
+test_an_attack_sequence_contains_every_instance_it_names if {
+	d := remediate.decision with input as sequence_doc
+	isolated := {a.target.id | some a in d.actions; a.type == "ec2.isolate"}
+	isolated == {"i-a", "i-b"}
+	snapshots := {a.target.id | some a in d.actions; a.type == "ec2.snapshot"}
+	snapshots == {"i-a", "i-b"}
+	not "iam.deactivate_access_key" in types(d)
+}
+
+test_a_finding_about_something_else_leaves_the_instance_behind_it_alone if {
+	input_doc := object.union(doc("AccessKey", "AKIAEXAMPLE", "incident"), {"alert": {
+		"related_resources": [{"kind": "Instance", "id": "i-behind", "tags": {}, "attributes": {}}],
+	}})
+	d := remediate.decision with input as input_doc
+	not "ec2.isolate" in types(d)
+}

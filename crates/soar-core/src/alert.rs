@@ -27,7 +27,13 @@ pub struct Alert {
     pub title: String,
     #[serde(default)]
     pub description: String,
+    /// The resource the finding is about (GuardDuty's `resourceType`).
     pub resource: Resource,
+    /// Every other resource the finding names: the other buckets of an S3 finding, the instance
+    /// behind a credential, container or Kubernetes finding, each instance and session of an
+    /// attack sequence. Policies see them; an action may target them (guard rails apply to each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_resources: Vec<Resource>,
     #[serde(default)]
     pub indicators: Vec<Indicator>,
     /// RFC 3339 UTC; with `id` it identifies one revision of the alert.
@@ -50,6 +56,17 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The resource, then the related ones.
+    pub fn all_resources(&self) -> impl Iterator<Item = &Resource> {
+        std::iter::once(&self.resource).chain(&self.related_resources)
+    }
+
+    /// The resources of this alert that are `kind` `id` (the finding may name one twice, once
+    /// with tags and once without: each copy counts for protection).
+    pub fn resources_named<'a>(&'a self, kind: &'a ResourceKind, id: &'a str) -> impl Iterator<Item = &'a Resource> {
+        self.all_resources().filter(move |r| &r.kind == kind && r.id == id)
+    }
+
     /// The revision of this alert: its `updatedAt`, or `created_at`, or a fixed marker.
     pub fn revision(&self) -> &str {
         self.updated_at

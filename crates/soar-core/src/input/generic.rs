@@ -49,6 +49,7 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
         severity_label: severity_label(severity).into(),
         description: text(mapping.get("description")).unwrap_or_default(),
         resource,
+        related_resources: Vec::new(),
         indicators: crate::canonical::indicators(indicators),
         created_at: mapping.get("created_at").and_then(crate::time::normalise),
         updated_at: mapping.get("updated_at").and_then(crate::time::normalise),

@@ -8,7 +8,7 @@ use super::fields::{named, normal_key, severity_value, tags_in, text};
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind, severity_label};
 use crate::json::flag_set;
 use crate::time;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// Normalises one GuardDuty finding (the `detail` of an EventBridge event).
 pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
@@ -45,6 +45,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
     let mut resource = resource_from(obj.get("resource"));
     resource.account.clone_from(&account);
     resource.region.clone_from(&region);
+    let related_resources = super::related::related_resources(finding, &resource);
 
     let mut indicators = Vec::new();
     collect_indicators(finding, &mut indicators);
@@ -62,6 +63,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         severity_label: severity_label(severity).into(),
         description: text(obj.get("description")).unwrap_or_default(),
         resource,
+        related_resources,
         indicators,
         created_at: obj.get("createdAt").and_then(time::normalise),
         updated_at: obj.get("updatedAt").and_then(time::normalise),
@@ -169,7 +171,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
                 .flat_map(|r| named(r, "instanceDetails"))
                 .collect();
             (out.tags, out.protected) = tags_in(&all_details);
-            instance_attributes(details, attrs);
+            super::instance::instance_attributes(details, attrs);
         }
         ResourceKind::AccessKey => {
             let details = &resource["accessKeyDetails"];
@@ -239,44 +241,6 @@ fn s3_object(resource: &Value, out: &mut Resource) {
     out.attributes.insert("bucket_name".into(), Value::String(name));
 }
 
-fn instance_attributes(details: &Value, attrs: &mut Map<String, Value>) {
-    let enis = details["networkInterfaces"].as_array().cloned().unwrap_or_default();
-    let mut groups: Vec<Value> = enis
-        .iter()
-        .flat_map(|eni| eni["securityGroups"].as_array().cloned().unwrap_or_default())
-        .filter_map(|g| text(g.get("groupId")).map(Value::String))
-        .collect();
-    groups.dedup();
-    let eni_ids: Vec<Value> = enis
-        .iter()
-        .filter_map(|eni| text(eni.get("networkInterfaceId")).map(Value::String))
-        .collect();
-    if let Some(first) = enis.first() {
-        for (from, to) in [("vpcId", "vpc_id"), ("subnetId", "subnet_id")] {
-            if let Some(v) = text(first.get(from)) {
-                attrs.insert(to.into(), Value::String(v));
-            }
-        }
-    }
-    attrs.insert("security_groups".into(), Value::Array(groups));
-    attrs.insert("network_interfaces".into(), Value::Array(eni_ids));
-    for (from, to) in [
-        ("instanceState", "state"),
-        ("availabilityZone", "availability_zone"),
-        ("imageId", "image_id"),
-    ] {
-        if let Some(v) = text(details.get(from)) {
-            attrs.insert(to.into(), Value::String(v));
-        }
-    }
-    if let Some(arn) = text(details["iamInstanceProfile"].get("arn")) {
-        attrs.insert("instance_profile".into(), Value::String(arn));
-    }
-    if let Some(launch) = details.get("launchTime").and_then(time::normalise) {
-        attrs.insert("launch_time".into(), json!(launch));
-    }
-}
-
 /// Where GuardDuty puts observables, by action type and resource.
 const REMOTE_IP_PATHS: &[&str] = &[
     "/service/action/networkConnectionAction/remoteIpDetails",
@@ -290,6 +254,9 @@ fn collect_indicators(finding: &Value, out: &mut Vec<Indicator>) {
     remote_indicators(finding, &mut found);
     resource_indicators(finding, &mut found);
     malware_indicators(finding, &mut found);
+    for (kind, value, field, role) in super::related::sequence_indicators(finding) {
+        found.push(kind, Some(&value), field, role);
+    }
 }
 
 /// The indicators found so far, each (kind, value) once.
@@ -336,14 +303,23 @@ fn remote_indicators(finding: &Value, found: &mut Found<'_>) {
         .and_then(Value::as_array)
     {
         for (i, probe) in probes.iter().enumerate() {
-            found.push(
-                IndicatorKind::Ip,
-                probe["remoteIpDetails"].get("ipAddressV4"),
-                format!("service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.ipAddressV4"),
-                "remote",
-            );
+            for field in ["ipAddressV4", "ipAddressV6"] {
+                found.push(
+                    IndicatorKind::Ip,
+                    probe["remoteIpDetails"].get(field),
+                    format!("service.action.portProbeAction.portProbeDetails[{i}].remoteIpDetails.{field}"),
+                    "remote",
+                );
+            }
         }
     }
+    // Kubernetes API calls name their callers' addresses in `sourceIps` too.
+    found.push(
+        IndicatorKind::Ip,
+        finding.pointer("/service/action/kubernetesApiCallAction/sourceIps"),
+        "service.action.kubernetesApiCallAction.sourceIps".into(),
+        "remote",
+    );
     for path in [
         "/service/action/dnsRequestAction/domain",
         "/service/action/awsApiCallAction/domainDetails/domain",
@@ -373,11 +349,20 @@ fn resource_indicators(finding: &Value, found: &mut Found<'_>) {
         .and_then(Value::as_array)
     {
         for (i, eni) in enis.iter().enumerate() {
-            for field in ["privateIpAddress", "publicIp"] {
+            // `ipv6Addresses` is a list; `privateIpAddresses` a list of {privateIpAddress}.
+            for field in ["privateIpAddress", "publicIp", "ipv6Addresses"] {
                 found.push(
                     IndicatorKind::Ip,
                     eni.get(field),
                     format!("resource.instanceDetails.networkInterfaces[{i}].{field}"),
+                    "local",
+                );
+            }
+            for (j, private) in eni["privateIpAddresses"].as_array().into_iter().flatten().enumerate() {
+                found.push(
+                    IndicatorKind::Ip,
+                    private.get("privateIpAddress"),
+                    format!("resource.instanceDetails.networkInterfaces[{i}].privateIpAddresses[{j}].privateIpAddress"),
                     "local",
                 );
             }
@@ -416,6 +401,7 @@ fn malware_indicators(finding: &Value, found: &mut Found<'_>) {
 mod tests {
     use super::*;
     use crate::input::fields::tags;
+    use serde_json::json;
 
     fn tor_finding() -> Value {
         json!({

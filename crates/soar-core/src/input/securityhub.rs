@@ -91,51 +91,15 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
     let region = text(obj.get("Region"))
         .or_else(|| text(finding.pointer("/Resources/0/Region")))
         .unwrap_or_default();
-    let product = Product::of(finding);
-    let types: Vec<String> = obj
-        .get("Types")
-        .and_then(Value::as_array)
-        .map(|t| t.iter().filter_map(|v| text(Some(v))).collect())
-        .unwrap_or_default();
-    let (alert_id, source, source_id, kind, severity) = match product {
-        Product::GuardDuty => {
-            let finding_id = id.rsplit_once("/finding/").map_or(id.as_str(), |(_, f)| f).to_string();
-            let kind = types.iter().find_map(|t| guardduty_type(t)).ok_or_else(|| {
-                InputError::missing("Types", "a GuardDuty finding in ASFF names its finding type in `Types`")
-            })?;
-            let severity = guardduty_severity(finding).map_err(|got| {
-                InputError::invalid("Severity.Product", format!("expected GuardDuty's 0-10, got {got}"))
-            })?;
-            (
-                format!("guardduty/{account}/{region}/{finding_id}"),
-                "guardduty",
-                finding_id,
-                kind,
-                severity,
-            )
-        }
-        Product::Other => {
-            let kind = types
-                .first()
-                .cloned()
-                .ok_or_else(|| InputError::missing("Types", "an ASFF finding needs at least one type in `Types`"))?;
-            let severity = label_severity(finding).map_err(|got| {
-                InputError::invalid("Severity.Label", format!("expected an ASFF severity label, got {got}"))
-            })?;
-            (
-                format!("securityhub/{account}/{region}/{id}"),
-                "securityhub",
-                id.clone(),
-                kind,
-                severity,
-            )
-        }
-    };
-    let mut resource = first_resource(finding);
-    resource.account.clone_from(&account);
-    if resource.region.is_empty() {
-        resource.region.clone_from(&region);
-    }
+    let identity = Identity::of(finding, &id, &account, &region)?;
+    let (resource, related_resources) = resources(finding, &account, &region);
+    let Identity {
+        alert_id,
+        source,
+        source_id,
+        kind,
+        severity,
+    } = identity;
     Ok(Alert {
         id: alert_id,
         source: source.into(),
@@ -146,6 +110,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         kind,
         severity,
         resource,
+        related_resources,
         indicators: crate::canonical::indicators(indicators(finding)),
         created_at: obj.get("CreatedAt").and_then(crate::time::normalise),
         updated_at: obj.get("UpdatedAt").and_then(crate::time::normalise),
@@ -156,6 +121,81 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         account,
         region,
     })
+}
+
+/// Who the alert is, by the product that wrote the finding: a GuardDuty finding is the alert
+/// of its native event; another product's keeps its ASFF `Id`.
+struct Identity {
+    alert_id: String,
+    source: &'static str,
+    source_id: String,
+    kind: String,
+    severity: f64,
+}
+
+impl Identity {
+    fn of(finding: &Value, id: &str, account: &str, region: &str) -> Result<Identity, InputError> {
+        let types: Vec<String> = finding["Types"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|v| text(Some(v))).collect())
+            .unwrap_or_default();
+        match Product::of(finding) {
+            Product::GuardDuty => {
+                let finding_id = id.rsplit_once("/finding/").map_or(id, |(_, f)| f).to_string();
+                let kind = types.iter().find_map(|t| guardduty_type(t)).ok_or_else(|| {
+                    InputError::missing("Types", "a GuardDuty finding in ASFF names its finding type in `Types`")
+                })?;
+                let severity = guardduty_severity(finding).map_err(|got| {
+                    InputError::invalid("Severity.Product", format!("expected GuardDuty's 0-10, got {got}"))
+                })?;
+                Ok(Identity {
+                    alert_id: format!("guardduty/{account}/{region}/{finding_id}"),
+                    source: "guardduty",
+                    source_id: finding_id,
+                    kind,
+                    severity,
+                })
+            }
+            Product::Other => {
+                let kind = types.first().cloned().ok_or_else(|| {
+                    InputError::missing("Types", "an ASFF finding needs at least one type in `Types`")
+                })?;
+                let severity = label_severity(finding).map_err(|got| {
+                    InputError::invalid("Severity.Label", format!("expected an ASFF severity label, got {got}"))
+                })?;
+                Ok(Identity {
+                    alert_id: format!("securityhub/{account}/{region}/{id}"),
+                    source: "securityhub",
+                    source_id: id.to_string(),
+                    kind,
+                    severity,
+                })
+            }
+        }
+    }
+}
+
+/// The finding's resources: the first entry of `Resources` is the one the finding is about
+/// (for GuardDuty and most products), the others are related.
+fn resources(finding: &Value, account: &str, region: &str) -> (Resource, Vec<Resource>) {
+    let mut resources: Vec<Resource> = finding["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r.is_object())
+        .map(asff_resource)
+        .collect();
+    for resource in &mut resources {
+        resource.account = account.to_string();
+        if resource.region.is_empty() {
+            resource.region = region.to_string();
+        }
+    }
+    if resources.is_empty() {
+        return (Resource::unknown(), resources);
+    }
+    let primary = resources.remove(0);
+    (primary, resources)
 }
 
 /// Which product wrote the finding, as far as soar reads it differently.
@@ -287,12 +327,8 @@ fn is_closed(finding: &Value) -> bool {
         })
 }
 
-/// The first entry of `Resources`, which for GuardDuty and most products is the one the
-/// finding is about.
-fn first_resource(finding: &Value) -> Resource {
-    let Some(resource) = finding.pointer("/Resources/0").filter(|r| r.is_object()) else {
-        return Resource::unknown();
-    };
+/// One entry of `Resources`.
+fn asff_resource(resource: &Value) -> Resource {
     let asff_type = text(resource.get("Type")).unwrap_or_default();
     let id = text(resource.get("Id")).unwrap_or_default();
     let details = &resource["Details"];

@@ -293,6 +293,7 @@ fn unmapped_alert(source: &str, raw: &Value) -> Alert {
         title: format!("unmapped alert from {source}"),
         description: String::new(),
         resource: crate::alert::Resource::unknown(),
+        related_resources: Vec::new(),
         indicators: Vec::new(),
         created_at: None,
         updated_at: None,

@@ -323,16 +323,26 @@ impl Responder {
     /// alert (finding or inventory at enrich time) or, read live now, in the inventory. A target
     /// whose protection cannot be checked is treated as protected.
     async fn protection(&self, doc: &Document, target: &Target, described: &mut Described) -> Option<String> {
-        let resource = &doc.alert.resource;
-        let own = target.kind == resource.kind && target.id == resource.id;
-        if own && resource.is_protected() {
+        // Any copy of the target among the alert's resources marked protected protects it.
+        if doc
+            .alert
+            .resources_named(&target.kind, &target.id)
+            .any(Resource::is_protected)
+        {
             return Some("resource is tagged soar:protected=true".into());
         }
+        // Described where the finding places it (a sequence's resource may name its own
+        // account and region), else where the alert's resource is.
+        let located = doc
+            .alert
+            .resources_named(&target.kind, &target.id)
+            .find(|r| !r.account.is_empty())
+            .unwrap_or(&doc.alert.resource);
         let probe = Resource {
             kind: target.kind.clone(),
             id: target.id.clone(),
-            account: resource.account.clone(),
-            region: resource.region.clone(),
+            account: located.account.clone(),
+            region: located.region.clone(),
             ..Resource::unknown()
         };
         if !described.contains_key(target) {
@@ -349,15 +359,15 @@ impl Responder {
     }
 }
 
-/// A target must be well formed for its kind and named by the alert itself (its resource, or an
-/// access key among the alert's own indicators, not one a provider linked during enrichment): a
-/// policy cannot aim an action at anything else, and an id
+/// A target must be well formed for its kind and named by the alert itself (its resource or one
+/// of its related resources, or an access key among the alert's own indicators, not one a
+/// provider linked during enrichment): a policy cannot aim an action at anything else, and an id
 /// with stray spaces, two ids in one, or garbage never reaches an AWS API, whose "not found"
 /// for it would read as "not protected".
 pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
     well_formed_id(&target.kind, &target.id)?;
     let resource = &doc.alert.resource;
-    let named = (target.kind == resource.kind && target.id == resource.id)
+    let named = doc.alert.resources_named(&target.kind, &target.id).next().is_some()
         || (target.kind == ResourceKind::AccessKey
             && doc
                 .alert
