@@ -452,3 +452,72 @@ fn every_bucket_and_the_instance_behind_a_credential_finding_are_resources() {
         "arn:aws:iam::111122223333:instance-profile/app-server"
     );
 }
+
+/// Deduplication never hides a newer revision and never repeats a redelivery, in memory and in
+/// DynamoDB alike: an unversioned alert followed by a versioned one, a far-future `updatedAt`,
+/// the same id and time with changed content.
+async fn dedup_rules(log: &dyn soar_core::ports::AlertLog) {
+    use soar_core::ports::Registration;
+    let base = one_alert(&bytes(&case("instance-credentials-used-outside-aws.json")));
+    let doc = |updated: Option<&str>, severity: f64| {
+        let mut alert = base.clone();
+        alert.updated_at = updated.map(String::from);
+        alert.created_at = None;
+        alert.severity = severity;
+        soar_core::Document::new(alert)
+    };
+    let is_new_or_update = |r: &Registration| !matches!(r, Registration::Duplicate { .. });
+    let unversioned = doc(None, 8.0);
+    assert_eq!(log.register_alert(&unversioned).await.unwrap(), Registration::New);
+    assert!(
+        matches!(
+            log.register_alert(&unversioned).await.unwrap(),
+            Registration::Duplicate { .. }
+        ),
+        "a redelivery"
+    );
+    let versioned = doc(Some("2026-11-22T03:06:00.000Z"), 8.0);
+    assert!(
+        is_new_or_update(&log.register_alert(&versioned).await.unwrap()),
+        "a version after none is newer"
+    );
+    // A forged or mistaken far-future stamp orders nothing: later real updates still count.
+    // (A far-future stamp on content seen before would be that content again: a duplicate.)
+    let future = doc(Some("2099-01-01T00:00:00.000Z"), 8.5);
+    assert!(is_new_or_update(&log.register_alert(&future).await.unwrap()));
+    assert!(matches!(
+        log.register_alert(&future).await.unwrap(),
+        Registration::Duplicate { .. }
+    ));
+    let update = doc(Some("2026-11-22T04:00:00.000Z"), 8.0);
+    assert!(
+        is_new_or_update(&log.register_alert(&update).await.unwrap()),
+        "hidden by a future stamp"
+    );
+    // The same time with changed content is an update; a late copy of an older time is not.
+    let changed = doc(Some("2026-11-22T04:00:00.000Z"), 9.0);
+    assert!(is_new_or_update(&log.register_alert(&changed).await.unwrap()));
+    assert!(matches!(
+        log.register_alert(&changed).await.unwrap(),
+        Registration::Duplicate { .. }
+    ));
+    let late = doc(Some("2026-11-22T03:30:00.000Z"), 7.0);
+    assert!(
+        matches!(log.register_alert(&late).await.unwrap(), Registration::Duplicate { .. }),
+        "older than the latest"
+    );
+}
+
+#[tokio::test]
+async fn dedup_never_hides_a_newer_revision_in_memory() {
+    dedup_rules(&soar_offline::memory::MemoryState::new()).await;
+}
+
+#[tokio::test]
+async fn dedup_never_hides_a_newer_revision_in_dynamodb() {
+    let moto = soar_tests::Moto::start();
+    let aws = soar_aws::sdk::local(&moto.endpoint()).await.unwrap();
+    let env = soar_local::setup::setup(&aws, "soar").await.unwrap();
+    let state = soar_aws::DynamoState::new(soar_aws::DynamoClient::new(&aws), env.vars["SOAR_TABLE"].clone());
+    dedup_rules(&state).await;
+}

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use soar_core::alert::Indicator;
+use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, TraceEntry};
 use soar_core::ports::{
     ActionLedger, AlertLog, Claim, DecisionLog, Lookup, LookupCache, RateWindow, Registration, Slot, StateError,
@@ -203,46 +204,74 @@ impl DynamoState {
 
 #[async_trait]
 impl AlertLog for DynamoState {
+    /// The rule of [`soar_core::dedup`], with conditional writes so that racing invocations
+    /// agree: the exact revision is recorded once (a second record of it is a duplicate), then
+    /// the latest usable timestamp moves forward only (an older one is a late copy).
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
-        let revision = doc.alert.revision().to_string();
+        let revision = Revision::of(&doc.alert);
         let resource = &doc.alert.resource;
+        let pk = keys::alert(&doc.alert.id);
         let sk = format!("REV#{}#{}", resource.kind, resource.id);
-        // One conditional update decides new / newer / duplicate atomically, even when two
-        // invocations race on the same finding.
-        let result = self
+        let exact = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item(
+                "sk",
+                s(format!(
+                    "SEEN#{}#{}#{}",
+                    resource.kind,
+                    resource.id,
+                    revision.exact_key()
+                )),
+            )
+            .item("expires_at", expires(RETENTION))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        match exact {
+            Ok(_) => {}
+            Err(e) if conditional_failed(&e) => {
+                return Ok(Registration::Duplicate {
+                    latest: self.latest_revision(&pk, &sk, &revision).await?,
+                });
+            }
+            Err(e) => return Err(err("PutItem", e)),
+        }
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::alert(&doc.alert.id)))
+            .key("pk", s(&pk))
             .key("sk", s(&sk))
-            .update_expression("SET revision = :rev, expires_at = :exp")
-            .condition_expression("attribute_not_exists(revision) OR revision < :rev")
-            .expression_attribute_values(":rev", s(&revision))
             .expression_attribute_values(":exp", expires(RETENTION))
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(
-                match out
-                    .attributes()
-                    .and_then(|a| a.get("revision"))
-                    .and_then(|v| v.as_s().ok())
-                {
-                    Some(previous) => Registration::Updated {
-                        previous: previous.clone(),
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedOld);
+        let update = match &revision.timestamp {
+            Some(timestamp) => update
+                .update_expression("SET revision = :rev, expires_at = :exp ADD seen :one")
+                .condition_expression("attribute_not_exists(revision) OR revision <= :rev")
+                .expression_attribute_values(":rev", s(timestamp)),
+            // No usable timestamp: content not seen before is evaluated, ordering nothing.
+            None => update.update_expression("SET expires_at = :exp ADD seen :one"),
+        };
+        match update.send().await {
+            Ok(out) => {
+                let old = out.attributes();
+                let previous = old.and_then(|a| a.get("revision")).and_then(|v| v.as_s().ok()).cloned();
+                let seen = old.is_some_and(|a| a.contains_key("seen") || a.contains_key("revision"));
+                Ok(match (previous, seen) {
+                    (Some(previous), _) => Registration::Updated { previous },
+                    (None, true) => Registration::Updated {
+                        previous: "unversioned".into(),
                     },
-                    None => Registration::New,
-                },
-            ),
-            Err(e) if conditional_failed(&e) => {
-                let latest = self
-                    .get(keys::alert(&doc.alert.id), &sk)
-                    .await?
-                    .and_then(|item| item.get("revision").and_then(|v| v.as_s().ok()).cloned())
-                    .unwrap_or(revision);
-                Ok(Registration::Duplicate { latest })
+                    (None, false) => Registration::New,
+                })
             }
+            Err(e) if conditional_failed(&e) => Ok(Registration::Duplicate {
+                latest: self.latest_revision(&pk, &sk, &revision).await?,
+            }),
             Err(e) => Err(err("UpdateItem", e)),
         }
     }
@@ -503,6 +532,17 @@ impl LookupCache for DynamoState {
             Err(e) if conditional_failed(&e) => Ok(Slot::Full { retry_after }),
             Err(e) => Err(err("UpdateItem", e)),
         }
+    }
+}
+
+impl DynamoState {
+    /// The latest usable timestamp registered for an alert's resource, else this revision's label.
+    async fn latest_revision(&self, pk: &str, sk: &str, revision: &Revision) -> Result<String, StateError> {
+        Ok(self
+            .get(pk.to_string(), sk)
+            .await?
+            .and_then(|item| item.get("revision").and_then(|v| v.as_s().ok()).cloned())
+            .unwrap_or_else(|| revision.label().to_string()))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod action;
 pub mod alert;
 pub mod canonical;
 pub mod decision;
+pub mod dedup;
 pub mod document;
 pub mod egress;
 pub mod input;

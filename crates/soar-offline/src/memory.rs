@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use soar_core::action::Action;
 use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
+use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
 use soar_core::ports::{
@@ -24,7 +25,10 @@ pub struct MemoryState {
 #[derive(Default)]
 struct StateInner {
     /// dedup key (alert id + resource) → latest revision seen
-    revisions: HashMap<String, String>,
+    /// Per alert and resource: the latest usable timestamp registered.
+    revisions: HashMap<String, Seen>,
+    /// Every exact revision registered (`<alert>#<timestamp>#<digest>`).
+    exact_revisions: std::collections::HashSet<String>,
     documents: HashMap<String, Document>,
     decisions: Vec<(String, TraceEntry)>,
     /// (alert, mode, action, target) → status
@@ -62,6 +66,12 @@ impl MemoryState {
 
 /// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
 /// second instance's incident).
+/// What deduplication keeps of an alert's revisions.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    latest: Option<String>,
+}
+
 pub(crate) fn dedup_key(doc: &Document) -> String {
     let r = &doc.alert.resource;
     format!("{}#{}#{}", doc.alert.id, r.kind, r.id)
@@ -69,25 +79,40 @@ pub(crate) fn dedup_key(doc: &Document) -> String {
 
 #[async_trait]
 impl AlertLog for MemoryState {
+    /// The rule of [`soar_core::dedup`]: an exact revision seen before, or an older timestamp
+    /// than the latest, is a duplicate; anything else is new or an update.
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
-        let revision = doc.alert.revision().to_string();
+        let revision = Revision::of(&doc.alert);
+        let key = dedup_key(doc);
         let mut inner = self.lock();
-        let entry = inner.revisions.entry(dedup_key(doc));
-        use std::collections::hash_map::Entry;
-        match entry {
-            Entry::Vacant(v) => {
-                v.insert(revision);
-                Ok(Registration::New)
-            }
-            // Revisions are RFC 3339 UTC with fixed precision, so string order is time order.
-            Entry::Occupied(mut o) if o.get().as_str() < revision.as_str() => {
-                let previous = std::mem::replace(o.get_mut(), revision);
-                Ok(Registration::Updated { previous })
-            }
-            Entry::Occupied(o) => Ok(Registration::Duplicate {
-                latest: o.get().clone(),
-            }),
+        let seen_before = inner.revisions.get(&key).cloned();
+        let latest_label = |seen: &Option<Seen>| {
+            seen.as_ref()
+                .and_then(|s| s.latest.clone())
+                .unwrap_or_else(|| revision.label().to_string())
+        };
+        if !inner.exact_revisions.insert(format!("{key}#{}", revision.exact_key())) {
+            return Ok(Registration::Duplicate {
+                latest: latest_label(&seen_before),
+            });
         }
+        if let (Some(ts), Some(latest)) = (
+            &revision.timestamp,
+            seen_before.as_ref().and_then(|s| s.latest.as_ref()),
+        ) && ts < latest
+        {
+            return Ok(Registration::Duplicate { latest: latest.clone() });
+        }
+        let seen = inner.revisions.entry(key).or_default();
+        if let Some(ts) = &revision.timestamp {
+            seen.latest = Some(ts.clone());
+        }
+        Ok(match seen_before {
+            None => Registration::New,
+            Some(before) => Registration::Updated {
+                previous: before.latest.unwrap_or_else(|| "unversioned".into()),
+            },
+        })
     }
 
     async fn save_document(&self, doc: &Serialized<'_>) -> Result<(), StateError> {
