@@ -16,7 +16,7 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins build package smoke deploy venv
+.PHONY: opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins docs build package smoke deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
@@ -86,6 +86,11 @@ fmt:
 # Debug binaries of the whole workspace (the soar CLI, and the functions the emulator runs).
 bins:
 	$(CARGO) build --workspace --bins --locked
+
+## docs: regenerate docs/finding-types.md from the finding-type list and the default policies
+## (`make test` fails while it is out of step)
+docs: bins
+	SOAR_WRITE_DOCS=1 $(CARGO) test --locked -p soar-tests --test finding_types -- --exact the_finding_type_table_is_in_step
 
 ## build: release Lambda binaries target/lambda/<fn>/bootstrap, arm64 (Graviton) unless ARCH=x86_64
 ARCH ?= arm64

@@ -45,6 +45,10 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
     let mut resource = resource_from(obj.get("resource"));
     resource.account.clone_from(&account);
     resource.region.clone_from(&region);
+    if resource.kind == ResourceKind::AttackSequence && resource.id.is_empty() {
+        // The sequence is what the finding is about: named by its own id.
+        resource.id = text(finding.pointer("/service/detection/sequence/uid")).unwrap_or_else(|| finding_id.clone());
+    }
     let related_resources = super::related::related_resources(finding, &resource);
 
     let mut indicators = Vec::new();
@@ -216,6 +220,13 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             out.id = text(resource["rdsDbInstanceDetails"].get("dbInstanceIdentifier")).unwrap_or_default();
             (out.tags, out.protected) = tags_in(&[&resource["rdsDbInstanceDetails"]]);
         }
+        ResourceKind::Other(ref name) if name == "RDSLimitlessDB" => {
+            let details = &resource["rdsLimitlessDbDetails"];
+            out.id = text(details.get("dbShardGroupIdentifier"))
+                .or_else(|| text(details.get("dbClusterIdentifier")))
+                .unwrap_or_default();
+            (out.tags, out.protected) = tags_in(&[details]);
+        }
         ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
     }
     // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
@@ -370,8 +381,21 @@ fn resource_indicators(finding: &Value, found: &mut Found<'_>) {
     }
 }
 
-/// File hashes: the runtime process's executable and the files a malware scan names.
+/// File hashes: the runtime process's executable, the files a malware scan names, and the S3
+/// objects Malware Protection for S3 found malicious.
 fn malware_indicators(finding: &Value, found: &mut Found<'_>) {
+    for (i, bucket) in finding
+        .pointer("/resource/s3BucketDetails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for (j, object) in bucket["s3ObjectDetails"].as_array().into_iter().flatten().enumerate() {
+            let field = format!("resource.s3BucketDetails[{i}].s3ObjectDetails[{j}].hash");
+            found.push(IndicatorKind::Hash, object.get("hash"), field, "target");
+        }
+    }
     found.push(
         IndicatorKind::Hash,
         finding.pointer("/service/runtimeDetails/process/executableSha256"),

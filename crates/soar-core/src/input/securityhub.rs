@@ -63,13 +63,17 @@ fn boxed(alert: Alert) -> Incoming {
     Incoming::Normalised(Box::new(alert))
 }
 
-/// An EventBridge event from Security Hub with findings (`Security Hub Findings - Imported`,
-/// `- Custom Action`, `- Custom Action`).
+/// An EventBridge event from Security Hub with ASFF findings (`Security Hub Findings -
+/// Imported`, `- Custom Action`, `- Custom Action`). Not the OCSF events of the newer Security
+/// Hub (`Findings Imported V2`): those go on as another tool's alert, which the ingest policy
+/// maps or, unmapped, escalates to a person (README, "What soar accepts").
 fn is_event(payload: &Value) -> bool {
     let source = payload.get("source").and_then(Value::as_str);
     let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let ocsf = detail_type.ends_with("V2") || payload.pointer("/detail/findings/0/finding_info").is_some();
     (source == Some("aws.securityhub") || detail_type.starts_with("Security Hub Findings"))
         && payload["detail"].get("findings").is_some()
+        && !ocsf
 }
 
 /// An ASFF finding: its schema version and the fields that identify it.
@@ -599,6 +603,13 @@ mod tests {
             guardduty_type("Software and Configuration Checks/Vulnerabilities/CVE"),
             None
         );
+    }
+
+    #[test]
+    fn an_ocsf_event_of_the_newer_security_hub_is_not_read_as_asff() {
+        let v2 = json!({"detail-type": "Findings Imported V2", "source": "aws.securityhub",
+                        "detail": {"findings": [{"class_uid": 2004, "finding_info": {"uid": "arn:aws:guardduty:x"}}]}});
+        assert!(findings(&v2).is_none());
     }
 
     #[test]
