@@ -17,6 +17,8 @@ pub(crate) struct FindingType {
     pub(crate) severity: String,
     /// `active` or `retired`.
     pub(crate) status: String,
+    /// Other resource types the type is raised on (Runtime Monitoring: `EKSCluster,ECSCluster`).
+    pub(crate) also: Vec<String>,
 }
 
 impl FindingType {
@@ -48,6 +50,16 @@ pub(crate) fn load(tsv: &str) -> Vec<FindingType> {
                 source: cells[2].into(),
                 severity: cells[3].into(),
                 status: cells[4].into(),
+                also: cells
+                    .get(5)
+                    .map(|a| {
+                        a.split(',')
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -174,7 +186,14 @@ fn action(row: &FindingType) -> Value {
         return json!({"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {"connectionDirection": "OUTBOUND",
             "remoteIpDetails": remote, "remotePortDetails": {"port": 443, "portName": "HTTPS"}, "protocol": "TCP", "blocked": false}});
     }
-    json!({})
+    // Runtime and malware findings carry their evidence elsewhere (`runtimeDetails`, the scan).
+    if source.contains("runtime") || source.contains("malware") || row.resource_type == "AttackSequence" {
+        return json!({});
+    }
+    // Everything else GuardDuty learns from API calls (custom detection rules, AI Protection's
+    // model invocations).
+    json!({"actionType": "AWS_API_CALL", "awsApiCallAction": {"api": "InvokeModel", "serviceName": "bedrock.amazonaws.com",
+        "callerType": "Remote IP", "remoteIpDetails": remote}})
 }
 
 /// What the data source adds besides the action: the process of a runtime finding, the scan
@@ -186,9 +205,7 @@ fn extend_service(row: &FindingType, service: &mut Value) {
         service["runtimeDetails"] = json!({"process": {"name": "xmrig", "executablePath": "/tmp/xmrig",
             "executableSha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "pid": 4242}});
     }
-    if source.contains("malware protection for ec2")
-        || row.finding_type.ends_with("/MaliciousFile") && !source.contains("s3")
-    {
+    if source.contains("malware protection") && !source.contains("for s3") {
         service["featureName"] = json!("EbsMalwareProtection");
         service["ebsVolumeScanDetails"] = json!({"scanId": "scan-1", "scanDetections": {"threatDetectedByName": {"threatNames": [
             {"name": "EICAR-Test-File", "severity": "MEDIUM", "filePaths": [{"filePath": "/tmp/eicar.com",

@@ -202,36 +202,33 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             attrs.insert("buckets".into(), Value::Array(names));
         }
         ResourceKind::S3Object => s3_object(resource, &mut out),
-        ResourceKind::EksCluster => {
-            out.id = text(resource["eksClusterDetails"].get("name")).unwrap_or_default();
-            (out.tags, out.protected) = tags_in(&[&resource["eksClusterDetails"]]);
-        }
+        ResourceKind::EksCluster => named_in(resource, "eksClusterDetails", &["name"], &mut out),
         ResourceKind::Container => {
-            out.id = text(resource["ecsClusterDetails"].get("name"))
-                .or_else(|| text(resource["containerDetails"].get("id")))
-                .unwrap_or_default();
-            (out.tags, out.protected) = tags_in(&[&resource["ecsClusterDetails"]]);
+            named_in(resource, "ecsClusterDetails", &["name"], &mut out);
+            if out.id.is_empty() {
+                out.id = text(resource["containerDetails"].get("id")).unwrap_or_default();
+            }
         }
-        ResourceKind::Lambda => {
-            out.id = text(resource["lambdaDetails"].get("functionName")).unwrap_or_default();
-            (out.tags, out.protected) = tags_in(&[&resource["lambdaDetails"]]);
-        }
-        ResourceKind::RdsDbInstance => {
-            out.id = text(resource["rdsDbInstanceDetails"].get("dbInstanceIdentifier")).unwrap_or_default();
-            (out.tags, out.protected) = tags_in(&[&resource["rdsDbInstanceDetails"]]);
-        }
-        ResourceKind::Other(ref name) if name == "RDSLimitlessDB" => {
-            let details = &resource["rdsLimitlessDbDetails"];
-            out.id = text(details.get("dbShardGroupIdentifier"))
-                .or_else(|| text(details.get("dbClusterIdentifier")))
-                .unwrap_or_default();
-            (out.tags, out.protected) = tags_in(&[details]);
-        }
+        ResourceKind::Lambda => named_in(resource, "lambdaDetails", &["functionName"], &mut out),
+        ResourceKind::RdsDbInstance => named_in(resource, "rdsDbInstanceDetails", &["dbInstanceIdentifier"], &mut out),
+        ResourceKind::Other(ref name) if name == "RDSLimitlessDB" => named_in(
+            resource,
+            "rdsLimitlessDbDetails",
+            &["dbShardGroupIdentifier", "dbClusterIdentifier"],
+            &mut out,
+        ),
         ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
     }
     // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
     out.id = out.id.trim().to_string();
     out
+}
+
+/// The id from the first of `fields` in the `block` of `resource`, and the tags of the block.
+fn named_in(resource: &Value, block: &str, fields: &[&str], out: &mut Resource) {
+    let details = &resource[block];
+    out.id = fields.iter().find_map(|f| text(details.get(*f))).unwrap_or_default();
+    (out.tags, out.protected) = tags_in(&[details]);
 }
 
 /// Malware Protection for S3: the bucket, with the scanned object inside it (GuardDuty API
