@@ -521,3 +521,124 @@ async fn dedup_never_hides_a_newer_revision_in_dynamodb() {
     let state = soar_aws::DynamoState::new(soar_aws::DynamoClient::new(&aws), env.vars["SOAR_TABLE"].clone());
     dedup_rules(&state).await;
 }
+
+#[test]
+fn instance_credentials_used_outside_aws_never_deactivate_the_session_key() {
+    let reports = run_json(&[&case("instance-credentials-used-outside-aws.json")]);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r["verdict"], "incident", "{r}");
+    let planned: Vec<&str> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert!(!planned.contains(&"iam.deactivate_access_key"), "{r}");
+    assert!(planned.contains(&"notify"), "a person is told: {r}");
+}
+
+/// From an attacker's review: what a crafted finding must not achieve.
+#[test]
+fn a_crafted_security_hub_finding_cannot_pass_as_guardduty_or_dodge_the_flags() {
+    let event: Value = serde_json::from_slice(&bytes(&case("securityhub-imported-guardduty-finding.json"))).unwrap();
+    let genuine = event["detail"]["findings"][0].clone();
+    let read = |finding: &Value| one_alert(finding.to_string().as_bytes());
+    // Only Security Hub's own product ARN makes a finding GuardDuty's; a name or an id does not.
+    let mut forged = genuine.clone();
+    forged["ProductArn"] = json!("arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default");
+    forged["ProductName"] = json!("GuardDuty");
+    let alert = read(&forged);
+    assert_eq!(alert.source, "securityhub");
+    assert!(alert.id.starts_with("securityhub/"), "{}", alert.id);
+    // A closing state given twice, or as a list, closes.
+    for closed in [
+        r#"{"RecordState": "ACTIVE", "RecordState": "ARCHIVED"}"#,
+        r#"{"RecordState": ["ARCHIVED"]}"#,
+        r#"{"Workflow": {"Status": "NEW"}, "Workflow": {"Status": "SUPPRESSED"}}"#,
+    ] {
+        let mut text = genuine.to_string();
+        text.pop();
+        let patch = closed.trim_start_matches('{');
+        let finding = format!("{text}, {patch}");
+        let alert = one_alert(finding.as_bytes());
+        assert!(alert.archived, "{closed}");
+    }
+    // GuardDuty's sample flag in the flattened `additionalInfo/value`.
+    let mut sample = genuine.clone();
+    sample["ProductFields"]["aws/guardduty/service/additionalInfo/value"] = json!("{\"sample\":true}");
+    assert!(read(&sample).sample);
+    // Protection tags in any spelling.
+    let mut tagged = genuine.clone();
+    tagged["Resources"][0]["tags"] = json!({"soar:protected": "true"});
+    assert!(read(&tagged).resource.is_protected());
+    let mut sequence: Value = serde_json::from_slice(&bytes(&case("attack-sequence-over-instances.json"))).unwrap();
+    sequence["detail"]["service"]["detection"]["sequence"]["resources"][0]["Tags"] =
+        json!([{"Key": "soar:protected", "Value": "true"}]);
+    sequence["detail"]["service"]["detection"]["sequence"]["resources"][1]["resourceType"] = json!("ec2_instance");
+    let alert = one_alert(sequence.to_string().as_bytes());
+    assert!(alert.related_resources[0].is_protected());
+    assert_eq!(
+        alert.related_resources[1].kind,
+        ResourceKind::Instance,
+        "resource types in any case"
+    );
+}
+
+#[tokio::test]
+async fn a_sequence_resource_in_another_account_is_not_acted_on() {
+    let mut sequence: Value = serde_json::from_slice(&bytes(&case("attack-sequence-over-instances.json"))).unwrap();
+    sequence["detail"]["service"]["detection"]["sequence"]["resources"][1]["accountId"] = json!("999988887777");
+    let alert = one_alert(sequence.to_string().as_bytes());
+    let doc = pipeline()
+        .run(Incoming::Normalised(Box::new(alert)))
+        .await
+        .document
+        .unwrap();
+    let on_other: Vec<_> = doc
+        .actions
+        .iter()
+        .filter(|a| a.request.target.id == "i-0101010101010a002")
+        .collect();
+    assert!(!on_other.is_empty());
+    assert!(
+        on_other.iter().all(|a| a.status.as_str() == "skipped_invalid_target"),
+        "{:?}",
+        on_other
+            .iter()
+            .map(|a| (&a.request.action, a.status.as_str(), &a.detail))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn lists_are_read_entry_by_entry_and_bounded() {
+    let native: Value =
+        serde_json::from_str(&std::fs::read_to_string(soar_tests::fixture("scenarios/tor-client.json")).unwrap())
+            .unwrap();
+    let event: Value = serde_json::from_slice(&bytes(&case("securityhub-imported-guardduty-finding.json"))).unwrap();
+    let asff = event["detail"]["findings"][0].clone();
+    // boto3's answer, and an export mixing ASFF and native findings.
+    let boto3 = json!({"Findings": [native["detail"].clone()], "ResponseMetadata": {"HTTPStatusCode": 200}});
+    assert!(matches!(
+        parse_input(boto3.to_string().as_bytes())[0].result,
+        Ok(Incoming::Normalised(_))
+    ));
+    let mixed = json!({"Findings": [asff, native["detail"].clone()]});
+    let parsed = parse_input(mixed.to_string().as_bytes());
+    assert_eq!(parsed.len(), 2);
+    assert!(
+        parsed.iter().all(|p| matches!(p.result, Ok(Incoming::Normalised(_)))),
+        "{parsed:?}"
+    );
+    // More entries than one input may carry: the first are read, one error says so.
+    let flood = Value::Array(
+        (0..soar_core::input::MAX_ALERTS + 5)
+            .map(|i| json!({"id": i, "type": "x"}))
+            .collect(),
+    );
+    let parsed = parse_input(flood.to_string().as_bytes());
+    assert_eq!(parsed.len(), soar_core::input::MAX_ALERTS + 1);
+    let err = parsed.last().unwrap().result.as_ref().unwrap_err().to_string();
+    assert!(err.contains("more than the 1000"), "{err}");
+}

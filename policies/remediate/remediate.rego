@@ -102,7 +102,8 @@ actions contains {
 	may_act
 	verdict == "incident"
 	resource.kind == "AccessKey"
-	resource.id != ""
+	# Only an IAM user's long-term key can be deactivated; a session key (ASIA…) stays valid.
+	startswith(resource.id, "AKIA")
 }
 
 # --- People -----------------------------------------------------------------------------------------

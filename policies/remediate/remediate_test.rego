@@ -114,3 +114,9 @@ test_a_finding_about_something_else_leaves_the_instance_behind_it_alone if {
 	d := remediate.decision with input as input_doc
 	not "ec2.isolate" in types(d)
 }
+
+test_a_session_key_is_not_deactivated if {
+	d := remediate.decision with input as doc("AccessKey", "ASIAEXAMPLESESSION", "incident")
+	not "iam.deactivate_access_key" in types(d)
+	"notify" in types(d)
+}

@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 /// bound on a gzip bomb.
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The most inputs (lines) one file may hold: a day of a busy organisation's exported
+/// findings fits; eight million `{}` lines in 23 KB of gzip do not.
+const MAX_UNITS: usize = 100_000;
+
+/// One file's name and its units, or why it could not be read.
+pub(crate) type FileUnits = (String, Result<Vec<RawInput>, String>);
+
 /// One unit to parse: where it came from and its bytes.
 pub(crate) struct RawInput {
     pub label: String,
@@ -19,38 +26,39 @@ pub(crate) struct RawInput {
 
 /// The units in `path`, or the first file that cannot be read.
 pub(crate) fn read(path: &Path) -> Result<Vec<RawInput>, String> {
-    let files = read_each(path)
-        .into_iter()
-        .map(|(_, units)| units)
-        .collect::<Result<Vec<_>, _>>()?;
+    let files = read_each(path).map(|(_, units)| units).collect::<Result<Vec<_>, _>>()?;
     Ok(files.into_iter().flatten().collect())
 }
 
 /// The units in `path`, a result per file with the file's name: an unreadable file is one
-/// `Err` naming it, beside the readable others.
-pub(crate) fn read_each(path: &Path) -> Vec<(String, Result<Vec<RawInput>, String>)> {
+/// `Err` naming it, beside the readable others. Files are read one at a time, as the iterator
+/// is consumed: a folder's files are never all in memory at once.
+pub(crate) fn read_each(path: &Path) -> Box<dyn Iterator<Item = FileUnits>> {
     let label = path.display().to_string();
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         let units = std::io::stdin()
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut buf)
             .map_err(|e| format!("cannot read standard input: {e}"))
             .and_then(|_| units(label.clone(), buf));
-        return vec![(label, units)];
+        return Box::new(std::iter::once((label, units)));
     }
     if path.is_dir() {
         return match files_below(path) {
-            Ok(files) if files.is_empty() => {
-                vec![(label.clone(), Err(format!("{label}: no input files in this folder")))]
-            }
-            Ok(files) => files
-                .iter()
-                .map(|file| (file.display().to_string(), read_file(file)))
-                .collect(),
-            Err(e) => vec![(label, Err(e))],
+            Ok(files) if files.is_empty() => Box::new(std::iter::once((
+                label.clone(),
+                Err(format!("{label}: no input files in this folder")),
+            ))),
+            Ok(files) => Box::new(
+                files
+                    .into_iter()
+                    .map(|file| (file.display().to_string(), read_file(&file))),
+            ),
+            Err(e) => Box::new(std::iter::once((label, Err(e)))),
         };
     }
-    vec![(label, read_file(path))]
+    Box::new(std::iter::once((label, read_file(path))))
 }
 
 fn read_file(path: &Path) -> Result<Vec<RawInput>, String> {
@@ -80,7 +88,8 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>, String> {
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if kind.is_dir() {
                 pending.push(path);
-            } else if kind.is_file() {
+            } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+                // A link to a file is read; a link to a folder is not followed (it may loop).
                 out.push(path);
             }
         }
@@ -98,6 +107,13 @@ fn units(label: String, bytes: Vec<u8>) -> Result<Vec<RawInput>, String> {
     } else {
         bytes
     };
+    let lines = lines(strip_bom(&bytes))
+        .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .take(MAX_UNITS + 1)
+        .count();
+    if lines > MAX_UNITS {
+        return Err(format!("{label}: more than {MAX_UNITS} lines; split the file"));
+    }
     Ok(split(&label, bytes))
 }
 

@@ -157,6 +157,20 @@ impl<'de> Deserialize<'de> for Tags {
 }
 
 impl Action {
+    /// Why this action cannot work on `target_id` whatever a policy says, if it cannot: AWS
+    /// deactivates only an IAM user's long-term keys (`AKIA…`); a session key (`ASIA…`, from
+    /// STS: an assumed role or an instance profile) stays valid until it expires, so planning
+    /// its deactivation would only hide that nothing was contained (IAM User Guide, "Manage
+    /// access keys for IAM users"; access key id prefixes, "IAM identifiers").
+    pub fn refuses_target(&self, target_id: &str) -> Option<String> {
+        match self {
+            Action::IamDeactivateAccessKey { .. } if !target_id.starts_with("AKIA") => Some(format!(
+                "`{target_id}` is not an IAM user's long-term access key (AKIA…): session credentials cannot be deactivated, revoke the role's sessions instead"
+            )),
+            _ => None,
+        }
+    }
+
     /// The variant without its parameters.
     pub fn kind(&self) -> ActionKind {
         ActionKind::from(self)

@@ -527,3 +527,37 @@ async fn a_revision_registered_but_never_stored_is_processed_on_redelivery() {
     );
     assert!(doc.actions.iter().any(|a| a.status == ActionStatus::Planned));
 }
+
+/// A session key (`ASIA…`) cannot be deactivated: a policy asking for it is refused by Rust in
+/// dry run and enforce alike, with the reason, and nothing is called.
+#[tokio::test]
+async fn a_session_key_is_never_deactivated_whatever_the_policy_says() {
+    for settings in [Settings::default(), enforce()] {
+        let mode = settings.mode;
+        let mut script = worst_case();
+        script.0.retain(|(p, _)| *p != Phase::Remediate);
+        script.0.push((
+            Phase::Remediate,
+            Ok(json!({"actions": [
+                {"type": "iam.deactivate_access_key", "target": {"kind": "AccessKey", "id": "ASIAEXAMPLESESSION01"}}
+            ]})),
+        ));
+        let h = harness(script, StaticInventory::default(), settings);
+        let finding = json!({"id": "f2", "type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+            "severity": 8, "accountId": "1", "region": "eu-west-1", "updatedAt": "2026-11-20T09:00:00Z",
+            "resource": {"resourceType": "AccessKey", "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLESESSION01",
+                "userName": "app-role", "userType": "AssumedRole"}},
+            "service": {"serviceName": "guardduty", "action": {}}});
+        let incoming = parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap();
+        let doc = h.pipeline.run(incoming).await.document.unwrap();
+        let s = statuses(&doc);
+        assert_eq!(s.len(), 1, "{mode:?}: {s:?}");
+        assert_eq!(s[0].2, ActionStatus::SkippedInvalidTarget, "{mode:?}: {s:?}");
+        let why = doc.actions[0].detail.to_string();
+        assert!(
+            why.contains("session credentials cannot be deactivated"),
+            "{mode:?}: {why}"
+        );
+        assert!(h.remediator.calls().is_empty(), "{mode:?}");
+    }
+}

@@ -52,8 +52,22 @@ fn is_sns_notification(payload: &Value) -> bool {
 /// payload itself sits (an SQS record); inner parts are named below it (`Message`,
 /// `Records[0].Sns.Message`, `detail.findings[2]`).
 pub(super) fn open(payload: Value, part: Option<String>, message_id: Option<String>) -> Vec<ParsedInput> {
-    open_within(payload, &Place { part, message_id }, 0)
+    let place = Place { part, message_id };
+    let mut alerts = open_within(payload, &place, 0);
+    if alerts.len() > MAX_ALERTS {
+        let carried = alerts.len();
+        alerts.truncate(MAX_ALERTS);
+        alerts.extend(place.one(Err(InputError::WrongShape(format!(
+            "the input carries {carried} alerts, more than the {MAX_ALERTS} one input may: the first {MAX_ALERTS} are read, the rest is not"
+        )))));
+    }
+    alerts
 }
+
+/// Alerts one input may carry: a Security Hub import holds at most 100 findings and a
+/// `GetFindings` page 50; a batch export fits many times over. More is a flood, and every alert
+/// costs a pipeline run and, when undetermined, a person's attention.
+pub const MAX_ALERTS: usize = 1000;
 
 /// Where a payload sits, for its results' labels.
 #[derive(Clone)]
@@ -153,7 +167,13 @@ fn list_of_alerts(payload: &Value) -> Option<(&'static str, &Vec<Value>)> {
             let items = object.get("Findings")?.as_array()?;
             let only_findings = object
                 .keys()
-                .all(|k| matches!(k.as_str(), "Findings" | "NextToken" | "UnprocessedFindings"));
+                // A paging token, and boto3's `ResponseMetadata`, may sit beside the findings.
+                .all(|k| {
+                    matches!(
+                        k.as_str(),
+                        "Findings" | "NextToken" | "UnprocessedFindings" | "ResponseMetadata"
+                    )
+                });
             only_findings.then_some(("Findings", items))
         }
         _ => None,

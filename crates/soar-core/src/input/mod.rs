@@ -27,7 +27,7 @@ mod sqs;
 #[cfg(test)]
 mod tests;
 
-pub use envelope::is_sns_event;
+pub use envelope::{MAX_ALERTS, is_sns_event};
 pub use error::{InputError, MAX_INPUT_BYTES};
 pub use generic::alert_from_mapping;
 pub use incoming::{Incoming, ParsedInput};

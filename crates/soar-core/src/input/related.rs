@@ -8,7 +8,7 @@
 //! - the database user of an RDS login finding;
 //! - every resource and actor session of an attack sequence (`service.detection.sequence`).
 
-use super::fields::{tags, tags_in, text};
+use super::fields::{tags_in, text};
 use crate::alert::{IndicatorKind, Resource, ResourceKind};
 use serde_json::{Map, Value, json};
 
@@ -94,7 +94,12 @@ fn sequence_resource(entry: &Value) -> Option<Resource> {
         .map(|u| u.trim().to_string())
         .filter(|u| !u.is_empty())?;
     let name_after = |marker: &str| uid.rsplit_once(marker).map_or(uid.as_str(), |(_, n)| n).to_string();
-    let (kind, id) = match text(entry.get("resourceType")).unwrap_or_default().as_str() {
+    let (kind, id) = match text(entry.get("resourceType"))
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "EC2_INSTANCE" => (ResourceKind::Instance, name_after("instance/")),
         "S3_BUCKET" => (ResourceKind::S3Bucket, name_after(":::")),
         "S3_OBJECT" => (ResourceKind::S3Object, uid.clone()),
@@ -109,7 +114,7 @@ fn sequence_resource(entry: &Value) -> Option<Resource> {
         region: text(entry.get("region")).unwrap_or_default(),
         ..Resource::unknown()
     };
-    (resource.tags, resource.protected) = tags(entry.get("tags"));
+    (resource.tags, resource.protected) = tags_in(&[entry]);
     resource.attributes.insert("uid".into(), json!(uid));
     if let Some(name) = text(entry.get("name")) {
         resource.attributes.insert("name".into(), json!(name));

@@ -16,7 +16,7 @@
 //! first resource; the README lists the mapping.
 
 use super::error::InputError;
-use super::fields::{severity_value, tags, text};
+use super::fields::{severity_value, tags_in, text};
 use super::incoming::Incoming;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind, severity_label};
 use serde_json::{Map, Value, json};
@@ -52,8 +52,14 @@ pub(super) fn findings(payload: &Value) -> Option<Vec<(String, Result<Incoming, 
             .enumerate()
             .map(|(i, finding)| {
                 let at = format!("{field}[{i}]");
-                let result = alert_from_finding(finding).map(boxed).map_err(|e| e.within(&at));
-                (at, result)
+                // A Security Hub event holds ASFF findings only; an export may mix ASFF and
+                // native findings, each entry read as what it is.
+                let result = if field == "detail.findings" || is_finding(finding) {
+                    alert_from_finding(finding).map(boxed)
+                } else {
+                    super::shape::recognise(finding.clone())
+                };
+                (at.clone(), result.map_err(|e| e.within(&at)))
             })
             .collect(),
     )
@@ -210,22 +216,19 @@ enum Product {
 }
 
 impl Product {
-    /// GuardDuty by its product ARN (`arn:aws:securityhub:<region>::product/aws/guardduty`), its
-    /// product name, or an `Id` that is a GuardDuty finding ARN.
+    /// GuardDuty only by its product ARN, `arn:<partition>:securityhub:<region>::product/aws/guardduty`:
+    /// Security Hub sets it from the integration that imported the finding, while `ProductName`
+    /// and `Id` are whatever the importer wrote (a custom integration could claim a GuardDuty
+    /// finding's id and, as a duplicate, hide the real one).
     fn of(finding: &Value) -> Product {
-        let arn = text(finding.get("ProductArn")).unwrap_or_default();
-        let name = text(finding.get("ProductName"))
-            .or_else(|| text(finding.pointer("/ProductFields/aws~1securityhub~1ProductName")))
-            .unwrap_or_default();
-        let id = text(finding.get("Id")).unwrap_or_default();
-        if arn.ends_with("/product/aws/guardduty")
-            || name.eq_ignore_ascii_case("GuardDuty")
-            || (id.starts_with("arn:aws") && id.contains(":guardduty:") && id.contains("/finding/"))
-        {
-            Product::GuardDuty
-        } else {
-            Product::Other
-        }
+        let arn = match finding.get("ProductArn") {
+            Some(Value::String(arn)) => arn.as_str(),
+            _ => return Product::Other,
+        };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let guardduty = matches!(parts.as_slice(), ["arn", partition, "securityhub", region, "", "product/aws/guardduty"]
+            if partition.starts_with("aws") && !region.is_empty());
+        if guardduty { Product::GuardDuty } else { Product::Other }
     }
 }
 
@@ -300,9 +303,10 @@ fn label_severity(finding: &Value) -> Result<f64, String> {
 fn is_sample(finding: &Value) -> bool {
     let in_product_fields = finding["ProductFields"].as_object().is_some_and(|fields| {
         fields.iter().any(|(key, value)| {
-            let key = last_segment(key);
-            (key == "sample" && crate::json::flag_set(Some(value)))
-                || (key == "additionalinfo" && super::guardduty::value_says_sample(value, 0))
+            let full = key.trim().to_ascii_lowercase();
+            (last_segment(key) == "sample" && crate::json::flag_set(Some(value)))
+                || ((full.ends_with("additionalinfo") || full.ends_with("additionalinfo/value"))
+                    && super::guardduty::value_says_sample(value, 0))
         })
     });
     in_product_fields || crate::json::flag_in(finding, &["sample"])
@@ -318,12 +322,25 @@ fn last_segment(key: &str) -> String {
 /// or GuardDuty's own `archived` in `ProductFields`. Like an archived GuardDuty finding, nothing
 /// is done about it.
 fn is_closed(finding: &Value) -> bool {
-    let says = |pointer: &str, values: &[&str]| {
-        text(finding.pointer(pointer)).is_some_and(|v| values.iter().any(|x| v.trim().eq_ignore_ascii_case(x)))
+    // Every value of a key (a key given twice keeps both, see crate::json), in any object of a
+    // block given twice: one that says closed is enough.
+    let says = |object: &Value, key: &str, values: &[&str]| {
+        crate::json::objects(object)
+            .into_iter()
+            .flat_map(|o| super::fields::named(o, key))
+            .any(|v| {
+                let texts: Vec<String> = match v {
+                    Value::Array(items) => items.iter().filter_map(|i| text(Some(i))).collect(),
+                    other => text(Some(other)).into_iter().collect(),
+                };
+                texts
+                    .iter()
+                    .any(|t| values.iter().any(|x| t.trim().eq_ignore_ascii_case(x)))
+            })
     };
-    says("/RecordState", &["ARCHIVED"])
-        || says("/Workflow/Status", &["SUPPRESSED", "RESOLVED"])
-        || says("/WorkflowState", &["ARCHIVED", "RESOLVED", "DEFERRED"])
+    says(finding, "RecordState", &["ARCHIVED"])
+        || says(&finding["Workflow"], "Status", &["SUPPRESSED", "RESOLVED"])
+        || says(finding, "WorkflowState", &["ARCHIVED", "RESOLVED", "DEFERRED"])
         || finding["ProductFields"].as_object().is_some_and(|fields| {
             fields
                 .iter()
@@ -340,7 +357,7 @@ fn asff_resource(resource: &Value) -> Resource {
         region: text(resource.get("Region")).unwrap_or_default(),
         ..Resource::unknown()
     };
-    (out.tags, out.protected) = tags(resource.get("Tags"));
+    (out.tags, out.protected) = tags_in(&[resource]);
     let attrs = &mut out.attributes;
     (out.kind, out.id) = match asff_type.as_str() {
         "AwsEc2Instance" => {

@@ -222,7 +222,12 @@ impl Responder {
         if notify {
             return Ok(action);
         }
-        if let Err(why) = check_target(doc, &request.target) {
+        if let Err(why) =
+            check_target(doc, &request.target).and_then(|()| match action.refuses_target(&request.target.id) {
+                Some(why) => Err(why),
+                None => Ok(()),
+            })
+        {
             entry
                 .notes
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
@@ -331,18 +336,14 @@ impl Responder {
         {
             return Some("resource is tagged soar:protected=true".into());
         }
-        // Described where the finding places it (a sequence's resource may name its own
-        // account and region), else where the alert's resource is.
-        let located = doc
-            .alert
-            .resources_named(&target.kind, &target.id)
-            .find(|r| !r.account.is_empty())
-            .unwrap_or(&doc.alert.resource);
+        // Described where the remediator acts: the account and region of the alert's resource
+        // (check_target refuses a related resource placed anywhere else).
+        let resource = &doc.alert.resource;
         let probe = Resource {
             kind: target.kind.clone(),
             id: target.id.clone(),
-            account: located.account.clone(),
-            region: located.region.clone(),
+            account: resource.account.clone(),
+            region: resource.region.clone(),
             ..Resource::unknown()
         };
         if !described.contains_key(target) {
@@ -367,6 +368,23 @@ impl Responder {
 pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
     well_formed_id(&target.kind, &target.id)?;
     let resource = &doc.alert.resource;
+    // soar acts, and checks protection, in the account and region of the alert's resource: a
+    // related resource the finding places elsewhere is not acted on (its protection would be
+    // read in one place and the action taken in another).
+    let elsewhere = |r: &Resource| {
+        (!r.account.is_empty() && !resource.account.is_empty() && r.account != resource.account)
+            || (!r.region.is_empty() && !resource.region.is_empty() && r.region != resource.region)
+    };
+    if let Some(other) = doc
+        .alert
+        .resources_named(&target.kind, &target.id)
+        .find(|r| elsewhere(r))
+    {
+        return Err(format!(
+            "{} `{}` is in account {} region {}, not where this alert's resource is ({} {}): not acted on",
+            target.kind, target.id, other.account, other.region, resource.account, resource.region
+        ));
+    }
     let named = doc.alert.resources_named(&target.kind, &target.id).next().is_some()
         || (target.kind == ResourceKind::AccessKey
             && doc
