@@ -50,11 +50,10 @@ pub(crate) fn read_each(path: &Path) -> Box<dyn Iterator<Item = FileUnits>> {
                 label.clone(),
                 Err(format!("{label}: no input files in this folder")),
             ))),
-            Ok(files) => Box::new(
-                files
-                    .into_iter()
-                    .map(|file| (file.display().to_string(), read_file(&file))),
-            ),
+            Ok(files) => Box::new(files.into_iter().map(move |file| match file {
+                Ok(file) => (file.display().to_string(), read_file(&file)),
+                Err(e) => (label.clone(), Err(e)),
+            })),
             Err(e) => Box::new(std::iter::once((label, Err(e)))),
         };
     }
@@ -72,29 +71,46 @@ fn read_file(path: &Path) -> Result<Vec<RawInput>, String> {
 }
 
 /// Every regular file below `dir`, sorted by path; names starting with `.` are skipped.
-fn files_below(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn files_below(dir: &Path) -> Result<Vec<Result<PathBuf, String>>, String> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
-        let entries = std::fs::read_dir(&folder).map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if folder == dir => return Err(format!("cannot read {}: {e}", folder.display())),
+            // A folder below that cannot be read is reported beside the files that can.
+            Err(e) => {
+                out.push(Err(format!("cannot read {}: {e}", folder.display())));
+                continue;
+            }
+        };
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    out.push(Err(format!("cannot read {}: {e}", folder.display())));
+                    continue;
+                }
+            };
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if kind.is_dir() {
-                pending.push(path);
-            } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(path),
                 // A link to a file is read; a link to a folder is not followed (it may loop).
-                out.push(path);
+                Ok(kind) if kind.is_file() || (kind.is_symlink() && path.is_file()) => out.push(Ok(path)),
+                Ok(_) => {}
+                Err(e) => out.push(Err(format!("cannot read {}: {e}", path.display()))),
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| match (a, b) {
+        (Ok(a), Ok(b)) => a.cmp(b),
+        (Err(a), Err(b)) => a.cmp(b),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+    });
     Ok(out)
 }
 
@@ -130,18 +146,29 @@ fn gunzip(label: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// One document, or NDJSON. The whole text is one document when it parses as one (a
-/// pretty-printed finding); otherwise, when any line parses alone, each non-empty line is a unit
-/// (a broken line, the first included, fails alone); otherwise it is one broken document (its
-/// error names what is wrong once, not once per line). Lines end in `\n`, `\r\n` or `\r`; a
-/// UTF-8 byte order mark before the text or a line is not part of it.
+/// One document, NDJSON, or documents one after another. The text is read as a sequence of
+/// JSON values: when it is one, it is one unit (a pretty-printed finding); when every value
+/// parses, each is a unit (NDJSON, or pretty-printed documents concatenated). Otherwise, when any
+/// line parses alone, each non-empty line is a unit (a broken line, the first included, fails
+/// alone); otherwise it is one broken document (its error names what is wrong once, not once per
+/// line). Lines end in `\n`, `\r\n` or `\r`; a UTF-8 byte order mark before the text or a line
+/// is not part of it.
 fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
     let whole = strip_bom(&bytes);
-    if parses(whole) {
-        return vec![RawInput {
-            label: label.to_string(),
-            bytes: whole.to_vec(),
-        }];
+    if let Some(values) = values(whole) {
+        if values.len() == 1 {
+            return vec![RawInput {
+                label: label.to_string(),
+                bytes: whole.to_vec(),
+            }];
+        }
+        return values
+            .into_iter()
+            .map(|(start, end)| RawInput {
+                label: format!("{label}:{}", line_of(whole, start)),
+                bytes: whole[start..end].to_vec(),
+            })
+            .collect();
     }
     let lines: Vec<(usize, &[u8])> = lines(whole)
         .enumerate()
@@ -161,6 +188,30 @@ fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
             bytes: line.to_vec(),
         })
         .collect()
+}
+
+/// The byte ranges of the JSON values `text` holds one after another (white space between),
+/// or `None` when any of it is not JSON.
+fn values(text: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<serde::de::IgnoredAny>();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(value) = stream.next() {
+        value.ok()?;
+        let end = stream.byte_offset();
+        let skipped = text[start..end].iter().take_while(|b| b.is_ascii_whitespace()).count();
+        out.push((start + skipped, end));
+        start = end;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The line (from 1) that byte `at` of `text` is on.
+fn line_of(text: &[u8], at: usize) -> usize {
+    let before = &text[..at];
+    // `\r\n` is one line end, as is a lone `\r` or `\n`.
+    let crlf = before.windows(2).filter(|w| w == b"\r\n").count();
+    before.iter().filter(|b| **b == b'\n' || **b == b'\r').count() - crlf + 1
 }
 
 /// Lines ended by `\n`, `\r\n` or a lone `\r`.
@@ -214,6 +265,19 @@ mod tests {
                 ("f:2".into(), "{\"a\": 1}".into()),
                 ("f:3".into(), "{\"b\": 2}".into()),
                 ("f:5".into(), "{\"c\": 3}".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn documents_one_after_another_are_each_a_unit() {
+        let text = b"{\n  \"a\": [1,\n 2]\n}\n{\n  \"b\": 2\n}\r\n[3]".to_vec();
+        assert_eq!(
+            labels_and_texts(&split("f", text)),
+            [
+                ("f:1".into(), "{\n  \"a\": [1,\n 2]\n}".into()),
+                ("f:5".into(), "{\n  \"b\": 2\n}".into()),
+                ("f:8".into(), "[3]".into())
             ]
         );
     }

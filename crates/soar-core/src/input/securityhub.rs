@@ -153,10 +153,19 @@ impl Identity {
             Product::GuardDuty => {
                 let finding_id = id.rsplit_once("/finding/").map_or(id, |(_, f)| f).to_string();
                 let kind = types.iter().find_map(|t| guardduty_type(t)).ok_or_else(|| {
-                    InputError::missing("Types", "a GuardDuty finding in ASFF names its finding type in `Types`")
+                    let hint =
+                        "a GuardDuty finding in ASFF names its finding type in `Types` (`.../Purpose:Resource-Family`)";
+                    if types.is_empty() {
+                        InputError::missing("Types", hint)
+                    } else {
+                        InputError::invalid("Types", hint)
+                    }
                 })?;
-                let severity = guardduty_severity(finding).map_err(|got| {
-                    InputError::invalid("Severity.Product", format!("expected GuardDuty's 0-10, got {got}"))
+                let severity = guardduty_severity(finding).map_err(|(field, got)| {
+                    InputError::invalid(
+                        field,
+                        format!("expected GuardDuty's 0-10 or an ASFF severity label, got {got}"),
+                    )
                 })?;
                 Ok(Identity {
                     alert_id: format!("guardduty/{account}/{region}/{finding_id}"),
@@ -255,13 +264,20 @@ fn guardduty_type(asff_type: &str) -> Option<String> {
 /// GuardDuty's own 0-10 (`Normalized` is not derived from it): the provider's value, which a
 /// user's change to the top-level severity leaves alone, then the top-level `Product`, then
 /// the label.
-fn guardduty_severity(finding: &Value) -> Result<f64, String> {
-    for pointer in ["/FindingProviderFields/Severity/Product", "/Severity/Product"] {
+/// `Err((field, what was there))`.
+fn guardduty_severity(finding: &Value) -> Result<f64, (&'static str, String)> {
+    for (pointer, field) in [
+        (
+            "/FindingProviderFields/Severity/Product",
+            "FindingProviderFields.Severity.Product",
+        ),
+        ("/Severity/Product", "Severity.Product"),
+    ] {
         if let Some(value) = finding.pointer(pointer).filter(|v| !v.is_null()) {
-            return severity_value(Some(value));
+            return severity_value(Some(value)).map_err(|got| (field, got));
         }
     }
-    label_severity(finding)
+    label_severity(finding).map_err(|got| ("Severity.Label", got))
 }
 
 /// `Severity.Label` as soar's 0-10 severity: `Normalized` / 10 when it lies in the label's band,
@@ -627,6 +643,28 @@ mod tests {
         let v2 = json!({"detail-type": "Findings Imported V2", "source": "aws.securityhub",
                         "detail": {"findings": [{"class_uid": 2004, "finding_info": {"uid": "arn:aws:guardduty:x"}}]}});
         assert!(findings(&v2).is_none());
+    }
+
+    #[test]
+    fn errors_name_the_field_that_is_wrong() {
+        let base = json!({"SchemaVersion": "2018-10-08", "Id": "arn:aws:guardduty:eu-west-1:1:detector/d/finding/f",
+            "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/guardduty", "AwsAccountId": "1", "Region": "eu-west-1",
+            "Types": ["TTPs/Command and Control/UnauthorizedAccess:EC2-TorClient"], "Severity": {"Label": "HIGH"}});
+        let error = |patch: Value| {
+            let mut finding = base.clone();
+            finding
+                .as_object_mut()
+                .unwrap()
+                .extend(patch.as_object().unwrap().clone());
+            alert_from_finding(&finding).unwrap_err().to_string()
+        };
+        assert!(error(json!({"Severity": {"Label": "SEVERE"}})).contains("`Severity.Label`"));
+        assert!(
+            error(json!({"FindingProviderFields": {"Severity": {"Product": "bad"}}}))
+                .contains("`FindingProviderFields.Severity.Product`")
+        );
+        assert!(error(json!({"Types": ["Unusual Behaviors/Something"]})).contains("field `Types` is invalid"));
+        assert!(alert_from_finding(&base).is_ok());
     }
 
     #[test]
