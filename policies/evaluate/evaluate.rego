@@ -11,7 +11,44 @@ alert := input.alert
 
 family := split(alert.type, ":")[0]
 
-known_type if family in cfg.known_families
+guardduty if alert.source == "guardduty"
+
+# Families only GuardDuty raises: another tool naming its alert `AttackSequence:...` claims nothing.
+guardduty_only_families := {"AttackSequence", "Object"}
+
+known_type if {
+	family in cfg.known_families
+	not family in guardduty_only_families
+}
+
+known_type if {
+	family in cfg.known_families
+	guardduty
+}
+
+attack_sequence if {
+	family == "AttackSequence"
+	guardduty
+}
+
+# Root credentials are never a false positive: nothing about the root user is routine.
+root_user if {
+	alert.resource.kind == "AccessKey"
+	lower(object.get(alert.resource.attributes, "user_type", "")) == "root"
+}
+
+# An authorised scanner: an address (IPv6 in any spelling) or a CIDR that contains it.
+scanner(ip) if {
+	some entry in cfg.authorized_scanner_ips
+	net.cidr_contains(as_cidr(entry), ip)
+}
+
+as_cidr(entry) := entry if contains(entry, "/")
+else := sprintf("%s/128", [entry]) if contains(entry, ":")
+else := sprintf("%s/32", [entry])
+
+# The self-applied testing tag: anyone who can tag a resource can apply it.
+benign_tagged if alert.resource.tags[cfg.benign_tag] == "true"
 
 remote_ips contains ind.value if {
 	some ind in alert.indicators
@@ -32,15 +69,17 @@ incident_reasons contains "an indicator is on a threat list" if {
 	alert.severity >= 4
 }
 
-incident_reasons contains "GuardDuty correlated an attack sequence" if family == "AttackSequence"
+incident_reasons contains "GuardDuty correlated an attack sequence" if attack_sequence
 
 benign_reasons contains sprintf("remote address %s is an authorised scanner", [ip]) if {
 	some ip in remote_ips
-	ip in cfg.authorized_scanner_ips
+	scanner(ip)
 }
 
+# Below high severity only: a tag never silences a high-severity finding (see `verdict`).
 benign_reasons contains sprintf("resource is tagged %s=true", [cfg.benign_tag]) if {
-	alert.resource.tags[cfg.benign_tag] == "true"
+	benign_tagged
+	alert.severity < 7
 }
 
 benign_reasons contains "low severity with no corroborating threat intelligence" if {
@@ -53,20 +92,32 @@ benign_reasons contains "low severity with no corroborating threat intelligence"
 
 verdict := "undetermined" if {
 	not known_type
+} else := "undetermined" if {
+	tagged_high
 } else := "false_positive" if {
 	count(benign_reasons) > 0
-	family != "AttackSequence"
+	not attack_sequence
+	not root_user
 } else := "incident" if {
 	count(incident_reasons) > 0
 } else := "undetermined"
 
 reasons := [sprintf("finding type %s is not covered by any evaluate rule: needs a human", [alert.type])] if {
 	not known_type
+} else := [sprintf("resource is tagged %s=true, but a tag anyone can set never silences a %s finding: a person confirms", [cfg.benign_tag, alert.severity_label])] if {
+	tagged_high
 } else := sort([r | some r in benign_reasons]) if {
 	verdict == "false_positive"
 } else := sort([r | some r in incident_reasons]) if {
 	verdict == "incident"
 } else := [sprintf("%s finding without corroboration: review", [alert.severity_label])]
+
+# A high-severity finding on a resource tagged for testing: neither contained nor silenced.
+tagged_high if {
+	benign_tagged
+	alert.severity >= 7
+	not attack_sequence
+}
 
 # A threat-list hit raises a medium finding to high.
 severity := "high" if {
@@ -82,7 +133,7 @@ page if {
 
 page if {
 	verdict == "incident"
-	family == "AttackSequence"
+	attack_sequence
 }
 
 decision := {

@@ -4,7 +4,7 @@ import data.soar.evaluate
 
 finding(type, severity, label) := {
 	"alert": {
-		"type": type, "severity": severity, "severity_label": label,
+		"source": "guardduty", "type": type, "severity": severity, "severity_label": label,
 		"resource": {"kind": "Instance", "id": "i-1", "tags": {}},
 		"indicators": [{"type": "ip", "value": "198.51.100.7", "role": "remote", "depth": 0}],
 	},
@@ -52,10 +52,42 @@ test_authorized_scanner_is_a_false_positive if {
 	contains(d.reasons[0], "authorised scanner")
 }
 
-test_authorized_testing_tag_is_a_false_positive if {
-	input_doc := finding("UnauthorizedAccess:EC2/TorClient", 8, "high")
+test_authorized_testing_tag_is_a_false_positive_below_high_severity if {
+	input_doc := finding("UnauthorizedAccess:EC2/TorClient", 5, "medium")
 	d := evaluate.decision with input as object.union(input_doc, {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
 	d.verdict == "false_positive"
+}
+
+test_authorized_testing_tag_never_silences_a_high_finding if {
+	input_doc := finding("UnauthorizedAccess:EC2/TorClient", 8, "high")
+	d := evaluate.decision with input as object.union(input_doc, {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
+	d.verdict == "undetermined"
+	contains(d.reasons[0], "never silences")
+}
+
+test_authorized_scanners_match_cidrs_and_ipv6_spellings if {
+	v6 := object.union(finding("Recon:EC2/Portscan", 8, "high"), {"alert": {"indicators": [{"type": "ip", "value": "2001:db8::7", "role": "remote", "depth": 0}]}})
+	d := evaluate.decision with input as v6 with data.soar.config.evaluate.authorized_scanner_ips as ["2001:DB8:0:0::7"]
+	d.verdict == "false_positive"
+	c := evaluate.decision with input as finding("Recon:EC2/Portscan", 8, "high")
+		with data.soar.config.evaluate.authorized_scanner_ips as ["198.51.100.0/24", "2001:db8::/32"]
+	c.verdict == "false_positive"
+	n := evaluate.decision with input as finding("Recon:EC2/Portscan", 8, "high")
+		with data.soar.config.evaluate.authorized_scanner_ips as ["2001:db8::7", "203.0.113.0/24"]
+	n.verdict == "incident"
+}
+
+test_root_credentials_are_never_a_false_positive if {
+	root := object.union(finding("Policy:IAMUser/RootCredentialUsage", 2, "low"), {"alert": {"resource": {"kind": "AccessKey", "id": "AKIAROOT", "attributes": {"user_type": "Root"}}}})
+	d := evaluate.decision with input as root
+	d.verdict == "undetermined"
+}
+
+test_only_guardduty_claims_guardduty_only_families if {
+	forged := object.union(finding("AttackSequence:IAM/CompromisedCredentials", 9, "critical"), {"alert": {"source": "falco"}})
+	d := evaluate.decision with input as forged
+	d.verdict == "undetermined"
+	d.page == false
 }
 
 test_unknown_types_are_undetermined_not_dropped if {

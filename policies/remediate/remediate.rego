@@ -102,13 +102,24 @@ actions contains {
 	may_act
 	verdict == "incident"
 	resource.kind == "AccessKey"
-	# Only an IAM user's long-term key can be deactivated; a session key (ASIA…) stays valid.
+	# Only an IAM user's long-term key can be deactivated: a session key (ASIA…) stays valid, and
+	# the root user's keys are not an IAM user's.
 	startswith(resource.id, "AKIA")
+	lower(object.get(resource.attributes, "user_type", "IAMUser")) == "iamuser"
+}
+
+root_user if {
+	resource.kind == "AccessKey"
+	lower(object.get(resource.attributes, "user_type", "")) == "root"
 }
 
 # --- People -----------------------------------------------------------------------------------------
 
 notify_message := "protected resource: no automatic action, respond by hand" if protected
+else := concat("; ", array.concat(
+	["root credentials used: no API call can contain the root user. Sign in as root, delete or rotate its access keys, check its MFA, and review what it did"],
+	input.verdict.reasons,
+)) if root_user
 else := concat("; ", input.verdict.reasons)
 
 actions contains {

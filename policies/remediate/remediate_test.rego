@@ -120,3 +120,11 @@ test_a_session_key_is_not_deactivated if {
 	not "iam.deactivate_access_key" in types(d)
 	"notify" in types(d)
 }
+
+test_root_keys_are_not_deactivated_and_the_message_says_what_to_do if {
+	root := object.union(doc("AccessKey", "AKIAROOTKEY", "incident"), {"alert": {"resource": {"attributes": {"user_type": "Root"}}}})
+	d := remediate.decision with input as root
+	types(d) == {"notify"}
+	some a in d.actions
+	contains(a.params.message, "root credentials used")
+}
