@@ -535,6 +535,16 @@ fn instance_credentials_used_outside_aws_never_deactivate_the_session_key() {
         .map(|a| a["type"].as_str().unwrap())
         .collect();
     assert!(!planned.contains(&"iam.deactivate_access_key"), "{r}");
+    let detach = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "ec2.detach_instance_profile");
+    assert_eq!(
+        detach.map(|a| a["target"].clone()),
+        Some(json!("i-0a1b2c3d4e5f60718")),
+        "{r}"
+    );
     assert!(planned.contains(&"notify"), "a person is told: {r}");
 }
 

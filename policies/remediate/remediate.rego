@@ -92,6 +92,21 @@ actions contains {
 	alert.severity >= cfg.stop_min_severity
 }
 
+# Instance-role credentials used elsewhere: take the role off the instance they came from, so they
+# are not renewed (reversible: the profile is recorded).
+actions contains {
+	"type": "ec2.detach_instance_profile", "target": {"kind": "Instance", "id": r.id},
+	"params": {},
+	"reason": sprintf("credentials of the instance role of %s were used elsewhere: remove the role from the instance", [r.id]),
+} if {
+	may_act
+	verdict == "incident"
+	contains(alert.type, "InstanceCredentialExfiltration")
+	some r in object.get(alert, "related_resources", [])
+	r.kind == "Instance"
+	r.id != ""
+}
+
 # --- IAM access keys --------------------------------------------------------------------------------
 
 actions contains {
@@ -132,6 +147,6 @@ actions contains {
 }
 
 # Contain first, then preserve and mark, then the slow or human steps.
-order := {"ec2.isolate": 0, "iam.deactivate_access_key": 0, "ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
+order := {"ec2.isolate": 0, "iam.deactivate_access_key": 0, "ec2.detach_instance_profile": 0, "ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
 
 decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions; order[a.type] == rank]}

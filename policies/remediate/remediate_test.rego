@@ -128,3 +128,16 @@ test_root_keys_are_not_deactivated_and_the_message_says_what_to_do if {
 	some a in d.actions
 	contains(a.params.message, "root credentials used")
 }
+
+test_instance_credentials_used_elsewhere_detach_the_profile_not_the_key if {
+	leaked := object.union(doc("AccessKey", "ASIAEXAMPLESESSION", "incident"), {"alert": {
+		"type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+		"resource": {"attributes": {"user_type": "AssumedRole"}},
+		"related_resources": [{"kind": "Instance", "id": "i-behind", "tags": {}, "attributes": {}}],
+	}})
+	d := remediate.decision with input as leaked
+	types(d) == {"ec2.detach_instance_profile", "notify"}
+	some a in d.actions
+	a.type == "ec2.detach_instance_profile"
+	a.target == {"kind": "Instance", "id": "i-behind"}
+}

@@ -62,6 +62,11 @@ pub enum Action {
     #[serde(rename = "ec2.protect")]
     #[strum_discriminants(strum(serialize = "ec2.protect"))]
     Ec2Protect {},
+    /// The instance's IAM instance profile removed (DisassociateIamInstanceProfile), so stolen
+    /// instance-role credentials are no longer renewed on it. Rollback data: the profile ARN.
+    #[serde(rename = "ec2.detach_instance_profile")]
+    #[strum_discriminants(strum(serialize = "ec2.detach_instance_profile"))]
+    Ec2DetachInstanceProfile {},
     /// IAM UpdateAccessKey to `Inactive`. `user_name`: the key's IAM user; empty or absent means
     /// the `user_name` attribute of the alert's resource.
     #[serde(rename = "iam.deactivate_access_key")]
@@ -371,7 +376,7 @@ mod tests {
         }
         assert_eq!(
             ActionKind::names(","),
-            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,iam.deactivate_access_key,notify"
+            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,ec2.detach_instance_profile,iam.deactivate_access_key,notify"
         );
     }
 

@@ -344,6 +344,50 @@ impl Ec2 {
         Ok(json!({"stopped": id, "rollback": format!("aws ec2 start-instances --instance-ids {id}")}))
     }
 
+    /// Removes the instance's IAM instance profile (DisassociateIamInstanceProfile for each
+    /// association DescribeIamInstanceProfileAssociations lists as associated or associating), so
+    /// the role's credentials the instance fetches from its metadata service are no longer
+    /// renewed. Credentials already taken stay valid until they expire: `iam.revoke_role_sessions`
+    /// is what ends those. Rollback data: each association's profile ARN, and the
+    /// AssociateIamInstanceProfile command that restores it. An instance without a profile is
+    /// left as it is.
+    pub async fn detach_instance_profile(&self, account: &str, region: &str, id: &str) -> Result<Value, Ec2Error> {
+        use aws_sdk_ec2::types::{Filter, IamInstanceProfileAssociationState};
+        let client = self.client(account, region).await?;
+        let listed = client
+            .describe_iam_instance_profile_associations()
+            .filters(Filter::builder().name("instance-id").values(id).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeIamInstanceProfileAssociations", e))?;
+        let mut detached = Vec::new();
+        for association in listed.iam_instance_profile_associations() {
+            let live = matches!(
+                association.state(),
+                Some(IamInstanceProfileAssociationState::Associated | IamInstanceProfileAssociationState::Associating)
+            );
+            let (Some(association_id), true) = (association.association_id(), live) else {
+                continue;
+            };
+            let arn = association
+                .iam_instance_profile()
+                .and_then(|p| p.arn())
+                .unwrap_or_default();
+            client
+                .disassociate_iam_instance_profile()
+                .association_id(association_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DisassociateIamInstanceProfile", e))?;
+            detached.push(json!({
+                "association_id": association_id,
+                "instance_profile_arn": arn,
+                "rollback": format!("aws ec2 associate-iam-instance-profile --instance-id {id} --iam-instance-profile Arn={arn}"),
+            }));
+        }
+        Ok(json!({"instance": id, "detached": detached}))
+    }
+
     /// CreateTags; `tags` are checked against EC2's limits when the action is decoded.
     pub async fn tag(&self, account: &str, region: &str, id: &str, tags: &Tags) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;

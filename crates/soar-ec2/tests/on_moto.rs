@@ -112,3 +112,76 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
             .contains("not found")
     );
 }
+
+/// `ec2.detach_instance_profile`: the instance's profile association is removed, the profile's
+/// ARN recorded for rollback, and an instance without one is left alone.
+#[tokio::test]
+async fn the_instance_profile_is_detached_with_its_rollback_data() {
+    let moto = Moto::start();
+    let config = sdk::local(&moto.endpoint()).await.unwrap();
+    let client = aws_sdk_ec2::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let app = lab::create_instance(&config, "app-1", &[]).await.unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("app-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let profile = iam
+        .create_instance_profile()
+        .instance_profile_name("app")
+        .send()
+        .await
+        .unwrap()
+        .instance_profile()
+        .unwrap()
+        .arn()
+        .to_string();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("app")
+        .role_name("app-role")
+        .send()
+        .await
+        .unwrap();
+    client
+        .associate_iam_instance_profile()
+        .instance_id(&app.instance_id)
+        .iam_instance_profile(
+            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                .arn(&profile)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(config.clone(), None)));
+
+    let done = ec2.detach_instance_profile("", "", &app.instance_id).await.unwrap();
+    assert_eq!(done["detached"][0]["instance_profile_arn"], json!(profile), "{done}");
+    assert!(
+        done["detached"][0]["rollback"].as_str().unwrap().contains(&profile),
+        "{done}"
+    );
+    let left = client
+        .describe_iam_instance_profile_associations()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-id")
+                .values(&app.instance_id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let associated = left
+        .iam_instance_profile_associations()
+        .iter()
+        .filter(|a| a.state() == Some(&aws_sdk_ec2::types::IamInstanceProfileAssociationState::Associated))
+        .count();
+    assert_eq!(associated, 0, "{left:?}");
+    // Again: nothing left to detach, nothing fails.
+    let again = ec2.detach_instance_profile("", "", &app.instance_id).await.unwrap();
+    assert_eq!(again["detached"], json!([]), "{again}");
+}

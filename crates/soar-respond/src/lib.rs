@@ -111,6 +111,10 @@ impl Remediator for AwsRemediator {
                 .map_err(Into::into),
             Action::Ec2Stop {} => ec2.stop(account, region, id).await.map_err(Into::into),
             Action::Ec2Protect {} => ec2.protect(account, region, id).await.map_err(Into::into),
+            Action::Ec2DetachInstanceProfile {} => ec2
+                .detach_instance_profile(account, region, id)
+                .await
+                .map_err(Into::into),
             Action::Ec2Tag { tags } => ec2.tag(account, region, id, tags).await.map_err(Into::into),
             Action::IamDeactivateAccessKey { user_name } => self.deactivate_access_key(alert, id, user_name).await,
             // The remediate step hands notifications to the Notifier, never here.
