@@ -462,22 +462,25 @@ async fn an_approved_action_runs_once_on_the_next_delivery() {
     );
 }
 
+/// The worst-case policies with `decision` as the remediate phase's answer.
+fn remediating(decision: Value) -> Scripted {
+    let mut script = worst_case();
+    script.0.retain(|(p, _)| *p != Phase::Remediate);
+    script.0.push((Phase::Remediate, Ok(decision)));
+    script
+}
+
 /// A malformed parameter is the policy's error in dry run as much as in enforce: the field is
 /// named, nothing is planned, and a person is told (so a dry run never plans what enforce refuses).
 #[tokio::test]
 async fn a_malformed_action_parameter_is_named_in_dry_run_as_in_enforce() {
     for settings in [Settings::default(), enforce()] {
         let mode = settings.mode;
-        let mut script = worst_case();
-        script.0.retain(|(p, _)| *p != Phase::Remediate);
-        script.0.push((
-            Phase::Remediate,
-            Ok(json!({"actions": [
-                {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
-                {"type": "ec2.tag", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}, "params": {"tags": ["soar:x"]}},
-                {"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}
-            ]})),
-        ));
+        let script = remediating(json!({"actions": [
+            {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+            {"type": "ec2.tag", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}, "params": {"tags": ["soar:x"]}},
+            {"type": "notify", "target": {"kind": "Channel", "id": "oncall"}}
+        ]}));
         let h = harness(script, StaticInventory::default(), settings);
         let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
         let error = doc
@@ -534,14 +537,9 @@ async fn a_revision_registered_but_never_stored_is_processed_on_redelivery() {
 async fn a_session_key_is_never_deactivated_whatever_the_policy_says() {
     for settings in [Settings::default(), enforce()] {
         let mode = settings.mode;
-        let mut script = worst_case();
-        script.0.retain(|(p, _)| *p != Phase::Remediate);
-        script.0.push((
-            Phase::Remediate,
-            Ok(json!({"actions": [
-                {"type": "iam.deactivate_access_key", "target": {"kind": "AccessKey", "id": "ASIAEXAMPLESESSION01"}}
-            ]})),
-        ));
+        let script = remediating(json!({"actions": [
+            {"type": "iam.deactivate_access_key", "target": {"kind": "AccessKey", "id": "ASIAEXAMPLESESSION01"}}
+        ]}));
         let h = harness(script, StaticInventory::default(), settings);
         let finding = json!({"id": "f2", "type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
             "severity": 8, "accountId": "1", "region": "eu-west-1", "updatedAt": "2026-11-20T09:00:00Z",
