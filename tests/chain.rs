@@ -634,3 +634,420 @@ async fn a_security_hub_copy_and_the_native_event_in_one_batch_are_one_alert() {
         assert_eq!(messages, 1, "{phase}: {deliveries:?}");
     }
 }
+
+/// A GuardDuty finding of `finding_type` about `resource` (a GuardDuty `Resource` block), from a
+/// remote address, in the stack's account and region.
+fn finding_about(id: &str, finding_type: &str, resource: Value) -> Value {
+    json!({
+        "schemaVersion": "2.0", "accountId": ACCOUNT, "region": REGION, "id": id,
+        "type": finding_type, "severity": 8, "updatedAt": "2026-11-20T09:00:00Z", "title": finding_type,
+        "resource": resource,
+        "service": {"serviceName": "guardduty", "archived": false, "additionalInfo": {},
+            "action": {"actionType": "AWS_API_CALL", "awsApiCallAction": {"api": "GetObject",
+                "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}}}
+    })
+}
+
+/// `soar rollback` on the alert: dry run (nothing changes), then `--enforce`, then again.
+/// Returns the three outputs.
+fn roll_back_three_times(stack: &Stack, alert_id: &str, selection: &[&str]) -> [String; 3] {
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["rollback", alert_id]
+            .iter()
+            .chain(selection)
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let args = args(extra);
+        let (code, out) = soar_cli(stack, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, Some(0), "{out}");
+        out
+    };
+    let dry = run(&[]);
+    assert!(dry.contains("dry run: nothing changed"), "{dry}");
+    let done = run(&["--enforce"]);
+    assert!(done.contains("rolled_back"), "{done}");
+    let again = run(&["--enforce"]);
+    assert!(
+        again.contains("already_rolled_back") && !again.contains("\nrolled_back"),
+        "{again}"
+    );
+    [dry, done, again]
+}
+
+/// Instance-role credentials used outside AWS: the role's older sessions are revoked and the
+/// profile comes off the instance (no key deactivation); `soar rollback` undoes both, once.
+#[tokio::test]
+async fn stolen_instance_role_credentials_are_revoked_detached_and_rolled_back() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let (iam, ec2) = (
+        aws_sdk_iam::Client::new(&stack.aws),
+        aws_sdk_ec2::Client::new(&stack.aws),
+    );
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("app-server-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let profile = iam
+        .create_instance_profile()
+        .instance_profile_name("app-server")
+        .send()
+        .await
+        .unwrap();
+    let profile_arn = profile.instance_profile().unwrap().arn().to_string();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("app-server")
+        .role_name("app-server-role")
+        .send()
+        .await
+        .unwrap();
+    let web = lab::create_instance(&stack.aws, "app-1", &[]).await.unwrap();
+    ec2.associate_iam_instance_profile()
+        .instance_id(&web.instance_id)
+        .iam_instance_profile(
+            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                .arn(&profile_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let finding = finding_about(
+        "f-role",
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        json!({"resourceType": "AccessKey",
+            "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY01", "principalId": "AROAEXAMPLE:i",
+                "userName": "app-server-role", "userType": "AssumedRole"},
+            "instanceDetails": {"instanceId": web.instance_id}}),
+    );
+    stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("f-role").await;
+    let got = statuses(&doc);
+    for action in ["iam.revoke_role_sessions", "ec2.detach_instance_profile"] {
+        assert!(
+            got.contains(&(action.into(), "executed".into())),
+            "{action}: {got:?} {:?}",
+            doc.actions
+        );
+    }
+    assert!(!got.iter().any(|(a, _)| a == "iam.deactivate_access_key"), "{got:?}");
+    let revocation = iam
+        .get_role_policy()
+        .role_name("app-server-role")
+        .policy_name("soar-revoke-older-sessions")
+        .send()
+        .await
+        .unwrap();
+    // IAM answers with the document URL-encoded (`aws%3ATokenIssueTime`).
+    assert!(
+        revocation.policy_document().contains("TokenIssueTime"),
+        "{revocation:?}"
+    );
+    let associated = |ec2: aws_sdk_ec2::Client, id: String| async move {
+        ec2.describe_iam_instance_profile_associations()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-id")
+                    .values(id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .iam_instance_profile_associations()
+            .iter()
+            .filter(|a| a.state().map(|s| s.as_str()) == Some("associated"))
+            .count()
+    };
+    assert_eq!(associated(ec2.clone(), web.instance_id.clone()).await, 0);
+
+    let [dry, _, _] = roll_back_three_times(&stack, &doc.alert.id, &[]);
+    assert!(dry.contains("iam:DeleteRolePolicy RoleName=app-server-role"), "{dry}");
+    assert!(
+        dry.contains(&format!(
+            "ec2:AssociateIamInstanceProfile InstanceId={}",
+            web.instance_id
+        )),
+        "{dry}"
+    );
+    let gone = iam
+        .get_role_policy()
+        .role_name("app-server-role")
+        .policy_name("soar-revoke-older-sessions")
+        .send()
+        .await;
+    assert!(gone.is_err(), "the revocation policy is deleted");
+    assert_eq!(associated(ec2, web.instance_id.clone()).await, 1);
+    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    for action in ["iam.revoke_role_sessions", "ec2.detach_instance_profile"] {
+        let sk = format!("ACTION#rollback:{action}#");
+        let entries: Vec<_> = ledger.iter().filter(|e| e.sk.starts_with(&sk)).collect();
+        assert_eq!(entries.len(), 1, "{action}: {ledger:?}");
+        assert_eq!(entries[0].status, "executed");
+    }
+}
+
+/// Every bucket of an S3 finding gets its public access blocked and the Lambda function of a
+/// Lambda finding is throttled; rollback puts back each bucket's previous block (or none) and
+/// the function's previous reserved concurrency.
+#[tokio::test]
+async fn buckets_and_functions_are_contained_and_rolled_back() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.aws)
+            .force_path_style(true)
+            .build(),
+    );
+    for bucket in ["data-a", "data-b"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let partial = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(false)
+        .block_public_policy(false)
+        .restrict_public_buckets(false)
+        .build();
+    s3.put_public_access_block()
+        .bucket("data-a")
+        .public_access_block_configuration(partial)
+        .send()
+        .await
+        .unwrap();
+    let finding = finding_about(
+        "f-s3",
+        "Exfiltration:S3/MaliciousIPCaller",
+        json!({"resourceType": "S3Bucket",
+            "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY02", "userName": "etl-role", "userType": "AssumedRole"},
+            "s3BucketDetails": [{"name": "data-a", "arn": "arn:aws:s3:::data-a"}, {"name": "data-b", "arn": "arn:aws:s3:::data-b"}]}),
+    );
+    stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+
+    let iam = aws_sdk_iam::Client::new(&stack.aws);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("etl-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let role = iam
+        .create_role()
+        .role_name("payments-fn")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&stack.aws);
+    lambda
+        .create_function()
+        .function_name("payments")
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role.role().unwrap().arn())
+        .handler("index.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip_with_handler().into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .put_function_concurrency()
+        .function_name("payments")
+        .reserved_concurrent_executions(5)
+        .send()
+        .await
+        .unwrap();
+    let finding = finding_about(
+        "f-fn",
+        "Backdoor:Lambda/C&CActivity.B",
+        json!({"resourceType": "Lambda", "lambdaDetails": {"functionName": "payments",
+            "functionArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:payments")}}),
+    );
+    stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+    stack.run().await;
+
+    let doc = stack.document("f-s3").await;
+    let blocked: Vec<_> = doc
+        .actions
+        .iter()
+        .filter(|a| a.request.action == "s3.block_public_access" && a.status.as_str() == "executed")
+        .map(|a| a.request.target.id.clone())
+        .collect();
+    assert_eq!(blocked.len(), 2, "{:?}", doc.actions);
+    assert!(
+        statuses(&doc).contains(&("iam.revoke_role_sessions".into(), "executed".into())),
+        "the caller's role: {:?}",
+        doc.actions
+    );
+    let block = |bucket: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            s3.get_public_access_block()
+                .bucket(bucket)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| o.public_access_block_configuration().cloned())
+                .map(|c| {
+                    (
+                        c.block_public_acls(),
+                        c.ignore_public_acls(),
+                        c.block_public_policy(),
+                        c.restrict_public_buckets(),
+                    )
+                })
+        }
+    };
+    let all = Some((Some(true), Some(true), Some(true), Some(true)));
+    assert_eq!(block("data-a").await, all);
+    assert_eq!(block("data-b").await, all);
+
+    let fn_doc = stack.document("f-fn").await;
+    assert!(
+        statuses(&fn_doc).contains(&("lambda.throttle".into(), "executed".into())),
+        "{:?}",
+        fn_doc.actions
+    );
+    let reserved = || async {
+        lambda
+            .get_function_concurrency()
+            .function_name("payments")
+            .send()
+            .await
+            .unwrap()
+            .reserved_concurrent_executions()
+    };
+    assert_eq!(reserved().await, Some(0));
+
+    let [dry, _, _] = roll_back_three_times(&stack, &doc.alert.id, &["s3.block_public_access"]);
+    assert!(dry.contains("s3:DeleteBucketPublicAccessBlock Bucket=data-b"), "{dry}");
+    assert!(
+        dry.contains("s3:PutBucketPublicAccessBlock Bucket=data-a BlockPublicAcls=true IgnorePublicAcls=false"),
+        "{dry}"
+    );
+    assert_eq!(
+        block("data-a").await,
+        Some((Some(true), Some(false), Some(false), Some(false)))
+    );
+    assert_eq!(block("data-b").await, None);
+
+    let [dry, _, _] = roll_back_three_times(&stack, &fn_doc.alert.id, &["lambda.throttle", "payments"]);
+    assert!(
+        dry.contains("lambda:PutFunctionConcurrency FunctionName=payments ReservedConcurrentExecutions=5"),
+        "{dry}"
+    );
+    assert_eq!(reserved().await, Some(5));
+}
+
+/// An ECS runtime finding: the task's stop waits for a person, is carried out once when approved,
+/// and cannot be rolled back (the rollback says so and changes nothing).
+#[tokio::test]
+async fn an_ecs_task_is_stopped_only_after_approval_and_cannot_be_rolled_back() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let ecs = aws_sdk_ecs::Client::new(&stack.aws);
+    let cluster = ecs.create_cluster().cluster_name("prod-ecs").send().await.unwrap();
+    let cluster_arn = cluster.cluster().unwrap().cluster_arn().unwrap().to_string();
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("example/app:1")
+        .memory(128)
+        .build();
+    ecs.register_task_definition()
+        .family("app")
+        .container_definitions(container)
+        // Bridge networking: moto runs such a task on its managed capacity without a subnet.
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Bridge)
+        .cpu("256")
+        .memory("512")
+        .send()
+        .await
+        .unwrap();
+    let run = ecs
+        .run_task()
+        .cluster("prod-ecs")
+        .task_definition("app")
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .unwrap();
+    let task_arn = run.tasks()[0].task_arn().unwrap().to_string();
+    let finding = finding_about(
+        "f-ecs",
+        "CryptoCurrency:Runtime/BitcoinTool.B",
+        json!({"resourceType": "ECSCluster",
+            "ecsClusterDetails": {"name": "prod-ecs", "arn": cluster_arn,
+                "taskDetails": {"arn": task_arn, "definitionArn": "app:1", "launchType": "FARGATE"}},
+            "containerDetails": {"id": "0123456789ab", "name": "app", "image": "example/app:1"}}),
+    );
+    stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("f-ecs").await;
+    assert!(
+        statuses(&doc).contains(&("ecs.stop_task".into(), "pending_approval".into())),
+        "{:?}",
+        doc.actions
+    );
+    let notify = doc.actions.iter().find(|a| a.request.action == "notify").unwrap();
+    assert!(
+        notify.request.params["message"]
+            .as_str()
+            .unwrap()
+            .contains("aws ecs describe-tasks --cluster"),
+        "{notify:?}"
+    );
+    let desired = || async {
+        ecs.describe_tasks()
+            .cluster("prod-ecs")
+            .tasks(&task_arn)
+            .send()
+            .await
+            .unwrap()
+            .tasks()[0]
+            .desired_status()
+            .map(String::from)
+    };
+    assert_eq!(desired().await.as_deref(), Some("RUNNING"));
+
+    let (code, out) = soar_cli(&stack, &["rollback", &doc.alert.id]);
+    assert_eq!(code, Some(2), "nothing executed yet: {out}");
+    soar_aws::approve_and_requeue(
+        &stack.state,
+        &stack.queue("remediate"),
+        &doc.alert.id,
+        "ecs.stop_task",
+        None,
+        "alice",
+    )
+    .await
+    .unwrap();
+    stack.run().await;
+    let doc = stack.document("f-ecs").await;
+    assert!(
+        statuses(&doc).contains(&("ecs.stop_task".into(), "executed".into())),
+        "{:?}",
+        doc.actions
+    );
+    assert_eq!(desired().await.as_deref(), Some("STOPPED"));
+    let (code, out) = soar_cli(&stack, &["rollback", &doc.alert.id, "ecs.stop_task", "--enforce"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("not_reversible") && out.contains("ecs.stop_task cannot be undone"),
+        "{out}"
+    );
+}
+
+/// An empty zip archive (only the end-of-central-directory record, PKWARE APPNOTE 4.3.16):
+/// CreateFunction needs code, and the function is never invoked here.
+fn zip_with_handler() -> Vec<u8> {
+    let mut out = 0x0605_4b50u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&[0; 18]);
+    out
+}

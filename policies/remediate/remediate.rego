@@ -30,10 +30,16 @@ instances contains resource.id if {
 
 instances contains r.id if {
 	startswith(alert.type, "AttackSequence:")
-	some r in object.get(alert, "related_resources", [])
-	r.kind == "Instance"
-	r.id != ""
+	some r in related("Instance")
 }
+
+# Container and Kubernetes findings name the node or container instance they ran on: contain it.
+instances contains r.id if {
+	resource.kind in {"Container", "EKSCluster"}
+	some r in related("Instance")
+}
+
+related(kind) := [r | some r in object.get(alert, "related_resources", []); r.kind == kind; r.id != ""]
 
 # --- EC2 instances ----------------------------------------------------------------------------------
 
@@ -123,6 +129,95 @@ actions contains {
 	lower(object.get(resource.attributes, "user_type", "IAMUser")) == "iamuser"
 }
 
+# Session credentials (an assumed role, an instance role): revoke every session of the role issued
+# before now. The key of the finding, the caller behind an S3 finding, or an attack sequence's actor.
+sessions contains {"id": k.id, "role": role_of(k)} if {
+	some k in array.concat([resource], related("AccessKey"))
+	k.kind == "AccessKey"
+	startswith(k.id, "ASIA")
+	lower(object.get(k.attributes, "user_type", "AssumedRole")) == "assumedrole"
+	role_of(k) != ""
+}
+
+role_of(k) := k.attributes.user_name if {
+	k.attributes.user_name != ""
+} else := regex.replace(k.attributes.session_issuer, `^.*:role/(.*/)?`, "") if {
+	contains(k.attributes.session_issuer, ":role/")
+} else := ""
+
+actions contains {
+	"type": "iam.revoke_role_sessions", "target": {"kind": "AccessKey", "id": s.id},
+	"params": {"role_name": s.role},
+	"reason": sprintf("session credentials of role %s were misused: deny every session issued before now (reversible)", [s.role]),
+} if {
+	may_act
+	verdict == "incident"
+	some s in sessions
+}
+
+# The caller's long-term key behind a finding about something else (an S3 data event).
+actions contains {
+	"type": "iam.deactivate_access_key", "target": {"kind": "AccessKey", "id": k.id},
+	"params": {"user_name": k.attributes.user_name},
+	"reason": sprintf("incident involving %s's access key: deactivate it (reversible)", [k.attributes.user_name]),
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind != "AccessKey"
+	some k in related("AccessKey")
+	startswith(k.id, "AKIA")
+	lower(object.get(k.attributes, "user_type", "")) == "iamuser"
+	object.get(k.attributes, "user_name", "") != ""
+}
+
+# --- S3 buckets: every bucket of the finding -------------------------------------------------------
+
+buckets contains resource.id if {
+	resource.kind == "S3Bucket"
+	resource.id != ""
+}
+
+buckets contains r.id if {
+	some r in related("S3Bucket")
+}
+
+actions contains {
+	"type": "s3.block_public_access", "target": {"kind": "S3Bucket", "id": b},
+	"params": {},
+	"reason": sprintf("incident on bucket %s: block public access to it (reversible; IAM access is unchanged)", [b]),
+} if {
+	may_act
+	verdict == "incident"
+	some b in buckets
+}
+
+# --- Lambda functions -----------------------------------------------------------------------------
+
+actions contains {
+	"type": "lambda.throttle", "target": {"kind": "Lambda", "id": resource.id},
+	"params": {},
+	"reason": sprintf("incident on function %s: reserved concurrency 0 stops new invocations (reversible)", [resource.id]),
+} if {
+	may_act
+	verdict == "incident"
+	resource.kind == "Lambda"
+	resource.id != ""
+}
+
+# --- Containers and Kubernetes --------------------------------------------------------------------
+
+# Stopping a task loses its memory and writable layer: a person approves it.
+actions contains {
+	"type": "ecs.stop_task", "target": {"kind": "ECSTask", "id": t.id},
+	"params": {},
+	"requires_approval": true,
+	"reason": "incident in this ECS task: stop it once a responder approves (its memory is lost)",
+} if {
+	may_act
+	verdict == "incident"
+	some t in related("ECSTask")
+}
+
 root_user if {
 	resource.kind == "AccessKey"
 	lower(object.get(resource.attributes, "user_type", "")) == "root"
@@ -135,7 +230,10 @@ else := concat("; ", array.concat(
 	["root credentials used: no API call can contain the root user. Sign in as root, delete or rotate its access keys, check its MFA, and review what it did"],
 	input.verdict.reasons,
 )) if root_user
+else := concat("\n", array.concat([concat("; ", input.verdict.reasons)], commands)) if count(commands) > 0
 else := concat("; ", input.verdict.reasons)
+
+# `commands` (below): what no AWS API does safely, as the exact commands a responder runs.
 
 actions contains {
 	"type": "notify", "target": {"kind": "Channel", "id": cfg.notify_channel},
@@ -147,6 +245,78 @@ actions contains {
 }
 
 # Contain first, then preserve and mark, then the slow or human steps.
-order := {"ec2.isolate": 0, "iam.deactivate_access_key": 0, "ec2.detach_instance_profile": 0, "ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "notify": 4}
+order := {
+	"ec2.isolate": 0, "iam.deactivate_access_key": 0, "iam.revoke_role_sessions": 0, "ec2.detach_instance_profile": 0,
+	"s3.block_public_access": 0, "lambda.throttle": 0,
+	"ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "ecs.stop_task": 3, "notify": 4,
+}
 
 decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions; order[a.type] == rank]}
+
+# --- Commands for people ---------------------------------------------------------------------------
+# The commands a responder runs for what no AWS API contains safely (a Kubernetes workload, a
+# database user, a file in a bucket), written into the notification from the finding's own names.
+# Values from a finding are attacker-influenced: a value with characters outside the set a shell
+# passes through unquoted is never pasted into a command (the placeholder says to look it up).
+
+safe(v) := v if {
+	is_string(v)
+	regex.match(`^[A-Za-z0-9._:@/+=-]{1,253}$`, v)
+} else := "<see the finding: unusual characters>"
+
+attr(name) := safe(resource.attributes[name]) if resource.attributes[name] != ""
+
+# Kubernetes: quarantine the workload's pods with a deny-all NetworkPolicy on a label, keep the
+# evidence, and find what the caller may do (Kubernetes API, not AWS's: kubectl).
+eks_commands := array.concat(
+	[
+		sprintf("aws eks update-kubeconfig --name %s --region %s", [safe(resource.id), safe(alert.region)]),
+	],
+	array.concat(workload_commands, user_commands),
+)
+
+deny_all := `{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"soar-quarantine"},"spec":{"podSelector":{"matchLabels":{"soar-quarantine":"true"}},"policyTypes":["Ingress","Egress"]}}`
+
+workload_commands := [
+	sprintf("kubectl -n %s get %s %s -o yaml > evidence-%s.yaml", [attr("namespace"), attr("workload_type"), attr("workload_name"), attr("workload_name")]),
+	sprintf("kubectl -n %s label pod %s soar-quarantine=true --overwrite   # for a deployment: label each of its pods (kubectl -n %s get pods -o wide)", [attr("namespace"), attr("workload_name"), attr("namespace")]),
+	sprintf("echo '%s' | kubectl -n %s apply -f -", [deny_all, attr("namespace")]),
+] if {
+	attr("namespace")
+	attr("workload_name")
+	attr("workload_type")
+} else := []
+
+user_commands := [
+	sprintf("kubectl auth can-i --list --as %s", [attr("kubernetes_user")]),
+	sprintf("kubectl get rolebindings,clusterrolebindings -A -o wide | grep -F %s   # then delete the bindings it should not have", [attr("kubernetes_user")]),
+] if attr("kubernetes_user") else := []
+
+# ECS: the task's evidence before a responder approves its stop.
+ecs_commands := [sprintf("aws ecs describe-tasks --cluster %s --tasks %s --region %s > evidence-task.json", [safe(t.attributes.cluster), safe(t.id), safe(alert.region)]) |
+	some t in related("ECSTask")
+	t.attributes.cluster
+]
+
+# RDS: the database user is contained in the engine; the instance's public reachability in RDS.
+rds_commands := array.concat(
+	[sprintf("aws rds modify-db-instance --db-instance-identifier %s --no-publicly-accessible --apply-immediately --region %s   # if it need not be public", [safe(resource.id), safe(alert.region)])],
+	[sprintf(`PostgreSQL: ALTER ROLE "%s" NOLOGIN;  MySQL: ALTER USER '%s'@'%%' ACCOUNT LOCK;   # then rotate its password`, [safe(u.id), safe(u.id)]) |
+		some u in related("RDSDBUser")
+	],
+)
+
+# Malware Protection for S3: the object, kept for analysis and out of reach of readers.
+object_commands := [
+	sprintf("aws s3api get-object-attributes --bucket %s --key %s --object-attributes ETag ObjectSize", [attr("bucket_name"), attr("object_key")]),
+	sprintf("aws s3api put-object-tagging --bucket %s --key %s --tagging 'TagSet=[{Key=soar-quarantine,Value=true}]'   # and deny s3:GetObject on that tag in the bucket policy, or move the object to a quarantine bucket", [attr("bucket_name"), attr("object_key")]),
+] if {
+	attr("bucket_name")
+	attr("object_key")
+} else := []
+
+commands := eks_commands if resource.kind == "EKSCluster"
+else := ecs_commands if resource.kind == "Container"
+else := rds_commands if resource.kind == "RDSDBInstance"
+else := object_commands if resource.kind == "S3Object"
+else := []

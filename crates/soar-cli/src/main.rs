@@ -55,6 +55,22 @@ enum Command {
         #[arg(long, default_value_t = whoami())]
         approver: String,
     },
+    /// Undo an alert's executed actions from their recorded rollback data: all of them, one type,
+    /// or one type on one target, newest first. A dry run (the API calls it would make) unless
+    /// --enforce; each rollback is carried out and recorded in the action ledger once. Reads
+    /// SOAR_TABLE, and SOAR_RESPONDER_ROLE_NAME for resources in member accounts.
+    Rollback {
+        alert_id: String,
+        /// The action type, e.g. ec2.isolate (default: every executed action that can be undone).
+        action: Option<String>,
+        /// The target, e.g. the instance id (default: every target of that action).
+        target: Option<String>,
+        /// Carry the rollback out (default: print what it would do).
+        #[arg(long)]
+        enforce: bool,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
     /// Re-run a stored alert's recorded inputs through the current policies and show what would
     /// differ from what was decided then (exit code 3 when anything would). Reads SOAR_TABLE.
     Replay {
@@ -209,6 +225,18 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
         Command::Setup { endpoint_url, prefix } => {
             runtime.block_on(aws_cmd::run_setup(endpoint_url.as_deref(), &prefix))
         }
+        Command::Rollback {
+            alert_id,
+            action,
+            target,
+            enforce,
+            endpoint_url,
+        } => runtime.block_on(aws_cmd::run_rollback(
+            endpoint_url.as_deref(),
+            &alert_id,
+            (action.as_deref(), target.as_deref()),
+            enforce,
+        )),
         Command::Approve {
             alert_id,
             action,

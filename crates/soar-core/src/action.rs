@@ -13,6 +13,8 @@
 //!
 //! [`ActionRequest`]: crate::document::ActionRequest
 
+use crate::alert::{Alert, ResourceKind};
+use crate::document::Target;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -40,40 +42,107 @@ pub enum Action {
     /// to a quarantine group without rules (tracked connections survive a plain group change).
     /// Rollback data: the original groups of each ENI.
     #[serde(rename = "ec2.isolate")]
-    #[strum_discriminants(strum(serialize = "ec2.isolate"))]
+    #[strum_discriminants(strum(
+        serialize = "ec2.isolate",
+        props(targets = "Instance", undo = "the original groups of each ENI")
+    ))]
     Ec2Isolate {},
     /// EBS snapshots of every volume of an instance (CreateSnapshot), tagged `soar:alert-id` and
     /// `soar:instance-id`, plus `tags` (soar's own two keys win over the policy's).
     #[serde(rename = "ec2.snapshot")]
-    #[strum_discriminants(strum(serialize = "ec2.snapshot", props(params = "tags?: {key: value}")))]
+    #[strum_discriminants(strum(
+        serialize = "ec2.snapshot",
+        props(params = "tags?: {key: value}", targets = "Instance")
+    ))]
     Ec2Snapshot {
         #[serde(default)]
         tags: Option<Tags>,
     },
     /// StopInstances. Loses the instance's memory: waits for approval by default.
     #[serde(rename = "ec2.stop")]
-    #[strum_discriminants(strum(serialize = "ec2.stop", props(loses_evidence = "true")))]
+    #[strum_discriminants(strum(
+        serialize = "ec2.stop",
+        props(loses_evidence = "true", targets = "Instance", undo = "StartInstances")
+    ))]
     Ec2Stop {},
     /// CreateTags on the target.
     #[serde(rename = "ec2.tag")]
-    #[strum_discriminants(strum(serialize = "ec2.tag", props(params = "tags: {key: value}")))]
+    #[strum_discriminants(strum(serialize = "ec2.tag", props(params = "tags: {key: value}", targets = "Instance")))]
     Ec2Tag { tags: Tags },
     /// Termination and stop protection (ModifyInstanceAttribute), so evidence survives cleanup.
     #[serde(rename = "ec2.protect")]
-    #[strum_discriminants(strum(serialize = "ec2.protect"))]
+    #[strum_discriminants(strum(serialize = "ec2.protect", props(targets = "Instance", undo = "protection lifted")))]
     Ec2Protect {},
     /// The instance's IAM instance profile removed (DisassociateIamInstanceProfile), so stolen
     /// instance-role credentials are no longer renewed on it. Rollback data: the profile ARN.
     #[serde(rename = "ec2.detach_instance_profile")]
-    #[strum_discriminants(strum(serialize = "ec2.detach_instance_profile"))]
+    #[strum_discriminants(strum(
+        serialize = "ec2.detach_instance_profile",
+        props(targets = "Instance", undo = "the instance profile associated again")
+    ))]
     Ec2DetachInstanceProfile {},
     /// IAM UpdateAccessKey to `Inactive`. `user_name`: the key's IAM user; empty or absent means
     /// the `user_name` attribute of the alert's resource.
     #[serde(rename = "iam.deactivate_access_key")]
-    #[strum_discriminants(strum(serialize = "iam.deactivate_access_key", props(params = "user_name?: string")))]
+    #[strum_discriminants(strum(
+        serialize = "iam.deactivate_access_key",
+        props(
+            params = "user_name?: string",
+            targets = "AccessKey",
+            undo = "the key made active again"
+        )
+    ))]
     IamDeactivateAccessKey {
         #[serde(default)]
         user_name: String,
+    },
+    /// Every session of a role issued before now is denied: IAM PutRolePolicy of the inline
+    /// policy `soar-revoke-older-sessions`, `Deny *` on `*` when `aws:TokenIssueTime` is before
+    /// the time of the action (IAM User Guide, "Revoke IAM role temporary security credentials").
+    /// Sessions started later (the workload's next credentials) are unaffected. The target is the
+    /// session's access key (`ASIA…`); `role_name`: the role, empty or absent means the `user_name`
+    /// attribute of the alert's resource (GuardDuty names the role there for `AssumedRole`).
+    /// Rollback data: the role, the policy name and the document it replaced, if any.
+    #[serde(rename = "iam.revoke_role_sessions")]
+    #[strum_discriminants(strum(
+        serialize = "iam.revoke_role_sessions",
+        props(
+            params = "role_name?: string",
+            targets = "AccessKey",
+            undo = "the revocation policy removed (or the one it replaced put back)"
+        )
+    ))]
+    IamRevokeRoleSessions {
+        #[serde(default)]
+        role_name: String,
+    },
+    /// The bucket's own S3 Block Public Access, all four settings on (PutPublicAccessBlock).
+    /// Rollback data: the configuration it replaced, or that there was none.
+    #[serde(rename = "s3.block_public_access")]
+    #[strum_discriminants(strum(
+        serialize = "s3.block_public_access",
+        props(targets = "S3Bucket", undo = "the previous public access block (or none) restored")
+    ))]
+    S3BlockPublicAccess {},
+    /// The function's reserved concurrency set to 0 (PutFunctionConcurrency): no invocation runs
+    /// until it is lifted. Rollback data: the reserved concurrency it replaced, or none.
+    #[serde(rename = "lambda.throttle")]
+    #[strum_discriminants(strum(
+        serialize = "lambda.throttle",
+        props(targets = "Lambda", undo = "the previous reserved concurrency (or none) restored")
+    ))]
+    LambdaThrottle {},
+    /// ECS StopTask on a task of the finding. Loses the task's memory and its writable layer, and
+    /// cannot be undone (the service starts a fresh task): waits for approval by default.
+    #[serde(rename = "ecs.stop_task")]
+    #[strum_discriminants(strum(
+        serialize = "ecs.stop_task",
+        props(params = "reason?: string", loses_evidence = "true", targets = "ECSTask")
+    ))]
+    EcsStopTask {
+        /// The stop reason ECS shows (at most 255 characters); default names the alert.
+        #[serde(default)]
+        reason: Option<String>,
     },
     /// A message to people on the target channel: what happened, what soar did, how to undo it.
     #[serde(rename = "notify")]
@@ -162,20 +231,152 @@ impl<'de> Deserialize<'de> for Tags {
 }
 
 impl Action {
-    /// Why this action cannot work on `target_id` whatever a policy says, if it cannot: AWS
-    /// deactivates only an IAM user's long-term keys (`AKIA…`); a session key (`ASIA…`, from
-    /// STS: an assumed role or an instance profile) stays valid until it expires, so planning
-    /// its deactivation would only hide that nothing was contained (IAM User Guide, "Manage
-    /// access keys for IAM users"; access key id prefixes, "IAM identifiers").
-    pub fn refuses_target(&self, target_id: &str) -> Option<String> {
+    /// Why this action cannot work on `target` whatever a policy says, if it cannot:
+    /// - the target is of another resource kind than the action works on (an `ec2.isolate` on a
+    ///   bucket would reach EC2 with a bucket name);
+    /// - AWS deactivates only an IAM user's long-term keys (`AKIA…`); a session key (`ASIA…`,
+    ///   from STS: an assumed role or an instance profile) stays valid until it expires, so
+    ///   planning its deactivation would only hide that nothing was contained, and a role's
+    ///   sessions are revoked for session keys only (IAM User Guide, "Manage access keys for IAM
+    ///   users"; access key id prefixes, "IAM identifiers").
+    pub fn refuses_target(&self, target: &Target) -> Option<String> {
+        let kind = self.kind();
+        let wanted = kind.target_kind();
+        if !kind.is_notify() && target.kind.as_str() != wanted {
+            return Some(format!(
+                "{kind} works on a {wanted}, not on the {} `{}`",
+                target.kind, target.id
+            ));
+        }
+        let id = target.id.as_str();
         match self {
-            Action::IamDeactivateAccessKey { .. } if !target_id.starts_with("AKIA") => Some(format!(
-                "`{target_id}` is not an IAM user's long-term access key (AKIA…): session credentials cannot be deactivated, revoke the role's sessions instead"
+            Action::IamDeactivateAccessKey { .. } if !id.starts_with("AKIA") => Some(format!(
+                "`{id}` is not an IAM user's long-term access key (AKIA…): session credentials cannot be deactivated, revoke the role's sessions instead"
+            )),
+            Action::IamRevokeRoleSessions { .. } if !id.starts_with("ASIA") => Some(format!(
+                "`{id}` is not a session key (ASIA…): only role sessions can be revoked, deactivate an IAM user's key instead"
             )),
             _ => None,
         }
     }
 
+    /// The principal an IAM action on the access key `target_id` works on: the `user_name` or
+    /// `role_name` parameter or, when it is empty, what the alert says of that key: the
+    /// `user_name` attribute (GuardDuty's `accessKeyDetails.userName`: the IAM user, or the role
+    /// of an assumed-role session), else the role named by `session_issuer` (an attack
+    /// sequence's actor session). `None` for other actions, or when nothing names one.
+    pub fn principal<'a>(&'a self, alert: &'a Alert, target_id: &'a str) -> Option<&'a str> {
+        let given = match self {
+            Action::IamDeactivateAccessKey { user_name } => user_name,
+            Action::IamRevokeRoleSessions { role_name } => role_name,
+            _ => return None,
+        };
+        let non_empty = |p: &'a str| Some(p.trim()).filter(|p| !p.is_empty());
+        non_empty(given).or_else(|| {
+            alert
+                .resources_named(&ResourceKind::AccessKey, target_id)
+                .find_map(|r| {
+                    let attribute = |name: &str| r.attributes.get(name).and_then(Value::as_str);
+                    attribute("user_name").and_then(non_empty).or_else(|| {
+                        // `arn:aws:iam::<account>:role/<path/>name`: the name is the last segment.
+                        let issuer = attribute("session_issuer")?;
+                        let (_, path) = issuer.split_once(":role/")?;
+                        non_empty(path.rsplit('/').next().unwrap_or(path))
+                    })
+                })
+        })
+    }
+
+    /// The AWS API calls carrying this action out on `target` would make, as a dry run records
+    /// them (`service:Operation` and the parameters that matter; IAM action names, as the
+    /// templates grant them). Reads only the alert: what exists in the account (an instance's
+    /// ENIs, a bucket's current block) is read when the action is carried out.
+    pub fn api_calls(&self, alert: &Alert, target: &Target) -> Vec<String> {
+        let id = target.id.as_str();
+        let principal = self.principal(alert, id).unwrap_or("<missing: params>");
+        let calls: Vec<String> = match self {
+            Action::Ec2Isolate {} => vec![
+                format!("ec2:DescribeInstances InstanceIds=[{id}]"),
+                "ec2:CreateSecurityGroup soar-untracking-<vpc> and soar-quarantine-<vpc> (when missing)".into(),
+                "ec2:ModifyNetworkInterfaceAttribute Groups=[soar-untracking-<vpc>], then [soar-quarantine-<vpc>], on each ENI".into(),
+            ],
+            Action::Ec2Snapshot { .. } => vec![
+                format!("ec2:DescribeInstances InstanceIds=[{id}]"),
+                format!("ec2:CreateSnapshot on each volume, tagged soar:alert-id={} soar:instance-id={id}", alert.id),
+            ],
+            Action::Ec2Stop {} => vec![
+                format!("ec2:ModifyInstanceAttribute InstanceId={id} DisableApiStop=false"),
+                format!("ec2:StopInstances InstanceIds=[{id}]"),
+            ],
+            Action::Ec2Tag { tags } => vec![format!(
+                "ec2:CreateTags Resources=[{id}] Tags={}",
+                serde_json::to_string(tags).unwrap_or_default()
+            )],
+            Action::Ec2Protect {} => vec![
+                format!("ec2:ModifyInstanceAttribute InstanceId={id} DisableApiTermination=true"),
+                format!("ec2:ModifyInstanceAttribute InstanceId={id} DisableApiStop=true"),
+            ],
+            Action::Ec2DetachInstanceProfile {} => vec![
+                format!("ec2:DescribeIamInstanceProfileAssociations Filters=[instance-id={id}]"),
+                "ec2:DisassociateIamInstanceProfile on each live association".into(),
+            ],
+            Action::IamDeactivateAccessKey { .. } => vec![format!(
+                "iam:UpdateAccessKey UserName={principal} AccessKeyId={id} Status=Inactive"
+            )],
+            Action::IamRevokeRoleSessions { .. } => vec![
+                format!("iam:GetRolePolicy RoleName={principal} PolicyName={REVOKE_POLICY_NAME}"),
+                format!(
+                    "iam:PutRolePolicy RoleName={principal} PolicyName={REVOKE_POLICY_NAME} (Deny * when aws:TokenIssueTime is before the time of the action)"
+                ),
+            ],
+            Action::S3BlockPublicAccess {} => vec![
+                format!("s3:GetBucketPublicAccessBlock Bucket={id}"),
+                format!(
+                    "s3:PutBucketPublicAccessBlock Bucket={id} BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true"
+                ),
+            ],
+            Action::LambdaThrottle {} => vec![
+                format!("lambda:GetFunctionConcurrency FunctionName={id}"),
+                format!("lambda:PutFunctionConcurrency FunctionName={id} ReservedConcurrentExecutions=0"),
+            ],
+            Action::EcsStopTask { reason } => vec![format!(
+                "ecs:StopTask Cluster={} Task={id} Reason={:?}",
+                ecs_cluster(alert, id).unwrap_or("<the task's cluster>"),
+                stop_reason(alert, reason.as_deref())
+            )],
+            Action::Notify { .. } => vec![format!("sns:Publish / webhook POST to {id}")],
+        };
+        calls
+    }
+}
+
+/// The name of the inline role policy `iam.revoke_role_sessions` writes.
+pub const REVOKE_POLICY_NAME: &str = "soar-revoke-older-sessions";
+
+/// The cluster of an ECS task the alert names: the task resource's `cluster` attribute, or the
+/// cluster segment of a long task ARN (`arn:aws:ecs:region:account:task/cluster/id`).
+pub fn ecs_cluster<'a>(alert: &'a Alert, task: &'a str) -> Option<&'a str> {
+    alert
+        .resources_named(&ResourceKind::EcsTask, task)
+        .find_map(|r| r.attributes.get("cluster").and_then(Value::as_str))
+        .filter(|c| !c.is_empty())
+        .or_else(|| {
+            let path = task.split_once(":task/")?.1;
+            let (cluster, _) = path.split_once('/')?;
+            Some(cluster).filter(|c| !c.is_empty())
+        })
+}
+
+/// ECS's stop reason: the policy's, or one naming the alert; at most 255 characters (ECS API
+/// reference, StopTask).
+pub fn stop_reason(alert: &Alert, given: Option<&str>) -> String {
+    let reason = given
+        .map(String::from)
+        .unwrap_or_else(|| format!("soar: {} ({})", alert.kind, alert.id));
+    reason.chars().take(255).collect()
+}
+
+impl Action {
     /// The variant without its parameters.
     pub fn kind(&self) -> ActionKind {
         ActionKind::from(self)
@@ -231,6 +432,20 @@ impl ActionKind {
     pub fn loses_evidence(self) -> bool {
         use strum::EnumProperty;
         self.get_str("loses_evidence") == Some("true")
+    }
+
+    /// The resource kind it works on (`Instance`, `AccessKey`, `S3Bucket`, `Lambda`, `ECSTask`; a
+    /// notification: `Channel`), as [`ResourceKind::as_str`] names it.
+    pub fn target_kind(self) -> &'static str {
+        use strum::EnumProperty;
+        self.get_str("targets").unwrap_or("Channel")
+    }
+
+    /// What `soar rollback` puts back, or `None` when the action cannot be undone (a snapshot is
+    /// evidence to keep, a stopped task is gone, a message is sent).
+    pub fn undo(self) -> Option<&'static str> {
+        use strum::EnumProperty;
+        self.get_str("undo")
     }
 
     /// The parameters as the contract text shows them, `name: type` joined by `, ` with `?`
@@ -376,13 +591,16 @@ mod tests {
         }
         assert_eq!(
             ActionKind::names(","),
-            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,ec2.detach_instance_profile,iam.deactivate_access_key,notify"
+            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,ec2.detach_instance_profile,iam.deactivate_access_key,iam.revoke_role_sessions,s3.block_public_access,lambda.throttle,ecs.stop_task,notify"
         );
     }
 
     #[test]
     fn only_stopping_loses_evidence_and_a_policy_cannot_escalate() {
-        assert_eq!(ActionKind::evidence_losing().collect::<Vec<_>>(), [ActionKind::Ec2Stop]);
+        assert_eq!(
+            ActionKind::evidence_losing().collect::<Vec<_>>(),
+            [ActionKind::Ec2Stop, ActionKind::EcsStopTask]
+        );
         let (field, problem) = Action::decode("notify", &json!({"escalation": true})).unwrap_err();
         assert_eq!(field, "params.escalation", "{problem}");
     }

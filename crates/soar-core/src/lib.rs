@@ -15,7 +15,9 @@ pub mod input;
 pub mod json;
 pub mod pipeline;
 pub mod ports;
+pub mod rollback;
 pub mod time;
+pub mod undo;
 
 pub use action::{Action, ActionKind};
 pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};

@@ -207,6 +207,10 @@ pub trait Remediator: Send + Sync {
         action: &Action,
         described: Option<&InventoryRecord>,
     ) -> Result<Value, ActionError>;
+
+    /// Undoes an executed action on `target` from its recorded rollback data; returns what it
+    /// changed back. The ledger has been claimed by the caller ([`crate::rollback::rollback`]).
+    async fn undo(&self, alert: &Alert, target: &Target, undo: &crate::undo::Undo) -> Result<Value, ActionError>;
 }
 
 /// A message to people about an alert.

@@ -17,6 +17,7 @@ use soar_aws::sdk::AccountConfigs;
 use soar_core::action::Tags;
 use soar_core::alert::{Resource, ResourceKind};
 use soar_core::ports::{Inventory, InventoryRecord, ProviderError};
+use soar_core::rollback::Undo;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -253,12 +254,17 @@ impl Ec2 {
                 )
             })
             .collect();
+        let undo = Undo::RestoreGroups {
+            instance_id: id.to_string(),
+            groups: facts.network_interfaces.iter().cloned().collect(),
+        };
         Ok(json!({
             "vpc_id": vpc,
             "untracking_group": untracking,
             "quarantine_group": quarantine,
             "original_groups": original,
             "rollback": rollback,
+            "undo": undo.data(),
         }))
     }
 
@@ -341,7 +347,14 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("StopInstances", e))?;
-        Ok(json!({"stopped": id, "rollback": format!("aws ec2 start-instances --instance-ids {id}")}))
+        let undo = Undo::StartInstance {
+            instance_id: id.to_string(),
+        };
+        Ok(json!({
+            "stopped": id,
+            "rollback": format!("aws ec2 start-instances --instance-ids {id}"),
+            "undo": undo.data(),
+        }))
     }
 
     /// Removes the instance's IAM instance profile (DisassociateIamInstanceProfile for each
@@ -361,6 +374,7 @@ impl Ec2 {
             .await
             .map_err(|e| AwsError::from_sdk("DescribeIamInstanceProfileAssociations", e))?;
         let mut detached = Vec::new();
+        let mut arns = Vec::new();
         for association in listed.iam_instance_profile_associations() {
             let live = matches!(
                 association.state(),
@@ -379,13 +393,18 @@ impl Ec2 {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DisassociateIamInstanceProfile", e))?;
+            arns.push(arn.to_string());
             detached.push(json!({
                 "association_id": association_id,
                 "instance_profile_arn": arn,
                 "rollback": format!("aws ec2 associate-iam-instance-profile --instance-id {id} --iam-instance-profile Arn={arn}"),
             }));
         }
-        Ok(json!({"instance": id, "detached": detached}))
+        let undo = Undo::AssociateInstanceProfiles {
+            instance_id: id.to_string(),
+            instance_profile_arns: arns,
+        };
+        Ok(json!({"instance": id, "detached": detached, "undo": undo.data()}))
     }
 
     /// CreateTags; `tags` are checked against EC2's limits when the action is decoded.
@@ -423,7 +442,94 @@ impl Ec2 {
                 false
             }
         };
-        Ok(json!({"termination_protection": true, "stop_protection": stop_protected}))
+        let undo = Undo::Unprotect {
+            instance_id: id.to_string(),
+        };
+        Ok(json!({"termination_protection": true, "stop_protection": stop_protected, "undo": undo.data()}))
+    }
+
+    /// Puts each ENI back in the groups it had before `ec2.isolate` (the quarantine group stays,
+    /// unused, for the next isolation in the VPC).
+    pub async fn restore_groups(
+        &self,
+        account: &str,
+        region: &str,
+        groups: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Value, Ec2Error> {
+        let client = self.client(account, region).await?;
+        for (eni, ids) in groups {
+            if ids.is_empty() {
+                return Err(Ec2Error::Unsuitable(format!("no original group recorded for {eni}")));
+            }
+            client
+                .modify_network_interface_attribute()
+                .network_interface_id(eni)
+                .set_groups(Some(ids.clone()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ModifyNetworkInterfaceAttribute", e))?;
+        }
+        Ok(json!({"restored_groups": groups}))
+    }
+
+    /// StartInstances: the rollback of `ec2.stop`.
+    pub async fn start(&self, account: &str, region: &str, id: &str) -> Result<Value, Ec2Error> {
+        let client = self.client(account, region).await?;
+        client
+            .start_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("StartInstances", e))?;
+        Ok(json!({"started": id}))
+    }
+
+    /// Termination and stop protection lifted: the rollback of `ec2.protect`.
+    pub async fn unprotect(&self, account: &str, region: &str, id: &str) -> Result<Value, Ec2Error> {
+        let client = self.client(account, region).await?;
+        let off = AttributeBooleanValue::builder().value(false).build();
+        client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_termination(off.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute (termination)", e))?;
+        client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .disable_api_stop(off)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute (stop)", e))?;
+        Ok(json!({"termination_protection": false, "stop_protection": false}))
+    }
+
+    /// AssociateIamInstanceProfile for each profile `ec2.detach_instance_profile` removed.
+    pub async fn associate_instance_profiles(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+        arns: &[String],
+    ) -> Result<Value, Ec2Error> {
+        use aws_sdk_ec2::types::IamInstanceProfileSpecification;
+        let client = self.client(account, region).await?;
+        let mut associated = Vec::new();
+        for arn in arns {
+            let out = client
+                .associate_iam_instance_profile()
+                .instance_id(id)
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(arn).build())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("AssociateIamInstanceProfile", e))?;
+            associated.push(json!({
+                "instance_profile_arn": arn,
+                "association_id": out.iam_instance_profile_association().and_then(|a| a.association_id()),
+            }));
+        }
+        Ok(json!({"instance": id, "associated": associated}))
     }
 }
 

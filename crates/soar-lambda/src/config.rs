@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(c.mode, Mode::DryRun);
         assert_eq!(c.allowed_actions, None);
         assert_eq!(c.max_actions_per_hour, 20);
-        assert_eq!(c.approval_required, BTreeSet::from([ActionKind::Ec2Stop]));
+        assert_eq!(
+            c.approval_required,
+            BTreeSet::from([ActionKind::Ec2Stop, ActionKind::EcsStopTask])
+        );
         assert!(
             config(&[("SOAR_APPROVAL_REQUIRED_ACTIONS", "none")])
                 .unwrap()

@@ -12,6 +12,7 @@ use soar_core::ports::{
     ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IntelProvider, Inventory, InventoryRecord, Lookup,
     LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
 };
+use soar_core::rollback::Undo;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -285,6 +286,7 @@ impl Inventory for StaticInventory {
 #[derive(Default)]
 pub struct RecordingRemediator {
     calls: Mutex<Vec<RemediatorCall>>,
+    undone: Mutex<Vec<(Target, Undo)>>,
 }
 
 /// One action a [`RecordingRemediator`] was asked to carry out.
@@ -299,6 +301,11 @@ pub struct RemediatorCall {
 impl RecordingRemediator {
     pub fn calls(&self) -> Vec<RemediatorCall> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The rollbacks it was asked to carry out, in order.
+    pub fn undone(&self) -> Vec<(Target, Undo)> {
+        self.undone.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -320,6 +327,14 @@ impl Remediator for RecordingRemediator {
                 detail: action.clone(),
             });
         Ok(json!({"recorded_by": "memory", "alert": alert.id}))
+    }
+
+    async fn undo(&self, alert: &Alert, target: &Target, undo: &Undo) -> Result<Value, ActionError> {
+        self.undone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((target.clone(), undo.clone()));
+        Ok(json!({"recorded_by": "memory", "alert": alert.id, "undone": undo.api_calls()}))
     }
 }
 

@@ -202,14 +202,22 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             attrs.insert("buckets".into(), Value::Array(names));
         }
         ResourceKind::S3Object => s3_object(resource, &mut out),
-        ResourceKind::EksCluster => named_in(resource, "eksClusterDetails", &["name"], &mut out),
+        ResourceKind::EksCluster => {
+            named_in(resource, "eksClusterDetails", &["name"], &mut out);
+            kubernetes_workload(resource, &mut out);
+        }
         ResourceKind::Container => {
             named_in(resource, "ecsClusterDetails", &["name"], &mut out);
             if out.id.is_empty() {
                 out.id = text(resource["containerDetails"].get("id")).unwrap_or_default();
             }
         }
-        ResourceKind::Lambda => named_in(resource, "lambdaDetails", &["functionName"], &mut out),
+        ResourceKind::Lambda => {
+            named_in(resource, "lambdaDetails", &["functionName"], &mut out);
+            if let Some(arn) = text(resource["lambdaDetails"].get("functionArn")) {
+                out.attributes.insert("function_arn".into(), Value::String(arn));
+            }
+        }
         ResourceKind::RdsDbInstance => named_in(resource, "rdsDbInstanceDetails", &["dbInstanceIdentifier"], &mut out),
         ResourceKind::Other(ref name) if name == "RDSLimitlessDB" => named_in(
             resource,
@@ -217,11 +225,28 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             &["dbShardGroupIdentifier", "dbClusterIdentifier"],
             &mut out,
         ),
-        ResourceKind::AttackSequence | ResourceKind::Other(_) => {}
+        ResourceKind::AttackSequence | ResourceKind::EcsTask | ResourceKind::Other(_) => {}
     }
     // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
     out.id = out.id.trim().to_string();
     out
+}
+
+/// What an EKS finding says of the Kubernetes side (GuardDuty API reference, KubernetesDetails):
+/// `namespace`, `workload_name`, `workload_type` (`pods`, `deployments`, ...), `kubernetes_user`
+/// (the caller of a Kubernetes audit finding): what a responder's `kubectl` commands name.
+fn kubernetes_workload(resource: &Value, out: &mut Resource) {
+    let k8s = &resource["kubernetesDetails"];
+    for (value, name) in [
+        (k8s["kubernetesWorkloadDetails"].get("namespace"), "namespace"),
+        (k8s["kubernetesWorkloadDetails"].get("name"), "workload_name"),
+        (k8s["kubernetesWorkloadDetails"].get("type"), "workload_type"),
+        (k8s["kubernetesUserDetails"].get("username"), "kubernetes_user"),
+    ] {
+        if let Some(v) = text(value).filter(|v| !v.trim().is_empty()) {
+            out.attributes.insert(name.into(), Value::String(v));
+        }
+    }
 }
 
 /// The id from the first of `fields` in the `block` of `resource`, and the tags of the block.

@@ -5,6 +5,8 @@
 //! - the instance behind a credential, container, ECS or EKS finding (`resource.instanceDetails`
 //!   when the finding is about something else);
 //! - every bucket of `resource.s3BucketDetails` after the first;
+//! - the task of an ECS runtime finding (`resource.ecsClusterDetails.taskDetails`);
+//! - the access key behind a finding about something else (`resource.accessKeyDetails`);
 //! - the database user of an RDS login finding;
 //! - every resource and actor session of an attack sequence (`service.detection.sequence`).
 
@@ -42,6 +44,12 @@ pub(super) fn related_resources(finding: &Value, primary: &Resource) -> Vec<Reso
         };
         (other.tags, other.protected) = tags_in(&[bucket]);
         out.push(other);
+    }
+    out.extend(ecs_task(resource));
+    if primary.kind != ResourceKind::AccessKey
+        && let Some(key) = access_key(resource)
+    {
+        out.push(key);
     }
     if let Some(user) = text(resource["rdsDbUserDetails"].get("user")).filter(|u| !u.is_empty()) {
         let mut attributes = Map::new();
@@ -85,6 +93,58 @@ pub(super) fn related_resources(finding: &Value, primary: &Resource) -> Vec<Reso
         }
     }
     out
+}
+
+/// The credentials behind a finding about something else (an S3 data event names the caller's
+/// key in `accessKeyDetails`): what a credential response acts on.
+fn access_key(resource: &Value) -> Option<Resource> {
+    let details = &resource["accessKeyDetails"];
+    let id = text(details.get("accessKeyId"))
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())?;
+    let mut out = Resource {
+        kind: ResourceKind::AccessKey,
+        id,
+        ..Resource::unknown()
+    };
+    for (from, to) in [
+        ("userName", "user_name"),
+        ("principalId", "principal_id"),
+        ("userType", "user_type"),
+    ] {
+        if let Some(v) = text(details.get(from)) {
+            out.attributes.insert(to.into(), json!(v));
+        }
+    }
+    Some(out)
+}
+
+/// The task of an ECS runtime finding (`ecsClusterDetails.taskDetails`, GuardDuty API reference,
+/// EcsTaskDetails), with its cluster, so that `ecs.stop_task` can name both.
+fn ecs_task(resource: &Value) -> Option<Resource> {
+    let cluster = &resource["ecsClusterDetails"];
+    let task = &cluster["taskDetails"];
+    let arn = text(task.get("arn"))
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())?;
+    let mut out = Resource {
+        kind: ResourceKind::EcsTask,
+        id: arn,
+        ..Resource::unknown()
+    };
+    (out.tags, out.protected) = tags_in(&[task]);
+    let cluster_name = text(cluster.get("arn")).or_else(|| text(cluster.get("name")));
+    for (value, name) in [
+        (cluster_name, "cluster"),
+        (text(task.get("definitionArn")), "definition_arn"),
+        (text(task.get("launchType")), "launch_type"),
+        (text(task.get("group")), "group"),
+    ] {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            out.attributes.insert(name.into(), json!(v));
+        }
+    }
+    Some(out)
 }
 
 /// One resource of an attack sequence (`ResourceV2`): `uid` is an ARN or id, `resourceType`

@@ -168,7 +168,10 @@ impl Responder {
             .await?;
         self.claim(doc, request, entry).await?;
         if self.settings.mode == Mode::DryRun {
-            return Ok((ActionStatus::Planned, json!("dry run: not carried out")));
+            return Ok((
+                ActionStatus::Planned,
+                json!({"dry_run": "not carried out", "api_calls": action.api_calls(&doc.alert, &request.target)}),
+            ));
         }
         if !escalation {
             self.take_budget(doc, request, entry).await?;
@@ -223,7 +226,7 @@ impl Responder {
             return Ok(action);
         }
         if let Err(why) =
-            check_target(doc, &request.target).and_then(|()| match action.refuses_target(&request.target.id) {
+            check_target(doc, &request.target).and_then(|()| match action.refuses_target(&request.target) {
                 Some(why) => Err(why),
                 None => Ok(()),
             })

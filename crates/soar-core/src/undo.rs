@@ -1,0 +1,160 @@
+//! The rollback data of each reversible action ([`Undo`]): what the adapter that carried an action
+//! out read just before the change, recorded as `undo` in the action's detail. The rollback flow
+//! that reads it back is [`crate::rollback`].
+
+use crate::action::ActionKind;
+use crate::document::ActionRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// S3 Block Public Access settings of one bucket (S3 API reference, PublicAccessBlockConfiguration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+/// What undoing one executed action takes. Serialised into the action's detail as `undo`
+/// (`{"kind": "restore_groups", ...}`), read back by [`Undo::from_record`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Undo {
+    /// `ec2.isolate`: each ENI's original security groups (ENI id → group ids).
+    RestoreGroups {
+        instance_id: String,
+        groups: BTreeMap<String, Vec<String>>,
+    },
+    /// `ec2.stop`: StartInstances.
+    StartInstance { instance_id: String },
+    /// `ec2.protect`: termination and stop protection lifted.
+    Unprotect { instance_id: String },
+    /// `ec2.detach_instance_profile`: each profile that was associated, associated again.
+    AssociateInstanceProfiles {
+        instance_id: String,
+        instance_profile_arns: Vec<String>,
+    },
+    /// `iam.deactivate_access_key`: the key made active again.
+    ActivateAccessKey { user_name: String, access_key_id: String },
+    /// `iam.revoke_role_sessions`: the revocation policy deleted, or the document it replaced
+    /// (`previous`, URL-decoded JSON) put back.
+    RestoreRolePolicy {
+        role_name: String,
+        policy_name: String,
+        previous: Option<String>,
+    },
+    /// `s3.block_public_access`: the bucket's previous configuration, or none (deleted).
+    RestorePublicAccessBlock {
+        bucket: String,
+        previous: Option<PublicAccessBlock>,
+    },
+    /// `lambda.throttle`: the previous reserved concurrency, or none (deleted).
+    RestoreConcurrency {
+        function_name: String,
+        previous: Option<i32>,
+    },
+}
+
+impl Undo {
+    /// As an action's detail records it (`detail.undo`).
+    pub fn data(&self) -> Value {
+        // A plain enum of strings, numbers and maps: serialising it cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The rollback data of an executed action: its detail's `undo`.
+    ///
+    /// Errors: the action cannot be undone, or its record holds no (readable) rollback data;
+    /// the message names the action and the field.
+    pub fn from_record(record: &ActionRecord) -> Result<Undo, String> {
+        let action = &record.request.action;
+        let kind = ActionKind::parse(action)?;
+        if kind.undo().is_none() {
+            return Err(format!("{action} cannot be undone"));
+        }
+        let data = record.detail.get("undo").ok_or_else(|| {
+            format!(
+                "{action} on {}: no rollback data recorded (detail.undo)",
+                record.request.target.id
+            )
+        })?;
+        serde_json::from_value(data.clone()).map_err(|e| {
+            format!(
+                "{action} on {}: detail.undo is not readable rollback data: {e}",
+                record.request.target.id
+            )
+        })
+    }
+
+    /// The AWS API calls undoing makes (`service:Operation` and its parameters), as a dry run
+    /// prints them.
+    pub fn api_calls(&self) -> Vec<String> {
+        match self {
+            Undo::RestoreGroups { groups, .. } => groups
+                .iter()
+                .map(|(eni, g)| {
+                    format!(
+                        "ec2:ModifyNetworkInterfaceAttribute NetworkInterfaceId={eni} Groups=[{}]",
+                        g.join(",")
+                    )
+                })
+                .collect(),
+            Undo::StartInstance { instance_id } => vec![format!("ec2:StartInstances InstanceIds=[{instance_id}]")],
+            Undo::Unprotect { instance_id } => vec![
+                format!("ec2:ModifyInstanceAttribute InstanceId={instance_id} DisableApiTermination=false"),
+                format!("ec2:ModifyInstanceAttribute InstanceId={instance_id} DisableApiStop=false"),
+            ],
+            Undo::AssociateInstanceProfiles {
+                instance_id,
+                instance_profile_arns,
+            } => instance_profile_arns
+                .iter()
+                .map(|arn| {
+                    format!("ec2:AssociateIamInstanceProfile InstanceId={instance_id} IamInstanceProfile.Arn={arn}")
+                })
+                .collect(),
+            Undo::ActivateAccessKey {
+                user_name,
+                access_key_id,
+            } => vec![format!(
+                "iam:UpdateAccessKey UserName={user_name} AccessKeyId={access_key_id} Status=Active"
+            )],
+            Undo::RestoreRolePolicy {
+                role_name,
+                policy_name,
+                previous: None,
+            } => vec![format!(
+                "iam:DeleteRolePolicy RoleName={role_name} PolicyName={policy_name}"
+            )],
+            Undo::RestoreRolePolicy {
+                role_name,
+                policy_name,
+                previous: Some(_),
+            } => vec![format!(
+                "iam:PutRolePolicy RoleName={role_name} PolicyName={policy_name} (the document it replaced)"
+            )],
+            Undo::RestorePublicAccessBlock { bucket, previous: None } => {
+                vec![format!("s3:DeleteBucketPublicAccessBlock Bucket={bucket}")]
+            }
+            Undo::RestorePublicAccessBlock {
+                bucket,
+                previous: Some(p),
+            } => vec![format!(
+                "s3:PutBucketPublicAccessBlock Bucket={bucket} BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
+                p.block_public_acls, p.ignore_public_acls, p.block_public_policy, p.restrict_public_buckets
+            )],
+            Undo::RestoreConcurrency {
+                function_name,
+                previous: None,
+            } => vec![format!("lambda:DeleteFunctionConcurrency FunctionName={function_name}")],
+            Undo::RestoreConcurrency {
+                function_name,
+                previous: Some(n),
+            } => vec![format!(
+                "lambda:PutFunctionConcurrency FunctionName={function_name} ReservedConcurrentExecutions={n}"
+            )],
+        }
+    }
+}

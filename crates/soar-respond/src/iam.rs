@@ -1,0 +1,143 @@
+//! `iam.*` actions: an IAM user's long-term key deactivated, a role's older sessions revoked.
+
+use crate::RespondError;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::StatusType;
+use serde_json::{Value, json};
+use soar_aws::AwsError;
+use soar_core::action::REVOKE_POLICY_NAME;
+use soar_core::rollback::Undo;
+
+/// UpdateAccessKey to `Inactive`. Rollback data: the user and key.
+pub(crate) async fn deactivate_access_key(client: &Client, user: &str, key: &str) -> Result<Value, RespondError> {
+    set_key_status(client, user, key, StatusType::Inactive).await?;
+    let undo = Undo::ActivateAccessKey {
+        user_name: user.to_string(),
+        access_key_id: key.to_string(),
+    };
+    Ok(json!({
+        "user_name": user,
+        "access_key_id": key,
+        "status": "Inactive",
+        "rollback": format!("aws iam update-access-key --user-name {user} --access-key-id {key} --status Active"),
+        "undo": undo.data(),
+    }))
+}
+
+/// UpdateAccessKey back to `Active`: the rollback of a deactivation.
+pub(crate) async fn activate_access_key(client: &Client, user: &str, key: &str) -> Result<Value, RespondError> {
+    set_key_status(client, user, key, StatusType::Active).await?;
+    Ok(json!({"user_name": user, "access_key_id": key, "status": "Active"}))
+}
+
+async fn set_key_status(client: &Client, user: &str, key: &str, status: StatusType) -> Result<(), RespondError> {
+    client
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(key)
+        .status(status)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("UpdateAccessKey", e))?;
+    Ok(())
+}
+
+/// The documented revocation: deny everything to sessions issued before `issued_before` (IAM
+/// User Guide, "Revoke IAM role temporary security credentials"; the console writes the same
+/// statement as `AWSRevokeOlderSessions`).
+pub fn revocation_policy(issued_before: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}}
+        }]
+    })
+}
+
+/// Revokes the role's sessions issued before now: PutRolePolicy of [`revocation_policy`] as the
+/// inline policy `soar-revoke-older-sessions`. A policy of that name already there (an earlier
+/// revocation) is read first and recorded, so a rollback puts it back rather than deleting it.
+pub(crate) async fn revoke_role_sessions(client: &Client, role: &str) -> Result<Value, RespondError> {
+    let previous = match client
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(REVOKE_POLICY_NAME)
+        .send()
+        .await
+    {
+        // IAM returns policy documents URL-encoded (RFC 3986), as the API reference says.
+        Ok(out) => Some(
+            percent_encoding::percent_decode_str(out.policy_document())
+                .decode_utf8_lossy()
+                .into_owned(),
+        ),
+        Err(e) => match AwsError::from_sdk("GetRolePolicy", e) {
+            AwsError::NotFound { .. } => None,
+            other => return Err(other.into()),
+        },
+    };
+    let issued_before = soar_core::time::now();
+    let document = revocation_policy(&issued_before);
+    client
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(REVOKE_POLICY_NAME)
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutRolePolicy", e))?;
+    let undo = Undo::RestoreRolePolicy {
+        role_name: role.to_string(),
+        policy_name: REVOKE_POLICY_NAME.to_string(),
+        previous,
+    };
+    Ok(json!({
+        "role_name": role,
+        "policy_name": REVOKE_POLICY_NAME,
+        "sessions_issued_before": issued_before,
+        "rollback": format!("aws iam delete-role-policy --role-name {role} --policy-name {REVOKE_POLICY_NAME}"),
+        "undo": undo.data(),
+    }))
+}
+
+/// The rollback of a revocation: the document it replaced put back, or the policy deleted.
+pub(crate) async fn restore_role_policy(
+    client: &Client,
+    role: &str,
+    policy_name: &str,
+    previous: Option<&str>,
+) -> Result<Value, RespondError> {
+    match previous {
+        Some(document) => {
+            client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(policy_name)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("PutRolePolicy", e))?;
+            Ok(json!({"role_name": role, "policy_name": policy_name, "restored": "the previous document"}))
+        }
+        None => {
+            match client
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(policy_name)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                // Deleted by hand already: the role is as it was.
+                Err(e) => match AwsError::from_sdk("DeleteRolePolicy", e) {
+                    AwsError::NotFound { .. } => {}
+                    other => return Err(other.into()),
+                },
+            }
+            Ok(json!({"role_name": role, "policy_name": policy_name, "deleted": true}))
+        }
+    }
+}
