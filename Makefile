@@ -87,10 +87,10 @@ fmt:
 bins:
 	$(CARGO) build --workspace --bins --locked
 
-## docs: regenerate docs/finding-types.md from the finding-type list and the default policies
+## docs: regenerate docs/finding-types.md and docs/responses.md from the finding-type list and the default policies
 ## (`make test` fails while it is out of step)
 docs: bins
-	SOAR_WRITE_DOCS=1 $(CARGO) test --locked -p soar-tests --test finding_types -- --exact the_finding_type_table_is_in_step
+	SOAR_WRITE_DOCS=1 $(CARGO) test --locked -p soar-tests --test finding_types -- --exact the_finding_type_table_is_in_step every_resource_type_has_a_useful_response_and_a_scenario
 
 ## build: release Lambda binaries target/lambda/<fn>/bootstrap, arm64 (Graviton) unless ARCH=x86_64
 ARCH ?= arm64
