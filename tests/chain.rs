@@ -326,11 +326,25 @@ async fn an_iam_user_finding_deactivates_that_users_key() {
         "{:?}",
         statuses(&doc)
     );
-    let keys = iam.list_access_keys().user_name("alice").send().await.unwrap();
-    assert_eq!(
-        keys.access_key_metadata()[0].status().map(|s| s.as_str()),
-        Some("Inactive")
+    let status = || async {
+        iam.list_access_keys()
+            .user_name("alice")
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()[0]
+            .status()
+            .map(|s| s.as_str().to_string())
+    };
+    assert_eq!(status().await.as_deref(), Some("Inactive"));
+    let [dry, _, _] = roll_back_three_times(&stack, &doc.alert.id, &["iam.deactivate_access_key"]);
+    assert!(
+        dry.contains(&format!(
+            "iam:UpdateAccessKey UserName=alice AccessKeyId={key_id} Status=Active"
+        )),
+        "{dry}"
     );
+    assert_eq!(status().await.as_deref(), Some("Active"));
 }
 
 #[tokio::test]
@@ -343,6 +357,7 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
 
     // A critical incident: ec2.stop waits for a person.
     let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    let original_groups = stack.groups(&web).await;
     stack
         .publish(&lab::guardduty_event(
             &web,
@@ -403,6 +418,33 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
     )
     .await;
     assert!(again.unwrap_err().contains("no ec2.stop is waiting"));
+
+    // Everything reversible rolls back, newest first: started, unprotected, groups restored.
+    assert_ne!(stack.groups(&web).await, original_groups);
+    let [dry, _, _] = roll_back_three_times(&stack, &doc.alert.id, &[]);
+    let (start, groups) = (
+        dry.find("ec2:StartInstances").unwrap(),
+        dry.find("ec2:ModifyNetworkInterfaceAttribute").unwrap(),
+    );
+    assert!(start < groups, "the stop is undone before the isolation: {dry}");
+    assert!(
+        !dry.contains("ec2.snapshot"),
+        "a snapshot is evidence, not undone: {dry}"
+    );
+    assert_eq!(stack.groups(&web).await, original_groups);
+    let facts = ec2.describe_instance("", "", &web.instance_id).await.unwrap().unwrap();
+    assert!(facts.state == "pending" || facts.state == "running", "{}", facts.state);
+    let termination = aws_sdk_ec2::Client::new(&stack.aws)
+        .describe_instance_attribute()
+        .instance_id(&web.instance_id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        termination.disable_api_termination().and_then(|v| v.value()),
+        Some(false)
+    );
 
     // Tagged protected after evaluation, just before remediate: the live read stops every EC2 action.
     let app = lab::create_instance(&stack.aws, "app-1", &[]).await.unwrap();
@@ -1042,6 +1084,67 @@ async fn an_ecs_task_is_stopped_only_after_approval_and_cannot_be_rolled_back() 
         out.contains("not_reversible") && out.contains("ecs.stop_task cannot be undone"),
         "{out}"
     );
+}
+
+/// In dry run every new action is planned with the exact API calls it would make, nothing is
+/// called, and there is nothing to roll back.
+#[tokio::test]
+async fn the_new_actions_are_planned_with_their_api_calls_in_dry_run() {
+    let stack = Stack::start(Mode::DryRun).await;
+    let findings = [
+        finding_about(
+            "f-plan-role",
+            "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+            json!({"resourceType": "AccessKey",
+                "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY03", "userName": "app-server-role", "userType": "AssumedRole"},
+                "instanceDetails": {"instanceId": "i-0123456789abcdef0"}}),
+        ),
+        finding_about(
+            "f-plan-s3",
+            "Exfiltration:S3/MaliciousIPCaller",
+            json!({"resourceType": "S3Bucket", "s3BucketDetails": [{"name": "data-a"}]}),
+        ),
+        finding_about(
+            "f-plan-fn",
+            "Backdoor:Lambda/C&CActivity.B",
+            json!({"resourceType": "Lambda", "lambdaDetails": {"functionName": "payments"}}),
+        ),
+    ];
+    for finding in &findings {
+        stack.queue("ingest").send(&finding.to_string()).await.unwrap();
+    }
+    stack.run().await;
+    let planned = |doc: &Document, action: &str| -> Vec<String> {
+        let record = doc
+            .actions
+            .iter()
+            .find(|a| a.request.action == action)
+            .unwrap_or_else(|| panic!("{action} not planned: {:?}", doc.actions));
+        assert_eq!(record.status.as_str(), "planned", "{record:?}");
+        serde_json::from_value(record.detail["api_calls"].clone()).unwrap()
+    };
+    let role = stack.document("f-plan-role").await;
+    assert_eq!(
+        planned(&role, "iam.revoke_role_sessions")[1],
+        "iam:PutRolePolicy RoleName=app-server-role PolicyName=soar-revoke-older-sessions (Deny * when aws:TokenIssueTime is before the time of the action)"
+    );
+    assert_eq!(
+        planned(&role, "ec2.detach_instance_profile")[0],
+        "ec2:DescribeIamInstanceProfileAssociations Filters=[instance-id=i-0123456789abcdef0]"
+    );
+    let bucket = stack.document("f-plan-s3").await;
+    assert!(
+        planned(&bucket, "s3.block_public_access")[1]
+            .starts_with("s3:PutBucketPublicAccessBlock Bucket=data-a BlockPublicAcls=true")
+    );
+    let function = stack.document("f-plan-fn").await;
+    assert_eq!(
+        planned(&function, "lambda.throttle")[1],
+        "lambda:PutFunctionConcurrency FunctionName=payments ReservedConcurrentExecutions=0"
+    );
+    let (code, out) = soar_cli(&stack, &["rollback", &function.alert.id]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("executed: none"), "{out}");
 }
 
 /// An empty zip archive (only the end-of-central-directory record, PKWARE APPNOTE 4.3.16):

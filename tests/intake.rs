@@ -523,7 +523,7 @@ async fn dedup_never_hides_a_newer_revision_in_dynamodb() {
 }
 
 #[test]
-fn instance_credentials_used_outside_aws_never_deactivate_the_session_key() {
+fn instance_credentials_used_outside_aws_revoke_sessions_and_never_deactivate_the_session_key() {
     let reports = run_json(&[&case("instance-credentials-used-outside-aws.json")]);
     assert_eq!(reports.len(), 1);
     let r = &reports[0];
@@ -545,6 +545,15 @@ fn instance_credentials_used_outside_aws_never_deactivate_the_session_key() {
         Some(json!("i-0a1b2c3d4e5f60718")),
         "{r}"
     );
+    // What ends credentials already taken: the role's sessions issued before now are revoked.
+    let revoke = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "iam.revoke_role_sessions")
+        .unwrap_or_else(|| panic!("no session revocation planned: {r}"));
+    assert_eq!(revoke["target"], json!("ASIAEXAMPLETEMPKEY01"), "{r}");
+    assert_eq!(revoke["status"], json!("planned"), "{r}");
     assert!(planned.contains(&"notify"), "a person is told: {r}");
 }
 

@@ -92,15 +92,24 @@ impl Undo {
     /// prints them.
     pub fn api_calls(&self) -> Vec<String> {
         match self {
-            Undo::RestoreGroups { groups, .. } => groups
-                .iter()
-                .map(|(eni, g)| {
-                    format!(
-                        "ec2:ModifyNetworkInterfaceAttribute NetworkInterfaceId={eni} Groups=[{}]",
+            Undo::RestoreGroups { instance_id, groups } => {
+                let mut calls: Vec<String> = groups
+                    .iter()
+                    .map(|(eni, g)| {
+                        format!(
+                            "ec2:ModifyNetworkInterfaceAttribute NetworkInterfaceId={eni} Groups=[{}]",
+                            g.join(",")
+                        )
+                    })
+                    .collect();
+                if let [(_, g)] = groups.iter().collect::<Vec<_>>().as_slice() {
+                    calls.push(format!(
+                        "ec2:ModifyInstanceAttribute InstanceId={instance_id} Groups=[{}]",
                         g.join(",")
-                    )
-                })
-                .collect(),
+                    ));
+                }
+                calls
+            }
             Undo::StartInstance { instance_id } => vec![format!("ec2:StartInstances InstanceIds=[{instance_id}]")],
             Undo::Unprotect { instance_id } => vec![
                 format!("ec2:ModifyInstanceAttribute InstanceId={instance_id} DisableApiTermination=false"),

@@ -454,6 +454,7 @@ impl Ec2 {
         &self,
         account: &str,
         region: &str,
+        instance_id: &str,
         groups: &BTreeMap<String, Vec<String>>,
     ) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
@@ -468,6 +469,17 @@ impl Ec2 {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ModifyNetworkInterfaceAttribute", e))?;
+        }
+        // As isolation does: with one interface, the instance's own list is set too, so that
+        // every view of the instance agrees.
+        if let [(_, ids)] = groups.iter().collect::<Vec<_>>().as_slice() {
+            client
+                .modify_instance_attribute()
+                .instance_id(instance_id)
+                .set_groups(Some(ids.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute (groups)", e))?;
         }
         Ok(json!({"restored_groups": groups}))
     }

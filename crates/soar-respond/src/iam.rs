@@ -141,3 +141,64 @@ pub(crate) async fn restore_role_policy(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError;
+    use aws_sdk_iam::operation::get_role_policy::GetRolePolicyOutput;
+    use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn client(rules: &[&Rule]) -> Client {
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, rule| i.with_rule(rule),
+        );
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// An earlier revocation of the same name is recorded decoded (IAM answers URL-encoded), so
+    /// a rollback puts it back instead of deleting it.
+    #[tokio::test]
+    async fn an_earlier_revocation_is_kept_for_the_rollback() {
+        let earlier = revocation_policy("2026-01-01T00:00:00Z").to_string();
+        let encoded = earlier.replace(':', "%3A").replace('"', "%22");
+        let get = mock!(Client::get_role_policy).then_output(move || {
+            GetRolePolicyOutput::builder()
+                .role_name("app")
+                .policy_name(REVOKE_POLICY_NAME)
+                .policy_document(encoded.clone())
+                .build()
+                .unwrap()
+        });
+        let put = mock!(Client::put_role_policy)
+            .match_requests(|r| r.policy_document().is_some_and(|d| d.contains("aws:TokenIssueTime")))
+            .then_output(|| PutRolePolicyOutput::builder().build());
+        let done = revoke_role_sessions(&client(&[&get, &put]), "app").await.unwrap();
+        assert_eq!(put.num_calls(), 1);
+        assert_eq!(done["undo"]["previous"], json!(earlier));
+    }
+
+    /// A revocation policy someone already deleted by hand is rolled back: nothing left to do.
+    #[tokio::test]
+    async fn a_policy_deleted_by_hand_is_rolled_back() {
+        let delete = mock!(Client::delete_role_policy).then_error(|| {
+            DeleteRolePolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").message("gone").build())
+        });
+        let done = restore_role_policy(&client(&[&delete]), "app", REVOKE_POLICY_NAME, None)
+            .await
+            .unwrap();
+        assert_eq!(done["deleted"], json!(true));
+    }
+}

@@ -126,7 +126,9 @@ impl AwsRemediator {
         let (account, region) = (account_of(alert), alert.resource.region.as_str());
         let ec2 = &self.ec2;
         Ok(match undo {
-            Undo::RestoreGroups { groups, .. } => ec2.restore_groups(account, region, groups).await?,
+            Undo::RestoreGroups { instance_id, groups } => {
+                ec2.restore_groups(account, region, instance_id, groups).await?
+            }
             Undo::StartInstance { instance_id } => ec2.start(account, region, instance_id).await?,
             Undo::Unprotect { instance_id } => ec2.unprotect(account, region, instance_id).await?,
             Undo::AssociateInstanceProfiles {

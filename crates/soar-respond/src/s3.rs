@@ -87,3 +87,65 @@ pub(crate) async fn restore_public_access_block(
     }
     Ok(json!({"bucket": bucket, "public_access_block": previous}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockError;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    /// A real S3 client whose calls get the rules' canned answers (aws-smithy-mocks).
+    fn client(rules: &[&Rule]) -> Client {
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, rule| i.with_rule(rule),
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn get_fails(code: &'static str) -> Rule {
+        mock!(Client::get_public_access_block).then_error(move || {
+            GetPublicAccessBlockError::generic(ErrorMetadata::builder().code(code).message("from the mock").build())
+        })
+    }
+
+    /// Only S3's "this bucket has no configuration" means "nothing to restore"; a missing bucket
+    /// or a missing permission stops the action before anything is changed.
+    #[tokio::test]
+    async fn only_a_missing_configuration_means_none_before() {
+        let put = mock!(Client::put_public_access_block).then_output(|| {
+            aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput::builder().build()
+        });
+        let done = block_public_access(
+            &client(&[&get_fails("NoSuchPublicAccessBlockConfiguration"), &put]),
+            "b",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            done["undo"],
+            json!({"kind": "restore_public_access_block", "bucket": "b", "previous": null})
+        );
+        assert_eq!(put.num_calls(), 1);
+        for code in ["NoSuchBucket", "AccessDenied"] {
+            let put = mock!(Client::put_public_access_block).then_output(|| {
+                aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput::builder().build()
+            });
+            let err = block_public_access(&client(&[&get_fails(code), &put]), "b")
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains(code), "{err}");
+            assert_eq!(put.num_calls(), 0, "{code}: nothing changed");
+        }
+    }
+}

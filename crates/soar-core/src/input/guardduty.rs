@@ -180,15 +180,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
         ResourceKind::AccessKey => {
             let details = &resource["accessKeyDetails"];
             out.id = text(details.get("accessKeyId")).unwrap_or_default();
-            for (from, to) in [
-                ("userName", "user_name"),
-                ("principalId", "principal_id"),
-                ("userType", "user_type"),
-            ] {
-                if let Some(v) = text(details.get(from)) {
-                    attrs.insert(to.into(), Value::String(v));
-                }
-            }
+            super::related::access_key_attributes(details, attrs);
         }
         ResourceKind::S3Bucket => {
             let buckets = resource["s3BucketDetails"].as_array().cloned().unwrap_or_default();

@@ -107,16 +107,22 @@ fn access_key(resource: &Value) -> Option<Resource> {
         id,
         ..Resource::unknown()
     };
+    access_key_attributes(details, &mut out.attributes);
+    Some(out)
+}
+
+/// `user_name`, `principal_id` and `user_type` of GuardDuty's `accessKeyDetails`: whose key it is
+/// (an IAM user, an assumed role, root), as the remediate policy reads it.
+pub(super) fn access_key_attributes(details: &Value, attributes: &mut Map<String, Value>) {
     for (from, to) in [
         ("userName", "user_name"),
         ("principalId", "principal_id"),
         ("userType", "user_type"),
     ] {
         if let Some(v) = text(details.get(from)) {
-            out.attributes.insert(to.into(), json!(v));
+            attributes.insert(to.into(), json!(v));
         }
     }
-    Some(out)
 }
 
 /// The task of an ECS runtime finding (`ecsClusterDetails.taskDetails`, GuardDuty API reference,
