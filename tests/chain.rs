@@ -848,9 +848,26 @@ async fn buckets_and_functions_are_contained_and_rolled_back() {
             .force_path_style(true)
             .build(),
     );
-    for bucket in ["data-a", "data-b"] {
+    for bucket in ["data-a", "data-b", "www-site"] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
+    // Tagged protected on the bucket itself, not in the finding: read live before acting.
+    let protected = aws_sdk_s3::types::Tag::builder()
+        .key("soar:protected")
+        .value("true")
+        .build()
+        .unwrap();
+    s3.put_bucket_tagging()
+        .bucket("www-site")
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(protected)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     let partial = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(false)
@@ -868,7 +885,8 @@ async fn buckets_and_functions_are_contained_and_rolled_back() {
         "Exfiltration:S3/MaliciousIPCaller",
         json!({"resourceType": "S3Bucket",
             "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLETEMPKEY02", "userName": "etl-role", "userType": "AssumedRole"},
-            "s3BucketDetails": [{"name": "data-a", "arn": "arn:aws:s3:::data-a"}, {"name": "data-b", "arn": "arn:aws:s3:::data-b"}]}),
+            "s3BucketDetails": [{"name": "data-a", "arn": "arn:aws:s3:::data-a"}, {"name": "data-b", "arn": "arn:aws:s3:::data-b"},
+                {"name": "www-site", "arn": "arn:aws:s3:::www-site"}]}),
     );
     stack.queue("ingest").send(&finding.to_string()).await.unwrap();
 
@@ -925,7 +943,9 @@ async fn buckets_and_functions_are_contained_and_rolled_back() {
         .filter(|a| a.request.action == "s3.block_public_access" && a.status.as_str() == "executed")
         .map(|a| a.request.target.id.clone())
         .collect();
-    assert_eq!(blocked.len(), 2, "{:?}", doc.actions);
+    assert_eq!(blocked, ["data-a", "data-b"], "{:?}", doc.actions);
+    let site = doc.actions.iter().find(|a| a.request.target.id == "www-site").unwrap();
+    assert_eq!(site.status.as_str(), "skipped_protected", "{site:?}");
     assert!(
         statuses(&doc).contains(&("iam.revoke_role_sessions".into(), "executed".into())),
         "the caller's role: {:?}",

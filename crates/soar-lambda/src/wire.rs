@@ -106,13 +106,15 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
     let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
     let mut settings = config.settings();
     settings.take_escalation_channel(policies.org_config());
+    // Protection is read live just before acting, from the resource's own tags (an instance's
+    // through DescribeInstances, a bucket's, a function's, a task's).
+    let remediator = Arc::new(AwsRemediator::new(accounts));
     let responder = Responder {
         policies,
         decisions: state.clone(),
         ledger: state.clone(),
-        // Protection is read live from EC2 just before acting.
-        inventory: Arc::new(Ec2::new(accounts.clone())),
-        remediator: Arc::new(AwsRemediator::new(accounts)),
+        inventory: remediator.clone(),
+        remediator,
         notifier: Arc::new(AwsNotifier::new(sns, webhook)),
         settings,
     };

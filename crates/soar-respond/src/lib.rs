@@ -8,6 +8,7 @@ mod iam;
 mod lambda;
 mod notify;
 mod s3;
+mod tags;
 
 pub use iam::revocation_policy;
 pub use notify::{AwsNotifier, Webhook};
@@ -67,6 +68,18 @@ impl AwsRemediator {
             .for_resource(account_of(alert), region)
             .await
             .map_err(RespondError::Credentials)
+    }
+
+    /// The SDK configuration for a resource in `account` and `region` (empty: the deployment's).
+    async fn config_for(&self, account: &str, region: &str) -> Result<SdkConfig, AwsError> {
+        self.accounts
+            .for_resource(account, region)
+            .await
+            .map_err(|message| AwsError::AccessDenied {
+                operation: "AssumeRole",
+                code: "Credentials".into(),
+                message,
+            })
     }
 
     async fn iam(&self, alert: &Alert) -> Result<aws_sdk_iam::Client, RespondError> {
@@ -174,7 +187,7 @@ impl AwsRemediator {
 
 /// S3 with path-style addressing when an endpoint is set (a local endpoint such as moto has no
 /// `<bucket>.<host>` names); virtual-hosted style against AWS itself.
-fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     let local = config.endpoint_url().is_some();
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(config)
