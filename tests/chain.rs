@@ -353,6 +353,7 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
     let ec2 = soar_ec2::Ec2::new(std::sync::Arc::new(soar_aws::sdk::AccountConfigs::new(
         stack.aws.clone(),
         None,
+        sdk::session::REMEDIATE,
     )));
 
     // A critical incident: ec2.stop waits for a person.
@@ -474,7 +475,13 @@ async fn a_finding_in_a_member_account_is_answered_there_with_the_responder_role
     const MEMBER: &str = "111122223333";
     let stack = Stack::start_with(Mode::Enforce, &[("SOAR_RESPONDER_ROLE_NAME", "soar-responder")]).await;
     // The lab instance lives in the member account: create it with the role soar will assume there.
-    let member = sdk::for_account(&stack.aws, MEMBER, "soar-responder", Some(REGION)).await;
+    let member = sdk::for_account(
+        &stack.aws,
+        MEMBER,
+        ("soar-responder", sdk::session::REMEDIATE),
+        Some(REGION),
+    )
+    .await;
     let web = lab::create_instance(&member, "member-web", &[]).await.unwrap();
     let finding = LabFinding {
         account: MEMBER,

@@ -41,10 +41,26 @@ fn defaults(ca_bundle: Option<&str>) -> Result<aws_config::ConfigLoader, soar_ht
     Ok(aws_config::defaults(BehaviorVersion::latest()).http_client(http))
 }
 
-/// Credentials for acting in `account`: the responder role `role_name` there, assumed through STS
-/// with the function's own credentials. Findings about resources in other accounts are answered
-/// with these; the role's trust policy names the central account.
-pub async fn for_account(base: &SdkConfig, account: &str, role_name: &str, region: Option<&str>) -> SdkConfig {
+/// The role session name of each user of the responder role. The member account's trust policy
+/// lets each central function assume the role only under its own name, and the role's permission
+/// policy lets only `soar-remediate` sessions change anything (`aws:userid` ends in the session
+/// name): the enrich function, which reads outside data, can describe but never contain.
+pub mod session {
+    pub const ENRICH: &str = "soar-enrich";
+    pub const REMEDIATE: &str = "soar-remediate";
+    /// A person's tool (`soar rollback`) assuming a role of their own.
+    pub const OPERATOR: &str = "soar-operator";
+}
+
+/// Credentials for acting in `account`: the role `role_name` there, assumed through STS with the
+/// caller's own credentials as `session_name` (see [`session`]). Findings about resources in other
+/// accounts are answered with these; the role's trust policy names the central account.
+pub async fn for_account(
+    base: &SdkConfig,
+    account: &str,
+    (role_name, session_name): (&str, &str),
+    region: Option<&str>,
+) -> SdkConfig {
     let partition = base
         .region()
         .map(|r| r.as_ref())
@@ -52,7 +68,7 @@ pub async fn for_account(base: &SdkConfig, account: &str, role_name: &str, regio
         .map_or("aws", |_| "aws-cn");
     let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
     let provider = AssumeRoleProvider::builder(role_arn)
-        .session_name("soar-responder")
+        .session_name(session_name)
         .configure(base)
         .build()
         .await;
@@ -72,15 +88,18 @@ pub async fn for_account(base: &SdkConfig, account: &str, role_name: &str, regio
 pub struct AccountConfigs {
     base: SdkConfig,
     role_name: Option<String>,
+    session_name: &'static str,
     own_account: tokio::sync::OnceCell<String>,
     cache: tokio::sync::Mutex<std::collections::HashMap<(String, String), SdkConfig>>,
 }
 
 impl AccountConfigs {
-    pub fn new(base: SdkConfig, role_name: Option<String>) -> Self {
+    /// `session_name`: who assumes `role_name` in other accounts (one of [`session`]).
+    pub fn new(base: SdkConfig, role_name: Option<String>, session_name: &'static str) -> Self {
         AccountConfigs {
             base,
             role_name,
+            session_name,
             own_account: tokio::sync::OnceCell::new(),
             cache: Default::default(),
         }
@@ -125,7 +144,7 @@ impl AccountConfigs {
             let role = self.role_name.as_deref().ok_or_else(|| {
                 format!("the resource is in account {account}: set SOAR_RESPONDER_ROLE_NAME to the role soar may assume there")
             })?;
-            for_account(&self.base, account, role, Some(region)).await
+            for_account(&self.base, account, (role, self.session_name), Some(region)).await
         };
         cache.insert(key, config.clone());
         Ok(config)

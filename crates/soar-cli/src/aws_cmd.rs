@@ -72,8 +72,11 @@ pub(crate) async fn run_rollback(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no alert `{alert_id}` in table {}", state.table()))?;
-    let role = std::env::var("SOAR_RESPONDER_ROLE_NAME").ok().filter(|r| !r.is_empty());
-    let remediator = soar_respond::AwsRemediator::new(Arc::new(sdk::AccountConfigs::new(aws, role)));
+    // The functions' responder role trusts only the functions: in member accounts a person
+    // rolls back with a role of their own there (docs/deploy.md lists what it needs).
+    let role = std::env::var("SOAR_ROLLBACK_ROLE_NAME").ok().filter(|r| !r.is_empty());
+    let remediator =
+        soar_respond::AwsRemediator::new(Arc::new(sdk::AccountConfigs::new(aws, role, sdk::session::OPERATOR)));
     let mode = if enforce { Mode::Enforce } else { Mode::DryRun };
     let results = rollback(&doc, &selection, mode, &state, &remediator).await?;
     let mut code = ExitCode::SUCCESS;

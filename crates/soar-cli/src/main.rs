@@ -58,7 +58,8 @@ enum Command {
     /// Undo an alert's executed actions from their recorded rollback data: all of them, one type,
     /// or one type on one target, newest first. A dry run (the API calls it would make) unless
     /// --enforce; each rollback is carried out and recorded in the action ledger once. Reads
-    /// SOAR_TABLE, and SOAR_RESPONDER_ROLE_NAME for resources in member accounts.
+    /// SOAR_TABLE, and SOAR_ROLLBACK_ROLE_NAME (a role the operator may assume) for resources in
+    /// member accounts.
     Rollback {
         alert_id: String,
         /// The action type, e.g. ec2.isolate (default: every executed action that can be undone).

@@ -24,7 +24,11 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
     )
     .await
     .unwrap();
-    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(config.clone(), None)));
+    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(
+        config.clone(),
+        None,
+        soar_aws::sdk::session::REMEDIATE,
+    )));
 
     // Inventory: the instance as the enrich phase sees it (own account: empty account and region).
     let resource = Resource {
@@ -156,7 +160,11 @@ async fn the_instance_profile_is_detached_with_its_rollback_data() {
         .send()
         .await
         .unwrap();
-    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(config.clone(), None)));
+    let ec2 = Ec2::new(Arc::new(AccountConfigs::new(
+        config.clone(),
+        None,
+        soar_aws::sdk::session::REMEDIATE,
+    )));
 
     let done = ec2.detach_instance_profile("", "", &app.instance_id).await.unwrap();
     assert_eq!(done["detached"][0]["instance_profile_arn"], json!(profile), "{done}");

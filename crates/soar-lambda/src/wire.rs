@@ -4,7 +4,7 @@
 use crate::Config;
 use crate::ConfigError;
 use crate::functions::{DocumentFunction, IngestFunction};
-use soar_aws::sdk::{AccountConfigs, SdkConfig};
+use soar_aws::sdk::{AccountConfigs, SdkConfig, session};
 use soar_aws::secrets::SecretsManager;
 use soar_aws::{DynamoState, SqsForwarder};
 use soar_core::pipeline::{Enricher, Evaluator, Ingestor, Responder};
@@ -61,7 +61,11 @@ pub fn enrich(
     providers: Vec<Arc<dyn IntelProvider>>,
 ) -> Result<DocumentFunction, ConfigError> {
     let state = state(config, aws)?;
-    let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
+    let accounts = Arc::new(AccountConfigs::new(
+        aws.clone(),
+        config.responder_role_name.clone(),
+        session::ENRICH,
+    ));
     let enricher = Enricher {
         org: policies.org_config().clone(),
         policies,
@@ -103,7 +107,11 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         .webhook_secret_id
         .clone()
         .map(|secret| Webhook::from_secret(aws_sdk_secretsmanager::Client::new(aws), secret));
-    let accounts = Arc::new(AccountConfigs::new(aws.clone(), config.responder_role_name.clone()));
+    let accounts = Arc::new(AccountConfigs::new(
+        aws.clone(),
+        config.responder_role_name.clone(),
+        session::REMEDIATE,
+    ));
     let mut settings = config.settings();
     settings.take_escalation_channel(policies.org_config());
     // Protection is read live just before acting, from the resource's own tags (an instance's
