@@ -39,11 +39,15 @@ pub enum Undo {
     /// `iam.deactivate_access_key`: the key made active again.
     ActivateAccessKey { user_name: String, access_key_id: String },
     /// `iam.revoke_role_sessions`: the revocation policy deleted, or the document it replaced
-    /// (`previous`, URL-decoded JSON) put back.
+    /// (`previous`, URL-decoded JSON) put back, only while the policy is still the document soar
+    /// wrote (`written`): a later revocation, or a person's change, is never undone.
     RestoreRolePolicy {
         role_name: String,
         policy_name: String,
         previous: Option<String>,
+        /// The document soar wrote; absent in records made before it was kept.
+        #[serde(default)]
+        written: Option<String>,
     },
     /// `s3.block_public_access`: the bucket's previous configuration, or none (deleted).
     RestorePublicAccessBlock {
@@ -130,40 +134,57 @@ impl Undo {
             } => vec![format!(
                 "iam:UpdateAccessKey UserName={user_name} AccessKeyId={access_key_id} Status=Active"
             )],
+            Undo::RestoreRolePolicy { .. }
+            | Undo::RestorePublicAccessBlock { .. }
+            | Undo::RestoreConcurrency { .. } => self.checked_calls(),
+        }
+    }
+
+    /// The calls of the rollbacks that first check the resource is still as soar left it.
+    fn checked_calls(&self) -> Vec<String> {
+        match self {
             Undo::RestoreRolePolicy {
                 role_name,
                 policy_name,
-                previous: None,
-            } => vec![format!(
-                "iam:DeleteRolePolicy RoleName={role_name} PolicyName={policy_name}"
-            )],
-            Undo::RestoreRolePolicy {
-                role_name,
-                policy_name,
-                previous: Some(_),
-            } => vec![format!(
-                "iam:PutRolePolicy RoleName={role_name} PolicyName={policy_name} (the document it replaced)"
-            )],
-            Undo::RestorePublicAccessBlock { bucket, previous: None } => {
-                vec![format!("s3:DeleteBucketPublicAccessBlock Bucket={bucket}")]
+                previous,
+                written,
+            } => {
+                let check = written.as_ref().map(|_| {
+                    format!("iam:GetRolePolicy RoleName={role_name} PolicyName={policy_name} (still what soar wrote?)")
+                });
+                let restore = match previous {
+                    None => format!("iam:DeleteRolePolicy RoleName={role_name} PolicyName={policy_name}"),
+                    Some(_) => format!(
+                        "iam:PutRolePolicy RoleName={role_name} PolicyName={policy_name} (the document it replaced)"
+                    ),
+                };
+                check.into_iter().chain([restore]).collect()
             }
-            Undo::RestorePublicAccessBlock {
-                bucket,
-                previous: Some(p),
-            } => vec![format!(
-                "s3:PutBucketPublicAccessBlock Bucket={bucket} BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
-                p.block_public_acls, p.ignore_public_acls, p.block_public_policy, p.restrict_public_buckets
-            )],
+            Undo::RestorePublicAccessBlock { bucket, previous } => {
+                let check = format!("s3:GetBucketPublicAccessBlock Bucket={bucket} (still what soar set?)");
+                let restore = match previous {
+                    None => format!("s3:DeleteBucketPublicAccessBlock Bucket={bucket}"),
+                    Some(p) => format!(
+                        "s3:PutBucketPublicAccessBlock Bucket={bucket} BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
+                        p.block_public_acls, p.ignore_public_acls, p.block_public_policy, p.restrict_public_buckets
+                    ),
+                };
+                vec![check, restore]
+            }
             Undo::RestoreConcurrency {
                 function_name,
-                previous: None,
-            } => vec![format!("lambda:DeleteFunctionConcurrency FunctionName={function_name}")],
-            Undo::RestoreConcurrency {
-                function_name,
-                previous: Some(n),
-            } => vec![format!(
-                "lambda:PutFunctionConcurrency FunctionName={function_name} ReservedConcurrentExecutions={n}"
-            )],
+                previous,
+            } => {
+                let check = format!("lambda:GetFunctionConcurrency FunctionName={function_name} (still 0?)");
+                let restore = match previous {
+                    None => format!("lambda:DeleteFunctionConcurrency FunctionName={function_name}"),
+                    Some(n) => format!(
+                        "lambda:PutFunctionConcurrency FunctionName={function_name} ReservedConcurrentExecutions={n}"
+                    ),
+                };
+                vec![check, restore]
+            }
+            _ => Vec::new(),
         }
     }
 }

@@ -125,24 +125,7 @@ pub(crate) async fn revoke_role_sessions(
     expected_id: Option<&str>,
 ) -> Result<Value, RespondError> {
     check_role(client, role, expected_id).await?;
-    let previous = match client
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(REVOKE_POLICY_NAME)
-        .send()
-        .await
-    {
-        // IAM returns policy documents URL-encoded (RFC 3986), as the API reference says.
-        Ok(out) => Some(
-            percent_encoding::percent_decode_str(out.policy_document())
-                .decode_utf8_lossy()
-                .into_owned(),
-        ),
-        Err(e) => match AwsError::from_sdk("GetRolePolicy", e) {
-            AwsError::NotFound { .. } => None,
-            other => return Err(other.into()),
-        },
-    };
+    let previous = role_policy(client, role, REVOKE_POLICY_NAME).await?;
     let issued_before = soar_core::time::now();
     let document = revocation_policy(&issued_before);
     client
@@ -157,6 +140,7 @@ pub(crate) async fn revoke_role_sessions(
         role_name: role.to_string(),
         policy_name: REVOKE_POLICY_NAME.to_string(),
         previous,
+        written: Some(document.to_string()),
     };
     Ok(json!({
         "role_name": role,
@@ -167,13 +151,52 @@ pub(crate) async fn revoke_role_sessions(
     }))
 }
 
-/// The rollback of a revocation: the document it replaced put back, or the policy deleted.
+/// The role's inline policy `name`, URL-decoded (IAM answers policy documents URL-encoded, RFC
+/// 3986, as the API reference says); `None` when the role has none of that name.
+async fn role_policy(client: &Client, role: &str, name: &str) -> Result<Option<String>, RespondError> {
+    match client.get_role_policy().role_name(role).policy_name(name).send().await {
+        Ok(out) => Ok(Some(
+            percent_encoding::percent_decode_str(out.policy_document())
+                .decode_utf8_lossy()
+                .into_owned(),
+        )),
+        Err(e) => match AwsError::from_sdk("GetRolePolicy", e) {
+            AwsError::NotFound { .. } => Ok(None),
+            other => Err(other.into()),
+        },
+    }
+}
+
+/// Two policy documents that say the same (JSON compared as values, not as text).
+fn same_document(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The rollback of a revocation: the document it replaced put back, or the policy deleted; only
+/// while the policy is still the one soar wrote (`written`), so that undoing one alert never
+/// lifts a later alert's revocation or a person's change.
 pub(crate) async fn restore_role_policy(
     client: &Client,
     role: &str,
     policy_name: &str,
-    previous: Option<&str>,
+    (previous, written): (Option<&str>, Option<&str>),
 ) -> Result<Value, RespondError> {
+    if let Some(written) = written {
+        match role_policy(client, role, policy_name).await? {
+            Some(now) if same_document(&now, written) => {}
+            None if previous.is_none() => {
+                return Ok(json!({"role_name": role, "policy_name": policy_name, "deleted": true}));
+            }
+            _ => {
+                return Err(RespondError::Refused(format!(
+                    "{policy_name} on role {role} changed since soar wrote it (a later revocation, or a person): not rolled back, check it by hand"
+                )));
+            }
+        }
+    }
     match previous {
         Some(document) => {
             client
@@ -321,9 +344,36 @@ mod tests {
         let delete = mock!(Client::delete_role_policy).then_error(|| {
             DeleteRolePolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").message("gone").build())
         });
-        let done = restore_role_policy(&client(&[&delete]), "app", REVOKE_POLICY_NAME, None)
+        let done = restore_role_policy(&client(&[&delete]), "app", REVOKE_POLICY_NAME, (None, None))
             .await
             .unwrap();
         assert_eq!(done["deleted"], json!(true));
+    }
+
+    /// A later revocation replaced soar's document: rolling back the earlier alert leaves it.
+    #[tokio::test]
+    async fn a_later_revocation_is_never_lifted() {
+        let later = revocation_policy("2026-06-01T00:00:00Z").to_string();
+        let ours = revocation_policy("2026-05-01T00:00:00Z").to_string();
+        let get = mock!(Client::get_role_policy).then_output(move || {
+            GetRolePolicyOutput::builder()
+                .role_name("app")
+                .policy_name(REVOKE_POLICY_NAME)
+                .policy_document(later.clone())
+                .build()
+                .unwrap()
+        });
+        let delete = mock!(Client::delete_role_policy)
+            .then_output(|| aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput::builder().build());
+        let err = restore_role_policy(
+            &client(&[&get, &delete]),
+            "app",
+            REVOKE_POLICY_NAME,
+            (None, Some(&ours)),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("changed since soar wrote it"), "{err}");
+        assert_eq!(delete.num_calls(), 0);
     }
 }

@@ -41,6 +41,19 @@ pub(crate) async fn restore_concurrency(
     function: &str,
     previous: Option<i32>,
 ) -> Result<Value, RespondError> {
+    // Only while it is still the 0 soar set: a person who changed it since decided.
+    let now = client
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", e))?
+        .reserved_concurrent_executions();
+    if now != Some(0) {
+        return Err(RespondError::Refused(format!(
+            "the reserved concurrency of {function} changed since soar set it to 0 (now {now:?}): not rolled back, check it by hand"
+        )));
+    }
     match previous {
         Some(n) => {
             client

@@ -169,7 +169,12 @@ impl AwsRemediator {
                 role_name,
                 policy_name,
                 previous,
-            } => iam::restore_role_policy(&self.iam(alert).await?, role_name, policy_name, previous.as_deref()).await?,
+                written,
+            } => {
+                let iam = self.iam(alert).await?;
+                let (previous, written) = (previous.as_deref(), written.as_deref());
+                iam::restore_role_policy(&iam, role_name, policy_name, (previous, written)).await?
+            }
             Undo::RestorePublicAccessBlock { bucket, previous } => {
                 let config = self.config(alert, region).await?;
                 s3::restore_public_access_block(&s3_client(&config), bucket, *previous).await?

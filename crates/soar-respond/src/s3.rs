@@ -32,15 +32,18 @@ async fn current(client: &Client, bucket: &str) -> Result<Option<PublicAccessBlo
     }
 }
 
+/// What `s3.block_public_access` sets: every setting on.
+const ALL: PublicAccessBlock = PublicAccessBlock {
+    block_public_acls: true,
+    ignore_public_acls: true,
+    block_public_policy: true,
+    restrict_public_buckets: true,
+};
+
 /// PutPublicAccessBlock with all four settings on. Rollback data: the configuration it replaced.
 pub(crate) async fn block_public_access(client: &Client, bucket: &str) -> Result<Value, RespondError> {
     let previous = current(client, bucket).await?;
-    let all = PublicAccessBlock {
-        block_public_acls: true,
-        ignore_public_acls: true,
-        block_public_policy: true,
-        restrict_public_buckets: true,
-    };
+    let all = ALL;
     client
         .put_public_access_block()
         .bucket(bucket)
@@ -66,6 +69,12 @@ pub(crate) async fn restore_public_access_block(
     bucket: &str,
     previous: Option<PublicAccessBlock>,
 ) -> Result<Value, RespondError> {
+    // Only while the bucket still has what soar set: a person who changed it since decided.
+    if current(client, bucket).await? != Some(ALL) {
+        return Err(RespondError::Refused(format!(
+            "the public access block of {bucket} changed since soar set it: not rolled back, check it by hand"
+        )));
+    }
     match previous {
         Some(block) => {
             client
