@@ -6,16 +6,21 @@ use serde_json::{Value, json};
 use soar_aws::AwsError;
 use soar_core::rollback::Undo;
 
-/// PutFunctionConcurrency with 0. Rollback data: the reserved concurrency it replaced, if any
-/// (GetFunctionConcurrency answers without a value when none is reserved).
-pub(crate) async fn throttle(client: &Client, function: &str) -> Result<Value, RespondError> {
-    let previous = client
+/// The function's reserved concurrency; `None` when none is reserved (GetFunctionConcurrency
+/// answers without a value).
+async fn reserved(client: &Client, function: &str) -> Result<Option<i32>, RespondError> {
+    Ok(client
         .get_function_concurrency()
         .function_name(function)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", e))?
-        .reserved_concurrent_executions();
+        .reserved_concurrent_executions())
+}
+
+/// PutFunctionConcurrency with 0. Rollback data: the reserved concurrency it replaced, if any.
+pub(crate) async fn throttle(client: &Client, function: &str) -> Result<Value, RespondError> {
+    let previous = reserved(client, function).await?;
     client
         .put_function_concurrency()
         .function_name(function)
@@ -42,13 +47,7 @@ pub(crate) async fn restore_concurrency(
     previous: Option<i32>,
 ) -> Result<Value, RespondError> {
     // Only while it is still the 0 soar set: a person who changed it since decided.
-    let now = client
-        .get_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", e))?
-        .reserved_concurrent_executions();
+    let now = reserved(client, function).await?;
     if now != Some(0) {
         return Err(RespondError::Refused(format!(
             "the reserved concurrency of {function} changed since soar set it to 0 (now {now:?}): not rolled back, check it by hand"
