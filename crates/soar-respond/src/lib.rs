@@ -64,22 +64,15 @@ impl AwsRemediator {
     /// The SDK configuration for the alert's resource: its account's responder role, its region
     /// (IAM is global: `""`, the deployment's region).
     async fn config(&self, alert: &Alert, region: &str) -> Result<SdkConfig, RespondError> {
-        self.accounts
-            .for_resource(account_of(alert), region)
-            .await
-            .map_err(RespondError::Credentials)
+        self.config_for(account_of(alert), region).await
     }
 
     /// The SDK configuration for a resource in `account` and `region` (empty: the deployment's).
-    async fn config_for(&self, account: &str, region: &str) -> Result<SdkConfig, AwsError> {
+    async fn config_for(&self, account: &str, region: &str) -> Result<SdkConfig, RespondError> {
         self.accounts
             .for_resource(account, region)
             .await
-            .map_err(|message| AwsError::AccessDenied {
-                operation: "AssumeRole",
-                code: "Credentials".into(),
-                message,
-            })
+            .map_err(RespondError::Credentials)
     }
 
     async fn iam(&self, alert: &Alert) -> Result<aws_sdk_iam::Client, RespondError> {

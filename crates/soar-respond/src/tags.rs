@@ -4,7 +4,7 @@
 //! to read, or a resource the service says does not exist, answers `None` (its protection is what
 //! the finding says); any other failure is an error, which the guard rail reads as protected.
 
-use crate::{AwsRemediator, s3_client};
+use crate::{AwsRemediator, RespondError, s3_client};
 use async_trait::async_trait;
 use soar_aws::AwsError;
 use soar_core::alert::{Resource, ResourceKind};
@@ -20,7 +20,7 @@ fn record(tags: BTreeMap<String, String>) -> Option<InventoryRecord> {
 }
 
 impl AwsRemediator {
-    async fn bucket_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, AwsError> {
+    async fn bucket_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, RespondError> {
         let config = self.config_for(&r.account, &r.region).await?;
         match s3_client(&config).get_bucket_tagging().bucket(&r.id).send().await {
             Ok(out) => Ok(record(
@@ -32,12 +32,12 @@ impl AwsRemediator {
             Err(e) => match AwsError::from_sdk("GetBucketTagging", e) {
                 // A bucket without tags: nothing marks it protected.
                 AwsError::Service { code, .. } if code == "NoSuchTagSet" => Ok(record(BTreeMap::new())),
-                other => Err(other),
+                other => Err(other.into()),
             },
         }
     }
 
-    async fn function_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, AwsError> {
+    async fn function_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, RespondError> {
         let config = self.config_for(&r.account, &r.region).await?;
         let out = aws_sdk_lambda::Client::new(&config)
             .get_function()
@@ -48,7 +48,7 @@ impl AwsRemediator {
         Ok(record(out.tags().cloned().unwrap_or_default().into_iter().collect()))
     }
 
-    async fn task_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, AwsError> {
+    async fn task_tags(&self, r: &Resource) -> Result<Option<InventoryRecord>, RespondError> {
         let config = self.config_for(&r.account, &r.region).await?;
         let out = aws_sdk_ecs::Client::new(&config)
             .list_tags_for_resource()
@@ -78,7 +78,7 @@ impl Inventory for AwsRemediator {
         match answer {
             // The service says there is no such resource (NoSuchBucket, ResourceNotFoundException):
             // nothing to protect, as for an instance EC2 does not know; the action itself fails.
-            Err(AwsError::NotFound { .. }) => Ok(None),
+            Err(RespondError::Aws(AwsError::NotFound { .. })) => Ok(None),
             other => other.map_err(|e| ProviderError::new("tags", e.to_string())),
         }
     }
