@@ -453,6 +453,16 @@ fn every_bucket_and_the_instance_behind_a_credential_finding_are_resources() {
     );
 }
 
+/// Registers a revision and, unless it is a copy, hands it on (as the ingest function does once
+/// the alert is on the enrich queue).
+async fn seen(log: &dyn soar_core::ports::AlertLog, doc: &soar_core::Document) -> soar_core::ports::Registration {
+    let registration = log.register_alert(doc).await.unwrap();
+    if !matches!(registration, soar_core::ports::Registration::Duplicate { .. }) {
+        log.mark_handed_on(doc).await.unwrap();
+    }
+    registration
+}
+
 /// Deduplication never hides a newer revision and never repeats a redelivery, in memory and in
 /// DynamoDB alike: an unversioned alert followed by a versioned one, a far-future `updatedAt`,
 /// the same id and time with changed content.
@@ -468,42 +478,30 @@ async fn dedup_rules(log: &dyn soar_core::ports::AlertLog) {
     };
     let is_new_or_update = |r: &Registration| !matches!(r, Registration::Duplicate { .. });
     let unversioned = doc(None, 8.0);
-    assert_eq!(log.register_alert(&unversioned).await.unwrap(), Registration::New);
+    assert_eq!(seen(log, &unversioned).await, Registration::New);
     assert!(
-        matches!(
-            log.register_alert(&unversioned).await.unwrap(),
-            Registration::Duplicate { .. }
-        ),
+        matches!(seen(log, &unversioned).await, Registration::Duplicate { .. }),
         "a redelivery"
     );
     let versioned = doc(Some("2026-11-22T03:06:00.000Z"), 8.0);
     assert!(
-        is_new_or_update(&log.register_alert(&versioned).await.unwrap()),
+        is_new_or_update(&seen(log, &versioned).await),
         "a version after none is newer"
     );
     // A forged or mistaken far-future stamp orders nothing: later real updates still count.
     // (A far-future stamp on content seen before would be that content again: a duplicate.)
     let future = doc(Some("2099-01-01T00:00:00.000Z"), 8.5);
-    assert!(is_new_or_update(&log.register_alert(&future).await.unwrap()));
-    assert!(matches!(
-        log.register_alert(&future).await.unwrap(),
-        Registration::Duplicate { .. }
-    ));
+    assert!(is_new_or_update(&seen(log, &future).await));
+    assert!(matches!(seen(log, &future).await, Registration::Duplicate { .. }));
     let update = doc(Some("2026-11-22T04:00:00.000Z"), 8.0);
-    assert!(
-        is_new_or_update(&log.register_alert(&update).await.unwrap()),
-        "hidden by a future stamp"
-    );
+    assert!(is_new_or_update(&seen(log, &update).await), "hidden by a future stamp");
     // The same time with changed content is an update; a late copy of an older time is not.
     let changed = doc(Some("2026-11-22T04:00:00.000Z"), 9.0);
-    assert!(is_new_or_update(&log.register_alert(&changed).await.unwrap()));
-    assert!(matches!(
-        log.register_alert(&changed).await.unwrap(),
-        Registration::Duplicate { .. }
-    ));
+    assert!(is_new_or_update(&seen(log, &changed).await));
+    assert!(matches!(seen(log, &changed).await, Registration::Duplicate { .. }));
     let late = doc(Some("2026-11-22T03:30:00.000Z"), 7.0);
     assert!(
-        matches!(log.register_alert(&late).await.unwrap(), Registration::Duplicate { .. }),
+        matches!(seen(log, &late).await, Registration::Duplicate { .. }),
         "older than the latest"
     );
 }

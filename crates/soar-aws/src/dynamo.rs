@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | latest document of an alert | `ALERT#<id>` | `META` |
 //! | latest revision per resource (dedup) | `ALERT#<id>` | `REV#<resource kind>#<resource id>` |
+//! | one exact revision (dedup; `handed_at` once it went on to enrich) | `ALERT#<id>` | `SEEN#<resource kind>#<resource id>#<revision>` |
 //! | decision of a phase | `ALERT#<id>` | `DECISION#<phase>` |
 //! | action ledger | `ALERT#<id>` | `ACTION#<type>#<target>` (enforce) or `PLAN#<type>#<target>` (dry run) |
 //! | outcome of a refused action | `ALERT#<id>` | `SKIP#<type>#<target>` |
@@ -77,6 +78,28 @@ pub struct AlertSummary {
 pub struct DynamoState {
     client: Client,
     table: String,
+    /// How long a claim protects an action from being taken over (see [`Claim::Resumed`]).
+    claim_lease: Duration,
+}
+
+/// The lease of a claim when the deployment names none: Lambda's longest function timeout, so
+/// a claim is never taken over while its holder may still run.
+pub(crate) const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(900);
+
+/// A token that tells this claim from any other (process, time, sequence), so that a claim
+/// write the SDK retried after it had succeeded is recognised as this invocation's own.
+fn claim_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -119,7 +142,16 @@ impl DynamoState {
         DynamoState {
             client,
             table: table.into(),
+            claim_lease: DEFAULT_CLAIM_LEASE,
         }
+    }
+
+    /// The lease of this function's claims of actions and registrations of alerts: at least
+    /// the function's timeout (`SOAR_CLAIM_LEASE_SECONDS`), and shorter than its queue's
+    /// visibility timeout, so that a retry after a crash finds the lease run out.
+    pub fn with_claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -212,31 +244,32 @@ impl AlertLog for DynamoState {
         let resource = &doc.alert.resource;
         let pk = keys::alert(&doc.alert.id);
         let sk = format!("REV#{}#{}", resource.kind, resource.id);
+        let (token, now) = (claim_token(), Utc::now().timestamp());
         let exact = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(&pk))
-            .item(
-                "sk",
-                s(format!(
-                    "SEEN#{}#{}#{}",
-                    resource.kind,
-                    resource.id,
-                    revision.exact_key()
-                )),
-            )
+            .item("sk", s(seen_key(doc)))
+            .item("owner", s(&token))
+            .item("registered_at", n(now))
             .item("expires_at", expires(RETENTION))
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await;
         match exact {
             Ok(_) => {}
-            Err(e) if conditional_failed(&e) => {
-                return Ok(Registration::Duplicate {
-                    latest: self.latest_revision(&pk, &sk, &revision).await?,
-                });
-            }
+            Err(e) if conditional_failed(&e) => match self.seen_before(doc, &token, now).await? {
+                Seen::HandedOn => {
+                    return Ok(Registration::Duplicate {
+                        latest: self.latest_revision(&pk, &sk, &revision).await?,
+                    });
+                }
+                Seen::InProgress => return Ok(Registration::InProgress),
+                // This write, retried by the SDK after it succeeded, or a delivery that died
+                // before handing the alert on: this one goes on with it.
+                Seen::Abandoned => {}
+            },
             Err(e) => return Err(err("PutItem", e)),
         }
         let update = self
@@ -274,6 +307,20 @@ impl AlertLog for DynamoState {
             }),
             Err(e) => Err(err("UpdateItem", e)),
         }
+    }
+
+    async fn mark_handed_on(&self, doc: &Document) -> Result<(), StateError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(&doc.alert.id)))
+            .key("sk", s(seen_key(doc)))
+            .update_expression("SET handed_at = :now")
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .send()
+            .await
+            .map_err(|e| err("UpdateItem", e))?;
+        Ok(())
     }
 
     async fn save_document(&self, serialized: &Serialized<'_>) -> Result<(), StateError> {
@@ -333,10 +380,80 @@ impl DecisionLog for DynamoState {
     }
 }
 
+/// The item of one exact revision of an alert (see [`soar_core::dedup`]).
+fn seen_key(doc: &Document) -> String {
+    let resource = &doc.alert.resource;
+    format!(
+        "SEEN#{}#{}#{}",
+        resource.kind,
+        resource.id,
+        Revision::of(&doc.alert).exact_key()
+    )
+}
+
+/// What became of the delivery that registered a revision first.
+enum Seen {
+    /// It handed the alert on: this is a copy.
+    HandedOn,
+    /// It may still be handing it on.
+    InProgress,
+    /// It is this very delivery, or it died before handing the alert on.
+    Abandoned,
+}
+
+impl DynamoState {
+    async fn seen_before(&self, doc: &Document, token: &str, now: i64) -> Result<Seen, StateError> {
+        let item = self
+            .get(keys::alert(&doc.alert.id), &seen_key(doc))
+            .await?
+            .unwrap_or_default();
+        let registered_at = item
+            .get("registered_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        Ok(match registered_at {
+            _ if string_attr(&item, "owner") == token => Seen::Abandoned,
+            // Handed on, or registered before registrations were leased (always handed on then).
+            _ if item.contains_key("handed_at") => Seen::HandedOn,
+            None => Seen::HandedOn,
+            Some(at) if at + self.claim_lease.as_secs() as i64 > now => Seen::InProgress,
+            Some(_) => Seen::Abandoned,
+        })
+    }
+
+    /// An approved action is handed out exactly once, to whoever flips it first, under a lease
+    /// like a claim's.
+    async fn take_approved(&self, pk: String, sk: String, token: &str, now: i64) -> Result<Claim, StateError> {
+        let approved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #status = :executing, #owner = :owner, lease_until = :lease")
+            .condition_expression("#status = :approved")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":executing", s("executing"))
+            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":owner", s(token))
+            .expression_attribute_values(":lease", n(now + self.claim_lease.as_secs() as i64))
+            .send()
+            .await;
+        match approved {
+            Ok(_) => Ok(Claim::Approved),
+            Err(e) if conditional_failed(&e) => Ok(Claim::Busy),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+}
+
 #[async_trait]
 impl ActionLedger for DynamoState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
         let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
+        let (token, now) = (claim_token(), Utc::now().timestamp());
+        // New, or a claim whose holder died before recording an outcome (its lease ran out).
         let result = self
             .client
             .put_item()
@@ -345,34 +462,34 @@ impl ActionLedger for DynamoState {
             .item("sk", s(&sk))
             .item("status", s("claimed"))
             .item("mode", s(mode.as_str()))
+            .item("owner", s(&token))
+            .item("lease_until", n(now + self.claim_lease.as_secs() as i64))
             .item("claimed_at", s(Utc::now().to_rfc3339()))
             .item("expires_at", expires(RETENTION))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status IN (:claimed, :executing) \
+                 AND (attribute_not_exists(lease_until) OR lease_until < :now))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":executing", s("executing"))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
+            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => return Ok(Claim::Resumed),
             Ok(_) => return Ok(Claim::New),
             Err(e) if conditional_failed(&e) => {}
             Err(e) => return Err(err("PutItem", e)),
         }
-        // Taken before; an approved action is handed out exactly once, to whoever flips it first.
-        let approved = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("SET #status = :executing")
-            .condition_expression("#status = :approved")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":executing", s("executing"))
-            .expression_attribute_values(":approved", s("approved"))
-            .send()
-            .await;
-        match approved {
-            Ok(_) => Ok(Claim::Approved),
-            Err(e) if conditional_failed(&e) => Ok(Claim::Taken),
-            Err(e) => Err(err("UpdateItem", e)),
+        let held = self.get(pk.clone(), &sk).await?.unwrap_or_default();
+        match string_attr(&held, "status").as_str() {
+            // The SDK retried this very write after it had succeeded.
+            _ if string_attr(&held, "owner") == token => Ok(Claim::New),
+            "approved" => self.take_approved(pk, sk, &token, now).await,
+            "claimed" | "executing" => Ok(Claim::Busy),
+            _ => Ok(Claim::Taken),
         }
     }
 

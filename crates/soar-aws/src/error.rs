@@ -94,6 +94,31 @@ impl AwsError {
     }
 }
 
+impl AwsError {
+    /// Whether the same call may succeed later: throttling, a server-side error (the AWS API
+    /// references' common errors `InternalError`, `InternalFailure`, `ServiceUnavailable`), or no
+    /// answer at all. What the caller sent or may do does not change by waiting.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AwsError::Throttled { .. } | AwsError::Unreachable { .. } => true,
+            AwsError::Service { code, .. } => matches!(
+                code.as_str(),
+                "InternalError"
+                    | "InternalFailure"
+                    | "InternalServerError"
+                    | "InternalServiceError"
+                    | "InternalServerException"
+                    | "ServiceUnavailable"
+                    | "ServiceUnavailableException"
+                    | "Unavailable"
+                    | "RequestTimeout"
+                    | "RequestTimeoutException"
+            ),
+            _ => false,
+        }
+    }
+}
+
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 /// The kind of an error `code` (with AWS's `message`) of `operation`.
@@ -137,6 +162,7 @@ pub fn classify(operation: &'static str, code: &str, message: &str) -> AwsError 
                 | "RequestThrottled"
                 | "ProvisionedThroughputExceededException"
                 | "TooManyRequestsException"
+                | "SlowDown"
         )
     {
         AwsError::Throttled {

@@ -2,14 +2,36 @@
 //! standard variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for a local endpoint) apply.
 
 pub use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use std::time::Duration;
+
+/// One attempt of an AWS call when the deployment names no other: a few times the slowest
+/// answer AWS's control planes usually give (IAM, EC2 snapshots), so that three attempts and
+/// their backoff fit in the shortest function timeout (30 s).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The configuration of the function's own account, from the environment; `AWS_CA_BUNDLE` names
 /// the certificates to trust instead of the Amazon roots (see soar-https).
-pub async fn load() -> Result<SdkConfig, soar_https::HttpsError> {
+///
+/// `attempt_timeout` bounds one attempt of a call (connecting included): an answer that never
+/// comes is retried like a throttled one, under the SDK's standard retry mode (3 attempts,
+/// exponential backoff with jitter), instead of holding the invocation until Lambda ends it.
+/// The backoff starts at a tenth of the attempt timeout (500 ms by default): a call that must
+/// wait longer comes back with the alert's message instead of holding the batch.
+pub async fn load(attempt_timeout: Duration) -> Result<SdkConfig, soar_https::HttpsError> {
     let ca_bundle = std::env::var(soar_https::CA_BUNDLE_VARIABLE).ok();
-    Ok(defaults(ca_bundle.as_deref())?.load().await)
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(attempt_timeout.min(Duration::from_secs(3)))
+        .operation_attempt_timeout(attempt_timeout)
+        .build();
+    Ok(defaults(ca_bundle.as_deref())?
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_initial_backoff(attempt_timeout / 10))
+        .load()
+        .await)
 }
 
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.

@@ -156,11 +156,16 @@ impl SqsQueue {
     /// Makes a message visible again at once (a failed batch item, as Lambda does after the
     /// visibility timeout), so local runs do not wait.
     pub async fn release(&self, receipt_handle: &str) -> Result<(), String> {
+        self.release_after(receipt_handle, 0).await
+    }
+
+    /// Makes a message visible again after `seconds` (what its visibility timeout would do).
+    pub async fn release_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), String> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt_handle)
-            .visibility_timeout(0)
+            .visibility_timeout(seconds)
             .send()
             .await
             .map_err(|e| {
@@ -191,6 +196,12 @@ impl SqsQueue {
     /// Approximate number of visible messages.
     pub async fn depth(&self) -> Result<u64, String> {
         self.count(QueueAttributeName::ApproximateNumberOfMessages).await
+    }
+
+    /// Approximate number of messages received and not yet deleted or visible again.
+    pub async fn in_flight(&self) -> Result<u64, String> {
+        self.count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .await
     }
 
     /// Approximate number of messages sent with a delay that has not passed yet.

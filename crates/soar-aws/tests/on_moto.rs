@@ -66,6 +66,17 @@ async fn revisions_dedup_and_documents_round_trip() {
     let (state, _, _) = state(&moto).await;
     let first = document("2026-11-20T09:00:00Z");
     assert_eq!(state.register_alert(&first).await.unwrap(), Registration::New);
+    // Not handed on yet: a copy waits while the first delivery may still be at it, and takes
+    // over once its lease ran out (it died between registering and handing on).
+    assert_eq!(state.register_alert(&first).await.unwrap(), Registration::InProgress);
+    let expired = state.clone().with_claim_lease(std::time::Duration::ZERO);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let taken_over = expired.register_alert(&first).await.unwrap();
+    assert!(
+        matches!(taken_over, Registration::New | Registration::Updated { .. }),
+        "taken over: {taken_over:?}"
+    );
+    state.mark_handed_on(&first).await.unwrap();
     assert_eq!(
         state.register_alert(&first).await.unwrap(),
         Registration::Duplicate {
@@ -79,6 +90,7 @@ async fn revisions_dedup_and_documents_round_trip() {
             previous: "2026-11-20T09:00:00.000Z".into()
         }
     );
+    state.mark_handed_on(&newer).await.unwrap();
     // A late copy of the older revision is a duplicate too.
     assert!(matches!(
         state.register_alert(&first).await.unwrap(),
@@ -175,8 +187,31 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
             .await
             .unwrap(),
-        Claim::Taken,
-        "handed out once"
+        Claim::Busy,
+        "handed out once: the invocation carrying it out holds it"
+    );
+    // A claim whose holder died (its lease ran out) is taken over once, then held again.
+    let dead = state.clone().with_claim_lease(std::time::Duration::ZERO);
+    assert_eq!(
+        dead.claim_action("a2", Mode::Enforce, "ec2.isolate", "i-1")
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        state
+            .claim_action("a2", Mode::Enforce, "ec2.isolate", "i-1")
+            .await
+            .unwrap(),
+        Claim::Resumed
+    );
+    assert_eq!(
+        state
+            .claim_action("a2", Mode::Enforce, "ec2.isolate", "i-1")
+            .await
+            .unwrap(),
+        Claim::Busy
     );
 
     // A refusal is recorded apart from the ledger, so it never blocks a later claim.

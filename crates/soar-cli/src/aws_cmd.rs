@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub(crate) async fn config(endpoint: Option<&str>) -> Result<sdk::SdkConfig, String> {
     match endpoint {
         Some(url) => sdk::local(url).await.map_err(|e| e.to_string()),
-        None => sdk::load().await.map_err(|e| e.to_string()),
+        None => sdk::load(sdk::DEFAULT_ATTEMPT_TIMEOUT).await.map_err(|e| e.to_string()),
     }
 }
 

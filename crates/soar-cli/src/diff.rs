@@ -191,7 +191,7 @@ async fn run_file(path: &Path, policies: Arc<PolicySet>) -> Result<Vec<(String, 
     let pipeline = Pipeline::new(soar_offline::in_memory_parts(policies, org).0);
     let mut outcomes = Vec::new();
     for unit in inputs::read(path)? {
-        for parsed in parse_input(&unit.bytes) {
+        for parsed in parse_input(unit.bytes()) {
             let label = match &parsed.part {
                 Some(part) => format!("{} {part}", unit.label),
                 None => unit.label.clone(),

@@ -5,7 +5,9 @@
 
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The most bytes one input file may expand to: far beyond a day of exported findings, and a
 /// bound on a gzip bomb.
@@ -18,10 +20,28 @@ const MAX_UNITS: usize = 100_000;
 /// One file's name and its units, or why it could not be read.
 pub(crate) type FileUnits = (String, Result<Vec<RawInput>, String>);
 
-/// One unit to parse: where it came from and its bytes.
+/// One unit to parse: where it came from and its bytes, a range of its file's text (shared by
+/// every unit of the file, so a file's units hold its text once).
 pub(crate) struct RawInput {
     pub label: String,
-    pub bytes: Vec<u8>,
+    text: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl RawInput {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.text[self.range.clone()]
+    }
+
+    /// The unit `part` of `text` (a sub-slice of it).
+    fn of(label: String, text: &Arc<Vec<u8>>, part: &[u8]) -> RawInput {
+        let start = part.as_ptr() as usize - text.as_ptr() as usize;
+        RawInput {
+            label,
+            text: text.clone(),
+            range: start..start + part.len(),
+        }
+    }
 }
 
 /// The units in `path`, or the first file that cannot be read.
@@ -154,20 +174,15 @@ fn gunzip(label: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// line). Lines end in `\n`, `\r\n` or `\r`; a UTF-8 byte order mark before the text or a line
 /// is not part of it.
 fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
-    let whole = strip_bom(&bytes);
+    let text = Arc::new(bytes);
+    let whole = strip_bom(&text);
     if let Some(values) = values(whole) {
         if values.len() == 1 {
-            return vec![RawInput {
-                label: label.to_string(),
-                bytes: whole.to_vec(),
-            }];
+            return vec![RawInput::of(label.to_string(), &text, whole)];
         }
         return values
             .into_iter()
-            .map(|(start, end)| RawInput {
-                label: format!("{label}:{}", line_of(whole, start)),
-                bytes: whole[start..end].to_vec(),
-            })
+            .map(|(start, end)| RawInput::of(format!("{label}:{}", line_of(whole, start)), &text, &whole[start..end]))
             .collect();
     }
     let lines: Vec<(usize, &[u8])> = lines(whole)
@@ -176,17 +191,11 @@ fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
         .filter(|(_, line)| line.iter().any(|b| !b.is_ascii_whitespace()))
         .collect();
     if lines.len() < 2 || !lines.iter().any(|(_, line)| parses(line)) {
-        return vec![RawInput {
-            label: label.to_string(),
-            bytes,
-        }];
+        return vec![RawInput::of(label.to_string(), &text, &text)];
     }
     lines
         .into_iter()
-        .map(|(n, line)| RawInput {
-            label: format!("{label}:{}", n + 1),
-            bytes: line.to_vec(),
-        })
+        .map(|(n, line)| RawInput::of(format!("{label}:{}", n + 1), &text, line))
         .collect()
 }
 
@@ -250,7 +259,7 @@ mod tests {
     fn labels_and_texts(units: &[RawInput]) -> Vec<(String, String)> {
         units
             .iter()
-            .map(|u| (u.label.clone(), String::from_utf8_lossy(&u.bytes).into_owned()))
+            .map(|u| (u.label.clone(), String::from_utf8_lossy(u.bytes()).into_owned()))
             .collect()
     }
 
@@ -326,7 +335,7 @@ mod tests {
         let read: Vec<String> = read(dir.path())
             .unwrap()
             .into_iter()
-            .map(|u| String::from_utf8(u.bytes).unwrap())
+            .map(|u| String::from_utf8(u.bytes().to_vec()).unwrap())
             .collect();
         assert_eq!(read, ["{\"n\": 1}", "{\"n\": 2}"]);
     }

@@ -95,14 +95,14 @@ pub(crate) async fn eval(phase: Phase, policies: Option<&Path>, file: &Path) -> 
             units.len()
         ));
     }
-    let bytes = units.remove(0).bytes;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+    let unit = units.remove(0);
+    let bytes = unit.bytes();
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
 
     if value.get("context").is_some() {
         return Ok(print_decision(set.decide(phase, &value).map_err(|e| e.to_string())));
     }
-    let mut parsed = parse_input(&bytes);
+    let mut parsed = parse_input(bytes);
     if parsed.len() != 1 {
         return Err(format!(
             "{}: policy eval takes one alert, found {}",

@@ -71,7 +71,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let generic = soar_intel::generic_specs(&policies.config_value()).map_err(|e| e.to_string())?;
     providers.extend(soar_intel::build(&intel, &generic, Arc::new(EnvSecrets)).map_err(|e| e.to_string())?);
     let org = policies.org_config().clone();
-    let (mut parts, _state) = soar_offline::in_memory_parts(policies, org);
+    let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
+    // Each alert is printed as it is done: the state keeps no history, so memory stays flat
+    // however many alerts a run reads.
+    parts.state = Arc::new(soar_offline::memory::MemoryState::lean());
     parts.inventory = inventory;
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);
@@ -101,7 +104,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
 /// Runs every alert in one input; `true` if any was rejected.
 async fn process(pipeline: &Pipeline, unit: &inputs::RawInput, json: bool, stdout: &std::io::Stdout) -> bool {
     let mut rejected = false;
-    for parsed in parse_input(&unit.bytes) {
+    for parsed in parse_input(unit.bytes()) {
         let label = match &parsed.part {
             Some(part) => format!("{} {part}", unit.label),
             None => unit.label.clone(),

@@ -236,6 +236,10 @@ pub enum ActionStatus {
     SkippedRateLimited,
     /// The target id is malformed, or not a resource the alert names.
     SkippedInvalidTarget,
+    /// Not finished in this attempt: AWS throttled, failed on its side or did not answer, or
+    /// another attempt holds the claim. Never kept in the ledger: the alert comes back and the
+    /// action is claimed again.
+    Interrupted,
 }
 
 impl ActionStatus {
@@ -252,6 +256,7 @@ impl ActionStatus {
             ActionStatus::SkippedNotAllowed => "skipped_not_allowed",
             ActionStatus::SkippedRateLimited => "skipped_rate_limited",
             ActionStatus::SkippedInvalidTarget => "skipped_invalid_target",
+            ActionStatus::Interrupted => "interrupted",
         }
     }
 

@@ -59,6 +59,10 @@ pub struct ActionError {
     pub action: String,
     pub target: String,
     pub message: String,
+    /// The service may answer differently later (throttled, 5xx, no answer): the claim is given
+    /// back and the alert's message is delivered again, instead of the action being recorded
+    /// as failed for good.
+    pub transient: bool,
 }
 
 /// What the state store knew of an alert revision when it was registered.
@@ -70,13 +74,28 @@ pub enum Registration {
     Updated { previous: String },
     /// This revision, or a newer one, was already registered: a redelivery or a late copy.
     Duplicate { latest: String },
+    /// This revision was registered by a delivery that has not handed it on yet and may still
+    /// be working on it: come back later. (A registration never handed on and older than the
+    /// adapter's lease belonged to a delivery that died: it is taken over, as `New`.)
+    InProgress,
 }
 
 /// The result of claiming an action in the ledger.
+///
+/// A claim is held under a lease (the adapter's, at most the function's timeout): a claim whose
+/// holder never recorded an outcome and whose lease ran out belonged to an invocation that died
+/// (Lambda ends an invocation at its timeout), and the next claim takes it over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     /// First claim: this invocation may act (or plan, or park it for approval).
     New,
+    /// Claimed before by an invocation that died before recording the outcome (its lease ran
+    /// out): this invocation carries the action out again. Every action is safe to repeat
+    /// (the adapters find what an interrupted attempt created instead of creating it twice).
+    Resumed,
+    /// Claimed by an invocation that may still be acting (its lease has not run out): neither
+    /// act nor give up; the alert's message comes back later.
+    Busy,
     /// Claimed before: the action happened, was planned, or is waiting. Do not repeat it.
     Taken,
     /// Waiting for approval and approved since: this invocation carries it out.
@@ -99,6 +118,10 @@ pub struct Lookup {
 pub trait AlertLog: Send + Sync {
     /// Registers the alert's revision (its `updated_at`) under its id and resource.
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError>;
+    /// Marks the registered revision as handed on to the next phase: from now on a copy of it
+    /// is a [`Registration::Duplicate`]. Until then a copy is [`Registration::InProgress`], so
+    /// that a delivery that dies between registering and handing on loses nothing.
+    async fn mark_handed_on(&self, doc: &Document) -> Result<(), StateError>;
     /// Keeps the latest document of an alert for audit and replay (its text as serialised once
     /// for this phase).
     async fn save_document(&self, doc: &Serialized<'_>) -> Result<(), StateError>;

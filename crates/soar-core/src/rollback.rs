@@ -130,7 +130,15 @@ async fn rollback_one(
     }
     let name = format!("{ROLLBACK_PREFIX}{}", record.request.action);
     match ledger.claim_action(&alert.id, Mode::Enforce, &name, &target.id).await {
-        Ok(Claim::New | Claim::Approved) => {}
+        // A rollback that died before recording its outcome is run again (each undo first
+        // checks that the state is still what soar set).
+        Ok(Claim::New | Claim::Approved | Claim::Resumed) => {}
+        Ok(Claim::Busy) => {
+            return entry(
+                RollbackStatus::Failed,
+                json!("another rollback of this action is under way: try again in a few minutes"),
+            );
+        }
         Ok(Claim::Taken) => {
             return entry(
                 RollbackStatus::AlreadyRolledBack,

@@ -202,6 +202,7 @@ impl Remediator for Denied {
             action: "rollback".into(),
             target: target.id.clone(),
             message: "access denied".into(),
+            transient: false,
         })
     }
 }

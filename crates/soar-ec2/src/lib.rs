@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
 };
@@ -153,6 +154,65 @@ pub enum Ec2Error {
     /// No credentials for the resource's account (the responder role could not be assumed).
     #[error("{0}")]
     Credentials(String),
+}
+
+/// Attempts at a snapshot: each first looks for the one an earlier attempt may have made.
+const SNAPSHOT_ATTEMPTS: u32 = 3;
+
+/// One snapshot of `volume` for `alert_id`, exactly once: CreateSnapshot has no idempotency
+/// token, and a call whose answer was lost (a timeout, a reset connection) may have made one.
+/// So the SDK never retries it on its own; each attempt first looks for a snapshot of this
+/// volume tagged with this alert (the tags are set in the same call that creates it) and
+/// returns that one if there is one. An interrupted invocation resumed from the ledger finds
+/// its snapshot the same way.
+async fn snapshot_once(
+    client: &Client,
+    volume: &str,
+    alert_id: &str,
+    (description, tags): (&str, TagSpecification),
+) -> Result<String, AwsError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if let Some(existing) = existing_snapshot(client, volume, alert_id).await? {
+            return Ok(existing);
+        }
+        let created = client
+            .create_snapshot()
+            .volume_id(volume)
+            .description(description)
+            .tag_specifications(tags.clone())
+            .customize()
+            .config_override(aws_sdk_ec2::config::Config::builder().retry_config(RetryConfig::disabled()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateSnapshot", e));
+        match created {
+            Ok(out) => return Ok(out.snapshot_id().unwrap_or_default().to_string()),
+            Err(e) if e.is_transient() && attempt < SNAPSHOT_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The snapshot of `volume` soar already made for `alert_id`, if any.
+async fn existing_snapshot(client: &Client, volume: &str, alert_id: &str) -> Result<Option<String>, AwsError> {
+    let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+    let out = client
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter("volume-id", volume))
+        .filters(filter("tag:soar:alert-id", alert_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeSnapshots", e))?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter(|s| s.state().is_none_or(|state| state.as_str() != "error"))
+        .find_map(|s| s.snapshot_id().map(String::from)))
 }
 
 impl Ec2 {
@@ -314,15 +374,9 @@ impl Ec2 {
                     |b, (k, v)| b.tags(Tag::builder().key(*k).value(*v).build()),
                 )
                 .build();
-            let out = client
-                .create_snapshot()
-                .volume_id(volume)
-                .description(format!("soar evidence for {alert_id} ({id})"))
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("CreateSnapshot", e))?;
-            snapshots.push(json!({"volume_id": volume, "snapshot_id": out.snapshot_id()}));
+            let description = format!("soar evidence for {alert_id} ({id})");
+            let snapshot_id = snapshot_once(&client, volume, alert_id, (&description, tags)).await?;
+            snapshots.push(json!({"volume_id": volume, "snapshot_id": snapshot_id}));
         }
         Ok(json!({"snapshots": snapshots}))
     }

@@ -5,6 +5,7 @@ use soar_core::document::Mode;
 use soar_core::pipeline::Settings;
 use soar_intel::IntelConfig;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -17,10 +18,25 @@ pub enum ConfigError {
 /// The log filter variable (read by `init_logging`).
 pub const LOG_VARIABLE: &str = "SOAR_LOG";
 
+/// How long one attempt of an AWS call may take before the SDK gives up on it and retries
+/// (milliseconds; default [`DEFAULT_AWS_ATTEMPT_TIMEOUT`]).
+pub const AWS_ATTEMPT_TIMEOUT: &str = "SOAR_AWS_ATTEMPT_TIMEOUT_MS";
+
+pub use soar_aws::sdk::DEFAULT_ATTEMPT_TIMEOUT as DEFAULT_AWS_ATTEMPT_TIMEOUT;
+
 /// The variables each function reads, as the infrastructure template must set them; a test checks
 /// this list against what [`Config`] reads and against `infra/template.yaml`, so they cannot drift.
 pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
-    ("ingest", &["SOAR_TABLE", "SOAR_ENRICH_QUEUE_URL", LOG_VARIABLE]),
+    (
+        "ingest",
+        &[
+            "SOAR_TABLE",
+            "SOAR_ENRICH_QUEUE_URL",
+            "SOAR_CLAIM_LEASE_SECONDS",
+            AWS_ATTEMPT_TIMEOUT,
+            LOG_VARIABLE,
+        ],
+    ),
     (
         "enrich",
         &[
@@ -30,10 +46,19 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_MODE",
             "SOAR_RESPONDER_ROLE_NAME",
             "SOAR_INTEL_CONFIG",
+            AWS_ATTEMPT_TIMEOUT,
             LOG_VARIABLE,
         ],
     ),
-    ("evaluate", &["SOAR_TABLE", "SOAR_REMEDIATE_QUEUE_URL", LOG_VARIABLE]),
+    (
+        "evaluate",
+        &[
+            "SOAR_TABLE",
+            "SOAR_REMEDIATE_QUEUE_URL",
+            AWS_ATTEMPT_TIMEOUT,
+            LOG_VARIABLE,
+        ],
+    ),
     (
         "remediate",
         &[
@@ -45,13 +70,17 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_RESPONDER_ROLE_NAME",
             "SOAR_NOTIFY_TOPIC_ARN",
             "SOAR_WEBHOOK_SECRET_ID",
+            "SOAR_CLAIM_LEASE_SECONDS",
+            AWS_ATTEMPT_TIMEOUT,
             LOG_VARIABLE,
         ],
     ),
 ];
 
 /// Everything a soar function reads from its environment.
-#[derive(Debug, Clone, Default, PartialEq)]
+// No `Default`: a zero lease or timeout is never what a deployment means; `from_lookup` gives
+// every field its documented default.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub table: Option<String>,
     pub enrich_queue_url: Option<String>,
@@ -71,6 +100,13 @@ pub struct Config {
     pub webhook_secret_id: Option<String>,
     /// The intelligence providers (enrich), their key secrets and quotas.
     pub intel: IntelConfig,
+    /// How long a claim of an action (remediate) or an alert's registration not yet handed on
+    /// (ingest) protects it from being taken over by a retry (`SOAR_CLAIM_LEASE_SECONDS`, default
+    /// 900: Lambda's longest timeout). At least the function's timeout, below its queue's
+    /// visibility timeout.
+    pub claim_lease: Duration,
+    /// One attempt of an AWS call ([`AWS_ATTEMPT_TIMEOUT`]).
+    pub aws_attempt_timeout: Duration,
 }
 
 impl Config {
@@ -111,6 +147,23 @@ impl Config {
             })?,
             None => Settings::default().max_actions_per_hour,
         };
+        let whole = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        message: format!("`{v}` is not a whole number above 0"),
+                    }),
+                },
+                None => Ok(default),
+            }
+        };
+        let claim_lease = Duration::from_secs(whole("SOAR_CLAIM_LEASE_SECONDS", 900)?);
+        let aws_attempt_timeout = Duration::from_millis(whole(
+            AWS_ATTEMPT_TIMEOUT,
+            DEFAULT_AWS_ATTEMPT_TIMEOUT.as_millis() as u64,
+        )?);
         let intel = match get("SOAR_INTEL_CONFIG") {
             Some(text) => IntelConfig::parse(&text).map_err(|e| ConfigError::Invalid {
                 name: "SOAR_INTEL_CONFIG",
@@ -131,6 +184,8 @@ impl Config {
             notify_topic_arn: get("SOAR_NOTIFY_TOPIC_ARN"),
             webhook_secret_id: get("SOAR_WEBHOOK_SECRET_ID"),
             intel,
+            claim_lease,
+            aws_attempt_timeout,
         })
     }
 
@@ -251,6 +306,10 @@ mod tests {
             e.contains("SOAR_APPROVAL_REQUIRED_ACTIONS") && e.contains("ec2.explode"),
             "{e}"
         );
+        for name in ["SOAR_CLAIM_LEASE_SECONDS", AWS_ATTEMPT_TIMEOUT] {
+            let e = config(&[(name, "0")]).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("above 0"), "{e}");
+        }
         let e = config(&[("SOAR_MAX_ACTIONS_PER_HOUR", "lots")])
             .unwrap_err()
             .to_string();

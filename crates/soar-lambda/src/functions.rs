@@ -96,9 +96,11 @@ impl IngestFunction {
             tracing::info!(status = outcome.status.as_str(), reason = %outcome.reason, "ingested");
             if outcome.status == IngestStatus::Accepted
                 && let Some(json) = &outcome.json
-                && let Err(e) = self.next.forward(&Serialized::of(&doc, json)).await
             {
-                return RecordOutcome::Retry { reason: e.to_string() };
+                if let Err(e) = self.next.forward(&Serialized::of(&doc, json)).await {
+                    return RecordOutcome::Retry { reason: e.to_string() };
+                }
+                self.ingestor.handed_on(&doc).await;
             }
             RecordOutcome::Done {
                 alert_id: doc.alert.id.clone(),

@@ -10,7 +10,9 @@ mod config;
 pub mod functions;
 pub mod wire;
 
-pub use config::{Config, ConfigError, FUNCTION_VARIABLES, LOG_VARIABLE};
+pub use config::{
+    AWS_ATTEMPT_TIMEOUT, Config, ConfigError, DEFAULT_AWS_ATTEMPT_TIMEOUT, FUNCTION_VARIABLES, LOG_VARIABLE,
+};
 
 use crate::functions::{DocumentFunction, IngestFunction, RecordOutcome};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};

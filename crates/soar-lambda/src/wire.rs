@@ -15,10 +15,9 @@ use soar_respond::{AwsNotifier, AwsRemediator, Webhook};
 use std::sync::Arc;
 
 fn state(config: &Config, aws: &SdkConfig) -> Result<Arc<DynamoState>, ConfigError> {
-    Ok(Arc::new(DynamoState::new(
-        aws_sdk_dynamodb::Client::new(aws),
-        config.table()?,
-    )))
+    Ok(Arc::new(
+        DynamoState::new(aws_sdk_dynamodb::Client::new(aws), config.table()?).with_claim_lease(config.claim_lease),
+    ))
 }
 
 fn forwarder(aws: &SdkConfig, url: &str) -> Arc<SqsForwarder> {

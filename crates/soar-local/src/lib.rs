@@ -6,9 +6,15 @@
 //! - [`pump`]: delivers queue messages to functions like Lambda's SQS event source (local runs).
 //! - [`setup`]: creates the table, queues and EventBridge rule idempotently (local or real AWS).
 //! - [`lab`]: a VPC with instances to respond to, on the local endpoint.
+//! - [`faults`]: a proxy in front of the local endpoint failing a set share of the calls the
+//!   ways AWS calls fail (throttling, 5xx, timeouts, resets).
+//! - [`runtime`]: function binaries under a Lambda runtime API of their own, killable
+//!   mid-invocation.
 
+pub mod faults;
 pub mod lab;
 pub mod pump;
+pub mod runtime;
 pub mod setup;
 
 use crate::pump::Invoke;

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct MemoryState {
     inner: Mutex<StateInner>,
+    /// Keeps only what deduplication and the ledger need (see [`MemoryState::lean`]).
+    lean: bool,
 }
 
 #[derive(Default)]
@@ -28,8 +30,9 @@ struct StateInner {
     /// dedup key (alert id + resource) → latest revision seen
     /// Per alert and resource: the latest usable timestamp registered.
     revisions: HashMap<String, Seen>,
-    /// Every exact revision registered (`<alert>#<timestamp>#<digest>`).
-    exact_revisions: std::collections::HashSet<String>,
+    /// Every exact revision registered (`<alert>#<timestamp>#<digest>`), and whether it was
+    /// handed on.
+    exact_revisions: HashMap<String, bool>,
     documents: HashMap<String, Document>,
     decisions: Vec<(String, TraceEntry)>,
     /// (alert, mode, action, target) → status
@@ -45,6 +48,17 @@ struct StateInner {
 impl MemoryState {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The state of a long `soar run`: memory stays flat with the number of alerts. Kept:
+    /// the revisions seen, the ledger's statuses, the lookup cache, and each alert's verdict
+    /// (which a later copy of it is given); not kept: the decision and action history, nor
+    /// the documents beyond their verdicts (each is printed as it is done).
+    pub fn lean() -> Self {
+        MemoryState {
+            lean: true,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StateInner> {
@@ -92,7 +106,11 @@ impl AlertLog for MemoryState {
                 .and_then(|s| s.latest.clone())
                 .unwrap_or_else(|| revision.label().to_string())
         };
-        if !inner.exact_revisions.insert(format!("{key}#{}", revision.exact_key())) {
+        // In one process a registration never handed on belonged to an attempt that failed
+        // before handing it on: this one takes it over.
+        let exact = format!("{key}#{}", revision.exact_key());
+        if inner.exact_revisions.insert(exact.clone(), false) == Some(true) {
+            inner.exact_revisions.insert(exact, true);
             return Ok(Registration::Duplicate {
                 latest: latest_label(&seen_before),
             });
@@ -116,9 +134,26 @@ impl AlertLog for MemoryState {
         })
     }
 
+    async fn mark_handed_on(&self, doc: &Document) -> Result<(), StateError> {
+        let exact = format!("{}#{}", dedup_key(doc), Revision::of(&doc.alert).exact_key());
+        self.lock().exact_revisions.insert(exact, true);
+        Ok(())
+    }
+
     async fn save_document(&self, doc: &Serialized<'_>) -> Result<(), StateError> {
         let doc = doc.document;
-        self.lock().documents.insert(doc.alert.id.clone(), doc.clone());
+        let kept = if self.lean {
+            // What a later copy of the alert is given (its verdict), under its id.
+            let mut alert = doc.alert.clone();
+            alert.raw = Value::Null;
+            alert.indicators = Vec::new();
+            let mut kept = Document::new(alert);
+            kept.verdict.clone_from(&doc.verdict);
+            kept
+        } else {
+            doc.clone()
+        };
+        self.lock().documents.insert(doc.alert.id.clone(), kept);
         Ok(())
     }
 
@@ -130,7 +165,9 @@ impl AlertLog for MemoryState {
 #[async_trait]
 impl DecisionLog for MemoryState {
     async fn put_decision(&self, alert_id: &str, entry: &TraceEntry) -> Result<(), StateError> {
-        self.lock().decisions.push((alert_id.to_string(), entry.clone()));
+        if !self.lean {
+            self.lock().decisions.push((alert_id.to_string(), entry.clone()));
+        }
         Ok(())
     }
 }
@@ -199,7 +236,9 @@ impl ActionLedger for MemoryState {
         {
             *status = record.status.as_str().to_string();
         }
-        inner.actions.push((alert_id.to_string(), record.clone()));
+        if !self.lean {
+            inner.actions.push((alert_id.to_string(), record.clone()));
+        }
         Ok(())
     }
 

@@ -47,6 +47,17 @@ pub enum RespondError {
     Refused(String),
 }
 
+impl RespondError {
+    /// Whether trying again later may succeed (AWS throttled or failed on its side, or did not
+    /// answer); see [`AwsError::is_transient`].
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RespondError::Aws(e) | RespondError::Ec2(Ec2Error::Aws(e)) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
 /// Carries out actions in the account and region of the alert's resource.
 pub struct AwsRemediator {
     ec2: Ec2,
@@ -218,6 +229,7 @@ impl Remediator for AwsRemediator {
             .map_err(|e| ActionError {
                 action: action.kind().to_string(),
                 target: target.id.clone(),
+                transient: e.is_transient(),
                 message: e.to_string(),
             })
     }
@@ -226,6 +238,7 @@ impl Remediator for AwsRemediator {
         self.roll_back(alert, undo).await.map_err(|e| ActionError {
             action: "rollback".into(),
             target: target.id.clone(),
+            transient: e.is_transient(),
             message: e.to_string(),
         })
     }

@@ -84,14 +84,16 @@ impl AwsNotifier {
 #[async_trait]
 impl Notifier for AwsNotifier {
     async fn notify(&self, n: &Notification) -> Result<Value, ActionError> {
-        let fail = |message: String| ActionError {
+        let fail = |message: String, transient: bool| ActionError {
             action: "notify".into(),
             target: n.channel.clone(),
             message,
+            transient,
         };
         if self.sns.is_none() && self.webhook.is_none() {
             return Err(fail(
                 "no notification channel configured (SOAR_NOTIFY_TOPIC_ARN or SOAR_WEBHOOK_SECRET_ID)".into(),
+                false,
             ));
         }
         let mut delivered = Vec::new();
@@ -105,14 +107,17 @@ impl Notifier for AwsNotifier {
                 .message(&n.message)
                 .send()
                 .await
-                .map_err(|e| fail(format!("SNS {}", AwsError::from_sdk("Publish", e))))?;
+                .map_err(|e| {
+                    let e = AwsError::from_sdk("Publish", e);
+                    fail(format!("SNS {e}"), e.is_transient())
+                })?;
             delivered.push(json!({"sns": topic, "message_id": out.message_id()}));
         }
         if let Some(webhook) = &self.webhook {
             webhook
                 .post(&format!("*{}*\n{}", n.subject, n.message))
                 .await
-                .map_err(fail)?;
+                .map_err(|e| fail(e, false))?;
             delivered.push(json!({"webhook": "posted"}));
         }
         Ok(json!({"delivered": delivered}))

@@ -46,9 +46,21 @@ struct ColdStart {
     p90_ms: f64,
 }
 
+/// One function binary's peak memory through a smaller and a larger stream of alerts (a fresh
+/// process each), and what the difference says per alert.
 #[derive(Serialize)]
 struct Memory {
     function: String,
+    runs: Vec<MemoryRun>,
+    /// (peak of the larger run - peak of the smaller) / (alerts between them), KiB; near 0
+    /// when memory is flat with the number of alerts.
+    growth_kib_per_alert: f64,
+    /// The larger run's peak plus that growth up to 10,000 alerts.
+    projected_10k_mb: f64,
+}
+
+#[derive(Serialize)]
+struct MemoryRun {
     alerts: usize,
     invocations: usize,
     errors: usize,
@@ -57,6 +69,11 @@ struct Memory {
     /// False when the time limit stopped the run first (the numbers are of the part done).
     finished: bool,
 }
+
+/// The two stream lengths of the memory runs: moto answers a few hundred calls a second, so
+/// 10,000 alerts through each function would take hours; the growth between these two says
+/// what 10,000 would need.
+const MEMORY_ALERTS: [usize; 2] = [1_000, 3_000];
 
 #[derive(Serialize)]
 struct Results {
@@ -72,6 +89,8 @@ struct Results {
     memory: Vec<Memory>,
     /// From `bench/e2e.json` (the local-stack test `make bench` runs first), when present.
     end_to_end: Option<Value>,
+    /// From `bench/storm.json` (tests/storm.rs under `make bench`), when present.
+    storm: Option<Value>,
 }
 
 fn main() -> Result<(), String> {
@@ -104,7 +123,7 @@ fn main() -> Result<(), String> {
     let policy_compile_ms = policy_compile_ms();
     let (one, all, cores) = throughput(&policies);
     let latency = latency(&tree, &policies, &inputs, &root)?;
-    // The peak-memory runs take many minutes (40,000 alerts through moto); SOAR_BENCH_MEMORY=0 skips them.
+    // The peak-memory runs take minutes (16,000 alerts through moto); SOAR_BENCH_MEMORY=0 skips them.
     let memory = if std::env::var("SOAR_BENCH_MEMORY").as_deref() == Ok("0") {
         Vec::new()
     } else {
@@ -130,6 +149,9 @@ fn main() -> Result<(), String> {
         binary_bytes,
         memory,
         end_to_end: std::fs::read_to_string(root.join("bench/e2e.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        storm: std::fs::read_to_string(root.join("bench/storm.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok()),
     };
@@ -345,15 +367,16 @@ fn sqs_events(bodies: &[String], queue: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each function binary working through 10,000 alerts (in SQS batches of ten) against a local
-/// moto server, with the documents each phase receives made by the phases before it in memory.
-/// How long each function's memory run may take (`SOAR_BENCH_MEMORY_MINUTES`, 30 by default):
+/// Each function binary working through [`MEMORY_ALERTS`] alerts (in SQS batches of ten) against
+/// a local moto server, with the documents each phase receives made by the phases before it in
+/// memory.
+/// How long each function's memory run may take (`SOAR_BENCH_MEMORY_MINUTES`, 10 by default):
 /// moto answers a few hundred calls a second, and enrich makes several per alert.
 fn memory_time_limit() -> Duration {
     let minutes = std::env::var("SOAR_BENCH_MEMORY_MINUTES")
         .ok()
         .and_then(|m| m.parse::<u64>().ok())
-        .unwrap_or(30);
+        .unwrap_or(10);
     Duration::from_secs(minutes * 60)
 }
 
@@ -386,7 +409,48 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
         env.push((k.into(), v.into()));
     }
 
-    // The message each phase receives, made by the phases before it.
+    let mut out = Vec::new();
+    for (function, bodies) in phase_inputs(policies).await? {
+        let mut runs = Vec::new();
+        // Each run reads its own alerts (ingest would call the second run's duplicates).
+        let mut offset = 0;
+        for alerts in MEMORY_ALERTS {
+            let slice = &bodies[offset..(offset + alerts).min(bodies.len())];
+            offset += alerts;
+            let events = sqs_events(slice, function);
+            eprintln!(
+                "memory: {function}, {} alerts in {} invocations",
+                slice.len(),
+                events.len()
+            );
+            match soar_bench::rss::run(&dir.join(function), &env, &events, memory_time_limit()) {
+                Ok(run) => runs.push(MemoryRun {
+                    alerts: slice.len(),
+                    invocations: run.invocations,
+                    errors: run.errors,
+                    peak_rss_mb: run.peak_rss_kib as f64 / 1024.0,
+                    seconds: run.elapsed.as_secs_f64(),
+                    finished: run.finished,
+                }),
+                Err(e) => eprintln!("memory: {function} not measured: {e}"),
+            }
+        }
+        let [small, large] = &runs[..] else { continue };
+        let done = |r: &MemoryRun| (r.invocations * 10).min(r.alerts) as f64;
+        let growth = (large.peak_rss_mb - small.peak_rss_mb) * 1024.0 / (done(large) - done(small)).max(1.0);
+        out.push(Memory {
+            function: function.into(),
+            growth_kib_per_alert: growth,
+            projected_10k_mb: large.peak_rss_mb + growth.max(0.0) * (10_000.0 - done(large)) / 1024.0,
+            runs,
+        });
+    }
+    drop(moto);
+    Ok(out)
+}
+
+/// The message each phase receives, made by the phases before it in memory.
+async fn phase_inputs(policies: Arc<PolicySet>) -> Result<[(&'static str, Vec<String>); 4], String> {
     let alerts = storm::alerts(THROUGHPUT_ALERTS, 1_000_000);
     let steps = corpus::pipeline(policies);
     let (mut enrich_in, mut evaluate_in, mut remediate_in) = (Vec::new(), Vec::new(), Vec::new());
@@ -404,38 +468,12 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
         remediate_in.push(serde_json::to_string(&doc).map_err(|e| e.to_string())?);
     }
     let ingest_in: Vec<String> = alerts.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
-    let mut out = Vec::new();
-    for (function, bodies) in [
+    Ok([
         ("ingest", ingest_in),
         ("enrich", enrich_in),
         ("evaluate", evaluate_in),
         ("remediate", remediate_in),
-    ] {
-        let events = sqs_events(&bodies, function);
-        eprintln!(
-            "memory: {function}, {} alerts in {} invocations",
-            bodies.len(),
-            events.len()
-        );
-        let run = match soar_bench::rss::run(&dir.join(function), &env, &events, memory_time_limit()) {
-            Ok(run) => run,
-            Err(e) => {
-                eprintln!("memory: {function} not measured: {e}");
-                continue;
-            }
-        };
-        out.push(Memory {
-            function: function.into(),
-            alerts: bodies.len(),
-            invocations: run.invocations,
-            errors: run.errors,
-            peak_rss_mb: run.peak_rss_kib as f64 / 1024.0,
-            seconds: run.elapsed.as_secs_f64(),
-            finished: run.finished,
-        });
-    }
-    drop(moto);
-    Ok(out)
+    ])
 }
 
 fn render(r: &Results, functions_dir: &Path) -> String {
@@ -444,6 +482,7 @@ fn render(r: &Results, functions_dir: &Path) -> String {
     render_cold_start(&mut out, r, functions_dir);
     render_load(&mut out, r);
     render_end_to_end(&mut out, r, functions_dir);
+    render_storm(&mut out, r);
     out
 }
 
@@ -524,27 +563,65 @@ fn render_load(out: &mut String, r: &Results) {
     let _ = writeln!(out, "| {} | {:.0} |", r.cores, r.throughput_all_cores);
     let _ = writeln!(
         out,
-        "\n## Peak memory (each function binary through 10,000 alerts, local moto behind it)\n"
+        "\n## Peak memory (each function binary, a fresh process per run, local moto behind it)\n"
     );
     if r.memory.is_empty() {
         let _ = writeln!(out, "Not measured.");
-    } else {
-        let _ = writeln!(out, "| function | alerts | invocations | failed | peak RSS | time |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
-        for m in &r.memory {
-            let total = m.alerts.div_ceil(10);
-            let invocations = if m.finished {
-                m.invocations.to_string()
-            } else {
-                format!("{} of {total} (time limit)", m.invocations)
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {:.1} MB | {:.0} s |",
-                m.function, m.alerts, invocations, m.errors, m.peak_rss_mb, m.seconds
-            );
-        }
+        return;
     }
+    let _ = writeln!(
+        out,
+        "| function | peak RSS at {} / {} alerts | failed | growth per alert | projected at 10,000 | time |",
+        MEMORY_ALERTS[0], MEMORY_ALERTS[1]
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for m in &r.memory {
+        let peaks: Vec<String> = m
+            .runs
+            .iter()
+            .map(|run| {
+                let cut = if run.finished { "" } else { " (time limit)" };
+                format!("{:.1} MB{cut}", run.peak_rss_mb)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} KiB | {:.1} MB | {:.0} s |",
+            m.function,
+            peaks.join(" / "),
+            m.runs.iter().map(|run| run.errors).sum::<usize>(),
+            m.growth_kib_per_alert,
+            m.projected_10k_mb,
+            m.runs.iter().map(|run| run.seconds).sum::<f64>()
+        );
+    }
+}
+
+fn render_storm(out: &mut String, r: &Results) {
+    let Some(s) = &r.storm else { return };
+    let _ = writeln!(
+        out,
+        "\n## A storm under faults (tests/storm.rs)\n\n\
+         {} findings ({} distinct, {} duplicates, {} malformed) through the four function binaries \
+         on moto, enforce mode, with a tenth of all AWS calls failing (throttled, 5xx, timed out, reset; \
+         {} faults injected) and the functions killed {} times mid-batch: {} alerts ended in a recorded \
+         terminal state, {} malformed inputs in the dead-letter queues, {} lost, {} changes made twice. \
+         {:.1} AWS calls per finding (retries included); {:.1} findings/s end to end ({:.0} s; moto and the \
+         injected waits set the pace).",
+        s["findings"],
+        s["distinct"],
+        s["duplicates"],
+        s["malformed"],
+        s["injected_faults"],
+        s["kills"],
+        s["terminal"],
+        s["dead_lettered"],
+        s["lost"],
+        s["changed_twice"],
+        s["calls_per_alert"].as_f64().unwrap_or(0.0),
+        s["alerts_per_second"].as_f64().unwrap_or(0.0),
+        s["seconds"].as_f64().unwrap_or(0.0),
+    );
 }
 
 fn render_end_to_end(out: &mut String, r: &Results, functions_dir: &Path) {

@@ -37,6 +37,12 @@ pub enum StepResult {
         delay: Duration,
         reason: String,
     },
+    /// An action could not be finished in this attempt (AWS throttled, failed on its side or did
+    /// not answer; another attempt still holds its claim): the document is not kept, and the
+    /// alert's message is delivered again. What was done is in the ledger and is not repeated.
+    Retry {
+        reason: String,
+    },
 }
 
 /// SQS delays a message at most 15 minutes.

@@ -141,6 +141,15 @@ impl Ingestor {
         run_policy::<IngestDecision>(self.policies.as_ref(), Phase::Ingest, &input)
     }
 
+    /// Marks an accepted alert as handed on to enrich (see [`AlertLog::mark_handed_on`]). A
+    /// failure is logged, not returned: the alert is on its way, and a copy arriving later is at
+    /// worst evaluated again (the action ledger keeps every action to one).
+    pub async fn handed_on(&self, doc: &Document) {
+        if let Err(e) = self.alerts.mark_handed_on(doc).await {
+            tracing::warn!(error = %e, "could not mark the alert as handed on");
+        }
+    }
+
     /// Registers an accepted alert's revision: `Some(reason)` when it is a duplicate (which then
     /// carries the verdict it was given before), `Err` when the store cannot tell.
     async fn register(&self, doc: &mut Document, entry: &mut TraceEntry) -> Result<Option<String>, String> {
@@ -175,6 +184,10 @@ impl Ingestor {
                 entry.notes.push(reason.clone());
                 Ok(Some(reason))
             }
+            Ok(Registration::InProgress) => Err(format!(
+                "revision {} is being handed on by an earlier delivery: retried later",
+                doc.alert.revision()
+            )),
             // Without dedup a redelivery could be acted on twice: stop here and let the queue
             // deliver it again.
             Err(e) => Err(e.to_string()),

@@ -66,8 +66,10 @@ impl PhaseStep for Responder {
         Phase::Remediate
     }
     async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
-        self.remediate(doc).await;
-        StepResult::Done
+        match self.remediate(doc).await {
+            Some(reason) => StepResult::Retry { reason },
+            None => StepResult::Done,
+        }
     }
 }
 
@@ -88,8 +90,10 @@ pub async fn run_step(
     doc: &mut Document,
     may_defer: bool,
 ) -> Result<Stepped, StateError> {
-    if let StepResult::Deferred { delay, reason } = step.apply(doc, may_defer).await {
-        return Ok(Stepped::Deferred { delay, reason });
+    match step.apply(doc, may_defer).await {
+        StepResult::Deferred { delay, reason } => return Ok(Stepped::Deferred { delay, reason }),
+        StepResult::Retry { reason } => return Err(StateError(format!("not finished, to be retried: {reason}"))),
+        StepResult::Done => {}
     }
     let json = Serialized::text(doc).map_err(|e| StateError(format!("the document is not JSON: {e}")))?;
     alerts.save_document(&Serialized::of(doc, &json)).await?;
@@ -186,6 +190,7 @@ impl Pipeline {
         let span = tracing::info_span!("alert", alert_id = %doc.alert.id);
         async {
             if outcome.status == IngestStatus::Accepted {
+                self.ingestor.handed_on(&doc).await;
                 // One process cannot put the alert back on a queue: no deferral, notes instead.
                 let steps: [&dyn PhaseStep; 3] = [&self.enricher, &self.evaluator, &self.responder];
                 for step in steps {

@@ -56,7 +56,10 @@ pub struct Responder {
 }
 
 impl Responder {
-    pub async fn remediate(&self, doc: &mut Document) {
+    /// Runs the remediate policy and every action it asks for. `Some(reason)` when an action
+    /// was interrupted ([`ActionStatus::Interrupted`]): the alert must come back (the caller
+    /// does not keep this document), and what was done is in the ledger, not repeated.
+    pub async fn remediate(&self, doc: &mut Document) -> Option<String> {
         let context = json!({"phase": "remediate", "mode": self.settings.mode.as_str()});
         let input = policy_input(doc, context);
         let (mut entry, decision) = run_policy::<RemediateDecision>(self.policies.as_ref(), Phase::Remediate, &input);
@@ -99,6 +102,7 @@ impl Responder {
 
         let mut seen = Vec::new();
         let mut described = Described::new();
+        let mut interrupted = None;
         for planned in requests {
             let key = (planned.request.action.clone(), planned.request.target.clone());
             if seen.contains(&key) {
@@ -107,8 +111,20 @@ impl Responder {
             seen.push(key);
             let record = self.handle(doc, planned, &mut entry, escalating, &mut described).await;
             tracing::info!(action = %record.request.action, target = %record.request.target.id, status = record.status.as_str(), "action");
-            if let Err(e) = self.ledger.record_action(&doc.alert.id, &record).await {
+            if record.status == ActionStatus::Interrupted {
+                interrupted.get_or_insert_with(|| {
+                    format!(
+                        "{} on {}: {}",
+                        record.request.action, record.request.target.id, record.detail
+                    )
+                });
+            } else if let Err(e) = self.ledger.record_action(&doc.alert.id, &record).await {
+                // The outcome is not in the ledger: the claim stays held until its lease runs
+                // out, and the retry then resumes it (repeating an action is safe, losing one is not).
                 tracing::error!(error = %e, "could not record an action");
+                interrupted.get_or_insert_with(|| {
+                    format!("the outcome of {} could not be recorded: {e}", record.request.action)
+                });
             }
             doc.actions.push(record);
         }
@@ -116,6 +132,7 @@ impl Responder {
             tracing::warn!(error = %e, "could not record the remediate decision");
         }
         doc.trace.push(entry);
+        interrupted
     }
 
     /// One action through the guard rails. `escalation`: Rust's own notification after an error,
@@ -180,7 +197,23 @@ impl Responder {
             .get(&request.target)
             .and_then(|r| r.as_ref().ok())
             .and_then(Option::as_ref);
-        Ok(self.carry_out(doc, request, &action, record).await)
+        let outcome = self.carry_out(doc, request, &action, record).await;
+        if outcome.0 == ActionStatus::Interrupted {
+            self.give_back(doc, request).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Gives this attempt's claim back, so that the retry claims it afresh.
+    async fn give_back(&self, doc: &Document, request: &ActionRequest) {
+        let released = self
+            .ledger
+            .release_action(&doc.alert.id, self.settings.mode, &request.action, &request.target.id)
+            .await;
+        if let Err(e) = released {
+            // The claim then stays until its lease runs out, and the retry resumes it.
+            tracing::warn!(error = %e, "could not give back a claim");
+        }
     }
 
     /// The checks that need no ledger: sample, archived, unknown type, allow-list, target, protection.
@@ -261,6 +294,13 @@ impl Responder {
                 )),
             )),
             Ok(Claim::New) => Ok(()),
+            Ok(Claim::Resumed) => {
+                entry.notes.push(format!(
+                    "{} on {target} resumed: an earlier attempt claimed it and ended before recording the outcome",
+                    request.action
+                ));
+                Ok(())
+            }
             Ok(Claim::Approved) => {
                 entry.notes.push(format!("{} on {target} was approved", request.action));
                 Ok(())
@@ -269,9 +309,14 @@ impl Responder {
                 ActionStatus::Duplicate,
                 json!("already done for this alert (action ledger)"),
             )),
+            Ok(Claim::Busy) => Err((
+                ActionStatus::Interrupted,
+                json!("another attempt holds the claim and may still be acting: retried later"),
+            )),
+            // Not knowing whether it was done, neither act nor give up: the alert comes back.
             Err(e) => Err((
-                ActionStatus::Failed,
-                json!(format!("ledger unavailable, not acting: {e}")),
+                ActionStatus::Interrupted,
+                json!(format!("ledger unavailable, not acting now: {e}")),
             )),
         }
     }
@@ -284,15 +329,18 @@ impl Responder {
         entry: &mut TraceEntry,
     ) -> Result<(), Outcome> {
         let max = self.settings.max_actions_per_hour;
-        if let Ok(true) = self.ledger.take_action_budget(max).await {
+        let taken = self.ledger.take_action_budget(max).await;
+        if let Ok(true) = taken {
             return Ok(());
         }
-        let released = self
-            .ledger
-            .release_action(&doc.alert.id, self.settings.mode, &request.action, &request.target.id)
-            .await;
-        if let Err(e) = released {
-            tracing::warn!(error = %e, "could not give back the claim of a capped action");
+        self.give_back(doc, request).await;
+        if let Err(e) = taken {
+            return Err((
+                ActionStatus::Interrupted,
+                json!(format!(
+                    "the hourly action count could not be read, not acting now: {e}"
+                )),
+            ));
         }
         entry.notes.push(format!("hourly action cap of {max} reached"));
         Err((
@@ -333,6 +381,7 @@ impl Responder {
         };
         match result {
             Ok(detail) => (ActionStatus::Executed, detail),
+            Err(e) if e.transient => (ActionStatus::Interrupted, json!(e.to_string())),
             Err(e) => (ActionStatus::Failed, json!(e.to_string())),
         }
     }
