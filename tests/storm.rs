@@ -47,6 +47,10 @@ struct Tally {
     dead_lettered: usize,
     lost: Vec<String>,
     changes_twice: Vec<String>,
+    /// Ledger entries recorded as failed for good (a transient failure must never end so).
+    failed_actions: Vec<String>,
+    /// Tor alerts without a snapshot of their instance's volume.
+    unsnapshotted: Vec<String>,
     unfinished_claims: Vec<String>,
     notifications: usize,
     repeated_notifications: usize,
@@ -198,12 +202,22 @@ impl Storm {
 
 /// The findings of a storm of `n`: a tenth duplicates (the same body again), one in a hundred
 /// malformed (at least one of each kind), the rest distinct, spread over the instances and keys.
-fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> (Vec<String>, BTreeSet<String>, usize) {
+struct Findings {
+    bodies: Vec<String>,
+    /// Every distinct alert id.
+    ids: BTreeSet<String>,
+    /// The ids of the Tor-client alerts (each must end with one snapshot of its instance).
+    tor: BTreeSet<String>,
+    malformed: usize,
+}
+
+fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> Findings {
     let malformed = (n / 100).max(MALFORMED.len());
     let duplicates = n / 10;
     let distinct = n - malformed - duplicates;
     let mut bodies = Vec::new();
     let mut ids = BTreeSet::new();
+    let mut tor = BTreeSet::new();
     for i in 0..distinct {
         let id = format!("storm-{i:05}");
         // A fifth stolen keys, a fifth Tor clients (isolated, snapshotted, tagged), the rest
@@ -228,6 +242,9 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> (
             lab::guardduty_event(&instances[i % instances.len()], &finding)
         };
         ids.insert(format!("guardduty/{ACCOUNT}/{REGION}/{id}"));
+        if i % 5 == 0 {
+            tor.insert(format!("guardduty/{ACCOUNT}/{REGION}/{id}"));
+        }
         bodies.push(body.to_string());
     }
     for i in 0..duplicates {
@@ -240,10 +257,16 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> (
     let len = bodies.len();
     let mut order: Vec<usize> = (0..len).collect();
     order.sort_by_key(|i| (i * 7919) % len);
-    (order.into_iter().map(|i| bodies[i].clone()).collect(), ids, malformed)
+    Findings {
+        bodies: order.into_iter().map(|i| bodies[i].clone()).collect(),
+        ids,
+        tor,
+        malformed,
+    }
 }
 
-async fn check(storm: &Storm, ids: &BTreeSet<String>, instances: &[LabInstance], tally: &mut Tally) {
+async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], tally: &mut Tally) {
+    let ids = &findings.ids;
     let dead = storm.dead_letters().await;
     tally.dead_lettered = dead.len();
     for body in &dead {
@@ -279,6 +302,11 @@ async fn check(storm: &Storm, ids: &BTreeSet<String>, instances: &[LabInstance],
             tally.changes_twice.push(format!("{key}: {n} snapshots"));
         }
     }
+    for id in &findings.tor {
+        if !snapshots.keys().any(|key| key.starts_with(&format!("{id} "))) {
+            tally.unsnapshotted.push(id.clone());
+        }
+    }
     for id in ids {
         let doc = storm.state.load_document(id).await.unwrap();
         let finished =
@@ -289,8 +317,12 @@ async fn check(storm: &Storm, ids: &BTreeSet<String>, instances: &[LabInstance],
             tally.lost.push(id.clone());
         }
         for entry in storm.state.ledger(id).await.unwrap() {
-            if matches!(entry.status.as_str(), "claimed" | "executing") {
-                tally.unfinished_claims.push(format!("{id} {}", entry.sk));
+            match entry.status.as_str() {
+                "claimed" | "executing" => tally.unfinished_claims.push(format!("{id} {}", entry.sk)),
+                "failed" => tally
+                    .failed_actions
+                    .push(format!("{id} {}: {}", entry.sk, entry.detail)),
+                _ => {}
             }
         }
     }
@@ -350,7 +382,8 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         let key = iam.create_access_key().user_name(user).send().await.unwrap();
         keys.push((user.to_string(), key.access_key().unwrap().access_key_id().to_string()));
     }
-    let (bodies, ids, malformed) = findings(n, &instances, &keys);
+    let storm_findings = findings(n, &instances, &keys);
+    let (bodies, ids, malformed) = (&storm_findings.bodies, &storm_findings.ids, storm_findings.malformed);
     // Killed twice mid-batch where it hurts most (remediate, while acting), once in enrich.
     let remediate = storm.functions.get("remediate").unwrap();
     remediate.kill_during(3, Duration::from_millis(120));
@@ -362,7 +395,7 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         .kill_during(5, Duration::from_millis(60));
 
     let ingest = storm.queue(&storm.env["SOAR_INGEST_QUEUE_URL"]);
-    for body in &bodies {
+    for body in bodies {
         ingest.send(body).await.unwrap();
     }
     let started = Instant::now();
@@ -394,7 +427,7 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
     let counts = storm.proxy.counts();
     tally.aws_calls = counts.total_calls();
     tally.faults = counts.faults.clone();
-    check(&storm, &ids, &instances, &mut tally).await;
+    check(&storm, &storm_findings, &instances, &mut tally).await;
     for (user, key) in &keys {
         let listed = iam.list_access_keys().user_name(user).send().await.unwrap();
         let status = listed
@@ -454,6 +487,16 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         tally.unfinished_claims.is_empty(),
         "claims never finished: {:?}",
         tally.unfinished_claims
+    );
+    assert!(
+        tally.failed_actions.is_empty(),
+        "failed for good: {:?}",
+        tally.failed_actions
+    );
+    assert!(
+        tally.unsnapshotted.is_empty(),
+        "never snapshotted: {:?}",
+        tally.unsnapshotted
     );
     assert_eq!(
         tally.dead_lettered, tally.malformed,

@@ -266,9 +266,15 @@ impl AlertLog for DynamoState {
                     });
                 }
                 Seen::InProgress => return Ok(Registration::InProgress),
-                // This write, retried by the SDK after it succeeded, or a delivery that died
-                // before handing the alert on: this one goes on with it.
-                Seen::Abandoned => {}
+                // This write, retried by the SDK after it had succeeded.
+                Seen::Mine => {}
+                // A delivery that died before handing the alert on: this one takes it over
+                // (under a lease of its own, so that copies arriving meanwhile wait).
+                Seen::Abandoned { owner } => {
+                    if !self.take_over_registration(doc, (&owner, &token), now).await? {
+                        return Ok(Registration::InProgress);
+                    }
+                }
             },
             Err(e) => return Err(err("PutItem", e)),
         }
@@ -380,6 +386,43 @@ impl DecisionLog for DynamoState {
     }
 }
 
+impl DynamoState {
+    /// Takes over a claim whose lease ran out from `previous` (its status and approval stay);
+    /// `false` when another invocation took it first.
+    async fn take_over(
+        &self,
+        pk: String,
+        sk: String,
+        (previous, token): (&str, &str),
+        now: i64,
+    ) -> Result<bool, StateError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #owner = :token, lease_until = :lease")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":lease", n(now + self.claim_lease.as_secs() as i64));
+        // Only from the holder read a moment ago: of two invocations taking over, one wins.
+        let update = if previous.is_empty() {
+            update.condition_expression("attribute_not_exists(#owner)")
+        } else {
+            update
+                .condition_expression("#owner = :previous")
+                .expression_attribute_values(":previous", s(previous))
+        };
+        let result = update.send().await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
+    }
+}
+
 /// The item of one exact revision of an alert (see [`soar_core::dedup`]).
 fn seen_key(doc: &Document) -> String {
     let resource = &doc.alert.resource;
@@ -397,8 +440,10 @@ enum Seen {
     HandedOn,
     /// It may still be handing it on.
     InProgress,
-    /// It is this very delivery, or it died before handing the alert on.
-    Abandoned,
+    /// It is this very delivery (the SDK repeated its write).
+    Mine,
+    /// It died before handing the alert on (its lease ran out).
+    Abandoned { owner: String },
 }
 
 impl DynamoState {
@@ -411,19 +456,50 @@ impl DynamoState {
             .get("registered_at")
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok());
+        let owner = string_attr(&item, "owner");
         Ok(match registered_at {
-            _ if string_attr(&item, "owner") == token => Seen::Abandoned,
+            _ if owner == token => Seen::Mine,
             // Handed on, or registered before registrations were leased (always handed on then).
             _ if item.contains_key("handed_at") => Seen::HandedOn,
             None => Seen::HandedOn,
             Some(at) if at + self.claim_lease.as_secs() as i64 > now => Seen::InProgress,
-            Some(_) => Seen::Abandoned,
+            Some(_) => Seen::Abandoned { owner },
         })
+    }
+
+    /// Takes an abandoned registration over from `previous`; `false` when another delivery
+    /// took it first or it was handed on meanwhile.
+    async fn take_over_registration(
+        &self,
+        doc: &Document,
+        (previous, token): (&str, &str),
+        now: i64,
+    ) -> Result<bool, StateError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::alert(&doc.alert.id)))
+            .key("sk", s(seen_key(doc)))
+            .update_expression("SET #owner = :token, registered_at = :now")
+            .condition_expression("#owner = :previous AND attribute_not_exists(handed_at)")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":previous", s(previous))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(err("UpdateItem", e)),
+        }
     }
 
     /// An approved action is handed out exactly once, to whoever flips it first, under a lease
     /// like a claim's.
     async fn take_approved(&self, pk: String, sk: String, token: &str, now: i64) -> Result<Claim, StateError> {
+        let (pk_again, sk_again) = (pk.clone(), sk.clone());
         let approved = self
             .client
             .update_item()
@@ -442,7 +518,15 @@ impl DynamoState {
             .await;
         match approved {
             Ok(_) => Ok(Claim::Approved),
-            Err(e) if conditional_failed(&e) => Ok(Claim::Busy),
+            // This very flip, retried by the SDK after it had succeeded, or another's.
+            Err(e) if conditional_failed(&e) => {
+                let item = self.get(pk_again, &sk_again).await?.unwrap_or_default();
+                Ok(if string_attr(&item, "owner") == token {
+                    Claim::Approved
+                } else {
+                    Claim::Busy
+                })
+            }
             Err(e) => Err(err("UpdateItem", e)),
         }
     }
@@ -453,7 +537,6 @@ impl ActionLedger for DynamoState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
         let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
         let (token, now) = (claim_token(), Utc::now().timestamp());
-        // New, or a claim whose holder died before recording an outcome (its lease ran out).
         let result = self
             .client
             .put_item()
@@ -466,29 +549,36 @@ impl ActionLedger for DynamoState {
             .item("lease_until", n(now + self.claim_lease.as_secs() as i64))
             .item("claimed_at", s(Utc::now().to_rfc3339()))
             .item("expires_at", expires(RETENTION))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#status IN (:claimed, :executing) \
-                 AND (attribute_not_exists(lease_until) OR lease_until < :now))",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":executing", s("executing"))
-            .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllOld)
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match result {
-            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => return Ok(Claim::Resumed),
             Ok(_) => return Ok(Claim::New),
             Err(e) if conditional_failed(&e) => {}
             Err(e) => return Err(err("PutItem", e)),
         }
         let held = self.get(pk.clone(), &sk).await?.unwrap_or_default();
-        match string_attr(&held, "status").as_str() {
+        let status = string_attr(&held, "status");
+        let lease_until = held
+            .get("lease_until")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        match status.as_str() {
             // The SDK retried this very write after it had succeeded.
             _ if string_attr(&held, "owner") == token => Ok(Claim::New),
             "approved" => self.take_approved(pk, sk, &token, now).await,
-            "claimed" | "executing" => Ok(Claim::Busy),
+            // Held by an invocation that may still be acting.
+            "claimed" | "executing" if lease_until.is_some_and(|until| until >= now) => Ok(Claim::Busy),
+            // Its holder died before recording an outcome: taken over, approval and all.
+            "claimed" | "executing" => {
+                let previous = string_attr(&held, "owner");
+                let taken = self.take_over(pk, sk, (&previous, &token), now).await?;
+                Ok(match (taken, status.as_str()) {
+                    (false, _) => Claim::Busy,
+                    (true, "executing") => Claim::Approved,
+                    (true, _) => Claim::Resumed,
+                })
+            }
             _ => Ok(Claim::Taken),
         }
     }
@@ -517,20 +607,52 @@ impl ActionLedger for DynamoState {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
+            // Approved already by this very call, retried by the SDK after it had succeeded.
+            Err(e) if conditional_failed(&e) => {
+                let item = self
+                    .get(keys::alert(alert_id), &keys::ledger(Mode::Enforce, action, target))
+                    .await?
+                    .unwrap_or_default();
+                Ok(string_attr(&item, "status") == "approved" && string_attr(&item, "approved_by") == approver)
+            }
             Err(e) => Err(err("UpdateItem", e)),
         }
     }
 
+    /// A plain claim is deleted; an approved one being carried out goes back to `approved`, so
+    /// that the retry carries it out without asking a person again.
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
-        self.client
+        let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
+        let deleted = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(keys::alert(alert_id)))
-            .key("sk", s(keys::ledger(mode, action, target)))
+            .key("pk", s(&pk))
+            .key("sk", s(&sk))
+            .condition_expression("attribute_not_exists(#status) OR #status <> :executing")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":executing", s("executing"))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => return Ok(()),
+            Err(e) if conditional_failed(&e) => {}
+            Err(e) => return Err(err("DeleteItem", e)),
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #status = :approved REMOVE #owner, lease_until")
+            .condition_expression("#status = :executing")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":executing", s("executing"))
             .send()
             .await
-            .map_err(|e| err("DeleteItem", e))?;
+            .map_err(|e| err("UpdateItem", e))?;
         Ok(())
     }
 

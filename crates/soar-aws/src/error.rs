@@ -113,6 +113,12 @@ impl AwsError {
                     | "Unavailable"
                     | "RequestTimeout"
                     | "RequestTimeoutException"
+                    // IAM's HTTP 500 and its lost race with a concurrent change.
+                    | "ServiceFailure"
+                    | "ConcurrentModification"
+                    | "ConcurrentModificationException"
+                    // EC2: too many snapshots of one volume in flight.
+                    | "SnapshotCreationPerVolumeRateExceeded"
             ),
             _ => false,
         }

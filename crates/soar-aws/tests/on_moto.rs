@@ -171,8 +171,11 @@ async fn the_ledger_lets_exactly_one_racer_act() {
         Claim::Taken
     );
     assert!(state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap());
+    // The same approval again (the SDK repeating a call whose answer was lost) stands; another
+    // person's finds nothing pending.
+    assert!(state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap());
     assert!(
-        !state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap(),
+        !state.approve_action("a1", "ec2.stop", "i-1", "bob").await.unwrap(),
         "only pending actions are approved"
     );
     assert_eq!(
@@ -189,6 +192,19 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .unwrap(),
         Claim::Busy,
         "handed out once: the invocation carrying it out holds it"
+    );
+    // Interrupted (AWS throttled): given back as approved, not as never claimed, so the retry
+    // carries it out without asking a person again.
+    state
+        .release_action("a1", Mode::Enforce, "ec2.stop", "i-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")
+            .await
+            .unwrap(),
+        Claim::Approved
     );
     // A claim whose holder died (its lease ran out) is taken over once, then held again.
     let dead = state.clone().with_claim_lease(std::time::Duration::ZERO);

@@ -163,7 +163,7 @@ const SNAPSHOT_ATTEMPTS: u32 = 3;
 /// token, and a call whose answer was lost (a timeout, a reset connection) may have made one.
 /// So the SDK never retries it on its own; each attempt first looks for a snapshot of this
 /// volume tagged with this alert (the tags are set in the same call that creates it) and
-/// returns that one if there is one. An interrupted invocation resumed from the ledger finds
+/// returns that one if there is one; only a throttled attempt is repeated at once. An interrupted invocation resumed from the ledger finds
 /// its snapshot the same way.
 async fn snapshot_once(
     client: &Client,
@@ -189,7 +189,10 @@ async fn snapshot_once(
             .map_err(|e| AwsError::from_sdk("CreateSnapshot", e));
         match created {
             Ok(out) => return Ok(out.snapshot_id().unwrap_or_default().to_string()),
-            Err(e) if e.is_transient() && attempt < SNAPSHOT_ATTEMPTS => {
+            // Only a throttled call surely made nothing. After a lost answer or a server error
+            // a snapshot may exist that DescribeSnapshots (eventually consistent) does not show
+            // yet: the error goes back, and the alert's retry, minutes later, looks again.
+            Err(AwsError::Throttled { .. }) if attempt < SNAPSHOT_ATTEMPTS => {
                 tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
             }
             Err(e) => return Err(e),

@@ -13,7 +13,8 @@
 //!
 //! The faults after the call reached the endpoint are the hard case: the client cannot tell a
 //! change that happened from one that did not, and retries it. Which call fails is drawn from a
-//! seeded generator, so a run can be repeated. Listens on 127.0.0.1 only.
+//! seeded generator: the n-th call through the proxy meets the same fault in every run, though
+//! which call is n-th varies when functions call at the same time. Listens on 127.0.0.1 only.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};

@@ -46,7 +46,7 @@ pub struct FunctionProcess {
     /// handed out.
     kills: Mutex<Vec<(u64, Duration)>>,
     invocations: std::sync::atomic::AtomicU64,
-    /// How many times the process was killed mid-invocation, and started.
+    /// How many times the process was killed before it answered, and started.
     pub killed: std::sync::atomic::AtomicU64,
     pub started: std::sync::atomic::AtomicU64,
     log: Option<std::fs::File>,
@@ -175,6 +175,7 @@ impl Invoke for FunctionProcess {
             .unwrap_or_else(|e| e.into_inner())
             .push_back((id, payload.to_string()));
         self.api.ready.notify_all();
+        let mut answered = answered;
         let kill = self
             .lock_kills()
             .iter()
@@ -182,10 +183,15 @@ impl Invoke for FunctionProcess {
             .map(|(_, after)| *after);
         if let Some(after) = kill {
             tokio::time::sleep(after).await;
+            // Only a kill before the answer is a crash mid-invocation; one that came too late
+            // moves to the next invocation.
+            if let Ok(result) = answered.try_recv() {
+                self.lock_kills().push((n + 1, after));
+                return result;
+            }
             self.kill_now();
             self.killed.fetch_add(1, Ordering::Relaxed);
         }
-        let mut answered = answered;
         // Lambda's timeout: an invocation that never answers ends the process.
         let deadline = tokio::time::Instant::now() + INVOCATION_TIMEOUT;
         loop {

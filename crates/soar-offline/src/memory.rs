@@ -217,9 +217,15 @@ impl ActionLedger for MemoryState {
     }
 
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
-        self.lock()
-            .ledger
-            .remove(&(alert_id.into(), mode, action.into(), target.into()));
+        let mut inner = self.lock();
+        let key = (alert_id.into(), mode, action.into(), target.into());
+        // An approved action being carried out goes back to approved, not to nothing.
+        match inner.ledger.get_mut(&key) {
+            Some(status) if status == "executing" => *status = "approved".into(),
+            _ => {
+                inner.ledger.remove(&key);
+            }
+        }
         Ok(())
     }
 

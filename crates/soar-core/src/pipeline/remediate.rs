@@ -286,7 +286,8 @@ impl Responder {
             .claim_action(&doc.alert.id, self.settings.mode, &request.action, target)
             .await;
         match claim {
-            Ok(Claim::New) if request.requires_approval => Err((
+            // A resumed claim was never approved (an approved one comes back as `Approved`).
+            Ok(Claim::New | Claim::Resumed) if request.requires_approval => Err((
                 ActionStatus::PendingApproval,
                 json!(format!(
                     "waiting for approval: soar approve {} {} {target}",
