@@ -180,9 +180,16 @@ fn split(label: &str, bytes: Vec<u8>) -> Vec<RawInput> {
         if values.len() == 1 {
             return vec![RawInput::of(label.to_string(), &text, whole)];
         }
+        // Line numbers counted on from the previous value, not from the top each time (a file
+        // of 10,000 findings would be read 10,000 times over).
+        let mut at = (0, 1);
         return values
             .into_iter()
-            .map(|(start, end)| RawInput::of(format!("{label}:{}", line_of(whole, start)), &text, &whole[start..end]))
+            .map(|(start, end)| {
+                let line = at.1 + line_of(&whole[at.0..start], start - at.0) - 1;
+                at = (start, line);
+                RawInput::of(format!("{label}:{line}"), &text, &whole[start..end])
+            })
             .collect();
     }
     let lines: Vec<(usize, &[u8])> = lines(whole)

@@ -147,6 +147,9 @@ impl AlertLog for MemoryState {
             let mut alert = doc.alert.clone();
             alert.raw = Value::Null;
             alert.indicators = Vec::new();
+            alert.related_resources = Vec::new();
+            alert.description = String::new();
+            alert.labels = Vec::new();
             let mut kept = Document::new(alert);
             kept.verdict.clone_from(&doc.verdict);
             kept
