@@ -153,3 +153,47 @@ async fn a_broken_policy_folder_ends_undetermined_with_an_escalation_only() {
     assert!(message.contains("could not be loaded"), "{message}");
     assert!(out.error.unwrap().contains("could not be loaded"));
 }
+
+/// A round follows only when the last one linked new indicators: a lookup that links nothing ends
+/// enrichment (no second policy call to hear that every lookup was made), one that links a domain
+/// gets that domain its own round.
+#[tokio::test]
+async fn another_enrich_round_follows_only_what_the_last_one_linked() {
+    use soar_core::alert::Indicator;
+    use soar_core::ports::Lookup;
+    let rounds = |doc: &soar_core::document::Document| {
+        let enrich = doc.trace.iter().find(|t| t.phase == Phase::Enrich).unwrap();
+        enrich.decision.as_ref().unwrap()["rounds"].as_array().unwrap().len()
+    };
+    let listed = |related: Vec<Indicator>| Lookup {
+        found: true,
+        data: serde_json::json!({"verdict": "malicious"}),
+        related,
+    };
+
+    let quiet = Arc::new(
+        CannedProvider::new("virustotal", &[IndicatorKind::Ip, IndicatorKind::Domain])
+            .answering("198.51.100.23", listed(Vec::new())),
+    );
+    let p = pipeline(Arc::new(StaticInventory::default()), vec![quiet.clone()]);
+    let doc = run_file(&p, "scenarios/tor-client.json").await.document.unwrap();
+    assert_eq!(quiet.requests().len(), 1);
+    assert_eq!(rounds(&doc), 1, "nothing linked, nothing more to ask");
+
+    let linking = Arc::new(
+        CannedProvider::new("virustotal", &[IndicatorKind::Ip, IndicatorKind::Domain]).answering(
+            "198.51.100.23",
+            listed(vec![Indicator::new(
+                IndicatorKind::Domain,
+                "c2.evil.example",
+                "virustotal",
+                "related",
+            )]),
+        ),
+    );
+    let p = pipeline(Arc::new(StaticInventory::default()), vec![linking.clone()]);
+    let doc = run_file(&p, "scenarios/tor-client.json").await.document.unwrap();
+    let asked: Vec<String> = linking.requests().iter().map(|i| i.value.clone()).collect();
+    assert_eq!(asked, vec!["198.51.100.23", "c2.evil.example"]);
+    assert_eq!(rounds(&doc), 2, "the linked domain's round, then nothing new");
+}

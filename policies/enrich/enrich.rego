@@ -1,6 +1,6 @@
 # Enrich: which indicator goes to which provider, round by round.
 # Input: the document so far and context {depth, max_depth, budget {remaining}, providers}.
-# The Rust side asks again after each round while this policy returns new lookups; it also
+# The Rust side asks again after each round that linked new indicators (the next round is theirs); it also
 # enforces egress, depth and budget on its own, so this policy cannot leak even if it is wrong.
 package soar.enrich
 

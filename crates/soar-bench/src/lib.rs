@@ -2,7 +2,8 @@
 //!
 //! - [`opa`]: the reference OPA engine, `libopabridge.so`, loaded at run time;
 //! - [`corpus`]: the alerts and the exact per-phase policy inputs they produce;
-//! - [`reference`]: the same bundles in OPA, decision for decision, and the comparison.
+//! - [`reference`]: the same bundles in OPA, decision for decision, and the comparison;
+//! - [`cost`]: the deployed artifacts and what a million alerts cost on Lambda.
 //!
 //! The `soar-bench` binary (`make bench`) measures; `tests/conformance.rs` (`make test`) proves
 //! both engines decide the whole corpus identically.
@@ -12,6 +13,7 @@
 
 pub mod coldstart;
 pub mod corpus;
+pub mod cost;
 pub mod opa;
 pub mod reference;
 pub mod rss;

@@ -2,9 +2,14 @@
 //! in path order, hidden ones skipped), or `-` for standard input. A file may be gzip-compressed
 //! (GuardDuty's export of findings to S3 is gzip JSON lines) and holds one JSON document or
 //! NDJSON, one document per line.
+//!
+//! An NDJSON file is streamed: a first pass checks its bounds and that every line is a document of
+//! its own, a second hands out one line at a time, so memory does not grow with the file. Any
+//! other file (one document, pretty-printed documents one after another, NDJSON with a broken
+//! line) and standard input are read whole, within the same bounds.
 
 use flate2::read::MultiGzDecoder;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,11 +22,15 @@ const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// findings fits; eight million `{}` lines in 23 KB of gzip do not.
 const MAX_UNITS: usize = 100_000;
 
-/// One file's name and its units, or why it could not be read.
-pub(crate) type FileUnits = (String, Result<Vec<RawInput>, String>);
+/// A file's units, read as they are consumed; an `Err` is a unit that could not be read (the file
+/// changed or broke between the two passes), named.
+pub(crate) type Units = Box<dyn Iterator<Item = Result<RawInput, String>>>;
 
-/// One unit to parse: where it came from and its bytes, a range of its file's text (shared by
-/// every unit of the file, so a file's units hold its text once).
+/// One file's name and its units, or why it could not be read.
+pub(crate) type FileUnits = (String, Result<Units, String>);
+
+/// One unit to parse: where it came from and its bytes, a range of a shared text (a whole file
+/// read at once holds its text once for all of its units).
 pub(crate) struct RawInput {
     pub label: String,
     text: Arc<Vec<u8>>,
@@ -42,26 +51,43 @@ impl RawInput {
             range: start..start + part.len(),
         }
     }
+
+    /// A unit that is all of `bytes` (one streamed line).
+    fn owned(label: String, bytes: Vec<u8>) -> RawInput {
+        let range = 0..bytes.len();
+        RawInput {
+            label,
+            text: Arc::new(bytes),
+            range,
+        }
+    }
 }
 
-/// The units in `path`, or the first file that cannot be read.
+/// The units in `path`, or the first file or unit that cannot be read.
 pub(crate) fn read(path: &Path) -> Result<Vec<RawInput>, String> {
-    let files = read_each(path).map(|(_, units)| units).collect::<Result<Vec<_>, _>>()?;
-    Ok(files.into_iter().flatten().collect())
+    let mut out = Vec::new();
+    for (_, units) in read_each(path) {
+        for unit in units? {
+            out.push(unit?);
+        }
+    }
+    Ok(out)
 }
 
 /// The units in `path`, a result per file with the file's name: an unreadable file is one
 /// `Err` naming it, beside the readable others. Files are read one at a time, as the iterator
-/// is consumed: a folder's files are never all in memory at once.
+/// is consumed: a folder's files are never all in memory at once, nor an NDJSON file's lines.
 pub(crate) fn read_each(path: &Path) -> Box<dyn Iterator<Item = FileUnits>> {
     let label = path.display().to_string();
     if path.as_os_str() == "-" {
+        // Standard input cannot be read twice: it is read whole.
         let mut buf = Vec::new();
         let units = std::io::stdin()
             .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut buf)
             .map_err(|e| format!("cannot read standard input: {e}"))
-            .and_then(|_| units(label.clone(), buf));
+            .and_then(|_| units(label.clone(), buf))
+            .map(all_of);
         return Box::new(std::iter::once((label, units)));
     }
     if path.is_dir() {
@@ -77,17 +103,140 @@ pub(crate) fn read_each(path: &Path) -> Box<dyn Iterator<Item = FileUnits>> {
             Err(e) => Box::new(std::iter::once((label, Err(e)))),
         };
     }
-    Box::new(std::iter::once((label, read_file(path))))
+    Box::new(std::iter::once((label.clone(), read_file(path))))
 }
 
-fn read_file(path: &Path) -> Result<Vec<RawInput>, String> {
+fn all_of(units: Vec<RawInput>) -> Units {
+    Box::new(units.into_iter().map(Ok))
+}
+
+/// A file's units: streamed line by line when it is NDJSON, otherwise read whole.
+fn read_file(path: &Path) -> Result<Units, String> {
     let label = path.display().to_string();
+    let (reader, gzip) = open(path, &label)?;
+    if survey(&label, reader, gzip)? {
+        return Ok(Box::new(StreamedLines {
+            reader: open(path, &label)?.0,
+            label,
+            line: Vec::new(),
+            number: 0,
+        }));
+    }
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {label}: {e}"))?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {label}: {e}"))?;
-    units(label, bytes)
+    units(label, bytes).map(all_of)
+}
+
+/// The file's text, decompressed when it is gzip (every member), at most one byte past
+/// [`MAX_FILE_BYTES`] of it (so that [`survey`] sees a file that is too large); and whether it
+/// is gzip.
+fn open(path: &Path, label: &str) -> Result<(Box<dyn BufRead>, bool), String> {
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(|e| format!("cannot read {label}: {e}"))?);
+    let gzip = file
+        .fill_buf()
+        .map_err(|e| format!("cannot read {label}: {e}"))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::new(MultiGzDecoder::new(file).take(MAX_FILE_BYTES + 1)))
+    } else {
+        Box::new(file.take(MAX_FILE_BYTES + 1))
+    };
+    Ok((reader, gzip))
+}
+
+/// The first pass over a file: its bounds (an error names the one exceeded, as [`units`] does),
+/// and whether it is NDJSON that can be streamed: at least two non-empty lines, each one JSON
+/// document on its own. Such a file has the same units read whole ([`split`] reads it as a
+/// sequence of documents, each on its line), so streaming changes nothing but the memory.
+fn survey(label: &str, mut reader: Box<dyn BufRead>, gzip: bool) -> Result<bool, String> {
+    let gzip_note = |e: std::io::Error| match gzip {
+        true => format!("{label}: not readable as gzip: {e}"),
+        false => format!("cannot read {label}: {e}"),
+    };
+    let (mut line, mut lines, mut bytes, mut every_line_parses) = (Vec::new(), 0usize, 0u64, true);
+    while let Some(read) = next_line(&mut reader, &mut line).map_err(gzip_note)? {
+        bytes += read as u64;
+        let text = strip_bom(&line);
+        if !text.iter().any(|b| !b.is_ascii_whitespace()) {
+            continue;
+        }
+        lines += 1;
+        if lines > MAX_UNITS {
+            return Err(format!("{label}: more than {MAX_UNITS} lines; split the file"));
+        }
+        every_line_parses = every_line_parses && parses(text);
+    }
+    if bytes > MAX_FILE_BYTES {
+        let what = if gzip { "expands to more than" } else { "larger than" };
+        return Err(format!("{label}: {what} {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    Ok(every_line_parses && lines >= 2)
+}
+
+/// Reads the next line (ended by `\n`, `\r\n` or a lone `\r`, as [`lines`] splits them) into
+/// `line`, without its end; `Ok(Some(bytes read))`, or `Ok(None)` at the end of the text.
+fn next_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    line.clear();
+    let mut read = 0;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((read > 0).then_some(read));
+        }
+        match buf.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            Some(at) => {
+                let cr = buf[at] == b'\r';
+                line.extend_from_slice(&buf[..at]);
+                reader.consume(at + 1);
+                read += at + 1;
+                if cr && reader.fill_buf()?.first() == Some(&b'\n') {
+                    reader.consume(1);
+                    read += 1;
+                }
+                return Ok(Some(read));
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
+                read += n;
+            }
+        }
+    }
+}
+
+/// The second pass over an NDJSON file: each non-empty line, labelled with its number.
+struct StreamedLines {
+    reader: Box<dyn BufRead>,
+    label: String,
+    line: Vec<u8>,
+    number: usize,
+}
+
+impl Iterator for StreamedLines {
+    type Item = Result<RawInput, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match next_line(self.reader.as_mut(), &mut self.line) {
+                Ok(Some(_)) => self.number += 1,
+                Ok(None) => return None,
+                Err(e) => {
+                    // The file changed or broke since the first pass: named once, then the end.
+                    self.reader = Box::new(std::io::empty());
+                    return Some(Err(format!("{}:{}: cannot read: {e}", self.label, self.number + 1)));
+                }
+            }
+            let text = strip_bom(&self.line);
+            if text.iter().any(|b| !b.is_ascii_whitespace()) {
+                let label = format!("{}:{}", self.label, self.number);
+                return Some(Ok(RawInput::owned(label, text.to_vec())));
+            }
+        }
+    }
 }
 
 /// Every regular file below `dir`, sorted by path; names starting with `.` are skipped.
@@ -330,6 +479,71 @@ mod tests {
             Err(e) => e,
             Ok(_) => panic!("expected an error"),
         }
+    }
+
+    /// Every file `read_file` gives, streamed or not, has the units `split` finds in its whole
+    /// text: texts built from NDJSON lines, pretty-printed and broken documents, blank lines,
+    /// byte order marks and every line end, plain and gzip.
+    #[test]
+    fn a_streamed_file_has_the_units_of_the_whole_text() {
+        use std::io::Write;
+        let pieces: [&[u8]; 8] = [
+            b"{\"a\": 1}",
+            b"[2, {\"b\": \"x\\ny\"}]",
+            b"\xEF\xBB\xBF{\"c\": 3}",
+            b"  ",
+            b"{broken",
+            b"{\n  \"d\": 4\n}",
+            b"\"s\"",
+            b"7",
+        ];
+        let ends: [&[u8]; 3] = [b"\n", b"\r\n", b"\r"];
+        let dir = tempfile::tempdir().unwrap();
+        let (mut seed, mut streamed) = (7u64, 0);
+        for case in 0..400 {
+            let mut text = Vec::new();
+            // Mostly NDJSON lines (the first four pieces), at times a document or a broken line.
+            let rich = case % 4 == 0;
+            for _ in 0..(case % 9) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let piece = (seed >> 33) as usize % if rich { pieces.len() } else { 4 };
+                text.extend_from_slice(pieces[piece]);
+                text.extend_from_slice(ends[(seed >> 40) as usize % ends.len()]);
+            }
+            let expected = labels_and_texts(&split("f", text.clone()));
+            let path = dir.path().join(format!("{case}.json"));
+            if case % 3 == 0 {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(&text).unwrap();
+                std::fs::write(&path, gz.finish().unwrap()).unwrap();
+            } else {
+                std::fs::write(&path, &text).unwrap();
+            }
+            let (reader, gzip) = open(&path, "f").unwrap();
+            streamed += usize::from(survey("f", reader, gzip).unwrap());
+            let got: Vec<RawInput> = read_file(&path).unwrap().map(Result::unwrap).collect();
+            let label = path.display().to_string();
+            let got: Vec<(String, String)> = labels_and_texts(&got)
+                .into_iter()
+                .map(|(l, t)| (l.replacen(&label, "f", 1), t))
+                .collect();
+            assert_eq!(got, expected, "case {case}: {:?}", String::from_utf8_lossy(&text));
+        }
+        assert!(streamed > 100, "only {streamed} of 400 cases were streamed");
+    }
+
+    #[test]
+    fn a_streamed_file_keeps_the_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.jsonl");
+        std::fs::write(&path, "{}\n".repeat(MAX_UNITS + 1)).unwrap();
+        let err = read_file(&path).err().unwrap();
+        assert!(err.contains("more than 100000 lines"), "{err}");
+        std::fs::write(&path, "{}\n".repeat(MAX_UNITS)).unwrap();
+        assert_eq!(read_file(&path).unwrap().count(), MAX_UNITS);
+        std::fs::write(&path, b"\x1f\x8bnot gzip\n{}\n").unwrap();
+        let err = read_file(&path).err().unwrap();
+        assert!(err.contains("not readable as gzip"), "{err}");
     }
 
     #[test]

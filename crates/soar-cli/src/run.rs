@@ -91,7 +91,13 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
             }
         };
         for unit in units {
-            any_rejected |= process(&pipeline, &unit, args.json, &stdout).await;
+            match unit {
+                Ok(unit) => any_rejected |= process(&pipeline, &unit, args.json, &stdout).await,
+                Err(e) => {
+                    emit(&stdout, args.json, &InputReport::rejected(label.clone(), e), None);
+                    any_rejected = true;
+                }
+            }
         }
     }
     Ok(if any_rejected {

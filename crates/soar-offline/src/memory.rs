@@ -29,14 +29,14 @@ pub struct MemoryState {
 struct StateInner {
     /// dedup key (alert id + resource) → latest revision seen
     /// Per alert and resource: the latest usable timestamp registered.
-    revisions: HashMap<String, Seen>,
+    revisions: HashMap<Key, Seen>,
     /// Every exact revision registered (`<alert>#<timestamp>#<digest>`), and whether it was
     /// handed on.
-    exact_revisions: HashMap<String, bool>,
+    exact_revisions: HashMap<Key, bool>,
     documents: HashMap<String, Document>,
     decisions: Vec<(String, TraceEntry)>,
     /// (alert, mode, action, target) → status
-    ledger: HashMap<(String, Mode, String, String), String>,
+    ledger: HashMap<Key, &'static str>,
     actions: Vec<(String, ActionRecord)>,
     cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
     /// start of the current hour window and actions counted in it
@@ -81,6 +81,27 @@ impl MemoryState {
 
 /// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
 /// second instance's incident).
+/// A key of the state's maps: 128 bits of the SHA-256 of its parts, each length-prefixed (so
+/// no two lists of parts share a key). A long run keeps one per alert, action and revision: 16
+/// bytes each rather than the alert id, action and target strings (ids alone are ~60 bytes).
+type Key = [u8; 16];
+
+fn key(parts: &[&str]) -> Key {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&hash.finalize()[..16]);
+    out
+}
+
+fn ledger_key(alert_id: &str, mode: Mode, action: &str, target: &str) -> Key {
+    key(&[alert_id, mode.as_str(), action, target])
+}
+
 /// What deduplication keeps of an alert's revisions.
 #[derive(Debug, Clone, Default)]
 struct Seen {
@@ -98,9 +119,9 @@ impl AlertLog for MemoryState {
     /// than the latest, is a duplicate; anything else is new or an update.
     async fn register_alert(&self, doc: &Document) -> Result<Registration, StateError> {
         let revision = Revision::of(&doc.alert);
-        let key = dedup_key(doc);
+        let dedup = dedup_key(doc);
         let mut inner = self.lock();
-        let seen_before = inner.revisions.get(&key).cloned();
+        let seen_before = inner.revisions.get(&key(&[&dedup])).cloned();
         let latest_label = |seen: &Option<Seen>| {
             seen.as_ref()
                 .and_then(|s| s.latest.clone())
@@ -108,8 +129,8 @@ impl AlertLog for MemoryState {
         };
         // In one process a registration never handed on belonged to an attempt that failed
         // before handing it on: this one takes it over.
-        let exact = format!("{key}#{}", revision.exact_key());
-        if inner.exact_revisions.insert(exact.clone(), false) == Some(true) {
+        let exact = key(&[&dedup, &revision.exact_key()]);
+        if inner.exact_revisions.insert(exact, false) == Some(true) {
             inner.exact_revisions.insert(exact, true);
             return Ok(Registration::Duplicate {
                 latest: latest_label(&seen_before),
@@ -122,7 +143,7 @@ impl AlertLog for MemoryState {
         {
             return Ok(Registration::Duplicate { latest: latest.clone() });
         }
-        let seen = inner.revisions.entry(key).or_default();
+        let seen = inner.revisions.entry(key(&[&dedup])).or_default();
         if let Some(ts) = &revision.timestamp {
             seen.latest = Some(ts.clone());
         }
@@ -135,7 +156,7 @@ impl AlertLog for MemoryState {
     }
 
     async fn mark_handed_on(&self, doc: &Document) -> Result<(), StateError> {
-        let exact = format!("{}#{}", dedup_key(doc), Revision::of(&doc.alert).exact_key());
+        let exact = key(&[&dedup_key(doc), &Revision::of(&doc.alert).exact_key()]);
         self.lock().exact_revisions.insert(exact, true);
         Ok(())
     }
@@ -150,6 +171,8 @@ impl AlertLog for MemoryState {
             alert.related_resources = Vec::new();
             alert.description = String::new();
             alert.labels = Vec::new();
+            alert.resource.tags = Default::default();
+            alert.resource.attributes = Default::default();
             let mut kept = Document::new(alert);
             kept.verdict.clone_from(&doc.verdict);
             kept
@@ -179,17 +202,15 @@ impl DecisionLog for MemoryState {
 impl ActionLedger for MemoryState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
         let mut inner = self.lock();
-        let status = inner
-            .ledger
-            .entry((alert_id.into(), mode, action.into(), target.into()));
+        let status = inner.ledger.entry(ledger_key(alert_id, mode, action, target));
         use std::collections::hash_map::Entry;
         Ok(match status {
             Entry::Vacant(v) => {
-                v.insert("claimed".into());
+                v.insert("claimed");
                 Claim::New
             }
-            Entry::Occupied(mut o) if o.get() == "approved" => {
-                o.insert("executing".into());
+            Entry::Occupied(mut o) if *o.get() == "approved" => {
+                o.insert("executing");
                 Claim::Approved
             }
             Entry::Occupied(_) => Claim::Taken,
@@ -204,15 +225,10 @@ impl ActionLedger for MemoryState {
         _approver: &str,
     ) -> Result<bool, StateError> {
         let mut inner = self.lock();
-        let key = (
-            alert_id.to_string(),
-            Mode::Enforce,
-            action.to_string(),
-            target.to_string(),
-        );
+        let key = ledger_key(alert_id, Mode::Enforce, action, target);
         match inner.ledger.get_mut(&key) {
-            Some(status) if status == ActionStatus::PendingApproval.as_str() => {
-                *status = "approved".into();
+            Some(status) if *status == ActionStatus::PendingApproval.as_str() => {
+                *status = "approved";
                 Ok(true)
             }
             _ => Ok(false),
@@ -221,10 +237,10 @@ impl ActionLedger for MemoryState {
 
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
         let mut inner = self.lock();
-        let key = (alert_id.into(), mode, action.into(), target.into());
+        let key = ledger_key(alert_id, mode, action, target);
         // An approved action being carried out goes back to approved, not to nothing.
         match inner.ledger.get_mut(&key) {
-            Some(status) if status == "executing" => *status = "approved".into(),
+            Some(status) if *status == "executing" => *status = "approved",
             _ => {
                 inner.ledger.remove(&key);
             }
@@ -234,16 +250,11 @@ impl ActionLedger for MemoryState {
 
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
         let mut inner = self.lock();
-        let key = (
-            alert_id.to_string(),
-            record.mode,
-            record.request.action.clone(),
-            record.request.target.id.clone(),
-        );
+        let key = ledger_key(alert_id, record.mode, &record.request.action, &record.request.target.id);
         if record.status != ActionStatus::Duplicate
             && let Some(status) = inner.ledger.get_mut(&key)
         {
-            *status = record.status.as_str().to_string();
+            *status = record.status.as_str();
         }
         if !self.lean {
             inner.actions.push((alert_id.to_string(), record.clone()));

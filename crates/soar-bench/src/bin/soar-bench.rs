@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use soar_bench::coldstart;
 use soar_bench::corpus;
+use soar_bench::cost::{self, FunctionCost, Price};
 use soar_bench::opa::OpaLibrary;
 use soar_bench::reference::ReferencePhases;
 use soar_bench::stats::{Summary, median, summarise};
@@ -37,6 +38,12 @@ struct PhaseLatency {
     opa: Option<Summary>,
     /// OPA median / soar median.
     speedup: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct LambdaArtifacts {
+    architecture: &'static str,
+    bytes: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -86,7 +93,12 @@ struct Results {
     throughput_all_cores: f64,
     cores: usize,
     binary_bytes: BTreeMap<String, u64>,
+    /// `target/lambda/<function>/bootstrap` as `make build` left them, when every function has one.
+    lambda_artifacts: Option<LambdaArtifacts>,
     memory: Vec<Memory>,
+    /// Per function, from the memory runs' durations (empty without them).
+    cost: Vec<FunctionCost>,
+    price: Price,
     /// From `bench/e2e.json` (the local-stack test `make bench` runs first), when present.
     end_to_end: Option<Value>,
     /// From `bench/storm.json` (tests/storm.rs under `make bench`), when present.
@@ -138,6 +150,9 @@ fn main() -> Result<(), String> {
         .iter()
         .filter_map(|f| Some((f.to_string(), std::fs::metadata(functions_dir.join(f)).ok()?.len())))
         .collect();
+    let lambda_artifacts = cost::lambda_artifacts(&functions_dir.join(".."), &FUNCTIONS)
+        .map(|(architecture, bytes)| LambdaArtifacts { architecture, bytes });
+    let cost = costs(&root, &memory);
     let results = Results {
         corpus_alerts: alerts.len(),
         latency,
@@ -147,7 +162,10 @@ fn main() -> Result<(), String> {
         throughput_all_cores: all,
         cores,
         binary_bytes,
+        lambda_artifacts,
         memory,
+        cost,
+        price: cost::ARM64_PRICE,
         end_to_end: std::fs::read_to_string(root.join("bench/e2e.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok()),
@@ -449,6 +467,36 @@ async fn memory(root: &Path, dir: &Path, policies: Arc<PolicySet>) -> Result<Vec
     Ok(out)
 }
 
+/// What a million alerts cost through each function: its mean duration per invocation (a batch of
+/// ten) in the memory runs, at the memory infra/template.yaml gives it, at [`cost::ARM64_PRICE`].
+fn costs(root: &Path, memory: &[Memory]) -> Vec<FunctionCost> {
+    let sizes = std::fs::read_to_string(root.join("infra/template.yaml"))
+        .map_err(|e| format!("infra/template.yaml: {e}"))
+        .and_then(|t| cost::memory_sizes(&t, &FUNCTIONS));
+    let sizes = match sizes {
+        Ok(sizes) => sizes,
+        Err(e) => {
+            eprintln!("cost not computed: {e}");
+            return Vec::new();
+        }
+    };
+    memory
+        .iter()
+        .filter_map(|m| {
+            let invocations: usize = m.runs.iter().map(|r| r.invocations).sum();
+            let seconds: f64 = m.runs.iter().map(|r| r.seconds).sum();
+            let ms = seconds * 1e3 / (invocations > 0).then_some(invocations as f64)?;
+            Some(cost::per_million_alerts(
+                &m.function,
+                sizes[&m.function],
+                ms,
+                10,
+                &cost::ARM64_PRICE,
+            ))
+        })
+        .collect()
+}
+
 /// The message each phase receives, made by the phases before it in memory.
 async fn phase_inputs(policies: Arc<PolicySet>) -> Result<[(&'static str, Vec<String>); 4], String> {
     let alerts = storm::alerts(THROUGHPUT_ALERTS, 1_000_000);
@@ -483,7 +531,48 @@ fn render(r: &Results, functions_dir: &Path) -> String {
     render_load(&mut out, r);
     render_end_to_end(&mut out, r, functions_dir);
     render_storm(&mut out, r);
+    render_cost(&mut out, r);
     out
+}
+
+fn render_cost(out: &mut String, r: &Results) {
+    let p = &r.price;
+    let _ = writeln!(
+        out,
+        "\n## Lambda cost per million alerts ({}, {})\n",
+        p.architecture, p.region
+    );
+    if r.cost.is_empty() {
+        let _ = writeln!(out, "Not computed: it needs the peak-memory runs' durations.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| function | memory | ms per invocation (10 alerts) | USD per million alerts |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for c in &r.cost {
+        let _ = writeln!(
+            out,
+            "| {} | {} MB | {:.0} | {:.2} |",
+            c.function, c.memory_mb, c.ms_per_invocation, c.usd_per_million_alerts
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| all four | | | {:.2} |\n\n\
+         At the published on-demand price for {} in {} as of {} (${} per GB-second, first tier; ${:.2} per \
+         million requests), every alert through all four functions in full batches of ten, billed for the \
+         durations of the peak-memory runs above at each function's `MemorySize` in infra/template.yaml. \
+         Those durations are the x86_64 release binaries against moto on this machine, which answers each \
+         AWS call in milliseconds to tens of milliseconds: an upper bound for the same work against AWS.",
+        r.cost.iter().map(|c| c.usd_per_million_alerts).sum::<f64>(),
+        p.architecture,
+        p.region,
+        p.as_of,
+        p.per_gb_second_usd,
+        p.per_million_requests_usd,
+    );
 }
 
 fn render_latency(out: &mut String, r: &Results) {
@@ -645,10 +734,27 @@ fn render_end_to_end(out: &mut String, r: &Results, functions_dir: &Path) {
             );
         }
     }
-    let _ = writeln!(out, "\n## Function binaries (stripped, {})\n", functions_dir.display());
-    let _ = writeln!(out, "| function | size |");
-    let _ = writeln!(out, "|---|---|");
+    let _ = writeln!(out, "\n## Function binaries (stripped)\n");
+    let deployed = r.lambda_artifacts.as_ref();
+    let _ = writeln!(
+        out,
+        "| function | {} | deployed ({}) |",
+        functions_dir.display(),
+        deployed.map_or("not built", |a| a.architecture)
+    );
+    let _ = writeln!(out, "|---|---|---|");
+    let mb = |bytes: Option<&u64>| bytes.map_or("-".into(), |b| format!("{:.1} MB", *b as f64 / 1e6));
     for (f, bytes) in &r.binary_bytes {
-        let _ = writeln!(out, "| {f} | {:.1} MB |", *bytes as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "| {f} | {} | {} |",
+            mb(Some(bytes)),
+            mb(deployed.and_then(|a| a.bytes.get(f)))
+        );
     }
+    let _ = writeln!(
+        out,
+        "\nDeployed: `target/lambda/<function>/bootstrap` as `make build` left them (arm64 unless built with \
+         ARCH=x86_64); `make bench` does not build them."
+    );
 }

@@ -162,7 +162,8 @@ impl Enricher {
     }
 
     /// One round at `depth`: the policy asks, the lookups it asks for that were not made yet are
-    /// made. `true` when another round should follow (something new was found within the limits).
+    /// made. `true` when another round should follow: this one linked new indicators (the next
+    /// round's, at `depth + 1`) and depth and budget are left.
     async fn round(&self, doc: &mut Document, depth: u32, progress: &mut Progress, entry: &mut TraceEntry) -> bool {
         let limits = self.org.enrich;
         // The policy sees what the guard will enforce (`ind.internal`), so its decisions and
@@ -209,13 +210,16 @@ impl Enricher {
         for request in fresh {
             found_new |= self.make_lookup(doc, &request, depth, progress, entry).await;
         }
+        // The next round looks at the indicators this one linked (depth + 1); without any, it
+        // would ask the policy again only to hear that every lookup was made.
+        if !found_new {
+            return false;
+        }
         if depth >= limits.max_depth || progress.used >= limits.max_lookups {
-            if found_new {
-                entry.notes.push(format!(
-                    "recursion stopped at depth {depth} (max_depth {}, {} lookups used)",
-                    limits.max_depth, progress.used
-                ));
-            }
+            entry.notes.push(format!(
+                "recursion stopped at depth {depth} (max_depth {}, {} lookups used)",
+                limits.max_depth, progress.used
+            ));
             return false;
         }
         true
