@@ -32,12 +32,12 @@ offline-demo: bins
 test: venv opa-ref lint lint-infra bins unit policy-test
 
 ## bench: the end-to-end latency on the local stack (moto, debug build: it is moto's time), a storm
-## of 2,000 findings under injected AWS faults (tests/storm.rs, bench/storm.json), then a
+## of 1,000 findings under injected AWS faults (tests/storm.rs, bench/storm.json), then a
 ## release build and the benchmarks (policy latency against the reference OPA engine, cold start,
 ## throughput, binary sizes); prints the table and writes bench/results.{md,json}
 bench: venv opa-ref bins
 	$(CARGO) test --locked -p soar-tests --test chain -- --ignored --exact e2e_finding_to_isolation_latency
-	SOAR_STORM_FINDINGS=2000 SOAR_STORM_REPORT=$(CURDIR)/bench/storm.json \
+	SOAR_STORM_FINDINGS=1000 SOAR_STORM_REPORT=$(CURDIR)/bench/storm.json \
 		$(CARGO) test --locked -p soar-tests --test storm -- --nocapture
 	$(CARGO) build --release --locked -p soar-bench $(foreach f,$(FUNCTIONS),-p $(f))
 	$(TARGET_DIR)/release/soar-bench $(TARGET_DIR)/release

@@ -56,11 +56,17 @@ pub fn memory_sizes(template: &str, functions: &[&str]) -> Result<BTreeMap<Strin
                 .iter()
                 .position(|l| l.trim_start().starts_with("CodeUri:") && l.contains(&code_uri))
                 .ok_or_else(|| format!("infra/template.yaml: no function with CodeUri {code_uri}"))?;
-            // The properties of one function: up to the next resource (two-space indent).
+            // The properties of one function: up to the next resource (a key at two spaces'
+            // indent) or top-level section.
+            let next_key = |l: &&&str| {
+                let head = l.split('#').next().unwrap_or_default().trim_end();
+                let indent = head.len() - head.trim_start().len();
+                !head.is_empty() && indent <= 2 && head.ends_with(':')
+            };
             let memory = lines[start..]
                 .iter()
                 .skip(1)
-                .take_while(|l| !(l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':')))
+                .take_while(|l| !next_key(l))
                 .find_map(|l| l.trim().strip_prefix("MemorySize:"))
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .ok_or_else(|| format!("infra/template.yaml: no numeric MemorySize for {function}"))?;
@@ -136,8 +142,14 @@ mod tests {
         assert!(sizes.values().all(|mb| (128..=10_240).contains(mb)), "{sizes:?}");
         let err = memory_sizes(&template, &["nonesuch"]).unwrap_err();
         assert!(err.contains("target/lambda/nonesuch/"), "{err}");
-        let cut = "  F:\n    Properties:\n      CodeUri: ../target/lambda/f/\n  G:\n      MemorySize: 512\n";
-        assert!(memory_sizes(cut, &["f"]).unwrap_err().contains("MemorySize for f"));
+        for cut in ["  G:\n", "  G:  # the next one\n", "Outputs:\n"] {
+            let text =
+                format!("  F:\n    Properties:\n      CodeUri: ../target/lambda/f/\n{cut}      MemorySize: 512\n");
+            assert!(
+                memory_sizes(&text, &["f"]).unwrap_err().contains("MemorySize for f"),
+                "{cut}"
+            );
+        }
     }
 
     /// 1,000 invocations of 100 ms at 1 GB are 100 GB-s, and a thousand requests.

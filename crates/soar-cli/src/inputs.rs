@@ -110,16 +110,26 @@ fn all_of(units: Vec<RawInput>) -> Units {
     Box::new(units.into_iter().map(Ok))
 }
 
-/// A file's units: streamed line by line when it is NDJSON, otherwise read whole.
+/// A file's units: streamed line by line when it is NDJSON, otherwise read whole. Only a regular
+/// file is read twice; a pipe (`soar run <(zcat export.gz)`, `/dev/stdin`) is read whole, once.
 fn read_file(path: &Path) -> Result<Units, String> {
     let label = path.display().to_string();
-    let (reader, gzip) = open(path, &label)?;
-    if survey(&label, reader, gzip)? {
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    let streamed = match regular {
+        true => {
+            let (reader, gzip) = open(path, &label)?;
+            survey(&label, reader, gzip)?
+        }
+        false => None,
+    };
+    if let Some(trim) = streamed {
         return Ok(Box::new(StreamedLines {
+            trim,
             reader: open(path, &label)?.0,
             label,
             line: Vec::new(),
             number: 0,
+            units: 0,
         }));
     }
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {label}: {e}"))?;
@@ -139,8 +149,11 @@ fn open(path: &Path, label: &str) -> Result<(Box<dyn BufRead>, bool), String> {
         .fill_buf()
         .map_err(|e| format!("cannot read {label}: {e}"))?
         .starts_with(&[0x1f, 0x8b]);
+    // The compressed bytes are bounded as well: gigabytes of empty gzip members expand to nothing.
     let reader: Box<dyn BufRead> = if gzip {
-        Box::new(BufReader::new(MultiGzDecoder::new(file).take(MAX_FILE_BYTES + 1)))
+        Box::new(BufReader::new(
+            MultiGzDecoder::new(BufReader::new(file.take(MAX_FILE_BYTES + 1))).take(MAX_FILE_BYTES + 1),
+        ))
     } else {
         Box::new(file.take(MAX_FILE_BYTES + 1))
     };
@@ -149,31 +162,38 @@ fn open(path: &Path, label: &str) -> Result<(Box<dyn BufRead>, bool), String> {
 
 /// The first pass over a file: its bounds (an error names the one exceeded, as [`units`] does),
 /// and whether it is NDJSON that can be streamed: at least two non-empty lines, each one JSON
-/// document on its own. Such a file has the same units read whole ([`split`] reads it as a
-/// sequence of documents, each on its line), so streaming changes nothing but the memory.
-fn survey(label: &str, mut reader: Box<dyn BufRead>, gzip: bool) -> Result<bool, String> {
+/// document on its own. Such a file has the units [`split`] finds in it read whole: each line,
+/// cut to its document (`Some(true)`) when the whole text is a sequence of documents, else each
+/// line as it is (`Some(false)`: a byte order mark after the first line, or a blank line with
+/// white space JSON does not allow, breaks the sequence). Streaming changes only the memory.
+fn survey(label: &str, mut reader: Box<dyn BufRead>, gzip: bool) -> Result<Option<bool>, String> {
     let gzip_note = |e: std::io::Error| match gzip {
         true => format!("{label}: not readable as gzip: {e}"),
         false => format!("cannot read {label}: {e}"),
     };
     let (mut line, mut lines, mut bytes, mut every_line_parses) = (Vec::new(), 0usize, 0u64, true);
+    let mut one_sequence = true;
     while let Some(read) = next_line(&mut reader, &mut line).map_err(gzip_note)? {
+        // Counted as `units` counts: a byte order mark starts the text, not every line.
+        let first = bytes == 0;
+        let counted = if first { strip_bom(&line) } else { &line[..] };
         bytes += read as u64;
-        let text = strip_bom(&line);
-        if !text.iter().any(|b| !b.is_ascii_whitespace()) {
+        one_sequence &= first || !line.starts_with(b"\xEF\xBB\xBF");
+        if !counted.iter().any(|b| !b.is_ascii_whitespace()) {
+            one_sequence &= counted.iter().all(|b| matches!(b, b' ' | b'\t'));
             continue;
         }
         lines += 1;
         if lines > MAX_UNITS {
             return Err(format!("{label}: more than {MAX_UNITS} lines; split the file"));
         }
-        every_line_parses = every_line_parses && parses(text);
+        every_line_parses = every_line_parses && parses(strip_bom(&line));
     }
     if bytes > MAX_FILE_BYTES {
         let what = if gzip { "expands to more than" } else { "larger than" };
         return Err(format!("{label}: {what} {} MiB", MAX_FILE_BYTES >> 20));
     }
-    Ok(every_line_parses && lines >= 2)
+    Ok((every_line_parses && lines >= 2).then_some(one_sequence))
 }
 
 /// Reads the next line (ended by `\n`, `\r\n` or a lone `\r`, as [`lines`] splits them) into
@@ -208,12 +228,17 @@ fn next_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Op
     }
 }
 
-/// The second pass over an NDJSON file: each non-empty line, labelled with its number.
+/// The second pass over an NDJSON file: each non-empty line without the white space around its
+/// document (as [`split`] cuts it), labelled with its number.
 struct StreamedLines {
     reader: Box<dyn BufRead>,
     label: String,
     line: Vec<u8>,
     number: usize,
+    /// Units handed out: a file that grew since the first pass still stops at [`MAX_UNITS`].
+    units: usize,
+    /// Cut each line to its document (see [`survey`]).
+    trim: bool,
 }
 
 impl Iterator for StreamedLines {
@@ -231,10 +256,20 @@ impl Iterator for StreamedLines {
                 }
             }
             let text = strip_bom(&self.line);
-            if text.iter().any(|b| !b.is_ascii_whitespace()) {
-                let label = format!("{}:{}", self.label, self.number);
-                return Some(Ok(RawInput::owned(label, text.to_vec())));
+            if !text.iter().any(|b| !b.is_ascii_whitespace()) {
+                continue;
             }
+            let text = if self.trim { text.trim_ascii() } else { text };
+            self.units += 1;
+            if self.units > MAX_UNITS {
+                self.reader = Box::new(std::io::empty());
+                return Some(Err(format!(
+                    "{}: more than {MAX_UNITS} lines (it grew while it was read); the rest is not read",
+                    self.label
+                )));
+            }
+            let label = format!("{}:{}", self.label, self.number);
+            return Some(Ok(RawInput::owned(label, text.to_vec())));
         }
     }
 }
@@ -487,11 +522,13 @@ mod tests {
     #[test]
     fn a_streamed_file_has_the_units_of_the_whole_text() {
         use std::io::Write;
-        let pieces: [&[u8]; 8] = [
+        let pieces: [&[u8]; 10] = [
             b"{\"a\": 1}",
+            b" \t{\"e\": 5}  ",
             b"[2, {\"b\": \"x\\ny\"}]",
             b"\xEF\xBB\xBF{\"c\": 3}",
             b"  ",
+            b"\x0c",
             b"{broken",
             b"{\n  \"d\": 4\n}",
             b"\"s\"",
@@ -502,11 +539,11 @@ mod tests {
         let (mut seed, mut streamed) = (7u64, 0);
         for case in 0..400 {
             let mut text = Vec::new();
-            // Mostly NDJSON lines (the first four pieces), at times a document or a broken line.
+            // Mostly NDJSON lines (the first five pieces), at times a document or a broken line.
             let rich = case % 4 == 0;
             for _ in 0..(case % 9) {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let piece = (seed >> 33) as usize % if rich { pieces.len() } else { 4 };
+                let piece = (seed >> 33) as usize % if rich { pieces.len() } else { 5 };
                 text.extend_from_slice(pieces[piece]);
                 text.extend_from_slice(ends[(seed >> 40) as usize % ends.len()]);
             }
@@ -520,7 +557,7 @@ mod tests {
                 std::fs::write(&path, &text).unwrap();
             }
             let (reader, gzip) = open(&path, "f").unwrap();
-            streamed += usize::from(survey("f", reader, gzip).unwrap());
+            streamed += usize::from(survey("f", reader, gzip).unwrap().is_some());
             let got: Vec<RawInput> = read_file(&path).unwrap().map(Result::unwrap).collect();
             let label = path.display().to_string();
             let got: Vec<(String, String)> = labels_and_texts(&got)
@@ -530,6 +567,28 @@ mod tests {
             assert_eq!(got, expected, "case {case}: {:?}", String::from_utf8_lossy(&text));
         }
         assert!(streamed > 100, "only {streamed} of 400 cases were streamed");
+    }
+
+    /// A pipe can be read once: it is read whole, not surveyed and then found empty.
+    #[test]
+    fn a_pipe_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("findings.jsonl");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "{\"a\": 1}\n{\"b\": 2}\n").unwrap())
+        };
+        let units: Vec<RawInput> = read_file(&fifo).unwrap().map(Result::unwrap).collect();
+        writer.join().unwrap();
+        let texts: Vec<String> = labels_and_texts(&units).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(texts, ["{\"a\": 1}", "{\"b\": 2}"]);
     }
 
     #[test]

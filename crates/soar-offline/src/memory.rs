@@ -79,8 +79,6 @@ impl MemoryState {
     }
 }
 
-/// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
-/// second instance's incident).
 /// A key of the state's maps: 128 bits of the SHA-256 of its parts, each length-prefixed (so
 /// no two lists of parts share a key). A long run keeps one per alert, action and revision: 16
 /// bytes each rather than the alert id, action and target strings (ids alone are ~60 bytes).
@@ -108,6 +106,8 @@ struct Seen {
     latest: Option<String>,
 }
 
+/// Dedup identity: the alert and the resource it concerns (lesson: detector + rule alone hid a
+/// second instance's incident).
 pub(crate) fn dedup_key(doc: &Document) -> String {
     let r = &doc.alert.resource;
     format!("{}#{}#{}", doc.alert.id, r.kind, r.id)

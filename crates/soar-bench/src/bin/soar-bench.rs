@@ -77,10 +77,11 @@ struct MemoryRun {
     finished: bool,
 }
 
-/// The two stream lengths of the memory runs: moto answers a few hundred calls a second, so
-/// 10,000 alerts through each function would take hours; the growth between these two says
-/// what 10,000 would need.
-const MEMORY_ALERTS: [usize; 2] = [1_000, 3_000];
+/// The two stream lengths of the memory runs: moto answers a few hundred calls a second (and
+/// slows as its tables grow), so 10,000 alerts through each function would take hours; the
+/// growth between these two says what 10,000 would need. 1,000 and 3,000 took 14 minutes of
+/// `make bench`'s 45.
+const MEMORY_ALERTS: [usize; 2] = [500, 1_500];
 
 #[derive(Serialize)]
 struct Results {
@@ -564,7 +565,7 @@ fn render_cost(out: &mut String, r: &Results) {
          At the published on-demand price for {} in {} as of {} (${} per GB-second, first tier; ${:.2} per \
          million requests), every alert through all four functions in full batches of ten, billed for the \
          durations of the peak-memory runs above at each function's `MemorySize` in infra/template.yaml. \
-         Those durations are the x86_64 release binaries against moto on this machine, which answers each \
+         Those durations are the {} release binaries against moto on this machine, which answers each \
          AWS call in milliseconds to tens of milliseconds: an upper bound for the same work against AWS.",
         r.cost.iter().map(|c| c.usd_per_million_alerts).sum::<f64>(),
         p.architecture,
@@ -572,6 +573,7 @@ fn render_cost(out: &mut String, r: &Results) {
         p.as_of,
         p.per_gb_second_usd,
         p.per_million_requests_usd,
+        std::env::consts::ARCH,
     );
 }
 

@@ -1,5 +1,6 @@
 //! Enrich: the policy says which indicator goes to which provider; the Rust side looks things up,
-//! guards egress, caches, enforces depth and budget, and asks the policy again while it wants more.
+//! guards egress, caches, enforces depth and budget, and asks the policy again about what each
+//! round linked (the next depth's indicators) while depth and budget last.
 
 use super::policy::{policy_input, run_policy};
 use super::settings::Settings;
