@@ -7,7 +7,7 @@ use soar_lambda::{Config, wire};
 async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
-    let aws = soar_aws::sdk::load(config.aws_attempt_timeout).await?;
+    let aws = soar_aws::sdk::load_function(config.aws_attempt_timeout)?;
     let policies = soar_lambda::policies_for(soar_lambda::Phase::Enrich)?;
     let providers = wire::intel_providers(&config, &aws, &policies)?;
     let function = wire::enrich(&config, &aws, policies, providers)?;

@@ -6,7 +6,7 @@ use soar_lambda::{Config, wire};
 async fn main() -> Result<(), lambda_runtime::Error> {
     soar_lambda::init_logging();
     let config = Config::from_env()?;
-    let aws = soar_aws::sdk::load(config.aws_attempt_timeout).await?;
+    let aws = soar_aws::sdk::load_function(config.aws_attempt_timeout)?;
     let function = wire::evaluate(&config, &aws, soar_lambda::policies_for(soar_lambda::Phase::Evaluate)?)?;
     soar_lambda::run_sqs(function).await
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 /// their backoff fit in the shortest function timeout (30 s).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The configuration of the function's own account, from the environment; `AWS_CA_BUNDLE` names
+/// The configuration of the caller's own account, from the SDK's default chains (environment,
+/// profile files, SSO, IMDS: for a person's tools; functions use [`load_function`]); `AWS_CA_BUNDLE` names
 /// the certificates to trust instead of the Amazon roots (see soar-https).
 ///
 /// `attempt_timeout` bounds one attempt of a call (connecting included): an answer that never
@@ -23,15 +24,76 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// wait longer comes back with the alert's message instead of holding the batch.
 pub async fn load(attempt_timeout: Duration) -> Result<SdkConfig, soar_https::HttpsError> {
     let ca_bundle = std::env::var(soar_https::CA_BUNDLE_VARIABLE).ok();
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(attempt_timeout.min(Duration::from_secs(3)))
-        .operation_attempt_timeout(attempt_timeout)
-        .build();
     Ok(defaults(ca_bundle.as_deref())?
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_initial_backoff(attempt_timeout / 10))
+        .timeout_config(timeouts(attempt_timeout))
+        .retry_config(retries(attempt_timeout))
         .load()
         .await)
+}
+
+/// Why a function's configuration could not be loaded (each names what to set).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Https(#[from] soar_https::HttpsError),
+    #[error("AWS_REGION is not set: Lambda sets it; elsewhere set it to the region the function runs in")]
+    MissingRegion,
+}
+
+/// The configuration of a Lambda function, from the variables Lambda sets and nothing else:
+/// `AWS_REGION`, the execution role's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+/// `AWS_SESSION_TOKEN`, `AWS_ENDPOINT_URL` (a local endpoint in tests) and `AWS_CA_BUNDLE`.
+/// Timeouts and retries as [`load`].
+///
+/// Unlike [`load`], no profile file, IMDS, ECS or web-identity provider is consulted: Lambda
+/// never needs them, a missing region is a start-up error instead of a search of the
+/// instance metadata service, and the providers' code stays out of the deployed binaries (the
+/// linker drops what is never called).
+///
+/// Errors: [`LoadError::MissingRegion`] when `AWS_REGION` is unset or empty; a CA bundle that
+/// cannot be read (see soar-https).
+pub fn load_function(attempt_timeout: Duration) -> Result<SdkConfig, LoadError> {
+    function_config(|name| std::env::var(name).ok(), attempt_timeout)
+}
+
+fn function_config(lookup: impl Fn(&str) -> Option<String>, attempt_timeout: Duration) -> Result<SdkConfig, LoadError> {
+    let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").ok_or(LoadError::MissingRegion)?;
+    let http = soar_https::aws_http_client(var(soar_https::CA_BUNDLE_VARIABLE).as_deref())?;
+    let credentials = aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(credentials))
+        .http_client(http)
+        .sleep_impl(aws_sdk_sqs::config::SharedAsyncSleep::new(TokioSleep))
+        .timeout_config(timeouts(attempt_timeout))
+        .retry_config(retries(attempt_timeout));
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
+}
+
+/// Retries and timeouts wait on tokio's timer (the SDK's own default, without the loader).
+#[derive(Debug)]
+struct TokioSleep;
+
+impl aws_sdk_sqs::config::AsyncSleep for TokioSleep {
+    fn sleep(&self, duration: Duration) -> aws_sdk_sqs::config::Sleep {
+        aws_sdk_sqs::config::Sleep::new(tokio::time::sleep(duration))
+    }
+}
+
+fn timeouts(attempt_timeout: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(attempt_timeout.min(Duration::from_secs(3)))
+        .operation_attempt_timeout(attempt_timeout)
+        .build()
+}
+
+fn retries(attempt_timeout: Duration) -> RetryConfig {
+    RetryConfig::standard().with_initial_backoff(attempt_timeout / 10)
 }
 
 /// A local endpoint (moto): fixed region and dummy credentials, nothing from the environment.
@@ -170,5 +232,46 @@ impl AccountConfigs {
         };
         cache.insert(key, config.clone());
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<SdkConfig, LoadError> {
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        function_config(|name| vars.get(name).cloned(), DEFAULT_ATTEMPT_TIMEOUT)
+    }
+
+    #[test]
+    fn a_function_without_a_region_does_not_start() {
+        for vars in [&[][..], &[("AWS_REGION", "")][..]] {
+            let error = config(vars).unwrap_err();
+            assert!(matches!(error, LoadError::MissingRegion));
+            assert!(error.to_string().contains("AWS_REGION"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_function_takes_its_region_and_endpoint_from_lambdas_variables() {
+        let config = config(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert!(config.credentials_provider().is_some());
+        assert!(config.sleep_impl().is_some(), "retries and timeouts need a timer");
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(DEFAULT_ATTEMPT_TIMEOUT));
+        let without_endpoint = super::function_config(
+            |name| (name == "AWS_REGION").then(|| "us-east-1".to_string()),
+            DEFAULT_ATTEMPT_TIMEOUT,
+        )
+        .unwrap();
+        assert_eq!(without_endpoint.endpoint_url(), None);
     }
 }
