@@ -205,7 +205,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
     remediate.send(&body).await.unwrap();
     stack.run().await;
     assert_eq!(lab::snapshots_for(&stack.aws, &doc.alert.id).await.unwrap(), snapshots);
-    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    let ledger = stack.state.ledger(doc.ledger_scope()).await.unwrap();
     assert_eq!(
         ledger
             .iter()
@@ -256,7 +256,7 @@ async fn dry_run_records_the_plan_and_touches_nothing_and_guard_rails_hold() {
     );
     assert!(statuses(&doc).iter().any(|(a, _)| a == "ec2.isolate"));
     assert_eq!(stack.groups(&web).await, before);
-    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    let ledger = stack.state.ledger(doc.ledger_scope()).await.unwrap();
     assert!(
         ledger
             .iter()
@@ -667,7 +667,7 @@ async fn a_security_hub_copy_and_the_native_event_in_one_batch_are_one_alert() {
         let done: Vec<_> = s.iter().filter(|(a, st)| a == action && st == "executed").collect();
         assert_eq!(done.len(), 1, "{action} once: {s:?}");
     }
-    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    let ledger = stack.state.ledger(doc.ledger_scope()).await.unwrap();
     let isolations = ledger
         .iter()
         .filter(|e| e.sk.starts_with("ACTION#ec2.isolate#"))
@@ -835,7 +835,7 @@ async fn stolen_instance_role_credentials_are_revoked_detached_and_rolled_back()
         .await;
     assert!(gone.is_err(), "the revocation policy is deleted");
     assert_eq!(associated(ec2, web.instance_id.clone()).await, 1);
-    let ledger = stack.state.ledger(&doc.alert.id).await.unwrap();
+    let ledger = stack.state.ledger(doc.ledger_scope()).await.unwrap();
     for action in ["iam.revoke_role_sessions", "ec2.detach_instance_profile"] {
         let sk = format!("ACTION#rollback:{action}#");
         let entries: Vec<_> = ledger.iter().filter(|e| e.sk.starts_with(&sk)).collect();

@@ -206,7 +206,8 @@ struct Findings {
     bodies: Vec<String>,
     /// Every distinct alert id.
     ids: BTreeSet<String>,
-    /// The ids of the Tor-client alerts (each must end with one snapshot of its instance).
+    /// The instances of the Tor-client alerts: all the alerts about one instance are one incident
+    /// (the default grouping), and each such instance must end with one snapshot of its volume.
     tor: BTreeSet<String>,
     malformed: usize,
 }
@@ -243,7 +244,7 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> F
         };
         ids.insert(format!("guardduty/{ACCOUNT}/{REGION}/{id}"));
         if i % 5 == 0 {
-            tor.insert(format!("guardduty/{ACCOUNT}/{REGION}/{id}"));
+            tor.insert(instances[i % instances.len()].instance_id.clone());
         }
         bodies.push(body.to_string());
     }
@@ -265,6 +266,14 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> F
     }
 }
 
+/// The ledger an alert's actions went to: its incident's, or its own.
+async fn doc_scope(storm: &Storm, id: &str) -> String {
+    match storm.state.load_document(id).await.unwrap() {
+        Some(doc) => doc.ledger_scope().to_string(),
+        None => id.to_string(),
+    }
+}
+
 async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], tally: &mut Tally) {
     let ids = &findings.ids;
     let dead = storm.dead_letters().await;
@@ -275,8 +284,10 @@ async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], ta
             "a good input in a dead-letter queue: {body}"
         );
     }
-    // Every snapshot soar made, by the alert it was made for (one DescribeSnapshots).
+    // Every snapshot soar made, by volume (one DescribeSnapshots): an incident's instance is
+    // snapshotted once, whichever of its alerts got there first.
     let mut snapshots: BTreeMap<String, usize> = BTreeMap::new();
+    let mut snapshotted = BTreeSet::new();
     let described = aws_sdk_ec2::Client::new(&storm.aws)
         .describe_snapshots()
         .filters(
@@ -289,24 +300,23 @@ async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], ta
         .await
         .unwrap();
     for snapshot in described.snapshots() {
-        let alert = snapshot.tags().iter().find(|t| t.key() == Some("soar:alert-id"));
-        let key = format!(
-            "{} {}",
-            alert.and_then(|t| t.value()).unwrap_or(""),
-            snapshot.volume_id().unwrap_or("")
-        );
-        *snapshots.entry(key).or_default() += 1;
+        *snapshots
+            .entry(snapshot.volume_id().unwrap_or("").to_string())
+            .or_default() += 1;
+        let instance = snapshot.tags().iter().find(|t| t.key() == Some("soar:instance-id"));
+        snapshotted.insert(instance.and_then(|t| t.value()).unwrap_or("").to_string());
     }
     for (key, n) in &snapshots {
         if *n > 1 {
             tally.changes_twice.push(format!("{key}: {n} snapshots"));
         }
     }
-    for id in &findings.tor {
-        if !snapshots.keys().any(|key| key.starts_with(&format!("{id} "))) {
-            tally.unsnapshotted.push(id.clone());
+    for instance in instances.iter().filter(|i| findings.tor.contains(&i.instance_id)) {
+        if !snapshotted.contains(&instance.instance_id) {
+            tally.unsnapshotted.push(instance.instance_id.clone());
         }
     }
+    let mut scopes = BTreeSet::new();
     for id in ids {
         let doc = storm.state.load_document(id).await.unwrap();
         let finished =
@@ -316,12 +326,16 @@ async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], ta
         } else {
             tally.lost.push(id.clone());
         }
-        for entry in storm.state.ledger(id).await.unwrap() {
+        scopes.insert(doc_scope(storm, id).await);
+    }
+    // Each ledger once: an incident's holds the actions of all its alerts.
+    for scope in &scopes {
+        for entry in storm.state.ledger(scope).await.unwrap() {
             match entry.status.as_str() {
-                "claimed" | "executing" => tally.unfinished_claims.push(format!("{id} {}", entry.sk)),
+                "claimed" | "executing" => tally.unfinished_claims.push(format!("{scope} {}", entry.sk)),
                 "failed" => tally
                     .failed_actions
-                    .push(format!("{id} {}: {}", entry.sk, entry.detail)),
+                    .push(format!("{scope} {}: {}", entry.sk, entry.detail)),
                 _ => {}
             }
         }

@@ -136,7 +136,7 @@ page if {
 	attack_sequence
 }
 
-decision := {
+verdict_decision := {
 	"verdict": verdict,
 	"severity": severity,
 	"reasons": reasons,
@@ -147,3 +147,8 @@ decision := {
 	"reasons": reasons,
 	"page": false,
 }
+
+# The incident, when the alert has one (see incident.rego); else the alert is answered alone.
+decision := object.union(verdict_decision, {"incident": grouping}) if {
+	grouping := incident
+} else := verdict_decision

@@ -108,3 +108,56 @@ test_attack_sequence_on_tagged_resource_still_an_incident if {
 	d := evaluate.decision with input as object.union(input_doc, {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
 	d.verdict == "incident"
 }
+
+# --- Incident grouping ----------------------------------------------------------------------------
+
+test_an_incident_groups_by_instance if {
+	d := evaluate.decision with input as object.union(finding("UnauthorizedAccess:EC2/TorClient", 8, "high"), {"alert": {"account": "111122223333"}})
+	d.incident == {"key": "111122223333/instance/i-1", "window_minutes": 30}
+}
+
+test_the_window_comes_from_the_configuration if {
+	d := evaluate.decision with input as object.union(finding("UnauthorizedAccess:EC2/TorClient", 8, "high"), {"alert": {"account": "1"}})
+		with data.soar.config.evaluate.incident_window_minutes as 45
+	d.incident.window_minutes == 45
+}
+
+test_a_credential_finding_groups_with_the_instance_behind_it if {
+	f := object.union(finding("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, "high"), {"alert": {
+		"account": "1",
+		"resource": {"kind": "AccessKey", "id": "ASIAEXAMPLE", "attributes": {"user_name": "web-role"}},
+		"related_resources": [{"kind": "Instance", "id": "i-9", "tags": {}}],
+	}})
+	d := evaluate.decision with input as f
+	d.incident.key == "1/instance/i-9"
+}
+
+test_a_credential_finding_without_an_instance_groups_by_principal if {
+	f := object.union(finding("UnauthorizedAccess:IAMUser/MaliciousIPCaller", 8, "high"), {"alert": {
+		"account": "1",
+		"resource": {"kind": "AccessKey", "id": "AKIAEXAMPLE", "attributes": {"user_name": "alice"}},
+	}})
+	d := evaluate.decision with input as f
+	d.incident.key == "1/principal/alice"
+}
+
+test_another_resource_groups_by_its_kind_and_id if {
+	f := object.union(finding("Exfiltration:S3/AnomalousBehavior", 8, "high"), {"alert": {
+		"account": "1",
+		"resource": {"kind": "S3Bucket", "id": "reports"},
+	}})
+	d := evaluate.decision with input as f
+	d.incident.key == "1/s3bucket/reports"
+}
+
+test_a_false_positive_is_answered_alone if {
+	d := evaluate.decision with input as finding("Recon:EC2/PortProbeUnprotectedPort", 2, "low")
+	d.verdict == "false_positive"
+	not d.incident
+}
+
+test_an_alert_naming_no_resource_is_answered_alone if {
+	f := object.union(finding("UnauthorizedAccess:EC2/TorClient", 8, "high"), {"alert": {"resource": {"kind": "Unknown", "id": ""}}})
+	d := evaluate.decision with input as f
+	not d.incident
+}

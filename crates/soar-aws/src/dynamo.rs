@@ -10,6 +10,11 @@
 //! | action ledger | `ALERT#<id>` | `ACTION#<type>#<target>` (enforce) or `PLAN#<type>#<target>` (dry run) |
 //! | outcome of a refused action | `ALERT#<id>` | `SKIP#<type>#<target>` |
 //! | enrichment cache | `INTEL#<provider>#<kind>:<value>` | `CACHE` |
+//! | action ledger of an incident (same items as an alert's) | `INCIDENT#<incident id>` | `ACTION#…`, `PLAN#…`, `SKIP#…` |
+//! | the latest incident of a key (alert times seen, version) | `INCIDENTKEY#<key>` | `HEAD` |
+//! | an incident (key, opening time, window, worst verdict and severity) | `INCIDENT#<incident id>` | `SUMMARY` |
+//! | an alert of an incident | `INCIDENT#<incident id>` | `MEMBER#<alert id>` |
+//! | the link an alert revision was given (a redelivery gets it back) | `ALERT#<id>` | `INCIDENT#<revision>` |
 //! | hourly action counter | `RATE#actions#<YYYY-MM-DDTHH>` | `COUNT` |
 //! | provider request counter | `RATE#intel#<provider>#<window>s#<window index>` | `COUNT` |
 
@@ -29,7 +34,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// How long alert records, decisions and the ledger are kept (DynamoDB TTL).
-const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+pub(crate) const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Key builders, public so tools (`soar approve`, tests) address the same items.
 pub mod keys {
@@ -37,6 +42,21 @@ pub mod keys {
 
     pub fn alert(alert_id: &str) -> String {
         format!("ALERT#{alert_id}")
+    }
+    /// The partition of a ledger: an incident's (its id never holds a `/`, every alert id does:
+    /// see `soar_core::incident::incident_id`) or an alert's.
+    pub fn scope(scope: &str) -> String {
+        if soar_core::incident::is_incident_id(scope) {
+            incident(scope)
+        } else {
+            alert(scope)
+        }
+    }
+    pub fn incident(incident_id: &str) -> String {
+        format!("INCIDENT#{incident_id}")
+    }
+    pub(crate) fn incident_head(key: &str) -> String {
+        format!("INCIDENTKEY#{key}")
     }
     pub fn ledger(mode: Mode, action: &str, target: &str) -> String {
         match mode {
@@ -120,7 +140,7 @@ fn expires(after: Duration) -> AttributeValue {
 }
 
 /// A failed DynamoDB call as the state port reports it (the kind named: see [`AwsError`]).
-fn err<E, R>(op: &'static str, e: SdkError<E, R>) -> StateError
+pub(crate) fn err<E, R>(op: &'static str, e: SdkError<E, R>) -> StateError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -129,7 +149,7 @@ where
 }
 
 /// A conditional write that lost: the item was there (dedup, a claim taken, a cap reached).
-fn conditional_failed<E, R>(e: &SdkError<E, R>) -> bool
+pub(crate) fn conditional_failed<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -158,6 +178,19 @@ impl DynamoState {
         &self.table
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One item by key, read consistently.
+    pub(crate) async fn get_item(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
+        self.get(pk, sk).await
+    }
+
     async fn get(&self, pk: String, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
         let out = self
             .client
@@ -172,14 +205,14 @@ impl DynamoState {
         Ok(out.item)
     }
 
-    /// Every ledger, plan and skip item of an alert.
+    /// Every ledger, plan and skip item of an alert or an incident (`scope`).
     pub async fn ledger(&self, alert_id: &str) -> Result<Vec<LedgerEntry>, StateError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::alert(alert_id)))
+            .expression_attribute_values(":pk", s(keys::scope(alert_id)))
             .consistent_read(true)
             .send()
             .await
@@ -535,7 +568,7 @@ impl DynamoState {
 #[async_trait]
 impl ActionLedger for DynamoState {
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError> {
-        let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
+        let (pk, sk) = (keys::scope(alert_id), keys::ledger(mode, action, target));
         let (token, now) = (claim_token(), Utc::now().timestamp());
         let result = self
             .client
@@ -594,7 +627,7 @@ impl ActionLedger for DynamoState {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::alert(alert_id)))
+            .key("pk", s(keys::scope(alert_id)))
             .key("sk", s(keys::ledger(Mode::Enforce, action, target)))
             .update_expression("SET #status = :approved, approved_by = :who, approved_at = :at")
             .condition_expression("#status = :pending")
@@ -610,7 +643,7 @@ impl ActionLedger for DynamoState {
             // Approved already by this very call, retried by the SDK after it had succeeded.
             Err(e) if conditional_failed(&e) => {
                 let item = self
-                    .get(keys::alert(alert_id), &keys::ledger(Mode::Enforce, action, target))
+                    .get(keys::scope(alert_id), &keys::ledger(Mode::Enforce, action, target))
                     .await?
                     .unwrap_or_default();
                 Ok(string_attr(&item, "status") == "approved" && string_attr(&item, "approved_by") == approver)
@@ -622,7 +655,7 @@ impl ActionLedger for DynamoState {
     /// A plain claim is deleted; an approved one being carried out goes back to `approved`, so
     /// that the retry carries it out without asking a person again.
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
-        let (pk, sk) = (keys::alert(alert_id), keys::ledger(mode, action, target));
+        let (pk, sk) = (keys::scope(alert_id), keys::ledger(mode, action, target));
         let deleted = self
             .client
             .delete_item()
@@ -657,7 +690,7 @@ impl ActionLedger for DynamoState {
     }
 
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
-        let (action, target) = (&record.request.action, &record.request.target.id);
+        let (action, target) = (&record.request.action, record.ledger_target());
         // Outcomes of claimed actions update the ledger item; a duplicate leaves the original alone;
         // refusals go to their own item so they never block a later claim.
         let sk = match record.status {
@@ -670,7 +703,7 @@ impl ActionLedger for DynamoState {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::alert(alert_id)))
+            .item("pk", s(keys::scope(alert_id)))
             .item("sk", s(sk))
             .item("status", s(record.status.as_str()))
             .item("mode", s(record.mode.as_str()))
@@ -787,21 +820,36 @@ impl DynamoState {
 
 /// What `soar approve` does: approves the pending action (the only pending one of that type when
 /// `target` is `None`) and queues the alert's document for remediate again, where the approved
-/// action is carried out once. Returns the approved target.
+/// action is carried out once. `id` is an alert id or an incident id (`inc-…`): an alert of an
+/// incident has its actions in the incident's ledger, and the incident's alert that waits for the
+/// action is the one queued again. Returns the approved target.
 pub async fn approve_and_requeue(
     state: &DynamoState,
     remediate_queue: &crate::SqsQueue,
-    alert_id: &str,
+    id: &str,
     action: &str,
     target: Option<&str>,
     approver: &str,
 ) -> Result<String, String> {
+    use soar_core::ports::IncidentLog;
+    let alert_doc = if soar_core::incident::is_incident_id(id) {
+        None
+    } else {
+        Some(
+            state
+                .load_document(id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no stored document for {id}"))?,
+        )
+    };
+    let scope = alert_doc.as_ref().map_or(id, |d| d.ledger_scope()).to_string();
     let prefix = format!("ACTION#{action}#");
     let target = match target {
         Some(t) => t.to_string(),
         None => {
             let pending: Vec<String> = state
-                .ledger(alert_id)
+                .ledger(&scope)
                 .await
                 .map_err(|e| e.to_string())?
                 .into_iter()
@@ -810,10 +858,10 @@ pub async fn approve_and_requeue(
                 .collect();
             match pending.as_slice() {
                 [one] => one.clone(),
-                [] => return Err(format!("no {action} is waiting for approval on {alert_id}")),
+                [] => return Err(format!("no {action} is waiting for approval on {id}")),
                 many => {
                     return Err(format!(
-                        "several {action} wait on {alert_id}; name the target: {}",
+                        "several {action} wait on {id}; name the target: {}",
                         many.join(", ")
                     ));
                 }
@@ -821,17 +869,47 @@ pub async fn approve_and_requeue(
         }
     };
     if !state
-        .approve_action(alert_id, action, &target, approver)
+        .approve_action(&scope, action, &target, approver)
         .await
         .map_err(|e| e.to_string())?
     {
-        return Err(format!("no {action} on {target} is waiting for approval on {alert_id}"));
+        return Err(format!("no {action} on {target} is waiting for approval on {id}"));
     }
-    let doc = state
-        .load_document(alert_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no stored document for {alert_id}"))?;
+    let doc = match alert_doc {
+        Some(doc) => doc,
+        None => {
+            let incident = state
+                .load_incident(id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no incident {id}"))?;
+            waiting_alert(state, &incident, action, &target).await?
+        }
+    };
     remediate_queue.send(&crate::sqs::message_body(&doc)).await?;
     Ok(target)
+}
+
+/// The newest alert of `incident` whose stored document waits for `action` on `target` (else
+/// its newest alert with a document): the one to queue for remediate again.
+async fn waiting_alert(
+    state: &DynamoState,
+    incident: &soar_core::incident::Incident,
+    action: &str,
+    target: &str,
+) -> Result<Document, String> {
+    let mut newest = None;
+    for member in incident.alerts.iter().rev() {
+        let Some(doc) = state.load_document(&member.alert_id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let waits = doc.actions.iter().any(|a| {
+            a.status == ActionStatus::PendingApproval && a.request.action == action && a.ledger_target() == target
+        });
+        if waits {
+            return Ok(doc);
+        }
+        newest.get_or_insert(doc);
+    }
+    newest.ok_or_else(|| format!("no stored document for any alert of {}", incident.id))
 }

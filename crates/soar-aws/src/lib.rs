@@ -1,7 +1,8 @@
 //! soar's AWS adapters for state and messaging, behind soar-core's ports:
 //!
 //! - [`DynamoState`]: the one-table state store (alerts, revisions, decisions, action ledger,
-//!   enrichment cache, hourly action cap), with conditional writes for dedup and exactly-once.
+//!   enrichment cache, hourly action cap, incidents), with conditional writes for dedup,
+//!   exactly-once actions and one incident per key and window.
 //! - [`SqsForwarder`]: hands the message document to the next phase's queue.
 //! - [`AwsError`]: a failed AWS call as the kinds callers branch on (not found, invalid id,
 //!   throttled, access denied, condition failed).
@@ -12,6 +13,7 @@
 
 mod dynamo;
 mod error;
+mod incidents;
 pub mod sdk;
 pub mod secrets;
 mod sqs;

@@ -134,6 +134,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
     );
 
     let pending = ActionRecord {
+        ledger_target: None,
         request: ActionRequest {
             action: "ec2.stop".into(),
             target: Target {
@@ -232,6 +233,7 @@ async fn the_ledger_lets_exactly_one_racer_act() {
 
     // A refusal is recorded apart from the ledger, so it never blocks a later claim.
     let refused = ActionRecord {
+        ledger_target: None,
         status: ActionStatus::SkippedRateLimited,
         ..pending
     };

@@ -44,6 +44,7 @@ enum Command {
     /// Approve an action waiting as pending_approval and queue the alert for remediate again.
     /// Reads SOAR_TABLE and SOAR_REMEDIATE_QUEUE_URL.
     Approve {
+        /// The alert (or, for an alert of an incident, the alert or its incident `inc-…`).
         alert_id: String,
         /// The action type, e.g. ec2.stop.
         action: String,

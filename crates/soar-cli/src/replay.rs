@@ -175,7 +175,8 @@ pub(crate) async fn list(endpoint: Option<&str>, limit: usize) -> Result<ExitCod
 pub(crate) async fn show(endpoint: Option<&str>, alert_id: &str, as_json: bool) -> Result<ExitCode, String> {
     let state = state(endpoint).await?;
     let doc = stored(&state, alert_id).await?;
-    let ledger = state.ledger(alert_id).await.map_err(|e| e.to_string())?;
+    // An alert of an incident has its actions in the incident's ledger.
+    let ledger = state.ledger(doc.ledger_scope()).await.map_err(|e| e.to_string())?;
     if as_json {
         let ledger: Vec<Value> = ledger
             .iter()
@@ -201,6 +202,17 @@ pub(crate) async fn show(endpoint: Option<&str>, alert_id: &str, as_json: bool) 
         for reason in &v.reasons {
             println!("           - {reason}");
         }
+    }
+    if let Some(i) = &doc.incident {
+        println!(
+            "incident   {} ({} alert(s) when this one joined, {} {}, key {}){}",
+            i.id,
+            i.alerts,
+            i.verdict.as_str(),
+            i.severity,
+            i.key,
+            if i.opened { ", opened by this alert" } else { "" }
+        );
     }
     for e in &doc.enrichments {
         let what = e

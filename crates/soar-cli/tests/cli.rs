@@ -343,12 +343,17 @@ fn severity_corpus(dir: &Path, severities: &[f64]) -> PathBuf {
     let finding: Value =
         serde_json::from_str(&std::fs::read_to_string(repo("tests/fixtures/scenarios/tor-client.json")).unwrap())
             .unwrap();
+    // One instance per finding (the third is the fixture's own i-0a1b2c3d4e5f60718): findings
+    // about one instance are one incident, answered once, and this corpus is about thresholds.
     let lines: Vec<String> = severities
         .iter()
-        .map(|severity| {
+        .enumerate()
+        .map(|(i, severity)| {
             let mut f = finding.clone();
             f["detail"]["severity"] = serde_json::json!(severity);
             f["detail"]["id"] = serde_json::json!(format!("sev-{severity}"));
+            f["detail"]["resource"]["instanceDetails"]["instanceId"] =
+                serde_json::json!(format!("i-0a1b2c3d4e5f607{:02x}", 0x16 + i));
             f.to_string()
         })
         .collect();

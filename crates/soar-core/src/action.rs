@@ -318,7 +318,7 @@ impl Action {
             ],
             Action::Ec2Snapshot { .. } => vec![
                 format!("ec2:DescribeInstances InstanceIds=[{id}]"),
-                format!("ec2:CreateSnapshot on each volume, tagged soar:alert-id={} soar:instance-id={id}", alert.id),
+                format!("ec2:CreateSnapshot on each volume, tagged soar:alert-id={} soar:response-id=<incident or alert> soar:instance-id={id}", alert.id),
             ],
             Action::Ec2Stop {} => vec![
                 format!("ec2:ModifyInstanceAttribute InstanceId={id} DisableApiStop=false"),

@@ -8,6 +8,8 @@ use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::verdict::VerdictKind;
+
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -92,6 +94,9 @@ pub struct Document {
     /// When enrichment was first deferred for a provider's quota (RFC 3339); see `Enricher::enrich`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferred_since: Option<String>,
+    /// The incident the evaluate phase linked the alert to; `None`: answered alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::incident::IncidentLink>,
 }
 
 impl Document {
@@ -104,7 +109,14 @@ impl Document {
             actions: Vec::new(),
             trace: Vec::new(),
             deferred_since: None,
+            incident: None,
         }
+    }
+
+    /// Whose ledger this alert's actions are claimed in: its incident's, so that an incident is
+    /// answered once, else its own (incident ids never look like alert ids).
+    pub fn ledger_scope(&self) -> &str {
+        self.incident.as_ref().map_or(&self.alert.id, |i| &i.id)
     }
 
     /// The first policy error recorded along the way, if any.
@@ -162,24 +174,6 @@ pub struct Enrichment {
     /// Enrichment round (0 = indicators of the alert itself).
     #[serde(default)]
     pub depth: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    Incident,
-    FalsePositive,
-    Undetermined,
-}
-
-impl VerdictKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerdictKind::Incident => "incident",
-            VerdictKind::FalsePositive => "false_positive",
-            VerdictKind::Undetermined => "undetermined",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,6 +273,18 @@ pub struct ActionRecord {
     /// Why it was skipped, the error, or what the adapter reported (rollback data).
     #[serde(default)]
     pub detail: Value,
+    /// The ledger entry this outcome belongs to when it is not the request's target: an
+    /// incident's follow-up (`<channel>#follow-up#<window>`) or escalation
+    /// (`<channel>#escalation#<severity>`) notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_target: Option<String>,
+}
+
+impl ActionRecord {
+    /// The target of the ledger entry this outcome is recorded in.
+    pub fn ledger_target(&self) -> &str {
+        self.ledger_target.as_deref().unwrap_or(&self.request.target.id)
+    }
 }
 
 /// One phase's footprint: which policy revision decided what, and how long it took.

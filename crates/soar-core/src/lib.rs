@@ -11,6 +11,7 @@ pub mod decision;
 pub mod dedup;
 pub mod document;
 pub mod egress;
+pub mod incident;
 pub mod input;
 pub mod json;
 pub mod pipeline;
@@ -18,6 +19,7 @@ pub mod ports;
 pub mod rollback;
 pub mod time;
 pub mod undo;
+pub mod verdict;
 
 pub use action::{Action, ActionKind};
 pub use alert::{Alert, Indicator, IndicatorKind, Resource, ResourceKind};

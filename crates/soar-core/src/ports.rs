@@ -6,6 +6,7 @@ use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
 use crate::document::{ActionRecord, Document, Mode, Serialized, Target, TraceEntry, Verdict};
 use crate::egress::Locality;
+use crate::incident::{Incident, IncidentLink, Joining};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -172,11 +173,24 @@ pub trait LookupCache: Send + Sync {
     async fn take_lookup_slot(&self, provider: &str, window: RateWindow) -> Result<Slot, StateError>;
 }
 
+/// Incidents: alerts linked under the key the evaluate policy chose (see [`crate::incident`]).
+#[async_trait]
+pub trait IncidentLog: Send + Sync {
+    /// Links the alert to the incident of `joining.grouping.key` whose alerts are within the
+    /// window of `joining.at`, or opens one, atomically: of two alerts of one key joining at the
+    /// same moment, neither opens a second incident. The same alert revision joining again (a
+    /// redelivery) gets its first link back; a new revision of a linked alert stays one member
+    /// (counted once) and may raise the incident's severity.
+    async fn join_incident(&self, joining: &Joining<'_>) -> Result<IncidentLink, StateError>;
+    /// The incident with its alerts; `None` when there is no such incident.
+    async fn load_incident(&self, id: &str) -> Result<Option<Incident>, StateError>;
+}
+
 /// The whole state store (DynamoDB in production, memory in `soar run`): every role above. Steps
 /// hold only the roles they use, so a step's fields show what it may write.
-pub trait StateStore: AlertLog + DecisionLog + ActionLedger + LookupCache {}
+pub trait StateStore: AlertLog + DecisionLog + ActionLedger + LookupCache + IncidentLog {}
 
-impl<T: AlertLog + DecisionLog + ActionLedger + LookupCache> StateStore for T {}
+impl<T: AlertLog + DecisionLog + ActionLedger + LookupCache + IncidentLog> StateStore for T {}
 
 /// What the organisation knows about one of its resources.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -223,9 +237,14 @@ pub trait Remediator: Send + Sync {
     /// Returns what the action changed, with what a rollback needs (original groups, snapshot ids).
     /// `described`: the inventory's answer about `target`, read for the protection check in this
     /// phase; an adapter uses it rather than describing the resource again.
+    /// `scope`: the ledger the action was claimed in (the alert's incident, else the alert: see
+    /// [`crate::document::Document::ledger_scope`]). An adapter that finds its own earlier attempt
+    /// by a tag (a snapshot) tags with it, so that a claim another alert of the incident resumes
+    /// finds what the first attempt made.
     async fn execute(
         &self,
         alert: &Alert,
+        scope: &str,
         target: &Target,
         action: &Action,
         described: Option<&InventoryRecord>,

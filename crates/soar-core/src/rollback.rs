@@ -7,7 +7,6 @@
 //! concurrency), so a rollback puts back what was there, not a default.
 
 use crate::action::ActionKind;
-use crate::alert::Alert;
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode};
 use crate::ports::{ActionLedger, Claim, Remediator};
 use serde::Serialize;
@@ -102,13 +101,14 @@ pub async fn rollback(
     }
     let mut out = Vec::new();
     for record in chosen {
-        out.push(rollback_one(&doc.alert, record, mode, ledger, remediator).await);
+        out.push(rollback_one(doc, record, mode, ledger, remediator).await);
     }
     Ok(out)
 }
 
+/// One rollback, claimed in the ledger the action was claimed in (its incident's, if any).
 async fn rollback_one(
-    alert: &Alert,
+    doc: &Document,
     record: &ActionRecord,
     mode: Mode,
     ledger: &dyn ActionLedger,
@@ -128,8 +128,9 @@ async fn rollback_one(
     if mode == Mode::DryRun {
         return entry(RollbackStatus::Planned, json!({"api_calls": undo.api_calls()}));
     }
+    let (alert, scope) = (&doc.alert, doc.ledger_scope());
     let name = format!("{ROLLBACK_PREFIX}{}", record.request.action);
-    match ledger.claim_action(&alert.id, Mode::Enforce, &name, &target.id).await {
+    match ledger.claim_action(scope, Mode::Enforce, &name, &target.id).await {
         // A rollback that died before recording its outcome is run again (each undo first
         // checks that the state is still what soar set).
         Ok(Claim::New | Claim::Approved | Claim::Resumed) => {}
@@ -155,6 +156,7 @@ async fn rollback_one(
     match remediator.undo(alert, &target, &undo).await {
         Ok(report) => {
             let done = ActionRecord {
+                ledger_target: None,
                 request: ActionRequest {
                     action: name,
                     target: target.clone(),
@@ -170,13 +172,13 @@ async fn rollback_one(
                 status: ActionStatus::Executed,
                 detail: report.clone(),
             };
-            if let Err(e) = ledger.record_action(&alert.id, &done).await {
+            if let Err(e) = ledger.record_action(scope, &done).await {
                 tracing::error!(error = %e, "could not record a rollback");
             }
             entry(RollbackStatus::RolledBack, report)
         }
         Err(e) => {
-            if let Err(release) = ledger.release_action(&alert.id, Mode::Enforce, &name, &target.id).await {
+            if let Err(release) = ledger.release_action(scope, Mode::Enforce, &name, &target.id).await {
                 tracing::warn!(error = %release, "could not give back the claim of a failed rollback");
             }
             entry(RollbackStatus::Failed, json!(e.to_string()))

@@ -58,7 +58,7 @@ fn from_epoch(epoch: f64) -> Option<DateTime<Utc>> {
 }
 
 /// RFC 3339, UTC, milliseconds: `2020-02-14T18:12:22.316Z`.
-pub(crate) fn format_timestamp(t: &DateTime<Utc>) -> String {
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -28,6 +28,7 @@ fn alert() -> Alert {
 
 fn record(action: &str, kind: ResourceKind, id: &str, status: ActionStatus, detail: Value) -> ActionRecord {
     ActionRecord {
+        ledger_target: None,
         request: ActionRequest {
             action: action.into(),
             target: Target { kind, id: id.into() },
@@ -191,6 +192,7 @@ impl Remediator for Denied {
     async fn execute(
         &self,
         _: &Alert,
+        _: &str,
         _: &Target,
         _: &Action,
         _: Option<&InventoryRecord>,

@@ -159,7 +159,7 @@ pub enum Ec2Error {
 /// Attempts at a snapshot: each first looks for the one an earlier attempt may have made.
 const SNAPSHOT_ATTEMPTS: u32 = 3;
 
-/// One snapshot of `volume` for `alert_id`, exactly once: CreateSnapshot has no idempotency
+/// One snapshot of `volume` for `response_id` (an incident, or an alert alone), exactly once: CreateSnapshot has no idempotency
 /// token, and a call whose answer was lost (a timeout, a reset connection) may have made one.
 /// So the SDK never retries it on its own; each attempt first looks for a snapshot of this
 /// volume tagged with this alert (the tags are set in the same call that creates it) and
@@ -168,13 +168,13 @@ const SNAPSHOT_ATTEMPTS: u32 = 3;
 async fn snapshot_once(
     client: &Client,
     volume: &str,
-    alert_id: &str,
+    response_id: &str,
     (description, tags): (&str, TagSpecification),
 ) -> Result<String, AwsError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if let Some(existing) = existing_snapshot(client, volume, alert_id).await? {
+        if let Some(existing) = existing_snapshot(client, volume, response_id).await? {
             return Ok(existing);
         }
         let created = client
@@ -200,14 +200,14 @@ async fn snapshot_once(
     }
 }
 
-/// The snapshot of `volume` soar already made for `alert_id`, if any.
-async fn existing_snapshot(client: &Client, volume: &str, alert_id: &str) -> Result<Option<String>, AwsError> {
+/// The snapshot of `volume` soar already made for `response_id`, if any.
+async fn existing_snapshot(client: &Client, volume: &str, response_id: &str) -> Result<Option<String>, AwsError> {
     let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
     let out = client
         .describe_snapshots()
         .owner_ids("self")
         .filters(filter("volume-id", volume))
-        .filters(filter("tag:soar:alert-id", alert_id))
+        .filters(filter("tag:soar:response-id", response_id))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeSnapshots", e))?;
@@ -331,18 +331,20 @@ impl Ec2 {
         }))
     }
 
-    /// Snapshots every attached volume, tagged with the alert id.
-    /// `extra`: tags the policy asked for besides soar's `soar:alert-id` and `soar:instance-id`
-    /// (which win: EC2 refuses a key twice in one request).
+    /// Snapshots every attached volume, tagged with the alert id (`soar:alert-id`), the
+    /// response it is evidence for (`soar:response-id`: the alert's incident, else the alert;
+    /// what an interrupted attempt is found by) and the instance (`soar:instance-id`).
+    /// `extra`: tags the policy asked for besides soar's (which win: EC2 refuses a key twice in
+    /// one request).
     pub async fn snapshot(
         &self,
         account: &str,
         region: &str,
         id: &str,
-        alert_id: &str,
+        (alert_id, response_id): (&str, &str),
         extra: Option<&Tags>,
     ) -> Result<Value, Ec2Error> {
-        self.snapshot_described(account, region, id, (alert_id, extra), None)
+        self.snapshot_described(account, region, id, ((alert_id, response_id), extra), None)
             .await
     }
 
@@ -352,7 +354,7 @@ impl Ec2 {
         account: &str,
         region: &str,
         id: &str,
-        (alert_id, extra): (&str, Option<&Tags>),
+        ((alert_id, response_id), extra): ((&str, &str), Option<&Tags>),
         known: Option<InstanceFacts>,
     ) -> Result<Value, Ec2Error> {
         let client = self.client(account, region).await?;
@@ -367,6 +369,7 @@ impl Ec2 {
         }
         let mut wanted: BTreeMap<&str, &str> = extra.into_iter().flat_map(Tags::iter).collect();
         wanted.insert("soar:alert-id", alert_id);
+        wanted.insert("soar:response-id", response_id);
         wanted.insert("soar:instance-id", id);
         let mut snapshots = Vec::new();
         for volume in &facts.volumes {
@@ -378,7 +381,7 @@ impl Ec2 {
                 )
                 .build();
             let description = format!("soar evidence for {alert_id} ({id})");
-            let snapshot_id = snapshot_once(&client, volume, alert_id, (&description, tags)).await?;
+            let snapshot_id = snapshot_once(&client, volume, response_id, (&description, tags)).await?;
             snapshots.push(json!({"volume_id": volume, "snapshot_id": snapshot_id}));
         }
         Ok(json!({"snapshots": snapshots}))

@@ -87,7 +87,10 @@ async fn inventory_isolation_snapshots_tags_and_protection() {
     let again = ec2.isolate("", "", &web.instance_id, "alert-2").await.unwrap();
     assert_eq!(again["quarantine_group"], json!(quarantine));
 
-    let snaps = ec2.snapshot("", "", &web.instance_id, "alert-1", None).await.unwrap();
+    let snaps = ec2
+        .snapshot("", "", &web.instance_id, ("alert-1", "alert-1"), None)
+        .await
+        .unwrap();
     assert!(!snaps["snapshots"].as_array().unwrap().is_empty());
     let tagged = lab::snapshots_for(&config, "alert-1").await.unwrap();
     assert_eq!(tagged.len(), snaps["snapshots"].as_array().unwrap().len());

@@ -89,6 +89,7 @@ pub fn evaluate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> R
         step: Box::new(Evaluator {
             policies,
             decisions: state.clone(),
+            incidents: state.clone(),
         }),
         alerts: state,
         next: Some(forwarder(aws, config.remediate_queue_url()?)),

@@ -2,15 +2,17 @@
 //! recording fakes tests use to prove what was (and was not) called.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use soar_core::action::Action;
 use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
+use soar_core::incident::{self, Incident, IncidentLink, Joining};
 use soar_core::ports::{
-    ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IntelProvider, Inventory, InventoryRecord, Lookup,
-    LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
+    ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IncidentLog, IntelProvider, Inventory, InventoryRecord,
+    Lookup, LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
 };
 use soar_core::rollback::Undo;
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +45,19 @@ struct StateInner {
     window: Option<(Instant, u32)>,
     /// (provider, window length, window index) → requests counted
     lookup_windows: HashMap<(String, u64, u64), u32>,
+    /// incident key → the latest incident of that key and the times of its alerts
+    incident_heads: HashMap<String, IncidentHead>,
+    /// incident id → the incident (kept in lean mode too: `soar run` prints them at the end)
+    incidents: BTreeMap<String, Incident>,
+    /// (alert, revision) → the link it was given
+    joined: HashMap<Key, IncidentLink>,
+}
+
+/// The latest incident of a key: its id and the first and last alert times.
+struct IncidentHead {
+    id: String,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
 }
 
 impl MemoryState {
@@ -76,6 +91,93 @@ impl MemoryState {
 
     pub fn decisions(&self) -> Vec<(String, TraceEntry)> {
         self.lock().decisions.clone()
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> Vec<Incident> {
+        let mut all: Vec<Incident> = self.lock().incidents.values().cloned().collect();
+        all.sort_by(|a, b| (&a.opened_at, &a.id).cmp(&(&b.opened_at, &b.id)));
+        all
+    }
+}
+
+#[async_trait]
+impl IncidentLog for MemoryState {
+    async fn join_incident(&self, joining: &Joining<'_>) -> Result<IncidentLink, StateError> {
+        let grouping = joining.grouping;
+        let member = &joining.member;
+        let mut inner = self.lock();
+        let joined_key = key(&[&member.alert_id, &joining.revision]);
+        if let Some(link) = inner.joined.get(&joined_key) {
+            return Ok(link.clone());
+        }
+        let window = grouping.window();
+        let head = inner
+            .incident_heads
+            .get_mut(&grouping.key)
+            .filter(|h| incident::within(joining.at, (h.first, h.last), window));
+        let (id, opened) = match head {
+            Some(head) => {
+                head.first = head.first.min(joining.at);
+                head.last = head.last.max(joining.at);
+                (head.id.clone(), false)
+            }
+            None => {
+                let opened_at = soar_core::time::format_timestamp(&joining.now);
+                let id = incident::incident_id(&grouping.key, &opened_at, &member.alert_id);
+                let head = IncidentHead {
+                    id: id.clone(),
+                    first: joining.at,
+                    last: joining.at,
+                };
+                inner.incident_heads.insert(grouping.key.clone(), head);
+                let opened = Incident {
+                    id: id.clone(),
+                    key: grouping.key.clone(),
+                    opened_at,
+                    window_minutes: grouping.window_minutes,
+                    severity: member.severity.clone(),
+                    verdict: member.verdict,
+                    alerts: Vec::new(),
+                };
+                inner.incidents.insert(id.clone(), opened);
+                (id, true)
+            }
+        };
+        let Some(incident) = inner.incidents.get_mut(&id) else {
+            return Err(StateError(format!("incident {id} has a head but no record")));
+        };
+        let previous_severity = (!opened).then(|| incident.severity.clone());
+        if incident::severity_rank(&member.severity) > incident::severity_rank(&incident.severity) {
+            incident.severity.clone_from(&member.severity);
+        }
+        if incident::verdict_rank(member.verdict) > incident::verdict_rank(incident.verdict) {
+            incident.verdict = member.verdict;
+        }
+        match incident.alerts.iter_mut().find(|m| m.alert_id == member.alert_id) {
+            Some(known) => *known = member.clone(),
+            None => incident.alerts.push(member.clone()),
+        }
+        incident
+            .alerts
+            .sort_by(|a, b| (&a.at, &a.alert_id).cmp(&(&b.at, &b.alert_id)));
+        let link = IncidentLink {
+            id,
+            key: grouping.key.clone(),
+            opened,
+            alerts: incident.alerts.len() as u32,
+            previous_severity,
+            severity: incident.severity.clone(),
+            verdict: incident.verdict,
+            window_minutes: incident.window_minutes,
+            opened_at: incident.opened_at.clone(),
+        };
+        inner.joined.insert(joined_key, link.clone());
+        Ok(link)
+    }
+
+    async fn load_incident(&self, id: &str) -> Result<Option<Incident>, StateError> {
+        Ok(self.lock().incidents.get(id).cloned())
     }
 }
 
@@ -250,7 +352,7 @@ impl ActionLedger for MemoryState {
 
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError> {
         let mut inner = self.lock();
-        let key = ledger_key(alert_id, record.mode, &record.request.action, &record.request.target.id);
+        let key = ledger_key(alert_id, record.mode, &record.request.action, record.ledger_target());
         if record.status != ActionStatus::Duplicate
             && let Some(status) = inner.ledger.get_mut(&key)
         {
@@ -373,6 +475,7 @@ impl Remediator for RecordingRemediator {
     async fn execute(
         &self,
         alert: &Alert,
+        _scope: &str,
         target: &Target,
         action: &Action,
         _described: Option<&InventoryRecord>,

@@ -91,9 +91,10 @@ impl AwsRemediator {
     }
 
     /// Every action type but notifications (which the notifier sends).
+    /// `scope`: the ledger the action was claimed in (see [`Remediator::execute`]).
     async fn carry_out(
         &self,
-        alert: &Alert,
+        (alert, scope): (&Alert, &str),
         id: &str,
         action: &Action,
         described: Option<&InventoryRecord>,
@@ -110,7 +111,7 @@ impl AwsRemediator {
         Ok(match action {
             Action::Ec2Isolate {} => ec2.isolate_described(account, region, id, &alert.id, known()).await?,
             Action::Ec2Snapshot { tags } => {
-                ec2.snapshot_described(account, region, id, (&alert.id, tags.as_ref()), known())
+                ec2.snapshot_described(account, region, id, ((&alert.id, scope), tags.as_ref()), known())
                     .await?
             }
             Action::Ec2Stop {} => ec2.stop(account, region, id).await?,
@@ -220,11 +221,12 @@ impl Remediator for AwsRemediator {
     async fn execute(
         &self,
         alert: &Alert,
+        scope: &str,
         target: &Target,
         action: &Action,
         described: Option<&InventoryRecord>,
     ) -> Result<Value, ActionError> {
-        self.carry_out(alert, &target.id, action, described)
+        self.carry_out((alert, scope), &target.id, action, described)
             .await
             .map_err(|e| ActionError {
                 action: action.kind().to_string(),

@@ -55,8 +55,7 @@ impl PhaseStep for Evaluator {
         Phase::Evaluate
     }
     async fn apply(&self, doc: &mut Document, _: bool) -> StepResult {
-        self.evaluate(doc).await;
-        StepResult::Done
+        self.evaluate(doc).await
     }
 }
 
@@ -163,6 +162,7 @@ impl Pipeline {
             evaluator: Evaluator {
                 policies: policies.clone(),
                 decisions: state.clone(),
+                incidents: state.clone(),
             },
             responder: Responder {
                 policies,

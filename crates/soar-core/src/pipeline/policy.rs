@@ -22,6 +22,7 @@ pub(crate) fn policy_input(doc: &mut Document, context: Value) -> String {
         verdict: &doc.verdict,
         actions: &doc.actions,
         deferred_since: &doc.deferred_since,
+        incident: &doc.incident,
         context: &context,
     };
     // Text, not a `serde_json::Value`: the engine builds its own values from it, and a tree
@@ -41,6 +42,8 @@ struct PolicyView<'a> {
     actions: &'a [ActionRecord],
     #[serde(skip_serializing_if = "Option::is_none")]
     deferred_since: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incident: &'a Option<crate::incident::IncidentLink>,
     context: &'a Value,
 }
 

@@ -9,6 +9,7 @@ use crate::alert::ResourceKind;
 use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
+use crate::incident::IncidentLink;
 use crate::ports::{ActionLedger, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier, Remediator};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -19,6 +20,25 @@ const CHANNEL: &str = "Channel";
 
 /// What became of an action: its status and the detail recorded with it.
 type Outcome = (ActionStatus, Value);
+
+/// What a notification is to its alert's incident, as its ledger claim decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// No incident, an action other than `notify`, or Rust's own escalation after an error.
+    Alone,
+    /// The incident's first notification: it pages if the verdict says so.
+    First,
+    /// The alert raised the incident's severity: it pages once per severity reached.
+    Escalation,
+    /// A later alert: at most one update per window, never a page.
+    FollowUp(u64),
+}
+
+/// A claim taken: what it answers and the ledger target it was taken under.
+struct Claimed {
+    answer: Answer,
+    ledger_target: String,
+}
 
 /// The inventory's answer about each target, read once per phase: the protection check of every
 /// action on a target and the action itself use the same answer (`Err`: it could not be read).
@@ -118,7 +138,7 @@ impl Responder {
                         record.request.action, record.request.target.id, record.detail
                     )
                 });
-            } else if let Err(e) = self.ledger.record_action(&doc.alert.id, &record).await {
+            } else if let Err(e) = self.ledger.record_action(scope(doc, escalating), &record).await {
                 // The outcome is not in the ledger: the claim stays held until its lease runs
                 // out, and the retry then resumes it (repeating an action is safe, losing one is not).
                 tracing::error!(error = %e, "could not record an action");
@@ -159,10 +179,15 @@ impl Responder {
                 request.action
             ));
         }
-        let (status, detail) = match self.through(doc, &request, action, entry, escalation, described).await {
+        let mut ledger_target = None;
+        let (status, detail) = match self
+            .through(doc, &request, action, entry, escalation, described, &mut ledger_target)
+            .await
+        {
             Ok(done) | Err(done) => done,
         };
         ActionRecord {
+            ledger_target: ledger_target.filter(|t| *t != request.target.id),
             request,
             mode: self.settings.mode,
             status,
@@ -171,6 +196,8 @@ impl Responder {
     }
 
     /// The guard rails in order, then the action; `Err` is where a guard rail stopped it.
+    /// `ledger_target`: set to the ledger target claimed, once a claim is taken.
+    #[allow(clippy::too_many_arguments)]
     async fn through(
         &self,
         doc: &Document,
@@ -179,11 +206,21 @@ impl Responder {
         entry: &mut TraceEntry,
         escalation: bool,
         described: &mut Described,
+        ledger_target: &mut Option<String>,
     ) -> Result<Outcome, Outcome> {
         let action = self
             .admissible(doc, request, action, entry, escalation, described)
             .await?;
-        self.claim(doc, request, entry).await?;
+        let scope = scope(doc, escalation);
+        let claimed = match (&doc.incident, action.kind().is_notify() && !escalation) {
+            (Some(incident), true) => self.claim_notification(doc, incident, request, entry).await?,
+            _ => Claimed {
+                answer: Answer::Alone,
+                ledger_target: self.claim(doc, scope, request, &request.target.id, entry).await?,
+            },
+        };
+        *ledger_target = Some(claimed.ledger_target.clone());
+        let claim = (scope, claimed.ledger_target.as_str());
         if self.settings.mode == Mode::DryRun {
             return Ok((
                 ActionStatus::Planned,
@@ -191,24 +228,24 @@ impl Responder {
             ));
         }
         if !escalation {
-            self.take_budget(doc, request, entry).await?;
+            self.take_budget(claim, request, entry).await?;
         }
         let record = described
             .get(&request.target)
             .and_then(|r| r.as_ref().ok())
             .and_then(Option::as_ref);
-        let outcome = self.carry_out(doc, request, &action, record).await;
+        let outcome = self.carry_out(doc, request, &action, record, claimed.answer).await;
         if outcome.0 == ActionStatus::Interrupted {
-            self.give_back(doc, request).await;
+            self.give_back(claim, request).await;
         }
         Ok(outcome)
     }
 
-    /// Gives this attempt's claim back, so that the retry claims it afresh.
-    async fn give_back(&self, doc: &Document, request: &ActionRequest) {
+    /// Gives this attempt's claim (`scope`, ledger target) back, so that the retry claims it afresh.
+    async fn give_back(&self, (scope, target): (&str, &str), request: &ActionRequest) {
         let released = self
             .ledger
-            .release_action(&doc.alert.id, self.settings.mode, &request.action, &request.target.id)
+            .release_action(scope, self.settings.mode, &request.action, target)
             .await;
         if let Err(e) = released {
             // The claim then stays until its lease runs out, and the retry resumes it.
@@ -278,37 +315,84 @@ impl Responder {
         Ok(action)
     }
 
-    /// The exactly-once ledger: a new claim goes on (or waits for approval), a taken one stops.
-    async fn claim(&self, doc: &Document, request: &ActionRequest, entry: &mut TraceEntry) -> Result<(), Outcome> {
-        let target = request.target.id.as_str();
+    /// A notification of an incident, claimed in the incident's ledger: the escalation page when
+    /// this alert raised the severity and no page was sent for that severity yet, else the first
+    /// notification, else this window's follow-up; all taken: a duplicate.
+    async fn claim_notification(
+        &self,
+        doc: &Document,
+        incident: &IncidentLink,
+        request: &ActionRequest,
+        entry: &mut TraceEntry,
+    ) -> Result<Claimed, Outcome> {
+        let channel = &request.target.id;
+        let window = incident.follow_up_window(chrono::Utc::now());
+        let mut candidates = Vec::with_capacity(3);
+        if incident.escalated() {
+            let target = format!("{channel}#escalation#{}", incident.severity);
+            candidates.push((Answer::Escalation, target));
+        }
+        candidates.push((Answer::First, channel.clone()));
+        candidates.push((Answer::FollowUp(window), format!("{channel}#follow-up#{window}")));
+        for (answer, target) in candidates {
+            match self.claim(doc, &incident.id, request, &target, entry).await {
+                Ok(ledger_target) => return Ok(Claimed { answer, ledger_target }),
+                Err((ActionStatus::Duplicate, _)) => continue,
+                Err(stopped) => return Err(stopped),
+            }
+        }
+        Err((
+            ActionStatus::Duplicate,
+            json!(format!(
+                "incident {}: its notification and this window's follow-up were sent already",
+                incident.id
+            )),
+        ))
+    }
+
+    /// The exactly-once ledger entry (`scope`, action, `target`): a new claim goes on (or waits
+    /// for approval), a taken one stops. Returns the ledger target claimed.
+    async fn claim(
+        &self,
+        doc: &Document,
+        scope: &str,
+        request: &ActionRequest,
+        target: &str,
+        entry: &mut TraceEntry,
+    ) -> Result<String, Outcome> {
         let claim = self
             .ledger
-            .claim_action(&doc.alert.id, self.settings.mode, &request.action, target)
+            .claim_action(scope, self.settings.mode, &request.action, target)
             .await;
+        let whose = if doc.incident.as_ref().is_some_and(|i| i.id == scope) {
+            "this incident"
+        } else {
+            "this alert"
+        };
         match claim {
             // A resumed claim was never approved (an approved one comes back as `Approved`).
             Ok(Claim::New | Claim::Resumed) if request.requires_approval => Err((
                 ActionStatus::PendingApproval,
                 json!(format!(
-                    "waiting for approval: soar approve {} {} {target}",
-                    doc.alert.id, request.action
+                    "waiting for approval: soar approve {scope} {} {target}",
+                    request.action
                 )),
             )),
-            Ok(Claim::New) => Ok(()),
+            Ok(Claim::New) => Ok(target.to_string()),
             Ok(Claim::Resumed) => {
                 entry.notes.push(format!(
                     "{} on {target} resumed: an earlier attempt claimed it and ended before recording the outcome",
                     request.action
                 ));
-                Ok(())
+                Ok(target.to_string())
             }
             Ok(Claim::Approved) => {
                 entry.notes.push(format!("{} on {target} was approved", request.action));
-                Ok(())
+                Ok(target.to_string())
             }
             Ok(Claim::Taken) => Err((
                 ActionStatus::Duplicate,
-                json!("already done for this alert (action ledger)"),
+                json!(format!("already done for {whose} (action ledger)")),
             )),
             Ok(Claim::Busy) => Err((
                 ActionStatus::Interrupted,
@@ -325,7 +409,7 @@ impl Responder {
     /// The deployment-wide hourly cap; a refused action gives its claim back for a later retry.
     async fn take_budget(
         &self,
-        doc: &Document,
+        claim: (&str, &str),
         request: &ActionRequest,
         entry: &mut TraceEntry,
     ) -> Result<(), Outcome> {
@@ -334,7 +418,7 @@ impl Responder {
         if let Ok(true) = taken {
             return Ok(());
         }
-        self.give_back(doc, request).await;
+        self.give_back(claim, request).await;
         if let Err(e) = taken {
             return Err((
                 ActionStatus::Interrupted,
@@ -358,6 +442,7 @@ impl Responder {
         request: &ActionRequest,
         action: &Action,
         described: Option<&InventoryRecord>,
+        answer: Answer,
     ) -> Outcome {
         let result = match action {
             Action::Notify {
@@ -371,12 +456,12 @@ impl Responder {
                     message: message.as_deref(),
                     commands: commands.as_deref().unwrap_or_default(),
                 };
-                let notification = notification(doc, &request.target, &text);
+                let notification = notification(doc, &request.target, &text, answer);
                 self.notifier.notify(&notification).await
             }
             _ => {
                 self.remediator
-                    .execute(&doc.alert, &request.target, action, described)
+                    .execute(&doc.alert, doc.ledger_scope(), &request.target, action, described)
                     .await
             }
         };
@@ -421,6 +506,12 @@ impl Responder {
             Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
         }
     }
+}
+
+/// Whose ledger an action is claimed in: the incident's ([`Document::ledger_scope`]), but Rust's
+/// own escalation after an error, which is about this alert alone.
+fn scope(doc: &Document, escalation: bool) -> &str {
+    if escalation { &doc.alert.id } else { doc.ledger_scope() }
 }
 
 /// A target must be well formed for its kind and named by the alert itself (its resource or one
@@ -545,6 +636,42 @@ fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) 
     }
 }
 
+/// The line naming the incident, and for an escalation or a follow-up its own subject and
+/// whether it pages (an escalation always does, a follow-up never).
+fn incident_header(
+    incident: &IncidentLink,
+    alert: &crate::alert::Alert,
+    answer: Answer,
+) -> (String, Option<String>, Option<bool>) {
+    let about = one_line(&format!(
+        "Incident {} ({} alert(s), {} {}): {}",
+        incident.id,
+        incident.alerts,
+        incident.verdict.as_str(),
+        incident.severity,
+        incident.key
+    ));
+    match answer {
+        Answer::Escalation => (
+            about,
+            Some(format!(
+                "[soar] incident {} escalated to {}: {}",
+                incident.id, incident.severity, alert.title
+            )),
+            Some(true),
+        ),
+        Answer::FollowUp(_) => (
+            about,
+            Some(format!(
+                "[soar] incident {} update: {} alert(s), latest {}",
+                incident.id, incident.alerts, alert.kind
+            )),
+            Some(false),
+        ),
+        Answer::First | Answer::Alone => (about, None, None),
+    }
+}
+
 /// A message a person can act on: what happened, what soar did or waits to do, how to undo it.
 /// What a policy's `notify` adds to the message Rust writes.
 struct NotifyText<'a> {
@@ -560,13 +687,22 @@ fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>) -> Notification {
+fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>, answer: Answer) -> Notification {
     let (subject, message) = (text.subject, text.message);
     let verdict = doc.verdict.clone();
     let label = verdict.as_ref().map(|v| v.verdict.as_str()).unwrap_or("undetermined");
     let severity = verdict.as_ref().map(|v| v.severity.as_str()).unwrap_or("unknown");
     let alert = &doc.alert;
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    let mut subject = subject.map(String::from);
+    let mut page = verdict.as_ref().is_some_and(|v| v.page);
+    if let Some(incident) = &doc.incident {
+        let (about, retitled, pages) = incident_header(incident, alert, answer);
+        lines.push(about);
+        subject = retitled.or(subject);
+        page = pages.unwrap_or(page);
+    }
+    lines.extend([
         one_line(&format!(
             "Alert {} ({}, severity {})",
             alert.id, alert.kind, alert.severity
@@ -576,7 +712,7 @@ fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>) -> Noti
             alert.account, alert.region, alert.resource.kind, alert.resource.id
         )),
         format!("Verdict: {label} ({severity})"),
-    ];
+    ]);
     if let Some(v) = &verdict {
         lines.extend(v.reasons.iter().map(|r| format!("  - {}", one_line(r))));
     }
@@ -604,7 +740,11 @@ fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>) -> Noti
             a.mode.as_str()
         ));
         if a.status == ActionStatus::PendingApproval {
-            lines.push(format!("    approve with: soar approve {} {action} {target}", alert.id));
+            lines.push(format!(
+                "    approve with: soar approve {} {action} {}",
+                doc.ledger_scope(),
+                a.ledger_target()
+            ));
         }
         for rollback in a.detail["rollback"]
             .as_array()
@@ -620,13 +760,9 @@ fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>) -> Noti
     Notification {
         alert_id: alert.id.clone(),
         channel: channel.id.clone(),
-        subject: one_line(
-            &subject
-                .map(String::from)
-                .unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title)),
-        ),
+        subject: one_line(&subject.unwrap_or_else(|| format!("[soar] {label} ({severity}): {}", alert.title))),
         message: lines.join("\n"),
-        page: verdict.as_ref().is_some_and(|v| v.page),
+        page,
         verdict,
     }
 }
@@ -671,7 +807,7 @@ mod tests {
             message: Some("line\nbreak"),
             commands: &commands,
         };
-        let n = notification(&d, &channel, &text);
+        let n = notification(&d, &channel, &text, Answer::Alone);
         for line in n.message.lines() {
             assert!(
                 !line.starts_with("curl") && !line.starts_with("$ rm"),

@@ -1,0 +1,276 @@
+//! Incidents: related alerts answered as one. The evaluate policy names each alert's incident key
+//! and window (`decision.incident`, see [`Grouping`]); the state store links the alert to the open
+//! incident of that key, or opens one ([`crate::ports::IncidentLog`]); remediate then answers the
+//! incident once: its actions are claimed in the incident's ledger, its first notification pages,
+//! later alerts send at most one follow-up per window, and a higher severity pages once more.
+
+use crate::verdict::VerdictKind;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The window when the policy names none: alerts of one key at most this far apart are one
+/// incident (the default of the issue that introduced grouping, and of most SOARs' correlation).
+pub const DEFAULT_WINDOW_MINUTES: u32 = 30;
+/// The longest window a policy may ask for (a week): an incident never absorbs a key forever.
+pub const MAX_WINDOW_MINUTES: u32 = 7 * 24 * 60;
+/// The longest key, in bytes (the key is part of a DynamoDB key, at most 1 KiB).
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// What the evaluate policy asks for: `decision.incident = {key, window_minutes?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grouping {
+    /// Alerts with the same key within the window are one incident (`<account>/instance/<id>`).
+    pub key: String,
+    /// Minutes, 1 to [`MAX_WINDOW_MINUTES`]; default [`DEFAULT_WINDOW_MINUTES`].
+    #[serde(default = "default_window")]
+    pub window_minutes: u32,
+}
+
+fn default_window() -> u32 {
+    DEFAULT_WINDOW_MINUTES
+}
+
+impl Grouping {
+    /// `Err((field, problem))` for a key that is empty, too long or holds control characters, or
+    /// a window out of range (the caller names the field in the policy's error).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.key.trim().is_empty() {
+            return Err(("incident.key", "is empty".into()));
+        }
+        if self.key.len() > MAX_KEY_BYTES {
+            return Err((
+                "incident.key",
+                format!("is {} bytes, at most {MAX_KEY_BYTES}", self.key.len()),
+            ));
+        }
+        if self.key.chars().any(char::is_control) {
+            return Err(("incident.key", "holds a control character".into()));
+        }
+        if !(1..=MAX_WINDOW_MINUTES).contains(&self.window_minutes) {
+            return Err((
+                "incident.window_minutes",
+                format!("is {}, expected 1 to {MAX_WINDOW_MINUTES}", self.window_minutes),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.window_minutes) * 60)
+    }
+}
+
+/// An alert's place in its incident, as the document carries it to remediate (policies see it
+/// as `input.incident`). The same alert delivered again gets the same link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentLink {
+    /// `inc-` and 24 hex digits ([`incident_id`]).
+    pub id: String,
+    pub key: String,
+    /// This alert opened the incident.
+    pub opened: bool,
+    /// Alerts linked so far, this one included.
+    pub alerts: u32,
+    /// The incident's severity before this alert joined; `None` when it opened the incident.
+    #[serde(default)]
+    pub previous_severity: Option<String>,
+    /// The incident's severity with this alert: the highest of its alerts.
+    pub severity: String,
+    /// The incident's verdict with this alert: the worst of its alerts.
+    pub verdict: VerdictKind,
+    pub window_minutes: u32,
+    /// When the incident was opened (RFC 3339, the time soar opened it): follow-up windows count
+    /// from here.
+    pub opened_at: String,
+}
+
+impl IncidentLink {
+    /// This alert raised the incident's severity (a person is paged once more).
+    pub fn escalated(&self) -> bool {
+        self.previous_severity
+            .as_deref()
+            .is_some_and(|before| severity_rank(&self.severity) > severity_rank(before))
+    }
+
+    /// The follow-up window `now` falls in: 0 for the first `window_minutes` after the incident
+    /// opened, then 1, ... (one follow-up per window).
+    pub fn follow_up_window(&self, now: DateTime<Utc>) -> u64 {
+        let opened = DateTime::parse_from_rfc3339(&self.opened_at).map_or(now, |t| t.with_timezone(&Utc));
+        let elapsed = (now - opened).num_seconds().max(0) as u64;
+        elapsed / (u64::from(self.window_minutes.max(1)) * 60)
+    }
+}
+
+/// One alert as its incident keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentMember {
+    pub alert_id: String,
+    /// Finding type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub severity: String,
+    pub verdict: VerdictKind,
+    /// The alert's own time (RFC 3339): its `updated_at`, else when soar saw it.
+    pub at: String,
+    /// When it joined (RFC 3339).
+    pub joined_at: String,
+}
+
+/// An alert asking to join the incident of `grouping.key`.
+#[derive(Debug, Clone)]
+pub struct Joining<'a> {
+    pub grouping: &'a Grouping,
+    pub member: IncidentMember,
+    /// The alert's revision ([`crate::alert::Alert::revision`]): the same revision joining again
+    /// is a redelivery.
+    pub revision: String,
+    /// The alert's time: it joins an incident whose alerts are within the window of it.
+    pub at: DateTime<Utc>,
+    /// Now, as the state store's clock for the incident (opening time, follow-up windows).
+    pub now: DateTime<Utc>,
+}
+
+/// An incident as the state store holds it (`soar incidents show`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub key: String,
+    pub opened_at: String,
+    pub window_minutes: u32,
+    pub severity: String,
+    pub verdict: VerdictKind,
+    /// Oldest first by their own time.
+    pub alerts: Vec<IncidentMember>,
+}
+
+/// Severity labels from least to most severe (GuardDuty's and soar's verdict labels).
+pub const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// 0 (informational, or a label soar does not know) to 4 (critical).
+pub fn severity_rank(label: &str) -> u8 {
+    SEVERITIES.iter().position(|s| *s == label).unwrap_or(0) as u8
+}
+
+/// The worse of two verdicts: an incident outweighs undetermined, which outweighs a false positive.
+pub fn verdict_rank(verdict: VerdictKind) -> u8 {
+    match verdict {
+        VerdictKind::FalsePositive => 0,
+        VerdictKind::Undetermined => 1,
+        VerdictKind::Incident => 2,
+    }
+}
+
+/// The id of the incident `first_alert` opens under `key` at `opened_at`: `inc-` and the first
+/// 12 bytes of a SHA-256 in hex. It never holds a `/`, which every alert id does
+/// (`<source>/<account>/<region>/<id>`), so an incident's ledger can never be an alert's.
+pub fn incident_id(key: &str, opened_at: &str, first_alert: &str) -> String {
+    let mut digest = Sha256::new();
+    for part in [key, opened_at, first_alert] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    let hex: String = digest.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("inc-{hex}")
+}
+
+/// Whether `scope` (an alert id or an incident id) names an incident.
+pub fn is_incident_id(scope: &str) -> bool {
+    scope.starts_with("inc-") && !scope.contains('/')
+}
+
+/// Whether an alert at `at` belongs with alerts seen from `first` to `last` under `window`.
+pub fn within(at: DateTime<Utc>, (first, last): (DateTime<Utc>, DateTime<Utc>), window: Duration) -> bool {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    at >= first - window && at <= last + window
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouping(key: &str, window_minutes: u32) -> Grouping {
+        Grouping {
+            key: key.into(),
+            window_minutes,
+        }
+    }
+
+    #[test]
+    fn a_grouping_names_the_field_it_gets_wrong() {
+        assert!(grouping("111122223333/instance/i-1", 30).check().is_ok());
+        for (bad, field) in [
+            (grouping(" ", 30), "incident.key"),
+            (grouping(&"k".repeat(MAX_KEY_BYTES + 1), 30), "incident.key"),
+            (grouping("a\nb", 30), "incident.key"),
+            (grouping("k", 0), "incident.window_minutes"),
+            (grouping("k", MAX_WINDOW_MINUTES + 1), "incident.window_minutes"),
+        ] {
+            assert_eq!(bad.check().unwrap_err().0, field, "{bad:?}");
+        }
+        let parsed: Grouping = serde_json::from_str(r#"{"key":"k"}"#).unwrap();
+        assert_eq!(parsed.window_minutes, DEFAULT_WINDOW_MINUTES);
+        assert!(serde_json::from_str::<Grouping>(r#"{"key":"k","windw":5}"#).is_err());
+    }
+
+    #[test]
+    fn incident_ids_never_look_like_alert_ids() {
+        let id = incident_id("k", "2026-11-30T00:00:00Z", "guardduty/1/us-east-1/abc");
+        assert!(is_incident_id(&id) && id.len() == 28, "{id}");
+        assert_ne!(
+            id,
+            incident_id("k", "2026-11-30T00:00:00Z", "guardduty/1/us-east-1/abd")
+        );
+        // Length-prefixed parts: moving a character from one part to the next changes the id.
+        assert_ne!(incident_id("ab", "c", "d"), incident_id("a", "bc", "d"));
+        assert!(!is_incident_id("inc-x/111122223333/us-east-1/1"));
+        assert!(!is_incident_id("guardduty/111122223333/us-east-1/1"));
+    }
+
+    #[test]
+    fn the_window_reaches_both_ways() {
+        let t = |m: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + m * 60, 0).unwrap();
+        let window = Duration::from_secs(30 * 60);
+        assert!(within(t(-30), (t(0), t(10)), window));
+        assert!(within(t(40), (t(0), t(10)), window));
+        assert!(!within(t(-31), (t(0), t(10)), window));
+        assert!(!within(t(41), (t(0), t(10)), window));
+    }
+
+    #[test]
+    fn escalation_and_follow_up_windows() {
+        let link = IncidentLink {
+            id: "inc-1".into(),
+            key: "k".into(),
+            opened: false,
+            alerts: 2,
+            previous_severity: Some("medium".into()),
+            severity: "high".into(),
+            verdict: VerdictKind::Incident,
+            window_minutes: 30,
+            opened_at: "2026-11-30T10:00:00Z".into(),
+        };
+        assert!(link.escalated());
+        assert!(
+            !IncidentLink {
+                previous_severity: Some("high".into()),
+                ..link.clone()
+            }
+            .escalated()
+        );
+        assert!(
+            !IncidentLink {
+                previous_severity: None,
+                ..link.clone()
+            }
+            .escalated()
+        );
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(link.follow_up_window(at("2026-11-30T10:29:59Z")), 0);
+        assert_eq!(link.follow_up_window(at("2026-11-30T10:30:00Z")), 1);
+        assert_eq!(link.follow_up_window(at("2026-11-30T09:00:00Z")), 0);
+    }
+}

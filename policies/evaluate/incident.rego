@@ -1,0 +1,43 @@
+# Incident grouping: alerts about the same resource, or by the same principal, within the window
+# are one incident, answered once (one page, one containment, follow-ups instead of new pages).
+# soar links each alert to the open incident of its key; remediate sees it as `input.incident`.
+package soar.evaluate
+
+# Minutes between alerts of one incident (data.soar.config.evaluate.incident_window_minutes).
+incident_window := object.get(cfg, "incident_window_minutes", 30)
+
+# A false positive is answered alone: it must neither join nor raise someone's incident.
+incident := {"key": incident_key, "window_minutes": incident_window} if {
+	verdict != "false_positive"
+	incident_key
+}
+
+# The instance a finding is about, or the instance behind it (a credential taken from an
+# instance, a container on it): everything that happens to one instance is one incident.
+incident_key := sprintf("%s/instance/%s", [alert.account, first_instance]) if {
+	first_instance
+} else := sprintf("%s/principal/%s", [alert.account, alert_principal]) if {
+	alert_principal
+} else := sprintf("%s/%s/%s", [alert.account, lower(alert.resource.kind), alert.resource.id]) if {
+	alert.resource.id != ""
+	alert.resource.kind != "AttackSequence"
+}
+
+instance_ids := [r.id |
+	some r in array.concat([alert.resource], object.get(alert, "related_resources", []))
+	r.kind == "Instance"
+	r.id != ""
+]
+
+first_instance := instance_ids[0]
+
+# The IAM user or role session whose credentials the finding is about.
+alert_principal := name if {
+	alert.resource.kind == "AccessKey"
+	name := object.get(alert.resource.attributes, "user_name", "")
+	name != ""
+} else := name if {
+	alert.resource.kind == "AccessKey"
+	name := object.get(alert.resource.attributes, "principal_id", "")
+	name != ""
+}
