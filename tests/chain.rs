@@ -1183,3 +1183,186 @@ fn zip_with_handler() -> Vec<u8> {
     out.extend_from_slice(&[0; 18]);
     out
 }
+
+/// Every notification the topic delivered since the last call: (subject, pages).
+async fn delivered(inbox: &SqsQueue) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    loop {
+        let batch = inbox.receive(10, 0).await.unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        for m in batch {
+            inbox.delete(&m.receipt_handle).await.unwrap();
+            let envelope: Value = serde_json::from_str(&m.body).unwrap();
+            let page = &envelope["MessageAttributes"][soar_respond::PAGE_ATTRIBUTE]["Value"];
+            out.push((envelope["Subject"].as_str().unwrap_or("").to_string(), page == "true"));
+        }
+    }
+}
+
+impl Stack {
+    /// A queue of the test's subscribed to the notification topic.
+    async fn inbox(&self) -> SqsQueue {
+        let sns = aws_sdk_sns::Client::new(&self.aws);
+        let topic = sns.create_topic().name("soar-oncall").send().await.unwrap();
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let queue = sqs.create_queue().queue_name("test-inbox").send().await.unwrap();
+        let inbox = SqsQueue::new(sqs, queue.queue_url().unwrap());
+        sns.subscribe()
+            .topic_arn(topic.topic_arn().unwrap())
+            .protocol("sqs")
+            .endpoint(inbox.arn().await.unwrap())
+            .send()
+            .await
+            .unwrap();
+        inbox
+    }
+}
+
+/// Fifty findings about one instance within 15 minutes, in random order, with duplicates and a
+/// redelivered remediate message: one incident holding all fifty, one isolation, one page, and
+/// at most one follow-up per window.
+#[tokio::test]
+async fn fifty_findings_about_one_instance_are_one_incident_answered_once() {
+    let stack = Stack::start(Mode::Enforce).await;
+    let inbox = stack.inbox().await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    let now = chrono::Utc::now();
+    let ids: Vec<String> = (0..50).map(|i| format!("f-burst-{i:02}")).collect();
+    let mut events: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut event = lab::guardduty_event(&web, &tor(id));
+            // Spread over 15 minutes, not in the order they are sent.
+            let at = now - chrono::Duration::seconds(((i * 37) % 900) as i64);
+            event["detail"]["updatedAt"] = json!(soar_core::time::format_timestamp(&at));
+            event
+        })
+        .collect();
+    // A fixed shuffle, then three duplicates of findings already in the burst.
+    events.sort_by_key(|e| {
+        let id = e["detail"]["id"].as_str().unwrap().to_string();
+        (id.bytes().map(u64::from).sum::<u64>() * 7919) % 101
+    });
+    for i in [3, 17, 41] {
+        events.push(events[i].clone());
+    }
+    for event in &events {
+        stack.publish(event).await;
+    }
+    stack.run().await;
+
+    let mut incident_ids = std::collections::BTreeSet::new();
+    let mut isolations = 0;
+    for id in &ids {
+        let doc = stack.document(id).await;
+        assert!(
+            doc.trace.iter().any(|t| t.phase.as_str() == "remediate"),
+            "{id} was not answered: {:?}",
+            doc.trace
+        );
+        incident_ids.insert(doc.incident.as_ref().expect("linked to an incident").id.clone());
+        isolations += doc
+            .actions
+            .iter()
+            .filter(|a| a.request.action == "ec2.isolate" && a.status.as_str() == "executed")
+            .count();
+    }
+    assert_eq!(incident_ids.len(), 1, "{incident_ids:?}");
+    assert_eq!(isolations, 1);
+    let incident_id = incident_ids.into_iter().next().unwrap();
+    use soar_core::ports::IncidentLog;
+    let incident = stack.state.load_incident(&incident_id).await.unwrap().unwrap();
+    assert_eq!(incident.alerts.len(), 50, "{incident:?}");
+    assert_eq!(incident.key, format!("{ACCOUNT}/instance/{}", web.instance_id));
+
+    // One redelivery of a remediate message: nothing is done again.
+    let doc = stack.document(&ids[5]).await;
+    let body = serde_json::to_string(&Document {
+        actions: Vec::new(),
+        trace: doc.trace[..3].to_vec(),
+        ..doc.clone()
+    })
+    .unwrap();
+    stack.queue("remediate").send(&body).await.unwrap();
+    stack.run().await;
+
+    let ledger = stack.state.ledger(&incident_id).await.unwrap();
+    let executed = |prefix: &str| {
+        ledger
+            .iter()
+            .filter(|e| e.sk.starts_with(prefix) && e.status == "executed")
+            .count()
+    };
+    assert_eq!(executed("ACTION#ec2.isolate#"), 1, "{ledger:?}");
+    assert_eq!(executed("ACTION#ec2.snapshot#"), 1, "{ledger:?}");
+    let notes = delivered(&inbox).await;
+    let pages: Vec<_> = notes.iter().filter(|(_, page)| *page).collect();
+    let follow_ups: Vec<_> = notes.iter().filter(|(s, _)| s.contains(" update: ")).collect();
+    assert_eq!(pages.len(), 1, "{notes:?}");
+    // The test runs well within one 30-minute window.
+    assert!(follow_ups.len() <= 1, "{notes:?}");
+    assert_eq!(notes.len(), pages.len() + follow_ups.len(), "{notes:?}");
+    println!(
+        "INCIDENT alerts={} incidents=1 isolations={isolations} pages={} follow_ups={}",
+        incident.alerts.len(),
+        pages.len(),
+        follow_ups.len()
+    );
+}
+
+/// Two alerts of one key joining at the same moment, from two function instances (two state
+/// clients), end in one incident; repeated over many keys.
+#[tokio::test]
+async fn alerts_joining_at_once_make_one_incident() {
+    use soar_core::incident::{Grouping, IncidentMember, Joining};
+    use soar_core::ports::IncidentLog;
+    // Atomic conditional writes, as DynamoDB's (moto's threaded server is not: see start_serial).
+    let moto = Moto::start_serial();
+    let aws = sdk::local(&moto.endpoint()).await.unwrap();
+    let env = setup(&aws, "race").await.expect("setup");
+    let table = env.vars["SOAR_TABLE"].clone();
+    let (one, other) = (
+        DynamoState::new(aws_sdk_dynamodb_client(&aws), table.clone()),
+        DynamoState::new(aws_sdk_dynamodb_client(&aws), table),
+    );
+    let now = chrono::Utc::now();
+    let member = |alert: &str| IncidentMember {
+        alert_id: alert.to_string(),
+        kind: "UnauthorizedAccess:EC2/TorClient".into(),
+        title: "t".into(),
+        severity: "high".into(),
+        verdict: soar_core::document::VerdictKind::Incident,
+        at: soar_core::time::format_timestamp(&now),
+        joined_at: soar_core::time::format_timestamp(&now),
+    };
+    for round in 0..20 {
+        let grouping = Grouping {
+            key: format!("{ACCOUNT}/instance/i-race{round:04}"),
+            window_minutes: 30,
+        };
+        let joining = |alert: String| Joining {
+            grouping: &grouping,
+            member: member(&alert),
+            revision: "r1".into(),
+            at: now,
+            now,
+        };
+        let (a, b) = (joining(format!("a/{round}")), joining(format!("b/{round}")));
+        let (first, second) = tokio::join!(one.join_incident(&a), other.join_incident(&b));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first.id, second.id, "round {round}: {first:?} {second:?}");
+        assert_eq!(
+            [first.opened, second.opened].iter().filter(|o| **o).count(),
+            1,
+            "round {round}"
+        );
+        let incident = one.load_incident(&first.id).await.unwrap().unwrap();
+        assert_eq!(incident.alerts.len(), 2, "round {round}: {incident:?}");
+        // A redelivery of one of them gets its first link back.
+        let again = other.join_incident(&b).await.unwrap();
+        assert_eq!(again, second);
+    }
+}

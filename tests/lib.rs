@@ -58,6 +58,11 @@ impl Moto {
         Moto(soar_local::Moto::start(&root()).unwrap_or_else(|e| panic!("{e}")))
     }
 
+    /// Moto answering one request at a time (see `soar_local::Moto::start_serial`).
+    pub fn start_serial() -> Moto {
+        Moto(soar_local::Moto::start_serial(&root()).unwrap_or_else(|e| panic!("{e}")))
+    }
+
     /// Moto over HTTPS with the certificate and key in these PEM files.
     pub fn start_https(certificate: &std::path::Path, key: &std::path::Path) -> Moto {
         Moto(soar_local::Moto::start_https(&root(), certificate, key).unwrap_or_else(|e| panic!("{e}")))

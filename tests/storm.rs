@@ -100,7 +100,8 @@ struct Storm {
 
 impl Storm {
     async fn start(log: &Path) -> Storm {
-        let moto = Moto::start();
+        // Atomic conditional writes, as DynamoDB's: the ledger and the incidents race here.
+        let moto = Moto::start_serial();
         let aws = sdk::local(&moto.endpoint()).await.unwrap();
         let env = setup(&aws, "storm").await.expect("setup");
         let sns = aws_sdk_sns::Client::new(&aws);

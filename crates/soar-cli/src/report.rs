@@ -107,6 +107,14 @@ pub(crate) fn human(report: &InputReport, doc: Option<&Document>) -> String {
             report.severity.as_deref().unwrap_or("?")
         );
     }
+    if let Some(i) = doc.and_then(|d| d.incident.as_ref()) {
+        let opened = if i.opened { ", opened by this alert" } else { "" };
+        let _ = writeln!(
+            out,
+            "  incident  {} ({}, alert {} of it{opened})",
+            i.id, i.key, i.alerts
+        );
+    }
     if let Some(doc) = doc {
         for e in &doc.enrichments {
             let subject = match &e.indicator {
@@ -144,16 +152,7 @@ pub(crate) fn human(report: &InputReport, doc: Option<&Document>) -> String {
                 field("reason")
             );
         }
-        for action in &doc.actions {
-            let _ = writeln!(
-                out,
-                "  action    {} {} → {} [{}]",
-                action.request.action,
-                action.request.target.id,
-                action.status.as_str(),
-                action.mode.as_str()
-            );
-        }
+        action_lines(&mut out, doc);
         for t in &doc.trace {
             for note in &t.notes {
                 let _ = writeln!(out, "  note      {}: {note}", t.phase);
@@ -164,6 +163,26 @@ pub(crate) fn human(report: &InputReport, doc: Option<&Document>) -> String {
         let _ = writeln!(out, "  error     {error}");
     }
     out
+}
+
+/// One line per action: what it did to which target, in which mode.
+fn action_lines(out: &mut String, doc: &soar_core::Document) {
+    for action in &doc.actions {
+        // An incident's later notifications are its follow-ups and escalations.
+        let role = match action.ledger_target.as_deref() {
+            Some(t) if t.contains("#follow-up#") => " (incident follow-up)",
+            Some(t) if t.contains("#escalation#") => " (incident escalation)",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  action    {} {}{role} → {} [{}]",
+            action.request.action,
+            action.request.target.id,
+            action.status.as_str(),
+            action.mode.as_str()
+        );
+    }
 }
 
 /// `, malicious, score 80, tags tor, https://...` from the common answer shape, or the error.
@@ -194,4 +213,29 @@ fn answer_summary(data: &Value) -> String {
     } else {
         format!(", {}", parts.join(", "))
     }
+}
+
+/// The incidents of a run, after its alerts: each with its alerts, worst verdict and severity.
+pub(crate) fn incidents_text(incidents: &[soar_core::incident::Incident]) -> String {
+    let mut out = String::new();
+    if incidents.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "incidents");
+    for i in incidents {
+        let _ = writeln!(
+            out,
+            "  {}  {} {}, {} alert(s), key {}, opened {}",
+            i.id,
+            i.verdict.as_str(),
+            i.severity,
+            i.alerts.len(),
+            i.key,
+            i.opened_at
+        );
+        for a in &i.alerts {
+            let _ = writeln!(out, "    {}  {} ({}) {}", a.at, a.alert_id, a.severity, a.kind);
+        }
+    }
+    out
 }

@@ -74,7 +74,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
     // Each alert is printed as it is done: the state keeps no history, so memory stays flat
     // however many alerts a run reads.
-    parts.state = Arc::new(soar_offline::memory::MemoryState::lean());
+    let state = Arc::new(soar_offline::memory::MemoryState::lean());
+    parts.state = state.clone();
     parts.inventory = inventory;
     parts.providers = providers;
     let pipeline = Pipeline::new(parts);
@@ -99,6 +100,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
                 }
             }
         }
+    }
+    if !args.json {
+        use std::io::Write;
+        let _ = stdout
+            .lock()
+            .write_all(crate::report::incidents_text(&state.incidents()).as_bytes());
     }
     Ok(if any_rejected {
         ExitCode::from(1)

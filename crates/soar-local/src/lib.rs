@@ -135,16 +135,31 @@ impl Moto {
         Moto::start_with(workspace, &tls, "https")
     }
 
+    /// A moto server that answers one request at a time. DynamoDB applies each conditional write
+    /// atomically; moto's threaded server checks a condition and writes the item in two steps
+    /// another request can run between (two `attribute_not_exists` writes of one item can both
+    /// succeed), so a test of racing writers needs this one.
+    pub fn start_serial(workspace: &Path) -> Result<Moto, String> {
+        let port = free_port()?;
+        let script = format!(
+            "from werkzeug.serving import run_simple\n\
+             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+             run_simple('127.0.0.1', {port}, DomainDispatcherApplication(create_backend_app), threaded=False)\n"
+        );
+        let mut command = Command::new(venv_bin(workspace, "python")?);
+        command.args(["-c", &script]);
+        Moto::spawned(port, &mut command, "http")
+    }
+
     fn start_with(workspace: &Path, extra: &[&std::ffi::OsStr], scheme: &'static str) -> Result<Moto, String> {
         let port = free_port()?;
-        let mut process = Managed::spawn(
-            "moto server",
-            Command::new(venv_bin(workspace, "moto_server")?)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )?;
+        let mut command = Command::new(venv_bin(workspace, "moto_server")?);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).args(extra);
+        Moto::spawned(port, &mut command, scheme)
+    }
+
+    fn spawned(port: u16, command: &mut Command, scheme: &'static str) -> Result<Moto, String> {
+        let mut process = Managed::spawn("moto server", command.stdout(Stdio::null()).stderr(Stdio::null()))?;
         if !wait_for_port(port, Duration::from_secs(60)) {
             return Err(format!(
                 "moto server did not listen on 127.0.0.1:{port} within 60 s ({:?})",

@@ -11,7 +11,7 @@ mod s3;
 mod tags;
 
 pub use iam::revocation_policy;
-pub use notify::{AwsNotifier, Webhook};
+pub use notify::{AwsNotifier, PAGE_ATTRIBUTE, Webhook};
 
 use async_trait::async_trait;
 use serde_json::Value;

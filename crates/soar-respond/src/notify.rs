@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use soar_aws::AwsError;
 use soar_core::ports::{ActionError, Notification, Notifier};
 
+/// The SNS message attribute saying whether a notification pages (`"true"`/`"false"`).
+pub const PAGE_ATTRIBUTE: &str = "soar.page";
+
 /// Notifications to an SNS topic and/or a Slack-compatible incoming webhook.
 pub struct AwsNotifier {
     sns: Option<(aws_sdk_sns::Client, String)>,
@@ -100,11 +103,19 @@ impl Notifier for AwsNotifier {
         if let Some((client, topic)) = &self.sns {
             // SNS subjects are limited to 100 characters.
             let subject: String = n.subject.chars().take(100).collect();
+            // `soar.page` lets a subscription's filter policy send pages to the pager and the
+            // rest (follow-ups of an incident, notices) to chat only.
+            let page = aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(if n.page { "true" } else { "false" })
+                .build()
+                .map_err(|e| fail(format!("SNS message attribute: {e}"), false))?;
             let out = client
                 .publish()
                 .topic_arn(topic)
                 .subject(subject)
                 .message(&n.message)
+                .message_attributes(PAGE_ATTRIBUTE, page)
                 .send()
                 .await
                 .map_err(|e| {
