@@ -82,6 +82,8 @@ pub struct LedgerEntry {
     pub status: String,
     pub mode: String,
     pub detail: String,
+    /// When the outcome was recorded, else when the entry was claimed (RFC 3339); empty if neither.
+    pub at: String,
 }
 
 /// One stored alert as `soar alerts list` shows it.
@@ -229,6 +231,9 @@ impl DynamoState {
                 status: string_attr(item, "status"),
                 mode: string_attr(item, "mode"),
                 detail: string_attr(item, "detail"),
+                at: Some(string_attr(item, "recorded_at"))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| string_attr(item, "claimed_at")),
             })
             .collect())
     }

@@ -200,6 +200,54 @@ impl DynamoState {
     }
 }
 
+/// One incident as `soar incidents list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSummary {
+    pub id: String,
+    pub key: String,
+    pub verdict: String,
+    pub severity: String,
+    pub opened_at: String,
+    /// When an alert last joined (RFC 3339).
+    pub updated: String,
+}
+
+impl DynamoState {
+    /// The `limit` incidents an alert joined most recently, newest first. A scan, as
+    /// [`DynamoState::recent_alerts`]: for an operator's command, not a per-alert path.
+    pub async fn recent_incidents(&self, limit: usize) -> Result<Vec<IncidentSummary>, StateError> {
+        let mut incidents = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression("sk = :summary")
+                .expression_attribute_values(":summary", s("SUMMARY"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| crate::dynamo::err("Scan", e))?;
+            incidents.extend(out.items().iter().map(|item| IncidentSummary {
+                id: text(item, "pk").trim_start_matches("INCIDENT#").to_string(),
+                key: text(item, "key"),
+                verdict: text(item, "verdict"),
+                severity: text(item, "severity"),
+                opened_at: text(item, "opened_at"),
+                updated: text(item, "updated"),
+            }));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        incidents.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+        incidents.truncate(limit);
+        Ok(incidents)
+    }
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
