@@ -1305,6 +1305,13 @@ async fn fifty_findings_about_one_instance_are_one_incident_answered_once() {
     // The test runs well within one 30-minute window.
     assert!(follow_ups.len() <= 1, "{notes:?}");
     assert_eq!(notes.len(), pages.len() + follow_ups.len(), "{notes:?}");
+    let (code, out) = soar_cli(&stack, &["incidents", "show", &incident_id]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("alerts     50"), "{out}");
+    assert!(out.contains("ec2.isolate") && out.contains("timeline"), "{out}");
+    let (code, out) = soar_cli(&stack, &["incidents", "list"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&incident_id), "{out}");
     println!(
         "INCIDENT alerts={} incidents=1 isolations={isolations} pages={} follow_ups={}",
         incident.alerts.len(),

@@ -197,3 +197,70 @@ async fn another_enrich_round_follows_only_what_the_last_one_linked() {
     assert_eq!(asked, vec!["198.51.100.23", "c2.evil.example"]);
     assert_eq!(rounds(&doc), 2, "the linked domain's round, then nothing new");
 }
+
+/// The tor-client fixture as finding `id` at `severity` (0-10) and time `at` (RFC 3339).
+fn tor_finding(id: &str, severity: f64, at: &str) -> soar_core::Incoming {
+    let mut finding: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("scenarios/tor-client.json")).unwrap()).unwrap();
+    finding["detail"]["id"] = serde_json::json!(id);
+    finding["detail"]["severity"] = serde_json::json!(severity);
+    finding["detail"]["updatedAt"] = serde_json::json!(at);
+    parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap()
+}
+
+/// What each alert's notification came to: (status, ledger target).
+fn notices(out: &RunOutcome) -> Vec<(ActionStatus, String)> {
+    let doc = out.document.as_ref().unwrap();
+    doc.actions
+        .iter()
+        .filter(|a| a.request.action == "notify")
+        .map(|a| (a.status, a.ledger_target().to_string()))
+        .collect()
+}
+
+/// Paging follows each alert's verdict: a first alert that does not page (severity 7.5, under
+/// the page threshold of 8) gives the incident its notice; a later one that pages still pages
+/// (once per severity), and the rest of the incident gets one follow-up per window.
+#[tokio::test]
+async fn an_incident_pages_when_an_alert_says_so_and_follows_up_once_per_window() {
+    let p = pipeline(Arc::new(StaticInventory::default()), Vec::new());
+    let quiet = p.run(tor_finding("quiet", 7.5, "2026-11-30T10:00:00Z")).await;
+    let loud = p.run(tor_finding("loud", 8.5, "2026-11-30T10:05:00Z")).await;
+    let again = p.run(tor_finding("again", 8.5, "2026-11-30T10:06:00Z")).await;
+    let more = p.run(tor_finding("more", 8.5, "2026-11-30T10:07:00Z")).await;
+    assert!(!quiet.document.as_ref().unwrap().verdict.as_ref().unwrap().page);
+    assert_eq!(notices(&quiet), [(ActionStatus::Planned, "security-oncall".to_string())]);
+    assert_eq!(notices(&loud), [(ActionStatus::Planned, "security-oncall#page#high".to_string())]);
+    assert_eq!(
+        notices(&again),
+        [(ActionStatus::Planned, "security-oncall#follow-up#0".to_string())]
+    );
+    assert_eq!(notices(&more)[0].0, ActionStatus::Duplicate);
+    let ids: Vec<_> = [&quiet, &loud, &again, &more]
+        .iter()
+        .map(|o| o.document.as_ref().unwrap().incident.as_ref().unwrap().id.clone())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+}
+
+/// An alert that comes back (its remediate phase run again) never notifies about itself twice,
+/// and a copy far older than the incident going on gets its own incident without taking the
+/// key from it.
+#[tokio::test]
+async fn an_alert_run_again_does_not_notify_twice_and_a_stale_copy_does_not_split_the_incident() {
+    let p = pipeline(Arc::new(StaticInventory::default()), Vec::new());
+    let first = p.run(tor_finding("first", 8.5, "2026-11-30T10:00:00Z")).await;
+    let mut doc = first.document.clone().unwrap();
+    doc.actions.clear();
+    doc.trace.truncate(3);
+    p.responder.remediate(&mut doc).await;
+    let notify = doc.actions.iter().find(|a| a.request.action == "notify").unwrap();
+    assert_eq!(notify.status, ActionStatus::Duplicate, "{notify:?}");
+    let incident = first.document.as_ref().unwrap().incident.clone().unwrap();
+
+    let stale = p.run(tor_finding("stale", 8.5, "2026-11-27T10:00:00Z")).await;
+    let stale_incident = stale.document.unwrap().incident.unwrap();
+    assert_ne!(stale_incident.id, incident.id);
+    let next = p.run(tor_finding("next", 8.5, "2026-11-30T10:10:00Z")).await;
+    assert_eq!(next.document.unwrap().incident.unwrap().id, incident.id);
+}

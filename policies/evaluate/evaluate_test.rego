@@ -161,3 +161,9 @@ test_an_alert_naming_no_resource_is_answered_alone if {
 	d := evaluate.decision with input as f
 	not d.incident
 }
+
+test_another_tools_alert_groups_apart_from_guardduty if {
+	f := object.union(finding("UnauthorizedAccess:EC2/TorClient", 8, "high"), {"alert": {"account": "1", "source": "edr"}})
+	d := evaluate.decision with input as f
+	d.incident.key == "edr:1/instance/i-1"
+}

@@ -7,10 +7,14 @@ package soar.evaluate
 incident_window := object.get(cfg, "incident_window_minutes", 30)
 
 # A false positive is answered alone: it must neither join nor raise someone's incident.
-incident := {"key": incident_key, "window_minutes": incident_window} if {
+incident := {"key": concat("", [key_source, incident_key]), "window_minutes": incident_window} if {
 	verdict != "false_positive"
 	incident_key
 }
+
+# Another tool's alerts group among themselves: a tool that names an instance (or forges a
+# GuardDuty-like alert) cannot join, hold open or split a GuardDuty incident.
+key_source := "" if guardduty else := sprintf("%s:", [alert.source])
 
 # The instance a finding is about, or the instance behind it (a credential taken from an
 # instance, a container on it): everything that happens to one instance is one incident.

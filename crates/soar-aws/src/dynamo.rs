@@ -82,6 +82,8 @@ pub struct LedgerEntry {
     pub status: String,
     pub mode: String,
     pub detail: String,
+    /// When the outcome was recorded, else when the entry was claimed (RFC 3339); empty if neither.
+    pub at: String,
 }
 
 /// One stored alert as `soar alerts list` shows it.
@@ -229,6 +231,9 @@ impl DynamoState {
                 status: string_attr(item, "status"),
                 mode: string_attr(item, "mode"),
                 detail: string_attr(item, "detail"),
+                at: Some(string_attr(item, "recorded_at"))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| string_attr(item, "claimed_at")),
             })
             .collect())
     }
@@ -868,13 +873,8 @@ pub async fn approve_and_requeue(
             }
         }
     };
-    if !state
-        .approve_action(&scope, action, &target, approver)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        return Err(format!("no {action} on {target} is waiting for approval on {id}"));
-    }
+    // The document to queue again is found before approving: an approval with no alert left to
+    // carry it out would be used up for nothing.
     let doc = match alert_doc {
         Some(doc) => doc,
         None => {
@@ -886,19 +886,25 @@ pub async fn approve_and_requeue(
             waiting_alert(state, &incident, action, &target).await?
         }
     };
+    if !state
+        .approve_action(&scope, action, &target, approver)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(format!("no {action} on {target} is waiting for approval on {id}"));
+    }
     remediate_queue.send(&crate::sqs::message_body(&doc)).await?;
     Ok(target)
 }
 
-/// The newest alert of `incident` whose stored document waits for `action` on `target` (else
-/// its newest alert with a document): the one to queue for remediate again.
+/// The newest alert of `incident` whose stored document waits for `action` on `target`: the one
+/// to queue for remediate again (its policy asked for the action). Errors: no alert waits.
 async fn waiting_alert(
     state: &DynamoState,
     incident: &soar_core::incident::Incident,
     action: &str,
     target: &str,
 ) -> Result<Document, String> {
-    let mut newest = None;
     for member in incident.alerts.iter().rev() {
         let Some(doc) = state.load_document(&member.alert_id).await.map_err(|e| e.to_string())? else {
             continue;
@@ -909,7 +915,9 @@ async fn waiting_alert(
         if waits {
             return Ok(doc);
         }
-        newest.get_or_insert(doc);
     }
-    newest.ok_or_else(|| format!("no stored document for any alert of {}", incident.id))
+    Err(format!(
+        "no alert of {} has a stored document waiting for {action} on {target}: approve through the alert (soar approve ALERT_ID {action} {target})",
+        incident.id
+    ))
 }

@@ -12,7 +12,20 @@ use soar_core::ports::{IncidentLog, StateError};
 use std::collections::HashMap;
 
 /// Writes lost to other joiners of the same key before giving up (the alert comes back).
-const JOIN_ATTEMPTS: usize = 8;
+const JOIN_ATTEMPTS: u32 = 8;
+
+/// Before another try at the head: 40 ms, doubling per lost write up to 640 ms, plus up to as
+/// much again of jitter (from the clock: no two joiners wait alike), so that joiners of one key
+/// in a storm spread out instead of colliding again (all 8 tries wait about 5 s at most).
+async fn backoff(attempt: u32) {
+    let base = 20u64 << attempt.min(5);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let jitter = u64::from(nanos) % base.max(1);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -30,17 +43,29 @@ fn verdict(text: &str) -> Option<VerdictKind> {
 }
 
 impl DynamoState {
-    /// Moves the head of `grouping.key` to take in `joining.at`, or opens a new incident there.
-    /// Returns the incident id and whether this alert opened it.
+    /// Moves the head of `grouping.key` to take in `joining.at`, or opens a new incident there
+    /// (or, for an alert far older than the key's incident, one of its own: see
+    /// [`incident::Placement`]). Returns the incident id and whether this alert opened it.
     async fn take_head(&self, joining: &Joining<'_>) -> Result<(String, bool), StateError> {
         let key = &joining.grouping.key;
         let at = joining.at.timestamp_millis();
-        for _ in 0..JOIN_ATTEMPTS {
+        for attempt in 0..JOIN_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let head = self.get_item(keys::incident_head(key), "HEAD").await?;
             let version = head.as_ref().and_then(|h| number(h, "version"));
             let span = head
                 .as_ref()
                 .and_then(|h| Some((millis(h, "first")?, millis(h, "last")?)));
+            let place = span.map_or(incident::Placement::OpenNew, |span| {
+                incident::placement(joining.at, span, joining.grouping.window())
+            });
+            let opened_at = soar_core::time::format_timestamp(&joining.now);
+            let new_id = incident::incident_id(key, &opened_at, &joining.member.alert_id);
+            if place == incident::Placement::Alone {
+                return Ok((new_id, true));
+            }
             let update = self
                 .client()
                 .update_item()
@@ -55,15 +80,9 @@ impl DynamoState {
                     .expression_attribute_values(":v", n(v)),
                 None => update.condition_expression("attribute_not_exists(pk)"),
             };
-            let (update, id, opened) = match (head.as_ref(), span) {
-                (Some(h), Some((first, last)))
-                    if incident::within(joining.at, (first, last), joining.grouping.window()) =>
-                {
-                    let id = h
-                        .get("incident_id")
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
+            let (update, id, opened) = match (place, head.as_ref(), span) {
+                (incident::Placement::Join, Some(h), Some((first, last))) => {
+                    let id = text(h, "incident_id");
                     let update = update
                         .update_expression("SET #first = :first, #last = :last, version = :next, expires_at = :exp")
                         .expression_attribute_values(":first", n(first.timestamp_millis().min(at)))
@@ -71,16 +90,14 @@ impl DynamoState {
                     (update, id, false)
                 }
                 _ => {
-                    let opened_at = soar_core::time::format_timestamp(&joining.now);
-                    let id = incident::incident_id(key, &opened_at, &joining.member.alert_id);
                     let update = update
                         .update_expression(
                             "SET incident_id = :id, opened_at = :opened, #first = :at, #last = :at, version = :next, expires_at = :exp",
                         )
-                        .expression_attribute_values(":id", s(&id))
+                        .expression_attribute_values(":id", s(&new_id))
                         .expression_attribute_values(":opened", s(opened_at))
                         .expression_attribute_values(":at", n(at));
-                    (update, id, true)
+                    (update, new_id, true)
                 }
             };
             let written = update
@@ -197,6 +214,54 @@ impl DynamoState {
                 return Ok(items);
             }
         }
+    }
+}
+
+/// One incident as `soar incidents list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSummary {
+    pub id: String,
+    pub key: String,
+    pub verdict: String,
+    pub severity: String,
+    pub opened_at: String,
+    /// When an alert last joined (RFC 3339).
+    pub updated: String,
+}
+
+impl DynamoState {
+    /// The `limit` incidents an alert joined most recently, newest first. A scan, as
+    /// [`DynamoState::recent_alerts`]: for an operator's command, not a per-alert path.
+    pub async fn recent_incidents(&self, limit: usize) -> Result<Vec<IncidentSummary>, StateError> {
+        let mut incidents = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression("sk = :summary")
+                .expression_attribute_values(":summary", s("SUMMARY"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| crate::dynamo::err("Scan", e))?;
+            incidents.extend(out.items().iter().map(|item| IncidentSummary {
+                id: text(item, "pk").trim_start_matches("INCIDENT#").to_string(),
+                key: text(item, "key"),
+                verdict: text(item, "verdict"),
+                severity: text(item, "severity"),
+                opened_at: text(item, "opened_at"),
+                updated: text(item, "updated"),
+            }));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        incidents.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+        incidents.truncate(limit);
+        Ok(incidents)
     }
 }
 

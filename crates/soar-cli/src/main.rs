@@ -2,6 +2,7 @@
 
 mod aws_cmd;
 mod diff;
+mod incidents;
 mod inputs;
 mod local;
 mod policy_cmd;
@@ -86,9 +87,32 @@ enum Command {
     /// Browse stored alerts, their decisions and actions. Reads SOAR_TABLE.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Browse incidents: their alerts, verdict, actions and timeline. Reads SOAR_TABLE.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
     /// The function set on this machine (moto server, cargo lambda emulator).
     #[command(subcommand)]
     Local(LocalCommand),
+}
+
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// The incidents an alert joined most recently, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+    /// One incident: its alerts, worst verdict and severity, actions (its ledger) and timeline.
+    Show {
+        incident_id: String,
+        /// The incident and its ledger as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -265,6 +289,14 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             json,
             endpoint_url,
         }) => runtime.block_on(replay::show(endpoint_url.as_deref(), &alert_id, json)),
+        Command::Incidents(IncidentsCommand::List { limit, endpoint_url }) => {
+            runtime.block_on(incidents::list(endpoint_url.as_deref(), limit))
+        }
+        Command::Incidents(IncidentsCommand::Show {
+            incident_id,
+            json,
+            endpoint_url,
+        }) => runtime.block_on(incidents::show(endpoint_url.as_deref(), &incident_id, json)),
         Command::Local(LocalCommand::Pump {
             invoke_port,
             endpoint_url,

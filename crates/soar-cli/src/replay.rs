@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Exit code when the current policies would decide differently (as `soar policy diff`).
 const DIFFERS: u8 = 3;
 
-async fn state(endpoint: Option<&str>) -> Result<DynamoState, String> {
+pub(crate) async fn state(endpoint: Option<&str>) -> Result<DynamoState, String> {
     let aws = config(endpoint).await?;
     Ok(DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?))
 }

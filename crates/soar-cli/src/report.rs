@@ -15,6 +15,8 @@ pub(crate) struct InputReport {
     pub verdict: Option<String>,
     pub severity: Option<String>,
     pub page: bool,
+    /// The alert's incident link (`null` when answered alone).
+    pub incident: Option<Value>,
     pub actions: Vec<Value>,
     pub enrichments: Vec<Value>,
     pub trace: Vec<Value>,
@@ -31,6 +33,7 @@ impl InputReport {
             verdict: None,
             severity: None,
             page: false,
+            incident: None,
             actions: Vec::new(),
             enrichments: Vec::new(),
             trace: Vec::new(),
@@ -49,6 +52,7 @@ impl InputReport {
             verdict: verdict.map(|v| v.verdict.as_str().to_string()),
             severity: verdict.map(|v| v.severity.clone()),
             page: verdict.is_some_and(|v| v.page),
+            incident: doc.and_then(|d| d.incident.as_ref()).map(|i| json!(i)),
             actions: doc.map(actions).unwrap_or_default(),
             enrichments: doc
                 .map(|d| d.enrichments.iter().map(|e| json!(e)).collect())
@@ -76,6 +80,7 @@ fn actions(doc: &Document) -> Vec<Value> {
                 "target_kind": a.request.target.kind,
                 "mode": a.mode,
                 "status": a.status,
+                "ledger_target": a.ledger_target(),
                 "requires_approval": a.request.requires_approval,
                 "reason": a.request.reason,
                 "detail": a.detail,

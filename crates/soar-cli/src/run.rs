@@ -72,8 +72,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, String> {
     providers.extend(soar_intel::build(&intel, &generic, Arc::new(EnvSecrets)).map_err(|e| e.to_string())?);
     let org = policies.org_config().clone();
     let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
-    // Each alert is printed as it is done: the state keeps no history, so memory stays flat
-    // however many alerts a run reads.
+    // Each alert is printed as it is done: the state keeps no history, so memory grows only by
+    // what dedup, the ledger and the incidents (printed at the end) must remember per alert.
     let state = Arc::new(soar_offline::memory::MemoryState::lean());
     parts.state = state.clone();
     parts.inventory = inventory;

@@ -13,8 +13,12 @@ use std::time::Duration;
 /// The window when the policy names none: alerts of one key at most this far apart are one
 /// incident (the default of the issue that introduced grouping, and of most SOARs' correlation).
 pub const DEFAULT_WINDOW_MINUTES: u32 = 30;
-/// The longest window a policy may ask for (a week): an incident never absorbs a key forever.
+/// The longest window a policy may ask for (a week).
 pub const MAX_WINDOW_MINUTES: u32 = 7 * 24 * 60;
+/// The longest an incident spans, first alert to last, whatever its window: a key that keeps
+/// raising findings (GuardDuty updates a finding for as long as the activity goes on) starts a
+/// new incident after this, answered afresh (its actions claimed again in a new ledger).
+pub const MAX_SPAN: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The longest key, in bytes (the key is part of a DynamoDB key, at most 1 KiB).
 pub const MAX_KEY_BYTES: usize = 512;
 
@@ -134,7 +138,7 @@ pub struct Joining<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// An incident as the state store holds it (`soar incidents show`).
+/// An incident as the state store holds it (what `soar incidents show` prints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
@@ -182,10 +186,35 @@ pub fn is_incident_id(scope: &str) -> bool {
     scope.starts_with("inc-") && !scope.contains('/')
 }
 
-/// Whether an alert at `at` belongs with alerts seen from `first` to `last` under `window`.
-pub fn within(at: DateTime<Utc>, (first, last): (DateTime<Utc>, DateTime<Utc>), window: Duration) -> bool {
+/// Where an alert at `at` goes, given the latest incident of its key (its alerts from `first` to
+/// `last`) and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Into that incident: within the window after its last alert (or among its alerts), and
+    /// the incident would span at most [`MAX_SPAN`].
+    Join,
+    /// A new incident, which becomes the key's latest: the old one went quiet (more than the
+    /// window since its last alert) or would span too long.
+    OpenNew,
+    /// An incident of its own that does not replace the key's latest: an alert so much older
+    /// than the latest incident that it cannot join it (a late copy, or a forged timestamp),
+    /// which must not take the key away from the incident still going on.
+    Alone,
+}
+
+/// [`Placement`] of an alert at `at` against the key's latest incident.
+pub fn placement(at: DateTime<Utc>, (first, last): (DateTime<Utc>, DateTime<Utc>), window: Duration) -> Placement {
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    at >= first - window && at <= last + window
+    let (new_first, new_last) = (first.min(at), last.max(at));
+    if at > last + window {
+        Placement::OpenNew
+    } else if new_last - new_first <= MAX_SPAN {
+        Placement::Join
+    } else if at > last {
+        Placement::OpenNew
+    } else {
+        Placement::Alone
+    }
 }
 
 #[cfg(test)]
@@ -231,13 +260,19 @@ mod tests {
     }
 
     #[test]
-    fn the_window_reaches_both_ways() {
+    fn late_alerts_join_and_never_take_the_key_away() {
         let t = |m: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + m * 60, 0).unwrap();
         let window = Duration::from_secs(30 * 60);
-        assert!(within(t(-30), (t(0), t(10)), window));
-        assert!(within(t(40), (t(0), t(10)), window));
-        assert!(!within(t(-31), (t(0), t(10)), window));
-        assert!(!within(t(41), (t(0), t(10)), window));
+        let span = (t(0), t(10));
+        assert_eq!(placement(t(40), span, window), Placement::Join);
+        assert_eq!(placement(t(41), span, window), Placement::OpenNew);
+        // Out of order: an earlier alert joins the incident going on, however early, up to a day.
+        assert_eq!(placement(t(-31), span, window), Placement::Join);
+        assert_eq!(placement(t(10 - 24 * 60), span, window), Placement::Join);
+        assert_eq!(placement(t(9 - 24 * 60), span, window), Placement::Alone);
+        // An incident that keeps going ends after a day: the next alert opens a new one.
+        let long = (t(0), t(24 * 60 - 5));
+        assert_eq!(placement(t(24 * 60 + 1), long, window), Placement::OpenNew);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
-use soar_core::incident::{self, Incident, IncidentLink, Joining};
+use soar_core::incident::{self, Incident, IncidentLink, Joining, Placement};
 use soar_core::ports::{
     ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IncidentLog, IntelProvider, Inventory, InventoryRecord,
     Lookup, LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
@@ -111,26 +111,34 @@ impl IncidentLog for MemoryState {
         if let Some(link) = inner.joined.get(&joined_key) {
             return Ok(link.clone());
         }
-        let window = grouping.window();
-        let head = inner
+        let latest = inner
             .incident_heads
-            .get_mut(&grouping.key)
-            .filter(|h| incident::within(joining.at, (h.first, h.last), window));
-        let (id, opened) = match head {
-            Some(head) => {
-                head.first = head.first.min(joining.at);
-                head.last = head.last.max(joining.at);
-                (head.id.clone(), false)
-            }
-            None => {
-                let opened_at = soar_core::time::format_timestamp(&joining.now);
-                let id = incident::incident_id(&grouping.key, &opened_at, &member.alert_id);
+            .get(&grouping.key)
+            .map(|h| (h.id.clone(), h.first, h.last));
+        let place = latest.as_ref().map_or(Placement::OpenNew, |(_, first, last)| {
+            incident::placement(joining.at, (*first, *last), grouping.window())
+        });
+        let (id, opened) = match (place, latest) {
+            (Placement::Join, Some((id, first, last))) => {
                 let head = IncidentHead {
                     id: id.clone(),
-                    first: joining.at,
-                    last: joining.at,
+                    first: first.min(joining.at),
+                    last: last.max(joining.at),
                 };
                 inner.incident_heads.insert(grouping.key.clone(), head);
+                (id, false)
+            }
+            (place, _) => {
+                let opened_at = soar_core::time::format_timestamp(&joining.now);
+                let id = incident::incident_id(&grouping.key, &opened_at, &member.alert_id);
+                if place != Placement::Alone {
+                    let head = IncidentHead {
+                        id: id.clone(),
+                        first: joining.at,
+                        last: joining.at,
+                    };
+                    inner.incident_heads.insert(grouping.key.clone(), head);
+                }
                 let opened = Incident {
                     id: id.clone(),
                     key: grouping.key.clone(),

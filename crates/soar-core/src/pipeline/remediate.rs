@@ -26,10 +26,10 @@ type Outcome = (ActionStatus, Value);
 enum Answer {
     /// No incident, an action other than `notify`, or Rust's own escalation after an error.
     Alone,
-    /// The incident's first notification: it pages if the verdict says so.
+    /// The incident's first notice, for an alert whose verdict does not page.
     First,
-    /// The alert raised the incident's severity: it pages once per severity reached.
-    Escalation,
+    /// A page: the first for the incident at this severity (the verdict pages).
+    Page,
     /// A later alert: at most one update per window, never a page.
     FollowUp(u64),
 }
@@ -138,7 +138,7 @@ impl Responder {
                         record.request.action, record.request.target.id, record.detail
                     )
                 });
-            } else if let Err(e) = self.ledger.record_action(scope(doc, escalating), &record).await {
+            } else if let Err(e) = self.record(doc, escalating, &record).await {
                 // The outcome is not in the ledger: the claim stays held until its lease runs
                 // out, and the retry then resumes it (repeating an action is safe, losing one is not).
                 tracing::error!(error = %e, "could not record an action");
@@ -153,6 +153,28 @@ impl Responder {
         }
         doc.trace.push(entry);
         interrupted
+    }
+
+    /// Records an outcome in its ledger; an incident's notification also in the alert's own entry
+    /// (see `claim_notification`).
+    async fn record(&self, doc: &Document, escalating: bool, record: &ActionRecord) -> Result<(), crate::ports::StateError> {
+        self.ledger.record_action(scope(doc, escalating), record).await?;
+        let own_entry = doc.incident.is_some()
+            && !escalating
+            && !record.request.requires_approval
+            && record.request.action == ActionKind::Notify.as_str()
+            && matches!(
+                record.status,
+                ActionStatus::Planned | ActionStatus::Executed | ActionStatus::Failed | ActionStatus::PendingApproval
+            );
+        if own_entry {
+            let own = ActionRecord {
+                ledger_target: None,
+                ..record.clone()
+            };
+            self.ledger.record_action(&doc.alert.id, &own).await?;
+        }
+        Ok(())
     }
 
     /// One action through the guard rails. `escalation`: Rust's own notification after an error,
@@ -212,7 +234,9 @@ impl Responder {
             .admissible(doc, request, action, entry, escalation, described)
             .await?;
         let scope = scope(doc, escalation);
-        let claimed = match (&doc.incident, action.kind().is_notify() && !escalation) {
+        // A notification that waits for approval is claimed as any other action.
+        let incident_notice = action.kind().is_notify() && !escalation && !request.requires_approval;
+        let claimed = match (&doc.incident, incident_notice) {
             (Some(incident), true) => self.claim_notification(doc, incident, request, entry).await?,
             _ => Claimed {
                 answer: Answer::Alone,
@@ -237,6 +261,9 @@ impl Responder {
         let outcome = self.carry_out(doc, request, &action, record, claimed.answer).await;
         if outcome.0 == ActionStatus::Interrupted {
             self.give_back(claim, request).await;
+            if claimed.answer != Answer::Alone {
+                self.give_back((&doc.alert.id, &request.target.id), request).await;
+            }
         }
         Ok(outcome)
     }
@@ -315,9 +342,11 @@ impl Responder {
         Ok(action)
     }
 
-    /// A notification of an incident, claimed in the incident's ledger: the escalation page when
-    /// this alert raised the severity and no page was sent for that severity yet, else the first
-    /// notification, else this window's follow-up; all taken: a duplicate.
+    /// A notification of an incident. First this alert's own entry (alert scope, `notify`,
+    /// channel), so that an alert coming back after an interruption never notifies about itself
+    /// twice; then, in the incident's ledger, a page once per severity paged (when this alert's
+    /// verdict pages: the first page, then one more for each severity not paged yet), else the
+    /// incident's first notice, else this window's follow-up. All taken: a duplicate.
     async fn claim_notification(
         &self,
         doc: &Document,
@@ -326,28 +355,35 @@ impl Responder {
         entry: &mut TraceEntry,
     ) -> Result<Claimed, Outcome> {
         let channel = &request.target.id;
+        self.claim(doc, &doc.alert.id, request, channel, entry).await?;
         let window = incident.follow_up_window(chrono::Utc::now());
-        let mut candidates = Vec::with_capacity(3);
-        if incident.escalated() {
-            let target = format!("{channel}#escalation#{}", incident.severity);
-            candidates.push((Answer::Escalation, target));
-        }
-        candidates.push((Answer::First, channel.clone()));
-        candidates.push((Answer::FollowUp(window), format!("{channel}#follow-up#{window}")));
-        for (answer, target) in candidates {
-            match self.claim(doc, &incident.id, request, &target, entry).await {
-                Ok(ledger_target) => return Ok(Claimed { answer, ledger_target }),
-                Err((ActionStatus::Duplicate, _)) => continue,
-                Err(stopped) => return Err(stopped),
-            }
-        }
-        Err((
+        let first = match doc.verdict.as_ref().filter(|v| v.page) {
+            Some(v) => (Answer::Page, format!("{channel}#page#{}", v.severity)),
+            None => (Answer::First, channel.clone()),
+        };
+        let follow_up = (Answer::FollowUp(window), format!("{channel}#follow-up#{window}"));
+        let mut stopped = (
             ActionStatus::Duplicate,
             json!(format!(
                 "incident {}: its notification and this window's follow-up were sent already",
                 incident.id
             )),
-        ))
+        );
+        for (answer, target) in [first, follow_up] {
+            match self.claim(doc, &incident.id, request, &target, entry).await {
+                Ok(ledger_target) => return Ok(Claimed { answer, ledger_target }),
+                Err((ActionStatus::Duplicate, _)) => continue,
+                Err(other) => {
+                    stopped = other;
+                    break;
+                }
+            }
+        }
+        // Nothing sent: this alert's own entry goes back, so that a retry asks again.
+        if stopped.0 != ActionStatus::PendingApproval {
+            self.give_back((&doc.alert.id, channel), request).await;
+        }
+        Err(stopped)
     }
 
     /// The exactly-once ledger entry (`scope`, action, `target`): a new claim goes on (or waits
@@ -392,7 +428,9 @@ impl Responder {
             }
             Ok(Claim::Taken) => Err((
                 ActionStatus::Duplicate,
-                json!(format!("already done for {whose} (action ledger)")),
+                json!(format!(
+                    "already claimed for {whose}: done, planned or waiting for approval (action ledger)"
+                )),
             )),
             Ok(Claim::Busy) => Err((
                 ActionStatus::Interrupted,
@@ -636,8 +674,8 @@ fn escalation_request(doc: &Document, phase: Phase, error: &str, channel: &str) 
     }
 }
 
-/// The line naming the incident, and for an escalation or a follow-up its own subject and
-/// whether it pages (an escalation always does, a follow-up never).
+/// The line naming the incident, and for a later page or a follow-up its own subject and
+/// whether it pages (a page does, a follow-up never).
 fn incident_header(
     incident: &IncidentLink,
     alert: &crate::alert::Alert,
@@ -652,10 +690,11 @@ fn incident_header(
         incident.key
     ));
     match answer {
-        Answer::Escalation => (
+        // A page after earlier alerts of the incident: it reached a severity not paged before.
+        Answer::Page if !incident.opened => (
             about,
             Some(format!(
-                "[soar] incident {} escalated to {}: {}",
+                "[soar] incident {} now {}: {}",
                 incident.id, incident.severity, alert.title
             )),
             Some(true),
@@ -668,7 +707,7 @@ fn incident_header(
             )),
             Some(false),
         ),
-        Answer::First | Answer::Alone => (about, None, None),
+        Answer::Page | Answer::First | Answer::Alone => (about, None, None),
     }
 }
 
