@@ -229,8 +229,14 @@ async fn an_incident_pages_when_an_alert_says_so_and_follows_up_once_per_window(
     let again = p.run(tor_finding("again", 8.5, "2026-11-30T10:06:00Z")).await;
     let more = p.run(tor_finding("more", 8.5, "2026-11-30T10:07:00Z")).await;
     assert!(!quiet.document.as_ref().unwrap().verdict.as_ref().unwrap().page);
-    assert_eq!(notices(&quiet), [(ActionStatus::Planned, "security-oncall".to_string())]);
-    assert_eq!(notices(&loud), [(ActionStatus::Planned, "security-oncall#page#high".to_string())]);
+    assert_eq!(
+        notices(&quiet),
+        [(ActionStatus::Planned, "security-oncall".to_string())]
+    );
+    assert_eq!(
+        notices(&loud),
+        [(ActionStatus::Planned, "security-oncall#page#high".to_string())]
+    );
     assert_eq!(
         notices(&again),
         [(ActionStatus::Planned, "security-oncall#follow-up#0".to_string())]

@@ -74,7 +74,7 @@ fn text(incident: &Incident, ledger: &[LedgerEntry]) -> String {
     for entry in ledger {
         out.push_str(&format!("action     {} {} [{}]\n", entry.sk, entry.status, entry.mode));
     }
-    let mut events: Vec<(String, String)> = incident
+    let events: Vec<(String, String)> = incident
         .alerts
         .iter()
         .map(|a| (a.joined_at.clone(), format!("{} joined ({})", a.alert_id, a.kind)))
@@ -125,7 +125,10 @@ mod tests {
             window_minutes: 30,
             severity: "high".into(),
             verdict: VerdictKind::Incident,
-            alerts: vec![member("a/1", "2026-11-30T10:00:00.000Z"), member("a/2", "2026-11-30T10:05:00.000Z")],
+            alerts: vec![
+                member("a/1", "2026-11-30T10:00:00.000Z"),
+                member("a/2", "2026-11-30T10:05:00.000Z"),
+            ],
         };
         let ledger = vec![LedgerEntry {
             sk: "ACTION#ec2.isolate#i-1".into(),

@@ -289,14 +289,7 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             json,
             endpoint_url,
         }) => runtime.block_on(replay::show(endpoint_url.as_deref(), &alert_id, json)),
-        Command::Incidents(IncidentsCommand::List { limit, endpoint_url }) => {
-            runtime.block_on(incidents::list(endpoint_url.as_deref(), limit))
-        }
-        Command::Incidents(IncidentsCommand::Show {
-            incident_id,
-            json,
-            endpoint_url,
-        }) => runtime.block_on(incidents::show(endpoint_url.as_deref(), &incident_id, json)),
+        Command::Incidents(command) => runtime.block_on(incidents_command(command)),
         Command::Local(LocalCommand::Pump {
             invoke_port,
             endpoint_url,
@@ -305,5 +298,16 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir)),
             _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),
         },
+    }
+}
+
+async fn incidents_command(command: IncidentsCommand) -> Result<ExitCode, String> {
+    match command {
+        IncidentsCommand::List { limit, endpoint_url } => incidents::list(endpoint_url.as_deref(), limit).await,
+        IncidentsCommand::Show {
+            incident_id,
+            json,
+            endpoint_url,
+        } => incidents::show(endpoint_url.as_deref(), &incident_id, json).await,
     }
 }

@@ -157,7 +157,12 @@ impl Responder {
 
     /// Records an outcome in its ledger; an incident's notification also in the alert's own entry
     /// (see `claim_notification`).
-    async fn record(&self, doc: &Document, escalating: bool, record: &ActionRecord) -> Result<(), crate::ports::StateError> {
+    async fn record(
+        &self,
+        doc: &Document,
+        escalating: bool,
+        record: &ActionRecord,
+    ) -> Result<(), crate::ports::StateError> {
         self.ledger.record_action(scope(doc, escalating), record).await?;
         let own_entry = doc.incident.is_some()
             && !escalating
