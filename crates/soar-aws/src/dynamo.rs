@@ -124,16 +124,16 @@ fn claim_token() -> String {
     )
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 /// A string attribute of an item, empty when absent.
-fn string_attr(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+pub(crate) fn string_attr(item: &HashMap<String, AttributeValue>, key: &str) -> String {
     item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
@@ -238,34 +238,50 @@ impl DynamoState {
             .collect())
     }
 
-    /// The `limit` most recently updated alerts, newest first. A scan: fine for an operator's
-    /// command over a table that TTL keeps to 90 days, not for a per-alert code path.
-    pub async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertSummary>, StateError> {
-        let mut alerts = Vec::new();
+    /// Every item whose sort key is `sk` (with only the `projection` attributes, if given),
+    /// following the pages of the scan: for operators' listings, never a per-alert path.
+    pub(crate) async fn scan_sort_key(
+        &self,
+        sk: &str,
+        projection: Option<&str>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StateError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("sk = :meta")
-                .expression_attribute_values(":meta", s("META"))
-                .projection_expression("pk, alert_type, verdict, updated")
+                .filter_expression("sk = :sk")
+                .expression_attribute_values(":sk", s(sk))
+                .set_projection_expression(projection.map(String::from))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| err("Scan", e))?;
-            alerts.extend(out.items().iter().map(|item| AlertSummary {
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The `limit` most recently updated alerts, newest first. A scan: fine for an operator's
+    /// command over a table that TTL keeps to 90 days, not for a per-alert code path.
+    pub async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertSummary>, StateError> {
+        let items = self
+            .scan_sort_key("META", Some("pk, alert_type, verdict, updated"))
+            .await?;
+        let mut alerts: Vec<AlertSummary> = items
+            .iter()
+            .map(|item| AlertSummary {
                 alert_id: string_attr(item, "pk").trim_start_matches("ALERT#").to_string(),
                 alert_type: string_attr(item, "alert_type"),
                 verdict: string_attr(item, "verdict"),
                 updated: string_attr(item, "updated"),
-            }));
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+            })
+            .collect();
         alerts.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.alert_id.cmp(&b.alert_id)));
         alerts.truncate(limit);
         Ok(alerts)

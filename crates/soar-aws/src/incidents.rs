@@ -2,7 +2,7 @@
 //! optimistic: the head item of a key carries a version, and a write that finds another version
 //! reads again, so two alerts of one key joining at the same moment both end in one incident.
 
-use crate::dynamo::{DynamoState, keys};
+use crate::dynamo::{DynamoState, keys, n, s, string_attr as text};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use chrono::{DateTime, Utc};
@@ -233,48 +233,23 @@ impl DynamoState {
     /// The `limit` incidents an alert joined most recently, newest first. A scan, as
     /// [`DynamoState::recent_alerts`]: for an operator's command, not a per-alert path.
     pub async fn recent_incidents(&self, limit: usize) -> Result<Vec<IncidentSummary>, StateError> {
-        let mut incidents = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .scan()
-                .table_name(self.table())
-                .filter_expression("sk = :summary")
-                .expression_attribute_values(":summary", s("SUMMARY"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| crate::dynamo::err("Scan", e))?;
-            incidents.extend(out.items().iter().map(|item| IncidentSummary {
+        let mut incidents: Vec<IncidentSummary> = self
+            .scan_sort_key("SUMMARY", None)
+            .await?
+            .iter()
+            .map(|item| IncidentSummary {
                 id: text(item, "pk").trim_start_matches("INCIDENT#").to_string(),
                 key: text(item, "key"),
                 verdict: text(item, "verdict"),
                 severity: text(item, "severity"),
                 opened_at: text(item, "opened_at"),
                 updated: text(item, "updated"),
-            }));
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+            })
+            .collect();
         incidents.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
         incidents.truncate(limit);
         Ok(incidents)
     }
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn text(item: &Item, name: &str) -> String {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
 /// Incident items live as long as alert records (see `RETENTION` in the dynamo module).
