@@ -244,14 +244,72 @@ actions contains {
 	verdict in {"incident", "undetermined"}
 }
 
-# Contain first, then preserve and mark, then the slow or human steps.
+# --- The verdict where the team looks: Security Hub and GuardDuty ----------------------------------
+# The alert's own finding (`alert.finding`, read by the parser from the finding itself: absent for
+# an alert from another tool). Rust writes the note or comment from the document; these rules
+# decide when. Configuration: `remediate.write_back` in data.json.
+
+write_back := object.get(cfg, "write_back", {})
+
+finding := alert.finding
+
+# In Security Hub: a finding that came through it, or a GuardDuty finding when Security Hub's
+# GuardDuty integration is on (then every GuardDuty finding is imported there too).
+in_security_hub if finding.via_security_hub
+
+in_security_hub if {
+	finding.detector_id
+	object.get(write_back, "securityhub_has_guardduty", false)
+}
+
+# An incident has been answered and people told; a false positive needs nobody.
+workflow_status := {"incident": "NOTIFIED", "false_positive": "SUPPRESSED"}
+
+actions contains {
+	"type": "securityhub.update_finding", "target": {"kind": "Finding", "id": finding.id},
+	"params": {"workflow_status": workflow_status[verdict]},
+	"reason": sprintf("%s: soar's verdict, incident and actions on the finding in Security Hub", [verdict]),
+} if {
+	may_act
+	object.get(write_back, "securityhub", false)
+	in_security_hub
+	workflow_status[verdict]
+}
+
+# A false positive archived in GuardDuty (by the account that manages the finding), so the next
+# person does not triage it again; reversible (UnarchiveFindings).
+actions contains {
+	"type": "guardduty.archive_finding", "target": {"kind": "Finding", "id": finding.id},
+	"params": {},
+	"reason": "false positive: archived in GuardDuty so nobody triages it again (reversible)",
+} if {
+	may_act
+	verdict == "false_positive"
+	object.get(write_back, "guardduty_archive_false_positives", false)
+	finding.detector_id
+}
+
+actions contains {
+	"type": "guardduty.feedback", "target": {"kind": "Finding", "id": finding.id},
+	"params": {"feedback": "NOT_USEFUL"},
+	"reason": "false positive: GuardDuty told the finding was not useful",
+} if {
+	may_act
+	verdict == "false_positive"
+	object.get(write_back, "guardduty_feedback", false)
+	finding.detector_id
+}
+
+# Contain first, then preserve and mark, then the slow or human steps; the verdict is written back
+# last, so that its note lists what was done.
 order := {
 	"ec2.isolate": 0, "iam.deactivate_access_key": 0, "iam.revoke_role_sessions": 0, "ec2.detach_instance_profile": 0,
 	"s3.block_public_access": 0, "lambda.throttle": 0,
 	"ec2.snapshot": 1, "ec2.protect": 1, "ec2.tag": 2, "ec2.stop": 3, "ecs.stop_task": 3, "notify": 4,
+	"guardduty.feedback": 5, "guardduty.archive_finding": 5, "securityhub.update_finding": 5,
 }
 
-decision := {"actions": [a | some rank in numbers.range(0, 4); some a in actions; order[a.type] == rank]}
+decision := {"actions": [a | some rank in numbers.range(0, 5); some a in actions; order[a.type] == rank]}
 
 # --- Commands for people ---------------------------------------------------------------------------
 # The commands a responder runs for what no AWS API contains safely (a Kubernetes workload, a

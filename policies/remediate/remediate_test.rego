@@ -249,3 +249,68 @@ test_rds_and_malware_findings_carry_their_commands if {
 	m.type == "notify"
 	contains(concat("\n", m.params.commands), "put-object-tagging --bucket up --key in/x.zip")
 }
+
+# --- The verdict written back -----------------------------------------------------------------------
+
+gd_finding := {
+	"id": "arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1",
+	"product_arn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+	"via_security_hub": false, "detector_id": "d1",
+}
+
+with_finding(d, f) := object.union(d, {"alert": {"finding": f}})
+
+write_backs(d) := {a.type | some a in d.actions; a.target.kind == "Finding"}
+
+test_a_false_positive_is_archived_and_rated_in_guardduty_only if {
+	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "false_positive"), gd_finding)
+	types(d) == {"guardduty.archive_finding", "guardduty.feedback"}
+	every a in d.actions {
+		a.target == {"kind": "Finding", "id": gd_finding.id}
+	}
+	some f in d.actions
+	f.type == "guardduty.feedback"
+	f.params == {"feedback": "NOT_USEFUL"}
+}
+
+test_with_the_guardduty_integration_security_hub_hears_of_a_native_finding_too if {
+	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "false_positive"), gd_finding)
+		with data.soar.config.remediate.write_back.securityhub_has_guardduty as true
+	some a in d.actions
+	a.type == "securityhub.update_finding"
+	a.params == {"workflow_status": "SUPPRESSED"}
+}
+
+test_an_incident_from_security_hub_is_marked_notified_after_everything_else if {
+	f := object.union(gd_finding, {"via_security_hub": true})
+	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "incident"), f)
+	last := d.actions[count(d.actions) - 1]
+	last.type == "securityhub.update_finding"
+	last.params.workflow_status == "NOTIFIED"
+	write_backs(d) == {"securityhub.update_finding"}
+}
+
+test_another_products_finding_is_never_archived_in_guardduty if {
+	f := {"id": "arn:aws:inspector2:us-east-1:111122223333:finding/abc", "product_arn": "arn:aws:securityhub:us-east-1::product/aws/inspector", "via_security_hub": true}
+	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "false_positive"), f)
+	types(d) == {"securityhub.update_finding"}
+}
+
+test_undetermined_samples_protected_and_findingless_alerts_write_nothing_back if {
+	f := object.union(gd_finding, {"via_security_hub": true})
+	undetermined := remediate.decision with input as with_finding(doc("Instance", "i-1", "undetermined"), f)
+	count(write_backs(undetermined)) == 0
+	sample := remediate.decision with input as object.union(with_finding(doc("Instance", "i-1", "false_positive"), f), {"alert": {"sample": true}})
+	count(sample.actions) == 0
+	protected := remediate.decision with input as object.union(with_finding(doc("Instance", "i-1", "false_positive"), f), {"alert": {"resource": {"tags": {"soar:protected": "true"}}}})
+	count(write_backs(protected)) == 0
+	findingless := remediate.decision with input as doc("Instance", "i-1", "false_positive")
+	count(findingless.actions) == 0
+}
+
+test_write_back_can_be_switched_off if {
+	f := object.union(gd_finding, {"via_security_hub": true})
+	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "false_positive"), f)
+		with data.soar.config.remediate.write_back as {}
+	count(d.actions) == 0
+}

@@ -108,6 +108,10 @@ impl AwsError {
                     | "InternalServerError"
                     | "InternalServiceError"
                     | "InternalServerException"
+                    // GuardDuty's HTTP 500.
+                    | "InternalServerErrorException"
+                    // Security Hub: another update of the same finding at the same moment.
+                    | "ConcurrentUpdateError"
                     | "ServiceUnavailable"
                     | "ServiceUnavailableException"
                     | "Unavailable"
@@ -168,6 +172,8 @@ pub fn classify(operation: &'static str, code: &str, message: &str) -> AwsError 
                 | "RequestThrottled"
                 | "ProvisionedThroughputExceededException"
                 | "TooManyRequestsException"
+                // Security Hub's and GuardDuty's request rate.
+                | "LimitExceededException"
                 | "SlowDown"
         )
     {
@@ -222,6 +228,7 @@ mod tests {
             ("RequestLimitExceeded", "throttled"),
             ("ThrottlingException", "throttled"),
             ("ProvisionedThroughputExceededException", "throttled"),
+            ("LimitExceededException", "throttled"),
             ("UnauthorizedOperation", "access denied"),
             ("AccessDeniedException", "access denied"),
             ("AuthFailure", "access denied"),

@@ -53,11 +53,14 @@ pub enum LoadError {
 /// Errors: [`LoadError::MissingRegion`] when `AWS_REGION` is unset or empty; a CA bundle that
 /// cannot be read (see soar-https).
 pub fn load_function(attempt_timeout: Duration) -> Result<SdkConfig, LoadError> {
-    function_config(|name| std::env::var(name).ok(), attempt_timeout)
+    function_config(&std::env::vars().collect(), attempt_timeout)
 }
 
-fn function_config(lookup: impl Fn(&str) -> Option<String>, attempt_timeout: Duration) -> Result<SdkConfig, LoadError> {
-    let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+fn function_config(
+    vars: &std::collections::HashMap<String, String>,
+    attempt_timeout: Duration,
+) -> Result<SdkConfig, LoadError> {
+    let var = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
     let region = var("AWS_REGION").ok_or(LoadError::MissingRegion)?;
     let http = soar_https::aws_http_client(var(soar_https::CA_BUNDLE_VARIABLE).as_deref())?;
     let credentials = aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new();
@@ -72,7 +75,50 @@ fn function_config(lookup: impl Fn(&str) -> Option<String>, attempt_timeout: Dur
     if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(endpoint);
     }
-    Ok(config.build())
+    let endpoints = ServiceEndpoints::from_vars(vars.clone());
+    Ok(config.service_config(endpoints).build())
+}
+
+/// One service's endpoint instead of `AWS_ENDPOINT_URL`: the variables
+/// `AWS_ENDPOINT_URL_<SERVICE>`, where `<SERVICE>` is the SDK's service id upper-cased with
+/// spaces as `_` (`AWS_ENDPOINT_URL_SECURITYHUB`, `AWS_ENDPOINT_URL_GUARDDUTY`; AWS SDKs and
+/// Tools Reference Guide, "Service-specific endpoints"). The SDK clients ask it first and fall
+/// back to the general endpoint. Tests send a service moto lacks to a recording endpoint with it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceEndpoints(std::collections::BTreeMap<String, String>);
+
+const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL";
+
+impl ServiceEndpoints {
+    /// The `AWS_ENDPOINT_URL_<SERVICE>` entries among `vars` (empty values ignored).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let prefix = format!("{ENDPOINT_VARIABLE}_");
+        ServiceEndpoints(
+            vars.into_iter()
+                .filter(|(name, value)| name.starts_with(&prefix) && !value.is_empty())
+                .collect(),
+        )
+    }
+
+    /// `service_id` (as the SDK names it: `SecurityHub`, `GuardDuty`) sent to `url`.
+    pub fn with(mut self, service_id: &str, url: &str) -> Self {
+        self.0.insert(variable(service_id), url.to_string());
+        self
+    }
+}
+
+/// `AWS_ENDPOINT_URL_<SERVICE ID>`.
+fn variable(service_id: &str) -> String {
+    format!("{ENDPOINT_VARIABLE}_{}", service_id.to_ascii_uppercase().replace(' ', "_"))
+}
+
+impl aws_types::service_config::LoadServiceConfig for ServiceEndpoints {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        if key.env() != ENDPOINT_VARIABLE {
+            return None;
+        }
+        self.0.get(&variable(key.service_id())).cloned()
+    }
 }
 
 /// Retries and timeouts wait on tokio's timer (the SDK's own default, without the loader).
@@ -242,7 +288,7 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Result<SdkConfig, LoadError> {
         let vars: std::collections::HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        function_config(|name| vars.get(name).cloned(), DEFAULT_ATTEMPT_TIMEOUT)
+        function_config(&vars, DEFAULT_ATTEMPT_TIMEOUT)
     }
 
     #[test]
@@ -267,11 +313,41 @@ mod tests {
         assert!(config.sleep_impl().is_some(), "retries and timeouts need a timer");
         let timeouts = config.timeout_config().unwrap();
         assert_eq!(timeouts.operation_attempt_timeout(), Some(DEFAULT_ATTEMPT_TIMEOUT));
-        let without_endpoint = super::function_config(
-            |name| (name == "AWS_REGION").then(|| "us-east-1".to_string()),
-            DEFAULT_ATTEMPT_TIMEOUT,
-        )
-        .unwrap();
+        let without_endpoint = super::tests::config(&[("AWS_REGION", "us-east-1")]).unwrap();
         assert_eq!(without_endpoint.endpoint_url(), None);
+    }
+
+    /// `AWS_ENDPOINT_URL_<SERVICE>` sends one service elsewhere; the others keep the general
+    /// endpoint (asked the way the SDK's generated client configuration asks: service id, the
+    /// general variable's name, the profile key).
+    #[test]
+    fn a_service_endpoint_variable_sends_that_service_alone_elsewhere() {
+        use aws_types::service_config::ServiceConfigKey;
+        let config = config(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_ENDPOINT_URL_SECURITYHUB", "http://127.0.0.1:6000"),
+            ("AWS_ENDPOINT_URL_SQS", ""),
+        ])
+        .unwrap();
+        let endpoint = |service: &str, env: &str| {
+            let key = ServiceConfigKey::builder()
+                .service_id(service)
+                .env(env)
+                .profile("endpoint_url")
+                .build()
+                .unwrap();
+            config.service_config().unwrap().load_config(key)
+        };
+        assert_eq!(
+            endpoint("SecurityHub", "AWS_ENDPOINT_URL").as_deref(),
+            Some("http://127.0.0.1:6000")
+        );
+        assert_eq!(endpoint("SQS", "AWS_ENDPOINT_URL"), None, "an empty one is not set");
+        assert_eq!(endpoint("GuardDuty", "AWS_ENDPOINT_URL"), None);
+        assert_eq!(endpoint("SecurityHub", "AWS_USE_FIPS_ENDPOINT"), None);
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        let named = ServiceEndpoints::default().with("Security Hub", "http://x");
+        assert_eq!(named.0.keys().collect::<Vec<_>>(), ["AWS_ENDPOINT_URL_SECURITY_HUB"]);
     }
 }

@@ -144,6 +144,58 @@ pub enum Action {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// Security Hub BatchUpdateFindings on the alert's own finding: `Workflow.Status`, the
+    /// `VerificationState` of soar's verdict (`TRUE_POSITIVE` for an incident, `FALSE_POSITIVE`
+    /// for a false positive, left alone otherwise) and a `Note` Rust writes from the document
+    /// (verdict, incident, actions, policy revisions), `note` added at its end. The finding
+    /// must be in Security Hub: one that came through it, or a GuardDuty finding when Security
+    /// Hub's GuardDuty integration is on. Rollback data: the status and verification state it
+    /// was delivered with.
+    #[serde(rename = "securityhub.update_finding")]
+    #[strum_discriminants(strum(
+        serialize = "securityhub.update_finding",
+        props(
+            params = "workflow_status: NEW|NOTIFIED|RESOLVED|SUPPRESSED, note?: string",
+            targets = "Finding",
+            undo = "the workflow status and verification state the finding was delivered with restored"
+        )
+    ))]
+    SecurityHubUpdateFinding {
+        workflow_status: WorkflowStatus,
+        /// A line added to the note (control characters become spaces).
+        #[serde(default)]
+        note: Option<String>,
+        /// Set by Rust from the document before the action is planned or carried out.
+        #[serde(skip_deserializing)]
+        summary: Summary,
+    },
+    /// GuardDuty ArchiveFindings on the alert's own GuardDuty finding, with the detector of the
+    /// account that owns it: the GuardDuty administrator account when the finding's account is
+    /// a member (only an administrator may archive a member's findings; GuardDuty User Guide,
+    /// "Archiving GuardDuty findings"), else the finding's own. Rollback data: that account,
+    /// region and detector (UnarchiveFindings).
+    #[serde(rename = "guardduty.archive_finding")]
+    #[strum_discriminants(strum(
+        serialize = "guardduty.archive_finding",
+        props(targets = "Finding", undo = "the finding unarchived")
+    ))]
+    GuardDutyArchiveFinding {},
+    /// GuardDuty UpdateFindingsFeedback on the alert's own GuardDuty finding, where
+    /// `guardduty.archive_finding` would act. `comments`: replaces the comment Rust writes from
+    /// the document. GuardDuty keeps only the latest feedback and has no "none": not reversible.
+    #[serde(rename = "guardduty.feedback")]
+    #[strum_discriminants(strum(
+        serialize = "guardduty.feedback",
+        props(params = "feedback: USEFUL|NOT_USEFUL, comments?: string", targets = "Finding")
+    ))]
+    GuardDutyFeedback {
+        feedback: Feedback,
+        #[serde(default)]
+        comments: Option<String>,
+        /// Set by Rust from the document before the action is planned or carried out.
+        #[serde(skip_deserializing)]
+        summary: Summary,
+    },
     /// A message to people on the target channel: what happened, what soar did, how to undo it.
     #[serde(rename = "notify")]
     #[strum_discriminants(strum(
@@ -171,6 +223,51 @@ pub enum Action {
         escalation: bool,
     },
 }
+
+/// ASFF `Workflow.Status` (Security Hub API reference, WorkflowUpdate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkflowStatus {
+    New,
+    Notified,
+    Resolved,
+    Suppressed,
+}
+
+/// GuardDuty's finding feedback (API reference, UpdateFindingsFeedback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum Feedback {
+    Useful,
+    NotUseful,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl Feedback {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What a write-back says, written by Rust from the document (never from the policy's
+/// parameters, so that a verdict is written as it was reached): the note or comment text, at most
+/// [`NOTE_LIMIT`] characters, and the ASFF `VerificationState` of the verdict, if it has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub text: String,
+    pub verification_state: Option<&'static str>,
+}
+
+/// Security Hub's limit on a note's text (API reference, NoteUpdate: 512 characters); soar keeps
+/// GuardDuty's feedback comment to it as well.
+pub const NOTE_LIMIT: usize = 512;
 
 /// EC2 tags to set: key → value. Limits from the EC2 API reference (Tag): keys 1-128 characters
 /// and not starting with the reserved `aws:` prefix, values at most 256 characters, at most 50
@@ -255,6 +352,11 @@ impl Action {
         }
         let id = target.id.as_str();
         match self {
+            Action::GuardDutyArchiveFinding {} | Action::GuardDutyFeedback { .. }
+                if crate::finding::guardduty_arn(id).is_none() =>
+            {
+                Some(format!("`{id}` is not a GuardDuty finding ARN: only GuardDuty's findings are archived or rated there"))
+            }
             Action::IamDeactivateAccessKey { .. } if !id.starts_with("AKIA") => Some(format!(
                 "`{id}` is not an IAM user's long-term access key (AKIA…): session credentials cannot be deactivated, revoke the role's sessions instead"
             )),
@@ -360,10 +462,50 @@ impl Action {
                 ecs_cluster(alert, id).unwrap_or("<the task's cluster>"),
                 stop_reason(alert, reason.as_deref())
             )],
+            Action::SecurityHubUpdateFinding {
+                workflow_status,
+                summary,
+                ..
+            } => {
+                let product = alert.finding.as_ref().map_or("<none>", |f| f.product_arn.as_str());
+                let verification = summary
+                    .verification_state
+                    .map(|v| format!(" VerificationState={v}"))
+                    .unwrap_or_default();
+                vec![format!(
+                    "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product}}}] Workflow.Status={}{verification} Note.Text={:?} Note.UpdatedBy=soar",
+                    workflow_status.as_str(),
+                    summary.text
+                )]
+            }
+            Action::GuardDutyArchiveFinding {} => guardduty_calls(alert, "ArchiveFindings", ""),
+            Action::GuardDutyFeedback { feedback, summary, .. } => guardduty_calls(
+                alert,
+                "UpdateFindingsFeedback",
+                &format!(" Feedback={} Comments={:?}", feedback.as_str(), summary.text),
+            ),
             Action::Notify { .. } => vec![format!("sns:Publish / webhook POST to {id}")],
         };
         calls
     }
+}
+
+/// The calls a GuardDuty write-back makes: the owner of the finding's detector is found, then
+/// `operation` is called there on the finding's id.
+fn guardduty_calls(alert: &Alert, operation: &str, params: &str) -> Vec<String> {
+    let (detector, finding) = alert
+        .finding
+        .as_ref()
+        .and_then(|f| Some((f.detector_id.as_deref()?, crate::finding::guardduty_arn(&f.id)?.finding_id)))
+        .unwrap_or(("<none>", "<none>"));
+    vec![
+        format!(
+            "guardduty:GetAdministratorAccount DetectorId={detector} (account {} region {})",
+            alert.account, alert.region
+        ),
+        "guardduty:ListDetectors (in the administrator account, when the finding's account is a member)".into(),
+        format!("guardduty:{operation} DetectorId=<the owner's detector> FindingIds=[{finding}]{params}"),
+    ]
 }
 
 /// The name of the inline role policy `iam.revoke_role_sessions` writes.
@@ -541,6 +683,8 @@ mod tests {
             "bool" => json!(true),
             "{key: value}" => json!({"k": "v"}),
             "[string]" => json!(["x"]),
+            // One of the listed values (`A|B`).
+            one_of if one_of.contains('|') => json!(one_of.split('|').next().unwrap()),
             other => panic!("no sample for the parameter type `{other}`"),
         };
         for kind in ActionKind::iter() {
@@ -605,17 +749,18 @@ mod tests {
     fn every_kind_round_trips_through_its_wire_name_and_decodes_without_params() {
         for kind in ActionKind::iter() {
             assert_eq!(ActionKind::parse(kind.as_str()), Ok(kind));
-            let params = if kind == ActionKind::Ec2Tag {
-                json!({"tags": {"k": "v"}})
-            } else {
-                Value::Null
+            let params = match kind {
+                ActionKind::Ec2Tag => json!({"tags": {"k": "v"}}),
+                ActionKind::SecurityHubUpdateFinding => json!({"workflow_status": "NOTIFIED"}),
+                ActionKind::GuardDutyFeedback => json!({"feedback": "NOT_USEFUL"}),
+                _ => Value::Null,
             };
             let action = Action::decode(kind.as_str(), &params).unwrap().unwrap();
             assert_eq!(action.kind(), kind);
         }
         assert_eq!(
             ActionKind::names(","),
-            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,ec2.detach_instance_profile,iam.deactivate_access_key,iam.revoke_role_sessions,s3.block_public_access,lambda.throttle,ecs.stop_task,notify"
+            "ec2.isolate,ec2.snapshot,ec2.stop,ec2.tag,ec2.protect,ec2.detach_instance_profile,iam.deactivate_access_key,iam.revoke_role_sessions,s3.block_public_access,lambda.throttle,ecs.stop_task,securityhub.update_finding,guardduty.archive_finding,guardduty.feedback,notify"
         );
     }
 
@@ -676,6 +821,24 @@ mod tests {
                 json!({"message": ["a"]}),
                 "params.message",
                 "expected a string",
+            ),
+            (
+                "securityhub.update_finding",
+                json!({"workflow_status": "CLOSED"}),
+                "params.workflow_status",
+                "unknown variant `CLOSED`",
+            ),
+            (
+                "securityhub.update_finding",
+                json!({"workflow_status": "NEW", "summary": "forged"}),
+                "params.summary",
+                "unknown field `summary`",
+            ),
+            (
+                "guardduty.feedback",
+                json!({"feedback": "useful"}),
+                "params.feedback",
+                "unknown variant",
             ),
         ];
         for (kind, params, field, problem) in cases {

@@ -50,6 +50,10 @@ pub struct Alert {
     /// Tags the ingest policy attached.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Where the finding lives in its source (Security Hub, GuardDuty), for the write-back
+    /// actions; `None` for an alert from another tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<crate::finding::FindingRef>,
     /// The original payload, kept for policies and audit.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub raw: Value,
@@ -143,6 +147,9 @@ pub enum ResourceKind {
     EcsTask,
     RdsDbInstance,
     AttackSequence,
+    /// The alert's own finding in its source ([`crate::finding::FindingRef`]): what the
+    /// write-back actions work on (its id is the finding's Security Hub `Id`).
+    Finding,
     Other(String),
 }
 
@@ -159,6 +166,7 @@ impl ResourceKind {
             ResourceKind::EcsTask => "ECSTask",
             ResourceKind::RdsDbInstance => "RDSDBInstance",
             ResourceKind::AttackSequence => "AttackSequence",
+            ResourceKind::Finding => "Finding",
             ResourceKind::Other(name) => name,
         }
     }
@@ -175,6 +183,7 @@ impl ResourceKind {
             "ECSTask" => ResourceKind::EcsTask,
             "RDSDBInstance" => ResourceKind::RdsDbInstance,
             "AttackSequence" => ResourceKind::AttackSequence,
+            "Finding" => ResourceKind::Finding,
             other => ResourceKind::Other(other.to_string()),
         }
     }

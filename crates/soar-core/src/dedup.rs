@@ -121,6 +121,7 @@ mod tests {
             sample: false,
             archived: false,
             labels: Vec::new(),
+            finding: None,
             raw: serde_json::Value::Null,
         }
     }

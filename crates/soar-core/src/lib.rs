@@ -11,6 +11,7 @@ pub mod decision;
 pub mod dedup;
 pub mod document;
 pub mod egress;
+pub mod finding;
 pub mod incident;
 pub mod input;
 pub mod json;

@@ -59,6 +59,26 @@ pub enum Undo {
         function_name: String,
         previous: Option<i32>,
     },
+    /// `securityhub.update_finding`: BatchUpdateFindings in `account` and `region` with the
+    /// workflow status and verification state the finding was delivered with (for a GuardDuty
+    /// finding that did not come through Security Hub: Security Hub's defaults for a new
+    /// finding, `NEW` and `UNKNOWN`). Not read back first: Security Hub's finding history keeps
+    /// every change, and reading the finding would put the whole ASFF model into the function.
+    RestoreFindingWorkflow {
+        account: String,
+        region: String,
+        id: String,
+        product_arn: String,
+        workflow_status: String,
+        verification_state: String,
+    },
+    /// `guardduty.archive_finding`: UnarchiveFindings with the detector that archived it.
+    UnarchiveFinding {
+        account: String,
+        region: String,
+        detector_id: String,
+        finding_id: String,
+    },
 }
 
 impl Undo {
@@ -133,6 +153,24 @@ impl Undo {
                 access_key_id,
             } => vec![format!(
                 "iam:UpdateAccessKey UserName={user_name} AccessKeyId={access_key_id} Status=Active"
+            )],
+            Undo::RestoreFindingWorkflow {
+                account,
+                region,
+                id,
+                product_arn,
+                workflow_status,
+                verification_state,
+            } => vec![format!(
+                "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product_arn}}}] Workflow.Status={workflow_status} VerificationState={verification_state} (account {account} region {region})"
+            )],
+            Undo::UnarchiveFinding {
+                account,
+                region,
+                detector_id,
+                finding_id,
+            } => vec![format!(
+                "guardduty:UnarchiveFindings DetectorId={detector_id} FindingIds=[{finding_id}] (account {account} region {region})"
             )],
             Undo::RestoreRolePolicy { .. }
             | Undo::RestorePublicAccessBlock { .. }

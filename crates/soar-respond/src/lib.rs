@@ -4,10 +4,12 @@
 //! and region of the alert's resource, with that account's responder role.
 
 mod ecs;
+mod guardduty;
 mod iam;
 mod lambda;
 mod notify;
 mod s3;
+mod securityhub;
 mod tags;
 
 pub use iam::revocation_policy;
@@ -20,6 +22,7 @@ use soar_aws::sdk::{AccountConfigs, SdkConfig};
 use soar_core::action::{Action, ecs_cluster, stop_reason};
 use soar_core::alert::{Alert, ResourceKind};
 use soar_core::document::Target;
+use soar_core::finding::FindingRef;
 use soar_core::ports::{ActionError, InventoryRecord, Remediator};
 use soar_core::rollback::Undo;
 use soar_ec2::{Ec2, Ec2Error, InstanceFacts};
@@ -62,6 +65,7 @@ impl RespondError {
 pub struct AwsRemediator {
     ec2: Ec2,
     accounts: Arc<AccountConfigs>,
+    guardduty_owners: guardduty::Owners,
 }
 
 impl AwsRemediator {
@@ -69,6 +73,7 @@ impl AwsRemediator {
         AwsRemediator {
             ec2: Ec2::new(accounts.clone()),
             accounts,
+            guardduty_owners: guardduty::Owners::default(),
         }
     }
 
@@ -146,6 +151,27 @@ impl AwsRemediator {
                 let reason = stop_reason(alert, reason.as_deref());
                 ecs::stop_task(&aws_sdk_ecs::Client::new(&config), cluster, id, &reason).await?
             }
+            Action::SecurityHubUpdateFinding {
+                workflow_status,
+                summary,
+                ..
+            } => {
+                let finding = own_finding(alert)?;
+                let place = (alert.account.as_str(), alert.region.as_str());
+                let config = self.config_for(place.0, place.1).await?;
+                let client = aws_sdk_securityhub::Client::new(&config);
+                securityhub::update_finding(&client, finding, (workflow_status.as_str(), summary), place).await?
+            }
+            Action::GuardDutyArchiveFinding {} => {
+                let owner = self.guardduty_owners.of(&self.accounts, id).await?;
+                let client = guardduty::client(&self.accounts, &owner.account, &owner.region).await?;
+                guardduty::archive(&client, &owner, id).await?
+            }
+            Action::GuardDutyFeedback { feedback, summary, .. } => {
+                let owner = self.guardduty_owners.of(&self.accounts, id).await?;
+                let client = guardduty::client(&self.accounts, &owner.account, &owner.region).await?;
+                guardduty::feedback(&client, &owner, id, (feedback.as_str(), &summary.text)).await?
+            }
             Action::Notify { .. } => return Err(RespondError::NotHere("notifications are sent by the notifier")),
         })
     }
@@ -191,6 +217,28 @@ impl AwsRemediator {
                 let config = self.config(alert, region).await?;
                 lambda::restore_concurrency(&aws_sdk_lambda::Client::new(&config), function_name, *previous).await?
             }
+            Undo::RestoreFindingWorkflow {
+                account,
+                region,
+                id,
+                product_arn,
+                workflow_status,
+                verification_state,
+            } => {
+                let config = self.config_for(account, region).await?;
+                let client = aws_sdk_securityhub::Client::new(&config);
+                securityhub::restore_workflow(&client, (id, product_arn), (workflow_status, verification_state))
+                    .await?
+            }
+            Undo::UnarchiveFinding {
+                account,
+                region,
+                detector_id,
+                finding_id,
+            } => {
+                let client = guardduty::client(&self.accounts, account, region).await?;
+                guardduty::unarchive(&client, detector_id, finding_id).await?
+            }
         })
     }
 }
@@ -204,6 +252,13 @@ pub(crate) fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(local)
             .build(),
     )
+}
+
+/// The alert's own finding in its source (checked against the target before anything is called).
+fn own_finding(alert: &Alert) -> Result<&FindingRef, RespondError> {
+    alert.finding.as_ref().ok_or(RespondError::Missing(
+        "the alert's finding in Security Hub or GuardDuty: this alert has none",
+    ))
 }
 
 /// The account a finding's resource lives in (the finding's own account when the resource has none).

@@ -61,6 +61,7 @@ pub fn alert_from_mapping(source: &str, mapping: &Value, raw: &Value) -> Result<
                 .any(|r| crate::json::flag_in(r, &["test", "sample"])),
         archived: false,
         labels: Vec::new(),
+        finding: None,
         raw: raw.clone(),
     })
 }

@@ -55,6 +55,8 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
     collect_indicators(finding, &mut indicators);
     let indicators = crate::canonical::indicators(indicators);
 
+    let arn = text(obj.get("arn"));
+    let finding_ref = crate::finding::FindingRef::of_guardduty(arn.as_deref(), &account, &region, &finding_id);
     Ok(Alert {
         id: format!("guardduty/{account}/{region}/{finding_id}"),
         source: "guardduty".into(),
@@ -76,6 +78,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
             .into_iter()
             .any(|service| crate::json::flag_in_object(service, &["archived"])),
         labels: Vec::new(),
+        finding: finding_ref,
         raw: finding.clone(),
     })
 }
@@ -217,7 +220,7 @@ fn resource_from(resource: Option<&Value>) -> Resource {
             &["dbShardGroupIdentifier", "dbClusterIdentifier"],
             &mut out,
         ),
-        ResourceKind::AttackSequence | ResourceKind::EcsTask | ResourceKind::Other(_) => {}
+        ResourceKind::AttackSequence | ResourceKind::EcsTask | ResourceKind::Finding | ResourceKind::Other(_) => {}
     }
     // `"i-0abc "` is the instance `i-0abc`: an inventory lookup with the space would miss it.
     out.id = out.id.trim().to_string();

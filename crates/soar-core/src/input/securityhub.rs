@@ -102,6 +102,15 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         .or_else(|| text(finding.pointer("/Resources/0/Region")))
         .unwrap_or_default();
     let identity = Identity::of(finding, &id, &account, &region)?;
+    let finding_ref = crate::finding::FindingRef::of_asff(
+        (&id, finding.get("ProductArn").and_then(Value::as_str)),
+        (&account, &region, &identity.source_id),
+        identity.source == "guardduty",
+        (
+            text(finding.pointer("/Workflow/Status")),
+            text(finding.get("VerificationState")),
+        ),
+    );
     let (resource, related_resources) = resources(finding, &account, &region);
     let Identity {
         alert_id,
@@ -127,6 +136,7 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         sample: is_sample(finding),
         archived: is_closed(finding),
         labels: Vec::new(),
+        finding: finding_ref,
         raw: finding.clone(),
         account,
         region,

@@ -313,6 +313,7 @@ fn unmapped_alert(source: &str, raw: &Value) -> Alert {
         sample: [raw, body].iter().any(|r| crate::json::flag_in(r, &["test", "sample"])),
         archived: false,
         labels: Vec::new(),
+        finding: None,
         raw: raw.clone(),
     }
 }

@@ -11,6 +11,7 @@ mod ingest;
 mod policy;
 mod remediate;
 mod settings;
+mod write_back;
 
 pub use enrich::{Enricher, INVENTORY_PROVIDER, StepResult};
 pub use evaluate::Evaluator;

@@ -238,6 +238,7 @@ impl Responder {
         let action = self
             .admissible(doc, request, action, entry, escalation, described)
             .await?;
+        let action = super::write_back::summarised(doc, action, entry);
         let scope = scope(doc, escalation);
         // A notification that waits for approval is claimed as any other action.
         let incident_notice = action.kind().is_notify() && !escalation && !request.requires_approval;
@@ -519,6 +520,19 @@ impl Responder {
     /// alert (finding or inventory at enrich time) or, read live now, in the inventory. A target
     /// whose protection cannot be checked is treated as protected.
     async fn protection(&self, doc: &Document, target: &Target, described: &mut Described) -> Option<String> {
+        // A finding is as protected as the resource it is about: a protected resource's findings
+        // are left to people, in the source as in the account.
+        let about;
+        let target = if target.kind == ResourceKind::Finding {
+            let resource = &doc.alert.resource;
+            about = Target {
+                kind: resource.kind.clone(),
+                id: resource.id.clone(),
+            };
+            &about
+        } else {
+            target
+        };
         // Any copy of the target among the alert's resources marked protected protects it.
         if doc
             .alert
@@ -564,6 +578,20 @@ fn scope(doc: &Document, escalation: bool) -> &str {
 /// for it would read as "not protected".
 pub(crate) fn check_target(doc: &Document, target: &Target) -> Result<(), String> {
     well_formed_id(&target.kind, &target.id)?;
+    if target.kind == ResourceKind::Finding {
+        // Only the alert's own finding, as its parser read it from the finding itself.
+        return match &doc.alert.finding {
+            Some(own) if own.id == target.id => Ok(()),
+            Some(own) => Err(format!(
+                "`{}` is not this alert's finding (`{}`): a write-back goes to the alert's own finding only",
+                target.id, own.id
+            )),
+            None => Err(format!(
+                "`{}`: this alert has no finding in Security Hub or GuardDuty to write back to (an alert from another tool, or a finding whose ARN contradicts its account, region or id)",
+                target.id
+            )),
+        };
+    }
     let resource = &doc.alert.resource;
     // An id given as an ARN names its own account and region: they must be the resource's.
     if let Some((region, account)) = arn_place(&target.id) {
