@@ -10,6 +10,7 @@ use soar_aws::{DynamoState, SqsQueue, sdk};
 use soar_core::document::{Document, Mode};
 use soar_lambda::functions::{DocumentFunction, IngestFunction};
 use soar_lambda::{Config, wire};
+use soar_local::findings::{FindingServices, MOTO_LACKS, Organisation};
 use soar_local::lab::{self, LabFinding, LabInstance};
 use soar_local::pump::{Invoke, Route, drain};
 use soar_local::setup::{Environment, setup};
@@ -46,6 +47,8 @@ impl Invoke for Functions {
 
 struct Stack {
     moto: Moto,
+    /// Security Hub's and GuardDuty's finding APIs, which moto lacks (see its MOTO_LACKS).
+    findings: FindingServices,
     aws: sdk::SdkConfig,
     env: Environment,
     functions: Functions,
@@ -58,8 +61,30 @@ impl Stack {
     }
 
     async fn start_with(mode: Mode, extra: &[(&str, &str)]) -> Stack {
+        Self::start_full(mode, extra, Organisation::default()).await
+    }
+
+    /// `organisation`: GuardDuty's administrator relationships, as the finding services answer them.
+    async fn start_full(mode: Mode, extra: &[(&str, &str)], organisation: Organisation) -> Stack {
         let moto = Moto::start();
-        let aws = sdk::local(&moto.endpoint()).await.unwrap();
+        let findings = FindingServices::start_with(Organisation {
+            detector_id: if organisation.detector_id.is_empty() {
+                "lab".into()
+            } else {
+                organisation.detector_id.clone()
+            },
+            ..organisation
+        })
+        .unwrap();
+        let endpoints = sdk::ServiceEndpoints::default()
+            .with("SecurityHub", &findings.endpoint())
+            .with("GuardDuty", &findings.endpoint());
+        let aws = sdk::local(&moto.endpoint())
+            .await
+            .unwrap()
+            .into_builder()
+            .service_config(endpoints)
+            .build();
         let env = setup(&aws, "soar").await.expect("setup");
         let topic = aws_sdk_sns::Client::new(&aws)
             .create_topic()
@@ -82,6 +107,7 @@ impl Stack {
         let state = DynamoState::new(aws_sdk_dynamodb_client(&aws), env.vars["SOAR_TABLE"].clone());
         Stack {
             moto,
+            findings,
             aws,
             env,
             functions,
@@ -517,6 +543,7 @@ fn soar_cli(stack: &Stack, args: &[&str]) -> (Option<i32>, String) {
     let out = std::process::Command::new(soar_tests::soar_binary())
         .args(args)
         .args(["--endpoint-url", &endpoint])
+        .envs(stack.findings.vars())
         .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
         .output()
         .expect("soar runs");
@@ -1372,4 +1399,216 @@ async fn alerts_joining_at_once_make_one_incident() {
         let again = other.join_incident(&b).await.unwrap();
         assert_eq!(again, second);
     }
+}
+
+/// A GuardDuty finding as Security Hub delivers it (ASFF), low severity: the default policies
+/// call it a false positive. In `account`, with the detector `detector`.
+fn low_finding_from_security_hub(id: &str, account: &str, detector: &str) -> Value {
+    let arn = format!("arn:aws:guardduty:{REGION}:{account}:detector/{detector}/finding/{id}");
+    json!({
+        "version": "0", "id": format!("hub-{id}"), "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub", "account": account, "region": REGION, "time": "2026-11-20T09:00:00Z",
+        "resources": [format!("arn:aws:securityhub:{REGION}::product/aws/guardduty/{arn}")],
+        "detail": {"findings": [{
+            "SchemaVersion": "2018-10-08", "Id": arn,
+            "ProductArn": format!("arn:aws:securityhub:{REGION}::product/aws/guardduty"),
+            "ProductName": "GuardDuty", "CompanyName": "Amazon", "AwsAccountId": account, "Region": REGION,
+            "GeneratorId": format!("arn:aws:guardduty:{REGION}:{account}:detector/{detector}"),
+            "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
+            "CreatedAt": "2026-11-20T09:00:00Z", "UpdatedAt": "2026-11-20T09:00:00Z",
+            "Severity": {"Product": 2, "Label": "LOW", "Normalized": 20},
+            "Title": "Unprotected port on EC2 instance i-0123456789abcdef0 is being probed.",
+            "Resources": [{"Type": "AwsEc2Instance",
+                "Id": format!("arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0"),
+                "Partition": "aws", "Region": REGION}],
+            "RecordState": "ACTIVE", "Workflow": {"Status": "NEW"}
+        }]}
+    })
+}
+
+const WRITE_BACKS: [&str; 3] = [
+    "guardduty.feedback",
+    "guardduty.archive_finding",
+    "securityhub.update_finding",
+];
+
+/// The verdict written back (issue 18): a false positive from Security Hub is archived and rated
+/// in GuardDuty and suppressed in Security Hub with soar's note. Planned with the exact requests
+/// in dry run (nothing sent); carried out exactly once in enforce, through a duplicate delivery
+/// and a redelivered remediate message; `soar rollback` unarchives it and puts the workflow back.
+/// The finding APIs are a recording endpoint on 127.0.0.1: see MOTO_LACKS.
+#[tokio::test]
+async fn a_false_positive_is_written_back_planned_in_dry_run_and_once_in_enforce() {
+    eprintln!("recording endpoint for Security Hub and GuardDuty: {MOTO_LACKS}");
+    let event = low_finding_from_security_hub("fp1", ACCOUNT, "lab");
+    let arn = format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/lab/finding/fp1");
+
+    let dry = Stack::start(Mode::DryRun).await;
+    dry.queue("ingest").send(&event.to_string()).await.unwrap();
+    dry.run().await;
+    let doc = dry.document("fp1").await;
+    assert_eq!(doc.verdict.as_ref().unwrap().verdict.as_str(), "false_positive");
+    let plan: Vec<_> = statuses(&doc);
+    for action in WRITE_BACKS {
+        assert!(plan.contains(&(action.into(), "planned".into())), "{plan:?}");
+    }
+    let calls = |action: &str| {
+        let record = doc.actions.iter().find(|a| a.request.action == action).unwrap();
+        record.detail["api_calls"].to_string()
+    };
+    assert!(
+        calls("securityhub.update_finding").contains(&format!(
+            "BatchUpdateFindings FindingIdentifiers=[{{Id={arn},ProductArn=arn:aws:securityhub:{REGION}::product/aws/guardduty}}] Workflow.Status=SUPPRESSED VerificationState=FALSE_POSITIVE"
+        )),
+        "{}",
+        calls("securityhub.update_finding")
+    );
+    assert!(
+        calls("guardduty.archive_finding")
+            .contains("ArchiveFindings DetectorId=<the owner's detector> FindingIds=[fp1]")
+    );
+    assert!(calls("guardduty.feedback").contains("Feedback=NOT_USEFUL"));
+    assert!(
+        dry.findings.recorded().is_empty(),
+        "a dry run sends nothing: {:?}",
+        dry.findings.recorded()
+    );
+
+    // Enforce, with a duplicate delivery of the event.
+    let stack = Stack::start(Mode::Enforce).await;
+    let ingest = stack.queue("ingest");
+    ingest.send(&event.to_string()).await.unwrap();
+    ingest.send(&event.to_string()).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("fp1").await;
+    for action in WRITE_BACKS {
+        assert!(
+            statuses(&doc).contains(&(action.into(), "executed".into())),
+            "{:?}",
+            doc.actions
+        );
+    }
+    let once = |stack: &Stack| {
+        for operation in [
+            "BatchUpdateFindings",
+            "ArchiveFindings",
+            "UpdateFindingsFeedback",
+            "GetAdministratorAccount",
+        ] {
+            assert_eq!(
+                stack.findings.calls(operation).len(),
+                1,
+                "{operation}: {:?}",
+                stack.findings.recorded()
+            );
+        }
+    };
+    once(&stack);
+    let update = &stack.findings.calls("BatchUpdateFindings")[0];
+    assert_eq!(
+        update.body["FindingIdentifiers"],
+        json!([{"Id": arn, "ProductArn": format!("arn:aws:securityhub:{REGION}::product/aws/guardduty")}])
+    );
+    assert_eq!(update.body["Workflow"], json!({"Status": "SUPPRESSED"}));
+    assert_eq!(update.body["VerificationState"], "FALSE_POSITIVE");
+    let note = update.body["Note"]["Text"].as_str().unwrap();
+    assert!(note.starts_with("soar: false_positive (low)."), "{note}");
+    assert!(
+        note.contains("Policies: ingest ") && note.contains("remediate "),
+        "{note}"
+    );
+    assert!(note.chars().count() <= 512);
+    assert_eq!(update.body["Note"]["UpdatedBy"], "soar");
+    let archive = &stack.findings.calls("ArchiveFindings")[0];
+    assert_eq!(archive.path, "/detector/lab/findings/archive");
+    assert_eq!(archive.body, json!({"findingIds": ["fp1"]}));
+    let feedback = &stack.findings.calls("UpdateFindingsFeedback")[0];
+    assert_eq!(feedback.body["feedback"], "NOT_USEFUL");
+    assert!(
+        feedback.body["comments"]
+            .as_str()
+            .unwrap()
+            .starts_with("soar: false_positive")
+    );
+
+    // Rollback: unarchived and the workflow put back, once; the feedback cannot be undone.
+    let alert_id = doc.alert.id.clone();
+    roll_back_three_times(&stack, &alert_id, &["guardduty.archive_finding"]);
+    assert_eq!(stack.findings.calls("UnarchiveFindings").len(), 1);
+    assert!(stack.findings.findings().archived.is_empty());
+    roll_back_three_times(&stack, &alert_id, &["securityhub.update_finding"]);
+    let restored = stack.findings.calls("BatchUpdateFindings");
+    assert_eq!(restored.len(), 2, "{restored:?}");
+    assert_eq!(restored[1].body["Workflow"], json!({"Status": "NEW"}));
+    assert_eq!(restored[1].body["VerificationState"], "UNKNOWN");
+    let (code, out) = soar_cli(&stack, &["rollback", &alert_id, "guardduty.feedback", "--enforce"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("guardduty.feedback cannot be undone"), "{out}");
+
+    // The remediate message delivered again (Lambda retried it): the ledger answers, nothing is
+    // written back a second time, and what was rolled back stays rolled back.
+    let body = serde_json::to_string(&Document {
+        actions: Vec::new(),
+        trace: doc.trace[..3].to_vec(),
+        ..doc.clone()
+    })
+    .unwrap();
+    stack.queue("remediate").send(&body).await.unwrap();
+    stack.run().await;
+    assert_eq!(stack.findings.calls("ArchiveFindings").len(), 1);
+    assert_eq!(stack.findings.calls("UpdateFindingsFeedback").len(), 1);
+    assert_eq!(
+        stack.findings.calls("BatchUpdateFindings").len(),
+        2,
+        "the write and its rollback"
+    );
+    let ledger = stack.state.ledger(doc.ledger_scope()).await.unwrap();
+    for action in WRITE_BACKS {
+        let executed = ledger
+            .iter()
+            .filter(|e| e.sk.starts_with(&format!("ACTION#{action}#")) && e.status == "executed")
+            .count();
+        assert_eq!(executed, 1, "{action}: {ledger:?}");
+    }
+}
+
+/// A member account's finding is archived by the GuardDuty administrator account (here the
+/// account soar runs in) with the administrator's own detector: GetAdministratorAccount in the
+/// member account, then ListDetectors where the administrator is.
+#[tokio::test]
+async fn a_member_accounts_false_positive_is_archived_by_the_administrator() {
+    const MEMBER: &str = "111122223333";
+    let organisation = Organisation {
+        administrators: [("member-detector".to_string(), ACCOUNT.to_string())].into(),
+        detector_id: "admin-detector".into(),
+    };
+    let stack = Stack::start_full(
+        Mode::Enforce,
+        &[("SOAR_RESPONDER_ROLE_NAME", "soar-responder")],
+        organisation,
+    )
+    .await;
+    let event = low_finding_from_security_hub("fp-member", MEMBER, "member-detector");
+    stack.queue("ingest").send(&event.to_string()).await.unwrap();
+    stack.run().await;
+    let alert_id = format!("guardduty/{MEMBER}/{REGION}/fp-member");
+    use soar_core::ports::AlertLog;
+    let doc = stack.state.load_document(&alert_id).await.unwrap().unwrap();
+    let archive = doc
+        .actions
+        .iter()
+        .find(|a| a.request.action == "guardduty.archive_finding")
+        .unwrap();
+    assert_eq!(archive.status.as_str(), "executed", "{archive:?}");
+    assert_eq!(archive.detail["account"], ACCOUNT);
+    assert_eq!(archive.detail["administrator"], true);
+    let asked = stack.findings.calls("GetAdministratorAccount");
+    assert_eq!(asked.len(), 1, "asked once, then known");
+    assert_eq!(asked[0].path, "/detector/member-detector/administrator");
+    assert_eq!(stack.findings.calls("ListDetectors").len(), 1);
+    let archived = stack.findings.calls("ArchiveFindings");
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0].path, "/detector/admin-detector/findings/archive");
+    let feedback = stack.findings.calls("UpdateFindingsFeedback");
+    assert_eq!(feedback[0].path, "/detector/admin-detector/findings/feedback");
 }

@@ -109,7 +109,10 @@ impl ServiceEndpoints {
 
 /// `AWS_ENDPOINT_URL_<SERVICE ID>`.
 fn variable(service_id: &str) -> String {
-    format!("{ENDPOINT_VARIABLE}_{}", service_id.to_ascii_uppercase().replace(' ', "_"))
+    format!(
+        "{ENDPOINT_VARIABLE}_{}",
+        service_id.to_ascii_uppercase().replace(' ', "_")
+    )
 }
 
 impl aws_types::service_config::LoadServiceConfig for ServiceEndpoints {
@@ -150,9 +153,11 @@ pub async fn local(endpoint: &str) -> Result<SdkConfig, soar_https::HttpsError> 
 
 /// A local endpoint as [`local`], over HTTPS with a certificate the PEM bundle at `ca_bundle`
 /// vouches for (`None`: the Amazon roots, as for AWS itself).
+///
+/// `AWS_ENDPOINT_URL_<SERVICE>` variables send their service elsewhere ([`ServiceEndpoints`]: a
+/// local stand-in for an API the endpoint lacks).
 pub async fn local_trusting(endpoint: &str, ca_bundle: Option<&str>) -> Result<SdkConfig, soar_https::HttpsError> {
-    Ok(defaults(ca_bundle)?
-        .endpoint_url(endpoint)
+    let loaded = defaults(ca_bundle)?
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "testing",
@@ -162,7 +167,14 @@ pub async fn local_trusting(endpoint: &str, ca_bundle: Option<&str>) -> Result<S
             "soar-local",
         ))
         .load()
-        .await)
+        .await;
+    // The endpoint set on the built configuration, not on the loader: the loader marks its own as
+    // set in code, and the clients then ignore every service-specific endpoint.
+    Ok(loaded
+        .into_builder()
+        .endpoint_url(endpoint)
+        .service_config(ServiceEndpoints::from_vars(std::env::vars()))
+        .build())
 }
 
 /// The SDK's defaults with soar's HTTPS client (see soar-https).

@@ -355,7 +355,9 @@ impl Action {
             Action::GuardDutyArchiveFinding {} | Action::GuardDutyFeedback { .. }
                 if crate::finding::guardduty_arn(id).is_none() =>
             {
-                Some(format!("`{id}` is not a GuardDuty finding ARN: only GuardDuty's findings are archived or rated there"))
+                Some(format!(
+                    "`{id}` is not a GuardDuty finding ARN: only GuardDuty's findings are archived or rated there"
+                ))
             }
             Action::IamDeactivateAccessKey { .. } if !id.starts_with("AKIA") => Some(format!(
                 "`{id}` is not an IAM user's long-term access key (AKIA…): session credentials cannot be deactivated, revoke the role's sessions instead"
@@ -496,7 +498,12 @@ fn guardduty_calls(alert: &Alert, operation: &str, params: &str) -> Vec<String> 
     let (detector, finding) = alert
         .finding
         .as_ref()
-        .and_then(|f| Some((f.detector_id.as_deref()?, crate::finding::guardduty_arn(&f.id)?.finding_id)))
+        .and_then(|f| {
+            Some((
+                f.detector_id.as_deref()?,
+                crate::finding::guardduty_arn(&f.id)?.finding_id,
+            ))
+        })
         .unwrap_or(("<none>", "<none>"));
     vec![
         format!(

@@ -49,8 +49,13 @@ pub struct GuardDutyArn<'a> {
 /// `None` for anything else (an empty part, another service, extra path segments).
 pub fn guardduty_arn(arn: &str) -> Option<GuardDutyArn<'_>> {
     let mut parts = arn.strip_prefix("arn:")?.splitn(5, ':');
-    let (partition, service, region, account, path) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (partition, service, region, account, path) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     let (detector_id, finding_id) = path.strip_prefix("detector/")?.split_once("/finding/")?;
     let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let ok = partition.starts_with("aws")
@@ -153,9 +158,18 @@ mod tests {
         assert_eq!(ok.product_arn, "arn:aws:securityhub:eu-west-1::product/aws/guardduty");
         assert_eq!(ok.detector_id.as_deref(), Some("d1"));
         assert!(!ok.via_security_hub);
-        assert_eq!(FindingRef::of_guardduty(Some(ARN), "999999999999", "eu-west-1", "f1"), None);
-        assert_eq!(FindingRef::of_guardduty(Some(ARN), "111122223333", "us-east-1", "f1"), None);
-        assert_eq!(FindingRef::of_guardduty(Some(ARN), "111122223333", "eu-west-1", "f2"), None);
+        assert_eq!(
+            FindingRef::of_guardduty(Some(ARN), "999999999999", "eu-west-1", "f1"),
+            None
+        );
+        assert_eq!(
+            FindingRef::of_guardduty(Some(ARN), "111122223333", "us-east-1", "f1"),
+            None
+        );
+        assert_eq!(
+            FindingRef::of_guardduty(Some(ARN), "111122223333", "eu-west-1", "f2"),
+            None
+        );
         assert_eq!(FindingRef::of_guardduty(None, "111122223333", "eu-west-1", "f1"), None);
     }
 
@@ -164,7 +178,10 @@ mod tests {
         let place = ("111122223333", "eu-west-1", "f1");
         let states = (Some("NEW".to_string()), None);
         let other = FindingRef::of_asff(
-            ("inspector-1", Some("arn:aws:securityhub:eu-west-1::product/aws/inspector")),
+            (
+                "inspector-1",
+                Some("arn:aws:securityhub:eu-west-1::product/aws/inspector"),
+            ),
             place,
             false,
             states.clone(),

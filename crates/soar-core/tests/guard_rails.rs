@@ -557,3 +557,106 @@ async fn a_session_key_is_never_deactivated_whatever_the_policy_says() {
         assert!(h.remediator.calls().is_empty(), "{mode:?}");
     }
 }
+
+/// A write-back goes to the alert's own finding only, as its parser read it: another finding,
+/// a GuardDuty action on another product's finding, or an alert whose ARN contradicts its own
+/// account is refused by Rust; the note is Rust's (a policy cannot write it), and a dry run
+/// shows the exact request.
+#[tokio::test]
+async fn a_write_back_reaches_only_the_alerts_own_finding_with_rusts_note() {
+    const ARN: &str = "arn:aws:guardduty:eu-west-1:111111111111:detector/d1/finding/f1";
+    let finding = |arn: &str| {
+        let finding = json!({"id": "f1", "arn": arn, "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8,
+            "accountId": "111111111111", "region": "eu-west-1", "updatedAt": "2026-11-20T09:00:00Z",
+            "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
+            "service": {"serviceName": "guardduty", "action": {}}});
+        parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap()
+    };
+    let target = |id: &str| json!({"kind": "Finding", "id": id});
+    let other = "arn:aws:guardduty:eu-west-1:111111111111:detector/d1/finding/f2";
+    let script = || {
+        remediating(json!({"actions": [
+            {"type": "securityhub.update_finding", "target": target(ARN), "params": {"workflow_status": "NOTIFIED", "note": "runbook 7"}},
+            {"type": "guardduty.archive_finding", "target": target(other)},
+            {"type": "guardduty.feedback", "target": target(ARN), "params": {"feedback": "USEFUL"}}
+        ]}))
+    };
+    // Dry run: planned with the request it would send, the note written by Rust.
+    let h = harness(script(), StaticInventory::default(), Settings::default());
+    let doc = h.pipeline.run(finding(ARN)).await.document.unwrap();
+    let s = statuses(&doc);
+    assert_eq!(s[0].2, ActionStatus::Planned, "{s:?}");
+    let plan = doc.actions[0].detail["api_calls"][0].as_str().unwrap();
+    assert!(
+        plan.starts_with(&format!("securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={ARN},ProductArn=arn:aws:securityhub:eu-west-1::product/aws/guardduty}}] Workflow.Status=NOTIFIED VerificationState=TRUE_POSITIVE Note.Text=\"soar: incident (high).")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Policies: ingest scripted") && plan.contains("runbook 7"),
+        "{plan}"
+    );
+    assert_eq!(s[1].2, ActionStatus::SkippedInvalidTarget, "another finding: {s:?}");
+    assert!(
+        doc.actions[1]
+            .detail
+            .to_string()
+            .contains("is not this alert's finding")
+    );
+    assert_eq!(s[2].2, ActionStatus::Planned, "{s:?}");
+    // Enforce: carried out once each, with Rust's summary in the action the adapter receives.
+    let h = harness(script(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding(ARN)).await.document.unwrap();
+    let calls = h.remediator.calls();
+    assert_eq!(calls.len(), 2, "{:?}", statuses(&doc));
+    let soar_core::Action::SecurityHubUpdateFinding { summary, .. } = &calls[0].detail else {
+        panic!("{calls:?}")
+    };
+    assert_eq!(summary.verification_state, Some("TRUE_POSITIVE"));
+    assert!(summary.text.ends_with("runbook 7."), "{}", summary.text);
+    // A finding whose ARN names another account addresses nothing: every write-back is refused.
+    let forged = "arn:aws:guardduty:eu-west-1:999999999999:detector/d1/finding/f1";
+    let h = harness(
+        remediating(json!({"actions": [{"type": "guardduty.archive_finding", "target": target(forged)}]})),
+        StaticInventory::default(),
+        enforce(),
+    );
+    let doc = h.pipeline.run(finding(forged)).await.document.unwrap();
+    assert_eq!(statuses(&doc)[0].2, ActionStatus::SkippedInvalidTarget);
+    assert!(
+        doc.actions[0]
+            .detail
+            .to_string()
+            .contains("has no finding in Security Hub or GuardDuty")
+    );
+    assert!(h.remediator.calls().is_empty());
+}
+
+/// GuardDuty archives and rates only GuardDuty's findings: another product's finding in
+/// Security Hub is refused for them, whatever the policy says.
+#[tokio::test]
+async fn guardduty_write_backs_refuse_another_products_finding() {
+    let id = "arn:aws:inspector2:eu-west-1:111111111111:finding/abc";
+    let asff = json!({"SchemaVersion": "2018-10-08", "Id": id,
+        "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/inspector", "AwsAccountId": "111111111111",
+        "Region": "eu-west-1", "Types": ["Software and Configuration Checks/Vulnerabilities/CVE"],
+        "Severity": {"Label": "HIGH"}, "Title": "CVE", "UpdatedAt": "2026-11-20T09:00:00Z",
+        "Workflow": {"Status": "NEW"},
+        "Resources": [{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:eu-west-1:111111111111:instance/i-0123456789abcdef0"}]});
+    let script = remediating(json!({"actions": [
+        {"type": "guardduty.archive_finding", "target": {"kind": "Finding", "id": id}},
+        {"type": "securityhub.update_finding", "target": {"kind": "Finding", "id": id}, "params": {"workflow_status": "NOTIFIED"}}
+    ]}));
+    let h = harness(script, StaticInventory::default(), enforce());
+    let incoming = parse_input(asff.to_string().as_bytes()).remove(0).result.unwrap();
+    let doc = h.pipeline.run(incoming).await.document.unwrap();
+    let s = statuses(&doc);
+    assert_eq!(s[0].2, ActionStatus::SkippedInvalidTarget, "{s:?}");
+    assert!(
+        doc.actions[0]
+            .detail
+            .to_string()
+            .contains("not a GuardDuty finding ARN")
+    );
+    assert_eq!(s[1].2, ActionStatus::Executed, "{s:?}");
+    assert_eq!(h.remediator.calls().len(), 1);
+}

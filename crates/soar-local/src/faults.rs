@@ -16,14 +16,11 @@
 //! seeded generator: the n-th call through the proxy meets the same fault in every run, though
 //! which call is n-th varies when functions call at the same time. Listens on 127.0.0.1 only.
 
+use crate::server::Server;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,15 +91,12 @@ struct Shared {
 pub struct FaultProxy {
     pub port: u16,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: Server,
 }
 
 impl FaultProxy {
     /// Starts the proxy in front of `upstream` (`http://127.0.0.1:<port>`) on a thread of its own.
     pub fn start(upstream: &str, plan: FaultPlan) -> Result<FaultProxy, String> {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             plan,
@@ -110,16 +104,12 @@ impl FaultProxy {
             draws: AtomicU64::new(0),
             counts: Mutex::new(FaultCounts::default()),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
-        std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || serve(listener, serving, stopped))
-            .map_err(|e| e.to_string())?;
+        let server = Server::start("fault-proxy", move |request| handle(serving.clone(), request))?;
         Ok(FaultProxy {
-            port,
+            port: server.port,
             shared,
-            stop: Some(stop),
+            _server: server,
         })
     }
 
@@ -130,44 +120,6 @@ impl FaultProxy {
     pub fn counts(&self) -> FaultCounts {
         self.shared.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    runtime.block_on(async move {
-        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-            return;
-        };
-        loop {
-            let accepted = tokio::select! {
-                _ = &mut stopped => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((socket, _)) = accepted else { continue };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| handle(shared.clone(), request));
-                // A reset is the service failing: hyper closes the connection without an answer.
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), service)
-                    .await;
-            });
-        }
-    });
 }
 
 /// The proxy's own failure, which makes hyper drop the connection (a reset).
@@ -276,7 +228,7 @@ enum Protocol {
     Ec2Query,
     /// IAM, STS, SNS: `<ErrorResponse><Error>`.
     AwsQuery,
-    /// Lambda: `X-Amzn-ErrorType` and a JSON body.
+    /// Lambda, GuardDuty, Security Hub: `X-Amzn-ErrorType` and a JSON body.
     RestJson,
     /// S3: `<Error>`.
     RestXml,
@@ -315,6 +267,23 @@ impl Call {
             };
         }
         let path = head.uri.path();
+        // GuardDuty's and Security Hub's REST paths (the finding services, see crate::findings).
+        if path.starts_with("/detector") || path.starts_with("/findings/") {
+            let service = if path.starts_with("/detector") {
+                "GuardDuty"
+            } else {
+                "SecurityHub"
+            };
+            let shape: Vec<&str> = path
+                .split('/')
+                .enumerate()
+                .map(|(i, s)| if service == "GuardDuty" && i == 2 { "*" } else { s })
+                .collect();
+            return Call {
+                protocol: Protocol::RestJson,
+                operation: format!("{service}.{} {}", head.method, shape.join("/")),
+            };
+        }
         if path.starts_with("/2015-03-31/") || path.starts_with("/2017-") {
             return Call {
                 protocol: Protocol::RestJson,

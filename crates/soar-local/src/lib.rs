@@ -8,13 +8,17 @@
 //! - [`lab`]: a VPC with instances to respond to, on the local endpoint.
 //! - [`faults`]: a proxy in front of the local endpoint failing a set share of the calls the
 //!   ways AWS calls fail (throttling, 5xx, timeouts, resets).
+//! - [`findings`]: Security Hub's and GuardDuty's finding APIs that moto lacks (the verdict
+//!   written back), recorded and answered on 127.0.0.1.
 //! - [`runtime`]: function binaries under a Lambda runtime API of their own, killable
 //!   mid-invocation.
 
 pub mod faults;
+pub mod findings;
 pub mod lab;
 pub mod pump;
 pub mod runtime;
+mod server;
 pub mod setup;
 
 use crate::pump::Invoke;

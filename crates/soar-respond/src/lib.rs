@@ -227,8 +227,7 @@ impl AwsRemediator {
             } => {
                 let config = self.config_for(account, region).await?;
                 let client = aws_sdk_securityhub::Client::new(&config);
-                securityhub::restore_workflow(&client, (id, product_arn), (workflow_status, verification_state))
-                    .await?
+                securityhub::restore_workflow(&client, (id, product_arn), (workflow_status, verification_state)).await?
             }
             Undo::UnarchiveFinding {
                 account,

@@ -86,10 +86,7 @@ async fn batch_update(
     if let Some(state) = verification {
         request = request.verification_state(VerificationState::from(state));
     }
-    let out = request
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk(OPERATION, e))?;
+    let out = request.send().await.map_err(|e| AwsError::from_sdk(OPERATION, e))?;
     match out.unprocessed_findings().first() {
         None => Ok(()),
         Some(unprocessed) => Err(RespondError::Aws(classify(

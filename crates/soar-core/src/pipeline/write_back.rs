@@ -127,7 +127,11 @@ mod tests {
             page: true,
             error: None,
         });
-        for (phase, revision) in [(Phase::Ingest, "r-in"), (Phase::Enrich, "r-en1"), (Phase::Enrich, "r-en2")] {
+        for (phase, revision) in [
+            (Phase::Ingest, "r-in"),
+            (Phase::Enrich, "r-en1"),
+            (Phase::Enrich, "r-en2"),
+        ] {
             doc.trace.push(entry(phase, revision));
         }
         doc.actions.push(ActionRecord {
@@ -215,6 +219,9 @@ mod tests {
             summary: Summary::default(),
         };
         let done = summarised(&doc, written, &entry(Phase::Remediate, "r"));
-        assert!(text_of(&done).text.starts_with("soar: false_positive (high)."), "{done:?}");
+        assert!(
+            text_of(&done).text.starts_with("soar: false_positive (high)."),
+            "{done:?}"
+        );
     }
 }
