@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use soar_aws::{DynamoState, SqsQueue, sdk};
 use soar_core::ports::AlertLog;
 use soar_local::faults::{FaultPlan, FaultProxy};
+use soar_local::findings::FindingServices;
 use soar_local::lab::{self, LabFinding, LabInstance};
 use soar_local::pump::{Pacing, Route, drain_paced};
 use soar_local::runtime::{FunctionProcess, Functions};
@@ -51,6 +52,8 @@ struct Tally {
     failed_actions: Vec<String>,
     /// Tor alerts without a snapshot of their instance's volume.
     unsnapshotted: Vec<String>,
+    /// False positives not archived, or not rated, in GuardDuty.
+    not_written_back: Vec<String>,
     unfinished_claims: Vec<String>,
     notifications: usize,
     repeated_notifications: usize,
@@ -93,6 +96,10 @@ struct Storm {
     aws: sdk::SdkConfig,
     env: BTreeMap<String, String>,
     proxy: FaultProxy,
+    /// GuardDuty's and Security Hub's finding APIs (moto lacks them), behind a fault proxy of
+    /// their own: the write-backs meet the same faults.
+    findings: FindingServices,
+    findings_proxy: FaultProxy,
     functions: Functions,
     state: DynamoState,
     notifications: SqsQueue,
@@ -120,8 +127,13 @@ impl Storm {
             .unwrap();
         // The functions' attempt timeout is 500 ms; a timed-out call hangs 800 ms.
         let proxy = FaultProxy::start(&moto.endpoint(), FaultPlan::tenth(Duration::from_millis(800), 17)).unwrap();
+        let findings = FindingServices::start().unwrap();
+        let findings_proxy =
+            FaultProxy::start(&findings.endpoint(), FaultPlan::tenth(Duration::from_millis(800), 29)).unwrap();
         let mut vars: BTreeMap<String, String> = env.vars.clone().into_iter().collect();
         for (k, v) in [
+            ("AWS_ENDPOINT_URL_GUARDDUTY", findings_proxy.endpoint()),
+            ("AWS_ENDPOINT_URL_SECURITYHUB", findings_proxy.endpoint()),
             ("AWS_ENDPOINT_URL", proxy.endpoint()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
@@ -151,6 +163,8 @@ impl Storm {
             aws,
             env: vars,
             proxy,
+            findings,
+            findings_proxy,
             functions,
             state,
             notifications: inbox,
@@ -210,6 +224,9 @@ struct Findings {
     /// The instances of the Tor-client alerts: all the alerts about one instance are one incident
     /// (the default grouping), and each such instance must end with one snapshot of its volume.
     tor: BTreeSet<String>,
+    /// The GuardDuty finding ids of the low-severity probes: false positives, to be archived
+    /// and rated in GuardDuty.
+    false_positives: BTreeSet<String>,
     malformed: usize,
 }
 
@@ -220,6 +237,7 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> F
     let mut bodies = Vec::new();
     let mut ids = BTreeSet::new();
     let mut tor = BTreeSet::new();
+    let mut false_positives = BTreeSet::new();
     for i in 0..distinct {
         let id = format!("storm-{i:05}");
         // A fifth stolen keys, a fifth Tor clients (isolated, snapshotted, tagged), the rest
@@ -247,6 +265,9 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> F
         if i % 5 == 0 {
             tor.insert(instances[i % instances.len()].instance_id.clone());
         }
+        if matches!(i % 5, 1..=3) {
+            false_positives.insert(id.clone());
+        }
         bodies.push(body.to_string());
     }
     for i in 0..duplicates {
@@ -263,6 +284,7 @@ fn findings(n: usize, instances: &[LabInstance], keys: &[(String, String)]) -> F
         bodies: order.into_iter().map(|i| bodies[i].clone()).collect(),
         ids,
         tor,
+        false_positives,
         malformed,
     }
 }
@@ -315,6 +337,22 @@ async fn check(storm: &Storm, findings: &Findings, instances: &[LabInstance], ta
     for instance in instances.iter().filter(|i| findings.tor.contains(&i.instance_id)) {
         if !snapshotted.contains(&instance.instance_id) {
             tally.unsnapshotted.push(instance.instance_id.clone());
+        }
+    }
+    // Every false positive archived and rated not useful in GuardDuty, under faults too.
+    let written = storm.findings.findings();
+    for id in &findings.false_positives {
+        let key = ("lab".to_string(), id.clone());
+        if !written.archived.contains(&key) || written.feedback.get(&key).map(String::as_str) != Some("NOT_USEFUL") {
+            // What its record says, for the report.
+            let alert = format!("guardduty/{ACCOUNT}/{REGION}/{id}");
+            let doc = storm.state.load_document(&alert).await.unwrap();
+            let actions: Vec<String> = doc
+                .iter()
+                .flat_map(|d| &d.actions)
+                .map(|a| format!("{} {}: {}", a.request.action, a.status.as_str(), a.detail))
+                .collect();
+            tally.not_written_back.push(format!("{id}: {actions:?}"));
         }
     }
     let mut scopes = BTreeSet::new();
@@ -440,8 +478,13 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         ..Tally::default()
     };
     let counts = storm.proxy.counts();
-    tally.aws_calls = counts.total_calls();
+    let finding_counts = storm.findings_proxy.counts();
+    tally.aws_calls = counts.total_calls() + finding_counts.total_calls();
     tally.faults = counts.faults.clone();
+    for (kind, n) in &finding_counts.faults {
+        *tally.faults.entry(kind.clone()).or_default() += n;
+    }
+    let injected_faults = counts.total_faults() + finding_counts.total_faults();
     check(&storm, &storm_findings, &instances, &mut tally).await;
     for (user, key) in &keys {
         let listed = iam.list_access_keys().user_name(user).send().await.unwrap();
@@ -469,7 +512,7 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         tally.kills,
         tally.deliveries,
         tally.aws_calls,
-        counts.total_faults(),
+        injected_faults,
         tally.aws_calls as f64 / tally.findings as f64,
         tally.notifications,
         tally.repeated_notifications,
@@ -482,7 +525,7 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
             "findings": tally.findings, "distinct": tally.distinct, "duplicates": tally.duplicates,
             "malformed": tally.malformed, "terminal": tally.terminal, "dead_lettered": tally.dead_lettered,
             "lost": tally.lost.len(), "changed_twice": tally.changes_twice.len(), "kills": tally.kills,
-            "aws_calls": tally.aws_calls, "injected_faults": counts.total_faults(),
+            "aws_calls": tally.aws_calls, "injected_faults": injected_faults,
             "calls_per_alert": tally.aws_calls as f64 / tally.findings as f64,
             "repeated_notifications": tally.repeated_notifications,
             "seconds": elapsed.as_secs_f64(),
@@ -507,6 +550,11 @@ async fn a_storm_under_faults_loses_nothing_and_changes_nothing_twice() {
         tally.failed_actions.is_empty(),
         "failed for good: {:?}",
         tally.failed_actions
+    );
+    assert!(
+        tally.not_written_back.is_empty(),
+        "false positives not archived and rated in GuardDuty: {:?}",
+        tally.not_written_back
     );
     assert!(
         tally.unsnapshotted.is_empty(),

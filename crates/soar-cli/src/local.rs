@@ -6,6 +6,7 @@ use serde_json::json;
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, sdk};
 use soar_core::document::Document;
 use soar_core::ports::AlertLog;
+use soar_local::findings::FindingServices;
 use soar_local::lab::{self, LabFinding};
 use soar_local::pump::{Delivery, Invoke, Route, drain};
 use soar_local::setup::setup;
@@ -56,10 +57,15 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     println!("soar local demo: the four functions under cargo lambda's emulator, AWS on a local moto server\n");
     let moto = Moto::start(workspace)?;
     println!("  moto        {}", moto.endpoint());
+    let findings = FindingServices::start()?;
+    println!(
+        "  findings    {} (Security Hub's and GuardDuty's finding APIs, which moto lacks)",
+        findings.endpoint()
+    );
     let aws = sdk::local(&moto.endpoint()).await.map_err(|e| e.to_string())?;
     let stage = stage(&aws).await?;
     let log_path = std::env::temp_dir().join(format!("soar-demo-{}.log", std::process::id()));
-    let emulator = start_functions(workspace, &moto, &stage, &log_path)?;
+    let emulator = start_functions(workspace, (&moto, &findings), &stage, &log_path)?;
     let tor = LabFinding {
         account: DEMO_ACCOUNT,
         region: "us-east-1",
@@ -74,7 +80,14 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
         sample: true,
         ..tor.clone()
     };
-    for finding in [&tor, &sample] {
+    // Low severity, nothing corroborates it: a false positive, written back to GuardDuty.
+    let probe = LabFinding {
+        id: "demo-port-probe",
+        finding_type: "Recon:EC2/PortProbeUnprotectedPort",
+        severity: 2.0,
+        ..tor.clone()
+    };
+    for finding in [&tor, &sample, &probe] {
         put_event(&aws, &lab::guardduty_event(&stage.web, finding)).await?;
         let kind = if finding.sample { "sample finding" } else { "finding" };
         println!(
@@ -95,7 +108,8 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     warm_up(&invoker).await;
     let deliveries = drain(&routes, &invoker, 3, 100).await?;
     deliveries.iter().for_each(print_delivery);
-    let as_expected = report(&aws, &stage, (&tor, &sample), &log_path).await?;
+    let as_expected = report(&aws, &stage, (&tor, &sample), &log_path).await?
+        & report_write_back(&aws, &stage, &probe, &findings).await?;
     drop(emulator);
     drop(moto);
     println!("\nstopped the emulator and the moto server");
@@ -157,8 +171,14 @@ async fn stage(aws: &sdk::SdkConfig) -> Result<Stage, String> {
 }
 
 /// The four functions under the emulator, in enforce mode against moto, logging to `log_path`.
-fn start_functions(workspace: &Path, moto: &Moto, stage: &Stage, log_path: &Path) -> Result<LambdaEmulator, String> {
+fn start_functions(
+    workspace: &Path,
+    (moto, findings): (&Moto, &FindingServices),
+    stage: &Stage,
+    log_path: &Path,
+) -> Result<LambdaEmulator, String> {
     let mut function_env: Vec<(String, String)> = stage.env.vars.clone().into_iter().collect();
+    function_env.extend(findings.vars());
     function_env.extend(
         [
             ("AWS_ENDPOINT_URL", moto.endpoint()),
@@ -232,6 +252,33 @@ async fn report(
     Ok(doc.is_some() && isolated && !sample_stored)
 }
 
+/// The false positive's verdict as GuardDuty now has it; `true` when it was archived and rated.
+async fn report_write_back(
+    aws: &sdk::SdkConfig,
+    stage: &Stage,
+    probe: &LabFinding<'_>,
+    findings: &FindingServices,
+) -> Result<bool, String> {
+    let state = DynamoState::new(DynamoClient::new(aws), stage.env.vars["SOAR_TABLE"].clone());
+    let alert_id = format!("guardduty/{DEMO_ACCOUNT}/us-east-1/{}", probe.id);
+    println!();
+    match state.load_document(&alert_id).await.map_err(|e| e.to_string())? {
+        Some(doc) => print_timeline(&doc),
+        None => println!("no document was stored for {alert_id}"),
+    }
+    let written = findings.findings();
+    let key = ("lab".to_string(), probe.id.to_string());
+    let archived = written.archived.contains(&key);
+    let feedback = written.feedback.get(&key).cloned();
+    println!(
+        "\n  in GuardDuty, finding {}: {}, feedback {}",
+        probe.id,
+        if archived { "archived" } else { "NOT archived" },
+        feedback.as_deref().unwrap_or("none")
+    );
+    Ok(archived && feedback.as_deref() == Some("NOT_USEFUL"))
+}
+
 /// The first invocation of each function compiles it; do that before the clock matters.
 async fn warm_up(invoker: &HttpInvoker) {
     for phase in PHASES {
@@ -288,6 +335,16 @@ fn print_timeline(doc: &Document) {
             |i| format!("{} {}", i.kind, i.value),
         );
         println!("  enrichment  {}: {subject}: {:?}", e.provider, e.status);
+    }
+    if let Some(i) = &doc.incident {
+        println!(
+            "  incident    {} ({}; {} alert(s), {} {})",
+            i.id,
+            i.key,
+            i.alerts,
+            i.verdict.as_str(),
+            i.severity
+        );
     }
     if let Some(v) = &doc.verdict {
         println!(

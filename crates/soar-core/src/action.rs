@@ -655,6 +655,12 @@ impl ActionKind {
         self == ActionKind::Notify
     }
 
+    /// A write-back of the verdict onto the alert's own finding (its target is the `Finding`):
+    /// it changes no resource, so the hourly action cap does not count it.
+    pub fn is_write_back(self) -> bool {
+        self.target_kind() == ResourceKind::Finding.as_str()
+    }
+
     /// Reads a wire name, with an error that lists the known ones.
     pub fn parse(name: &str) -> Result<ActionKind, String> {
         name.parse()

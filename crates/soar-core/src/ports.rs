@@ -25,6 +25,9 @@ pub struct ProviderError {
     pub message: String,
     /// The provider refused for now (HTTP 429 beyond the retries): try again after this long.
     pub retry_after: Option<Duration>,
+    /// Asking again later may succeed (throttled, a server error, no answer): a guard rail that
+    /// could not read what it needs waits for a retry instead of giving up for good.
+    pub transient: bool,
 }
 
 impl ProviderError {
@@ -33,7 +36,13 @@ impl ProviderError {
             provider: provider.into(),
             message: message.into(),
             retry_after: None,
+            transient: false,
         }
+    }
+
+    /// The same error, marked [`ProviderError::transient`] or not.
+    pub fn transient(self, transient: bool) -> Self {
+        ProviderError { transient, ..self }
     }
 }
 

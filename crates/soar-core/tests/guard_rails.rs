@@ -87,7 +87,7 @@ struct Harness {
     external: Arc<CannedProvider>,
 }
 
-fn harness(policies: Scripted, inventory: StaticInventory, settings: Settings) -> Harness {
+fn harness(policies: Scripted, inventory: impl soar_core::ports::Inventory + 'static, settings: Settings) -> Harness {
     let (mut parts, state) = soar_offline::in_memory_parts(Arc::new(policies), OrgConfig::default());
     let remediator = Arc::new(RecordingRemediator::default());
     let notifier = Arc::new(RecordingNotifier::default());
@@ -659,4 +659,77 @@ async fn guardduty_write_backs_refuse_another_products_finding() {
     );
     assert_eq!(s[1].2, ActionStatus::Executed, "{s:?}");
     assert_eq!(h.remediator.calls().len(), 1);
+}
+
+/// The hourly cap guards the fleet: with it used up, containment waits, while the verdict is
+/// still written back onto the alert's own finding (a flood of false positives written back
+/// never uses up the budget an incident's containment needs).
+#[tokio::test]
+async fn write_backs_do_not_use_up_the_containment_budget() {
+    const ARN: &str = "arn:aws:guardduty:eu-west-1:111111111111:detector/d1/finding/f1";
+    let finding = json!({"id": "f1", "arn": ARN, "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8,
+        "accountId": "111111111111", "region": "eu-west-1", "updatedAt": "2026-11-20T09:00:00Z",
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
+        "service": {"serviceName": "guardduty", "action": {}}});
+    let script = remediating(json!({"actions": [
+        {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+        {"type": "guardduty.feedback", "target": {"kind": "Finding", "id": ARN}, "params": {"feedback": "USEFUL"}}
+    ]}));
+    let settings = Settings {
+        max_actions_per_hour: 0,
+        ..enforce()
+    };
+    let h = harness(script, StaticInventory::default(), settings);
+    let incoming = parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap();
+    let doc = h.pipeline.run(incoming).await.document.unwrap();
+    let s: Vec<(String, ActionStatus)> = statuses(&doc).into_iter().map(|(a, _, st)| (a, st)).collect();
+    assert_eq!(
+        s,
+        [
+            ("ec2.isolate".to_string(), ActionStatus::SkippedRateLimited),
+            ("guardduty.feedback".to_string(), ActionStatus::Executed)
+        ]
+    );
+}
+
+/// An inventory that cannot answer: `transient` says whether asking again may help.
+struct Unreadable {
+    transient: bool,
+}
+
+#[async_trait::async_trait]
+impl soar_core::ports::Inventory for Unreadable {
+    async fn describe(
+        &self,
+        _: &soar_core::Resource,
+    ) -> Result<Option<InventoryRecord>, soar_core::ports::ProviderError> {
+        Err(soar_core::ports::ProviderError::new("ec2", "DescribeInstances: throttled").transient(self.transient))
+    }
+}
+
+/// Protection that cannot be read is protection: never acted on. When the read may pass
+/// (throttled, a server error), the action waits for the alert to come back instead of being
+/// skipped for good (an incident's only alert would otherwise never be contained).
+#[tokio::test]
+async fn protection_that_cannot_be_read_stops_the_action_and_a_passing_failure_retries() {
+    let script = || {
+        remediating(json!({"actions": [
+            {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}}
+        ]}))
+    };
+    for (transient, expected) in [
+        (true, ActionStatus::Interrupted),
+        (false, ActionStatus::SkippedProtected),
+    ] {
+        let h = harness(script(), Unreadable { transient }, enforce());
+        let out = h.pipeline.run(finding("198.51.100.7", false)).await;
+        let doc = out.document.unwrap();
+        assert_eq!(
+            statuses(&doc)[0].2,
+            expected,
+            "transient {transient}: {:?}",
+            doc.actions
+        );
+        assert!(h.remediator.calls().is_empty());
+    }
 }

@@ -614,7 +614,10 @@ impl Inventory for Ec2 {
         self.describe_instance(&resource.account, &resource.region, &resource.id)
             .await
             .map(|facts| facts.map(|f| f.to_record()))
-            .map_err(|e| ProviderError::new("ec2", e.to_string()))
+            .map_err(|e| {
+                let transient = matches!(&e, Ec2Error::Aws(aws) if aws.is_transient());
+                ProviderError::new("ec2", e.to_string()).transient(transient)
+            })
     }
 }
 

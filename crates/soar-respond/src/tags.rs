@@ -79,7 +79,7 @@ impl Inventory for AwsRemediator {
             // The service says there is no such resource (NoSuchBucket, ResourceNotFoundException):
             // nothing to protect, as for an instance EC2 does not know; the action itself fails.
             Err(RespondError::Aws(AwsError::NotFound { .. })) => Ok(None),
-            other => other.map_err(|e| ProviderError::new("tags", e.to_string())),
+            other => other.map_err(|e| ProviderError::new("tags", e.to_string()).transient(e.is_transient())),
         }
     }
 }

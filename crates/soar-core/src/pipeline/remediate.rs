@@ -42,7 +42,7 @@ struct Claimed {
 
 /// The inventory's answer about each target, read once per phase: the protection check of every
 /// action on a target and the action itself use the same answer (`Err`: it could not be read).
-type Described = HashMap<Target, Result<Option<InventoryRecord>, String>>;
+type Described = HashMap<Target, Result<Option<InventoryRecord>, crate::ports::ProviderError>>;
 
 /// A requested action and its decoded form; `None`: a type soar does not know (refused).
 struct Planned {
@@ -257,7 +257,10 @@ impl Responder {
                 json!({"dry_run": "not carried out", "api_calls": action.api_calls(&doc.alert, &request.target)}),
             ));
         }
-        if !escalation {
+        // The cap keeps a bad policy from acting on the fleet. A write-back changes only the
+        // finding's record (reversibly): a flood of false positives written back must not use up
+        // the budget an incident's containment needs.
+        if !escalation && !action.kind().is_write_back() {
             self.take_budget(claim, request, entry).await?;
         }
         let record = described
@@ -339,11 +342,14 @@ impl Responder {
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
             return Err((ActionStatus::SkippedInvalidTarget, json!(why)));
         }
-        if let Some(why) = self.protection(doc, &request.target, described).await {
-            entry
-                .notes
-                .push(format!("{} on {} refused: {why}", request.action, request.target.id));
-            return Err((ActionStatus::SkippedProtected, json!(why)));
+        if let Err((status, why)) = self.protection(doc, &request.target, described).await {
+            entry.notes.push(format!(
+                "{} on {} not taken: {}",
+                request.action,
+                request.target.id,
+                why.as_str().unwrap_or_default()
+            ));
+            return Err((status, why));
         }
         Ok(action)
     }
@@ -516,10 +522,12 @@ impl Responder {
         }
     }
 
-    /// `Some(reason)` when the target must not be touched: tagged `soar:protected=true` in the
-    /// alert (finding or inventory at enrich time) or, read live now, in the inventory. A target
-    /// whose protection cannot be checked is treated as protected.
-    async fn protection(&self, doc: &Document, target: &Target, described: &mut Described) -> Option<String> {
+    /// `Err` with [`ActionStatus::SkippedProtected`] when the target must not be touched: tagged
+    /// `soar:protected=true` in the alert (finding or inventory at enrich time) or, read live
+    /// now, in the inventory; a target whose protection cannot be checked is treated as
+    /// protected. [`ActionStatus::Interrupted`] when the read failed in a way that may pass
+    /// (throttled, a server error, no answer): the alert comes back and asks again.
+    async fn protection(&self, doc: &Document, target: &Target, described: &mut Described) -> Result<(), Outcome> {
         // A finding is as protected as the resource it is about: a protected resource's findings
         // are left to people, in the source as in the account.
         let about;
@@ -539,7 +547,10 @@ impl Responder {
             .resources_named(&target.kind, &target.id)
             .any(Resource::is_protected)
         {
-            return Some("resource is tagged soar:protected=true".into());
+            return Err((
+                ActionStatus::SkippedProtected,
+                json!("resource is tagged soar:protected=true"),
+            ));
         }
         // Described where the remediator acts: the account and region of the alert's resource
         // (check_target refuses a related resource placed anywhere else).
@@ -552,15 +563,22 @@ impl Responder {
             ..Resource::unknown()
         };
         if !described.contains_key(target) {
-            let answer = self.inventory.describe(&probe).await.map_err(|e| e.to_string());
+            let answer = self.inventory.describe(&probe).await;
             described.insert(target.clone(), answer);
         }
+        let protected = |why: String| (ActionStatus::SkippedProtected, json!(why));
         match &described[target] {
             Ok(Some(record)) if tags_mark_protected(&record.tags) => {
-                Some("resource is tagged soar:protected=true (read live)".into())
+                Err(protected("resource is tagged soar:protected=true (read live)".into()))
             }
-            Ok(_) => None,
-            Err(e) => Some(format!("protection could not be checked, not acting: {e}")),
+            Ok(_) => Ok(()),
+            // Not known now, but may be soon: the alert comes back and asks again (a skip would
+            // be for good, and an incident's only alert would never be contained).
+            Err(e) if e.transient => Err((
+                ActionStatus::Interrupted,
+                json!(format!("protection could not be read now, not acting yet: {e}")),
+            )),
+            Err(e) => Err(protected(format!("protection could not be checked, not acting: {e}"))),
         }
     }
 }
