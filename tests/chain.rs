@@ -10,7 +10,7 @@ use soar_aws::{DynamoState, SqsQueue, sdk};
 use soar_core::document::{Document, Mode};
 use soar_lambda::functions::{DocumentFunction, IngestFunction};
 use soar_lambda::{Config, wire};
-use soar_local::findings::{FindingServices, MOTO_LACKS, Organisation};
+use soar_local::findings::{FindingServices, MOTO_LACKS, Organisation, Published};
 use soar_local::lab::{self, LabFinding, LabInstance};
 use soar_local::pump::{Invoke, Route, drain};
 use soar_local::setup::{Environment, setup};
@@ -1441,6 +1441,12 @@ const WRITE_BACKS: [&str; 3] = [
 async fn a_false_positive_is_written_back_planned_in_dry_run_and_once_in_enforce() {
     eprintln!("recording endpoint for Security Hub and GuardDuty: {MOTO_LACKS}");
     let event = low_finding_from_security_hub("fp1", ACCOUNT, "lab");
+    let published = Published {
+        id: "fp1".into(),
+        account: ACCOUNT.into(),
+        finding_type: "Recon:EC2/PortProbeUnprotectedPort".into(),
+        severity: 2.0,
+    };
     let arn = format!("arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/lab/finding/fp1");
 
     let dry = Stack::start(Mode::DryRun).await;
@@ -1476,6 +1482,7 @@ async fn a_false_positive_is_written_back_planned_in_dry_run_and_once_in_enforce
 
     // Enforce, with a duplicate delivery of the event.
     let stack = Stack::start(Mode::Enforce).await;
+    stack.findings.publish(published);
     let ingest = stack.queue("ingest");
     ingest.send(&event.to_string()).await.unwrap();
     ingest.send(&event.to_string()).await.unwrap();
@@ -1502,6 +1509,8 @@ async fn a_false_positive_is_written_back_planned_in_dry_run_and_once_in_enforce
                 stack.findings.recorded()
             );
         }
+        // GuardDuty confirms the finding before each of the three writes.
+        assert_eq!(stack.findings.calls("ListFindings").len(), 3);
     };
     once(&stack);
     let update = &stack.findings.calls("BatchUpdateFindings")[0];
@@ -1589,6 +1598,12 @@ async fn a_member_accounts_false_positive_is_archived_by_the_administrator() {
     )
     .await;
     let event = low_finding_from_security_hub("fp-member", MEMBER, "member-detector");
+    stack.findings.publish(Published {
+        id: "fp-member".into(),
+        account: MEMBER.into(),
+        finding_type: "Recon:EC2/PortProbeUnprotectedPort".into(),
+        severity: 2.0,
+    });
     stack.queue("ingest").send(&event.to_string()).await.unwrap();
     stack.run().await;
     let alert_id = format!("guardduty/{MEMBER}/{REGION}/fp-member");
@@ -1611,4 +1626,38 @@ async fn a_member_accounts_false_positive_is_archived_by_the_administrator() {
     assert_eq!(archived[0].path, "/detector/admin-detector/findings/archive");
     let feedback = stack.findings.calls("UpdateFindingsFeedback");
     assert_eq!(feedback[0].path, "/detector/admin-detector/findings/feedback");
+}
+
+/// A false positive about a finding GuardDuty does not have as described (a forged alert naming
+/// a real finding's id, or a stale copy): nothing is hidden or rated, and the refusal is recorded.
+#[tokio::test]
+async fn a_finding_guardduty_does_not_confirm_is_neither_hidden_nor_rated() {
+    let stack = Stack::start(Mode::Enforce).await;
+    // GuardDuty has fp-real, but as a high-severity backdoor, not the low probe the alert says.
+    stack.findings.publish(Published {
+        id: "fp-real".into(),
+        account: ACCOUNT.into(),
+        finding_type: "Backdoor:EC2/C&CActivity.B".into(),
+        severity: 8.0,
+    });
+    let event = low_finding_from_security_hub("fp-real", ACCOUNT, "lab");
+    stack.queue("ingest").send(&event.to_string()).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("fp-real").await;
+    for action in WRITE_BACKS {
+        let record = doc.actions.iter().find(|a| a.request.action == action).unwrap();
+        assert_eq!(record.status.as_str(), "failed", "{record:?}");
+        assert!(
+            record.detail.to_string().contains("has no finding fp-real"),
+            "{record:?}"
+        );
+    }
+    for operation in ["BatchUpdateFindings", "ArchiveFindings", "UpdateFindingsFeedback"] {
+        assert!(
+            stack.findings.calls(operation).is_empty(),
+            "{operation}: {:?}",
+            stack.findings.recorded()
+        );
+    }
+    assert_eq!(stack.findings.calls("ListFindings").len(), 3);
 }

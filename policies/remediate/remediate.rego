@@ -262,18 +262,29 @@ in_security_hub if {
 	object.get(write_back, "securityhub_has_guardduty", false)
 }
 
+# A false positive is taken out of sight (archived, suppressed, rated not useful) only on grounds
+# nobody in the account can give themselves: a tag on the resource (`evaluate.benign_tag`, with
+# any value) is such a ground, so a finding about a tagged resource stays in sight for a person.
+# Rust hides only GuardDuty's findings, which it confirms with GuardDuty first.
+hideable if {
+	verdict == "false_positive"
+	finding.detector_id
+	object.get(resource.tags, lib.config.evaluate.benign_tag, null) == null
+}
+
 # An incident has been answered and people told; a false positive needs nobody.
-workflow_status := {"incident": "NOTIFIED", "false_positive": "SUPPRESSED"}
+workflow_status := "NOTIFIED" if verdict == "incident"
+
+workflow_status := "SUPPRESSED" if hideable
 
 actions contains {
 	"type": "securityhub.update_finding", "target": {"kind": "Finding", "id": finding.id},
-	"params": {"workflow_status": workflow_status[verdict]},
+	"params": {"workflow_status": workflow_status},
 	"reason": sprintf("%s: soar's verdict, incident and actions on the finding in Security Hub", [verdict]),
 } if {
 	may_act
 	object.get(write_back, "securityhub", false)
 	in_security_hub
-	workflow_status[verdict]
 }
 
 # A false positive archived in GuardDuty (by the account that manages the finding), so the next
@@ -284,9 +295,8 @@ actions contains {
 	"reason": "false positive: archived in GuardDuty so nobody triages it again (reversible)",
 } if {
 	may_act
-	verdict == "false_positive"
+	hideable
 	object.get(write_back, "guardduty_archive_false_positives", false)
-	finding.detector_id
 }
 
 actions contains {
@@ -295,9 +305,8 @@ actions contains {
 	"reason": "false positive: GuardDuty told the finding was not useful",
 } if {
 	may_act
-	verdict == "false_positive"
+	hideable
 	object.get(write_back, "guardduty_feedback", false)
-	finding.detector_id
 }
 
 # Contain first, then preserve and mark, then the slow or human steps; the verdict is written back

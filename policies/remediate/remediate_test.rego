@@ -290,10 +290,21 @@ test_an_incident_from_security_hub_is_marked_notified_after_everything_else if {
 	write_backs(d) == {"securityhub.update_finding"}
 }
 
-test_another_products_finding_is_never_archived_in_guardduty if {
+test_another_products_false_positive_stays_in_sight if {
 	f := {"id": "arn:aws:inspector2:us-east-1:111122223333:finding/abc", "product_arn": "arn:aws:securityhub:us-east-1::product/aws/inspector", "via_security_hub": true}
 	d := remediate.decision with input as with_finding(doc("Instance", "i-1", "false_positive"), f)
-	types(d) == {"securityhub.update_finding"}
+	count(d.actions) == 0
+	incident := remediate.decision with input as with_finding(doc("Instance", "i-1", "incident"), f)
+	some a in incident.actions
+	a.type == "securityhub.update_finding"
+	a.params.workflow_status == "NOTIFIED"
+}
+
+test_a_false_positive_on_a_resource_tagged_by_anyone_is_never_hidden if {
+	f := object.union(gd_finding, {"via_security_hub": true})
+	tagged := object.union(with_finding(doc("Instance", "i-1", "false_positive"), f), {"alert": {"resource": {"tags": {"soar:authorized-testing": "true"}}}})
+	d := remediate.decision with input as tagged
+	count(write_backs(d)) == 0
 }
 
 test_undetermined_samples_protected_and_findingless_alerts_write_nothing_back if {

@@ -28,7 +28,7 @@ use soar_core::alert::Indicator;
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, TraceEntry};
 use soar_core::ports::{
-    ActionLedger, AlertLog, Claim, DecisionLog, Lookup, LookupCache, RateWindow, Registration, Slot, StateError,
+    ActionLedger, AlertLog, Budget, Claim, DecisionLog, Lookup, LookupCache, RateWindow, Registration, Slot, StateError,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -738,7 +738,7 @@ impl ActionLedger for DynamoState {
         Ok(())
     }
 
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+    async fn take_action_budget(&self, budget: Budget, max_per_hour: u32) -> Result<bool, StateError> {
         let hour = Utc::now().format("%Y-%m-%dT%H").to_string();
         let result = self
             .client
@@ -746,8 +746,9 @@ impl ActionLedger for DynamoState {
             .table_name(&self.table)
             .key("pk", s(keys::rate_window(&hour)))
             .key("sk", s("COUNT"))
-            .update_expression("ADD actions :one SET expires_at = :exp")
-            .condition_expression("attribute_not_exists(actions) OR actions < :max")
+            .update_expression("ADD #count :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(#count) OR #count < :max")
+            .expression_attribute_names("#count", budget.as_str())
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(max_per_hour))
             .expression_attribute_values(":exp", expires(Duration::from_secs(2 * 3600)))

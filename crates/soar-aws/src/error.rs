@@ -95,6 +95,24 @@ impl AwsError {
 }
 
 impl AwsError {
+    /// For the APIs whose `LimitExceededException` is their request rate (Security Hub's and
+    /// GuardDuty's finding APIs, which create nothing): that error as [`AwsError::Throttled`].
+    /// Elsewhere the code can mean a quota a retry never lifts, so [`classify`] leaves it alone.
+    pub fn rate_limited(self) -> AwsError {
+        match self {
+            AwsError::Service {
+                operation,
+                code,
+                message,
+            } if code == "LimitExceededException" => AwsError::Throttled {
+                operation,
+                code,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the same call may succeed later: throttling, a server-side error (the AWS API
     /// references' common errors `InternalError`, `InternalFailure`, `ServiceUnavailable`), or no
     /// answer at all. What the caller sent or may do does not change by waiting.
@@ -172,8 +190,6 @@ pub fn classify(operation: &'static str, code: &str, message: &str) -> AwsError 
                 | "RequestThrottled"
                 | "ProvisionedThroughputExceededException"
                 | "TooManyRequestsException"
-                // Security Hub's and GuardDuty's request rate.
-                | "LimitExceededException"
                 | "SlowDown"
         )
     {
@@ -228,7 +244,6 @@ mod tests {
             ("RequestLimitExceeded", "throttled"),
             ("ThrottlingException", "throttled"),
             ("ProvisionedThroughputExceededException", "throttled"),
-            ("LimitExceededException", "throttled"),
             ("UnauthorizedOperation", "access denied"),
             ("AccessDeniedException", "access denied"),
             ("AuthFailure", "access denied"),

@@ -272,9 +272,37 @@ async fn cache_ttl_hourly_cap_and_forwarding() {
         "expired entries are misses"
     );
 
-    assert!(state.take_action_budget(2).await.unwrap());
-    assert!(state.take_action_budget(2).await.unwrap());
-    assert!(!state.take_action_budget(2).await.unwrap());
+    assert!(
+        state
+            .take_action_budget(soar_core::ports::Budget::Actions, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        state
+            .take_action_budget(soar_core::ports::Budget::Actions, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .take_action_budget(soar_core::ports::Budget::Actions, 2)
+            .await
+            .unwrap()
+    );
+    // Write-backs are counted apart: the actions' cap reached leaves theirs untouched.
+    assert!(
+        state
+            .take_action_budget(soar_core::ports::Budget::WriteBacks, 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .take_action_budget(soar_core::ports::Budget::WriteBacks, 1)
+            .await
+            .unwrap()
+    );
 
     let sqs = aws_sdk_sqs::Client::new(&config);
     let url = env.vars["SOAR_ENRICH_QUEUE_URL"].clone();

@@ -6,7 +6,7 @@ use serde_json::json;
 use soar_aws::{DynamoClient, DynamoState, SqsQueue, sdk};
 use soar_core::document::Document;
 use soar_core::ports::AlertLog;
-use soar_local::findings::FindingServices;
+use soar_local::findings::{FindingServices, Published};
 use soar_local::lab::{self, LabFinding};
 use soar_local::pump::{Delivery, Invoke, Route, drain};
 use soar_local::setup::setup;
@@ -87,6 +87,13 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
         severity: 2.0,
         ..tor.clone()
     };
+    // GuardDuty has the probe as the alert says (soar confirms a finding before it hides it).
+    findings.publish(Published {
+        id: probe.id.into(),
+        account: probe.account.into(),
+        finding_type: probe.finding_type.into(),
+        severity: probe.severity,
+    });
     for finding in [&tor, &sample, &probe] {
         put_event(&aws, &lab::guardduty_event(&stage.web, finding)).await?;
         let kind = if finding.sample { "sample finding" } else { "finding" };

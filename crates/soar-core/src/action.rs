@@ -256,9 +256,10 @@ impl Feedback {
     }
 }
 
-/// What a write-back says, written by Rust from the document (never from the policy's
-/// parameters, so that a verdict is written as it was reached): the note or comment text, at most
-/// [`NOTE_LIMIT`] characters, and the ASFF `VerificationState` of the verdict, if it has one.
+/// What a write-back says: Security Hub's `Note.Text` or GuardDuty's feedback `Comments` (at most
+/// [`NOTE_LIMIT`] characters), which Rust writes from the document so that a verdict is written as
+/// it was reached (a policy's `note` is added at its end; a policy's `comments` replace it), and
+/// the ASFF `VerificationState` of the verdict, if it has one (never the policy's).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub text: String,
@@ -474,11 +475,19 @@ impl Action {
                     .verification_state
                     .map(|v| format!(" VerificationState={v}"))
                     .unwrap_or_default();
-                vec![format!(
+                let update = format!(
                     "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product}}}] Workflow.Status={}{verification} Note.Text={:?} Note.UpdatedBy=soar",
                     workflow_status.as_str(),
                     summary.text
-                )]
+                );
+                // Hiding it waits for GuardDuty to confirm the finding (the calls but the last).
+                let mut calls = if self.hides_finding() {
+                    guardduty_calls(alert, "", "")
+                } else {
+                    Vec::new()
+                };
+                calls.push(update);
+                calls
             }
             Action::GuardDutyArchiveFinding {} => guardduty_calls(alert, "ArchiveFindings", ""),
             Action::GuardDutyFeedback { feedback, summary, .. } => guardduty_calls(
@@ -492,8 +501,9 @@ impl Action {
     }
 }
 
-/// The calls a GuardDuty write-back makes: the owner of the finding's detector is found, then
-/// `operation` is called there on the finding's id.
+/// The calls a GuardDuty write-back makes (and a Security Hub write that hides the finding, with
+/// `operation` empty): the owner of the finding's detector is found, the finding is confirmed
+/// there (ListFindings), then `operation` is called there on its id.
 fn guardduty_calls(alert: &Alert, operation: &str, params: &str) -> Vec<String> {
     let (detector, finding) = alert
         .finding
@@ -505,14 +515,26 @@ fn guardduty_calls(alert: &Alert, operation: &str, params: &str) -> Vec<String> 
             ))
         })
         .unwrap_or(("<none>", "<none>"));
-    vec![
+    let mut calls = vec![
         format!(
             "guardduty:GetAdministratorAccount DetectorId={detector} (account {} region {})",
             alert.account, alert.region
         ),
         "guardduty:ListDetectors (in the administrator account, when the finding's account is a member)".into(),
-        format!("guardduty:{operation} DetectorId=<the owner's detector> FindingIds=[{finding}]{params}"),
-    ]
+    ];
+    calls.push(format!(
+        "guardduty:ListFindings DetectorId=<the owner's detector> FindingCriteria id={finding} accountId={} type={} severity {}..{} (is it GuardDuty's?)",
+        alert.account,
+        alert.kind,
+        alert.severity.floor(),
+        alert.severity.ceil()
+    ));
+    if !operation.is_empty() {
+        calls.push(format!(
+            "guardduty:{operation} DetectorId=<the owner's detector> FindingIds=[{finding}]{params}"
+        ));
+    }
+    calls
 }
 
 /// The name of the inline role policy `iam.revoke_role_sessions` writes.
@@ -549,6 +571,20 @@ pub fn stop_reason(alert: &Alert, given: Option<&str>) -> String {
 }
 
 impl Action {
+    /// Whether carrying it out takes the finding out of people's sight: archived in GuardDuty,
+    /// or `RESOLVED` / `SUPPRESSED` in Security Hub. soar does so only for a finding it confirms
+    /// at its source first (see soar-respond).
+    pub fn hides_finding(&self) -> bool {
+        matches!(
+            self,
+            Action::GuardDutyArchiveFinding {}
+                | Action::SecurityHubUpdateFinding {
+                    workflow_status: WorkflowStatus::Resolved | WorkflowStatus::Suppressed,
+                    ..
+                }
+        )
+    }
+
     /// The variant without its parameters.
     pub fn kind(&self) -> ActionKind {
         ActionKind::from(self)

@@ -35,6 +35,9 @@ pub struct FindingRef {
     pub verification_state: Option<String>,
 }
 
+/// Who soar says it is when it writes to a finding (Security Hub's `Note.UpdatedBy`).
+pub const UPDATED_BY: &str = "soar";
+
 /// The parts of a GuardDuty finding ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardDutyArn<'a> {
@@ -43,6 +46,13 @@ pub struct GuardDutyArn<'a> {
     pub account: &'a str,
     pub detector_id: &'a str,
     pub finding_id: &'a str,
+}
+
+impl GuardDutyArn<'_> {
+    /// Whether it names the finding `finding_id` of `account` in `region`.
+    fn names(&self, (account, region, finding_id): (&str, &str, &str)) -> bool {
+        self.account == account && self.region == region && self.finding_id == finding_id
+    }
 }
 
 /// Reads `arn:<partition>:guardduty:<region>:<account>:detector/<detector>/finding/<id>`;
@@ -83,12 +93,10 @@ impl FindingRef {
     /// A GuardDuty event's finding: its `arn`, which must name the finding's own account,
     /// region and id (an ARN that contradicts them addresses some other finding: none).
     pub fn of_guardduty(arn: Option<&str>, account: &str, region: &str, finding_id: &str) -> Option<FindingRef> {
-        let parsed = guardduty_arn(arn?)?;
-        if parsed.account != account || parsed.region != region || parsed.finding_id != finding_id {
-            return None;
-        }
+        let arn = arn?;
+        let parsed = guardduty_arn(arn).filter(|p| p.names((account, region, finding_id)))?;
         Some(FindingRef {
-            id: arn?.to_string(),
+            id: arn.to_string(),
             product_arn: guardduty_product_arn(parsed.partition, region),
             via_security_hub: false,
             detector_id: Some(parsed.detector_id.to_string()),
@@ -107,10 +115,7 @@ impl FindingRef {
     ) -> Option<FindingRef> {
         let product_arn = product_arn.filter(|p| !p.trim().is_empty())?;
         let detector_id = if guardduty {
-            let parsed = guardduty_arn(id)?;
-            if parsed.account != account || parsed.region != region || parsed.finding_id != finding_id {
-                return None;
-            }
+            let parsed = guardduty_arn(id).filter(|p| p.names((account, region, finding_id)))?;
             Some(parsed.detector_id.to_string())
         } else {
             None

@@ -163,7 +163,28 @@ pub trait ActionLedger: Send + Sync {
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;
     /// Counts one action against the deployment-wide hourly cap; `false` when the cap is reached.
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError>;
+    async fn take_action_budget(&self, budget: Budget, max_per_hour: u32) -> Result<bool, StateError>;
+}
+
+/// The deployment-wide hourly budgets of [`ActionLedger::take_action_budget`], counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    /// Actions on resources (`SOAR_MAX_ACTIONS_PER_HOUR`): a bad policy cannot act on the fleet.
+    Actions,
+    /// Verdicts written back onto findings (`SOAR_MAX_WRITE_BACKS_PER_HOUR`): a flood of false
+    /// positives cannot use up the budget an incident's containment needs, and a bad policy
+    /// cannot hide every finding.
+    WriteBacks,
+}
+
+impl Budget {
+    /// Its counter's name in the state store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Budget::Actions => "actions",
+            Budget::WriteBacks => "write_backs",
+        }
+    }
 }
 
 /// Shared provider answers and provider quotas, across every function instance.

@@ -60,17 +60,20 @@ pub enum Undo {
         previous: Option<i32>,
     },
     /// `securityhub.update_finding`: BatchUpdateFindings in `account` and `region` with the
-    /// workflow status and verification state the finding was delivered with (for a GuardDuty
-    /// finding that did not come through Security Hub: Security Hub's defaults for a new
-    /// finding, `NEW` and `UNKNOWN`). Not read back first: Security Hub's finding history keeps
-    /// every change, and reading the finding would put the whole ASFF model into the function.
+    /// workflow status the finding was delivered with (soar writes only over `NEW`, or over a
+    /// GuardDuty event's finding, which Security Hub imports as `NEW`), and the verification
+    /// state it was delivered with when soar changed it (`None`: soar did not; for a GuardDuty
+    /// event, Security Hub's `UNKNOWN`). Not read back first: Security Hub's finding history
+    /// keeps every change, and reading the finding would put the whole ASFF model into the
+    /// function.
     RestoreFindingWorkflow {
         account: String,
         region: String,
         id: String,
         product_arn: String,
         workflow_status: String,
-        verification_state: String,
+        #[serde(default)]
+        verification_state: Option<String>,
     },
     /// `guardduty.archive_finding`: UnarchiveFindings with the detector that archived it.
     UnarchiveFinding {
@@ -162,7 +165,11 @@ impl Undo {
                 workflow_status,
                 verification_state,
             } => vec![format!(
-                "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product_arn}}}] Workflow.Status={workflow_status} VerificationState={verification_state} (account {account} region {region})"
+                "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product_arn}}}] Workflow.Status={workflow_status}{} (account {account} region {region})",
+                verification_state
+                    .as_ref()
+                    .map(|v| format!(" VerificationState={v}"))
+                    .unwrap_or_default()
             )],
             Undo::UnarchiveFinding {
                 account,

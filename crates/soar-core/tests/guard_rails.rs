@@ -661,9 +661,9 @@ async fn guardduty_write_backs_refuse_another_products_finding() {
     assert_eq!(h.remediator.calls().len(), 1);
 }
 
-/// The hourly cap guards the fleet: with it used up, containment waits, while the verdict is
-/// still written back onto the alert's own finding (a flood of false positives written back
-/// never uses up the budget an incident's containment needs).
+/// The hourly caps are counted apart: with the actions' cap used up, containment waits while the
+/// verdict is still written back (a flood of false positives written back never uses up the
+/// budget an incident's containment needs), and the other way round.
 #[tokio::test]
 async fn write_backs_do_not_use_up_the_containment_budget() {
     const ARN: &str = "arn:aws:guardduty:eu-west-1:111111111111:detector/d1/finding/f1";
@@ -671,24 +671,36 @@ async fn write_backs_do_not_use_up_the_containment_budget() {
         "accountId": "111111111111", "region": "eu-west-1", "updatedAt": "2026-11-20T09:00:00Z",
         "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
         "service": {"serviceName": "guardduty", "action": {}}});
-    let script = remediating(json!({"actions": [
-        {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
-        {"type": "guardduty.feedback", "target": {"kind": "Finding", "id": ARN}, "params": {"feedback": "USEFUL"}}
-    ]}));
-    let settings = Settings {
+    let script = || {
+        remediating(json!({"actions": [
+            {"type": "ec2.isolate", "target": {"kind": "Instance", "id": "i-0123456789abcdef0"}},
+            {"type": "guardduty.feedback", "target": {"kind": "Finding", "id": ARN}, "params": {"feedback": "USEFUL"}}
+        ]}))
+    };
+    let run = |settings: Settings| {
+        let h = harness(script(), StaticInventory::default(), settings);
+        let incoming = parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap();
+        async move {
+            let doc = h.pipeline.run(incoming).await.document.unwrap();
+            let s: Vec<ActionStatus> = statuses(&doc).into_iter().map(|(_, _, st)| st).collect();
+            s
+        }
+    };
+    let no_actions = Settings {
         max_actions_per_hour: 0,
         ..enforce()
     };
-    let h = harness(script, StaticInventory::default(), settings);
-    let incoming = parse_input(finding.to_string().as_bytes()).remove(0).result.unwrap();
-    let doc = h.pipeline.run(incoming).await.document.unwrap();
-    let s: Vec<(String, ActionStatus)> = statuses(&doc).into_iter().map(|(a, _, st)| (a, st)).collect();
     assert_eq!(
-        s,
-        [
-            ("ec2.isolate".to_string(), ActionStatus::SkippedRateLimited),
-            ("guardduty.feedback".to_string(), ActionStatus::Executed)
-        ]
+        run(no_actions).await,
+        [ActionStatus::SkippedRateLimited, ActionStatus::Executed]
+    );
+    let no_write_backs = Settings {
+        max_write_backs_per_hour: 0,
+        ..enforce()
+    };
+    assert_eq!(
+        run(no_write_backs).await,
+        [ActionStatus::Executed, ActionStatus::SkippedRateLimited]
     );
 }
 

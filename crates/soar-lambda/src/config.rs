@@ -67,6 +67,7 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_ALLOWED_ACTIONS",
             "SOAR_APPROVAL_REQUIRED_ACTIONS",
             "SOAR_MAX_ACTIONS_PER_HOUR",
+            "SOAR_MAX_WRITE_BACKS_PER_HOUR",
             "SOAR_RESPONDER_ROLE_NAME",
             "SOAR_NOTIFY_TOPIC_ARN",
             "SOAR_WEBHOOK_SECRET_ID",
@@ -92,6 +93,8 @@ pub struct Config {
     /// Action types that always wait for approval (default: those that lose evidence).
     pub approval_required: BTreeSet<ActionKind>,
     pub max_actions_per_hour: u32,
+    /// Cap on verdicts written back onto findings per hour, counted apart.
+    pub max_write_backs_per_hour: u32,
     /// Role assumed in another account before acting there.
     pub responder_role_name: Option<String>,
     /// SNS topic for notifications.
@@ -140,13 +143,16 @@ impl Config {
             Some(list) => action_list("SOAR_APPROVAL_REQUIRED_ACTIONS", list)?,
             None => Settings::default().approval_required,
         };
-        let max_actions_per_hour = match get("SOAR_MAX_ACTIONS_PER_HOUR") {
+        let cap = |name: &'static str, default: u32| match get(name) {
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                name: "SOAR_MAX_ACTIONS_PER_HOUR",
+                name,
                 message: format!("`{v}` is not a whole number"),
-            })?,
-            None => Settings::default().max_actions_per_hour,
+            }),
+            None => Ok(default),
         };
+        let defaults = Settings::default();
+        let max_actions_per_hour = cap("SOAR_MAX_ACTIONS_PER_HOUR", defaults.max_actions_per_hour)?;
+        let max_write_backs_per_hour = cap("SOAR_MAX_WRITE_BACKS_PER_HOUR", defaults.max_write_backs_per_hour)?;
         let whole = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 Some(v) => match v.parse::<u64>() {
@@ -180,6 +186,7 @@ impl Config {
             allowed_actions,
             approval_required,
             max_actions_per_hour,
+            max_write_backs_per_hour,
             responder_role_name: get("SOAR_RESPONDER_ROLE_NAME"),
             notify_topic_arn: get("SOAR_NOTIFY_TOPIC_ARN"),
             webhook_secret_id: get("SOAR_WEBHOOK_SECRET_ID"),
@@ -218,6 +225,7 @@ impl Config {
             allowed_actions: self.allowed_actions.clone(),
             approval_required: self.approval_required.clone(),
             max_actions_per_hour: self.max_actions_per_hour,
+            max_write_backs_per_hour: self.max_write_backs_per_hour,
             max_deferral: self.intel.max_deferral().unwrap_or(Settings::default().max_deferral),
             ..Settings::default()
         }
@@ -310,6 +318,10 @@ mod tests {
             let e = config(&[(name, "0")]).unwrap_err().to_string();
             assert!(e.contains(name) && e.contains("above 0"), "{e}");
         }
+        let e = config(&[("SOAR_MAX_WRITE_BACKS_PER_HOUR", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SOAR_MAX_WRITE_BACKS_PER_HOUR"), "{e}");
         let e = config(&[("SOAR_MAX_ACTIONS_PER_HOUR", "lots")])
             .unwrap_err()
             .to_string();

@@ -1,7 +1,9 @@
 //! A local stand-in for the finding APIs soar writes its verdicts to and moto (5.2.5) lacks:
-//! Security Hub `BatchUpdateFindings`, and GuardDuty `ArchiveFindings`, `UnarchiveFindings`,
-//! `UpdateFindingsFeedback`, `GetAdministratorAccount` (moto answers it with upper-case keys the
-//! SDK does not read) and `ListDetectors`. It receives the SDK's real requests (restJson1, paths
+//! Security Hub `BatchUpdateFindings`, and GuardDuty `ListFindings`, `ArchiveFindings`,
+//! `UnarchiveFindings`, `UpdateFindingsFeedback`, `GetAdministratorAccount` (moto answers it with
+//! upper-case keys the SDK does not read) and `ListDetectors`. GuardDuty's findings are the ones
+//! a test [`FindingServices::publish`]es (any detector of the organisation sees them, as an
+//! administrator's sees its members'). It receives the SDK's real requests (restJson1, paths
 //! and bodies as the API references give them), records each, keeps what they changed, and
 //! answers in the services' wire format. Functions reach it through `AWS_ENDPOINT_URL_SECURITYHUB`
 //! and `AWS_ENDPOINT_URL_GUARDDUTY` (see soar-aws `sdk::ServiceEndpoints`). Listens on 127.0.0.1.
@@ -15,7 +17,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// The moto version whose service list this stands in for (tests/requirements.txt).
-pub const MOTO_LACKS: &str = "moto 5.2.5 implements neither Security Hub BatchUpdateFindings nor GuardDuty ArchiveFindings, UnarchiveFindings or UpdateFindingsFeedback (and answers GetAdministratorAccount with keys the SDK does not read)";
+pub const MOTO_LACKS: &str = "moto 5.2.5 implements neither Security Hub BatchUpdateFindings nor GuardDuty ListFindings, ArchiveFindings, UnarchiveFindings or UpdateFindingsFeedback (and answers GetAdministratorAccount with keys the SDK does not read)";
+
+/// A GuardDuty finding as ListFindings filters it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub id: String,
+    pub account: String,
+    pub finding_type: String,
+    pub severity: f64,
+}
 
 /// One request as it arrived.
 #[derive(Debug, Clone)]
@@ -41,6 +52,7 @@ pub struct Findings {
 struct State {
     recorded: Vec<Recorded>,
     findings: Findings,
+    published: Vec<Published>,
 }
 
 /// GuardDuty's organisation as the stand-in answers it: each member detector's administrator
@@ -79,6 +91,11 @@ impl FindingServices {
 
     pub fn endpoint(&self) -> String {
         self.server.endpoint()
+    }
+
+    /// A finding GuardDuty has (what ListFindings answers from).
+    pub fn publish(&self, finding: Published) {
+        self.lock().published.push(finding);
     }
 
     /// The requests so far, in order.
@@ -134,6 +151,10 @@ async fn answer(
                 None => json!({}),
             }),
         ),
+        (&Method::POST, ["detector", _, "findings"]) => (
+            "ListFindings",
+            ok(json!({"findingIds": list_findings(&state.published, &body)})),
+        ),
         (&Method::POST, ["detector", detector, "findings", verb]) => {
             let findings = &mut state.findings;
             let ids = finding_ids(&body);
@@ -162,6 +183,37 @@ async fn answer(
     };
     state.recorded.push(Recorded { operation, path, body });
     Ok(reply)
+}
+
+/// The published findings that meet every criterion of a ListFindings request (`equals` on
+/// `id`, `accountId` and `type`; `greaterThanOrEqual` and `lessThanOrEqual` on `severity`); a
+/// criterion it does not know matches nothing.
+fn list_findings(published: &[Published], body: &Value) -> Vec<String> {
+    let criteria = body["findingCriteria"]["criterion"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let meets = |finding: &Published| {
+        criteria.iter().all(|(field, condition)| {
+            let equals = |value: &str| {
+                condition["equals"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|e| e.as_str() == Some(value)))
+            };
+            match field.as_str() {
+                "id" => equals(&finding.id),
+                "accountId" => equals(&finding.account),
+                "type" => equals(&finding.finding_type),
+                "severity" => {
+                    let at_least = condition["greaterThanOrEqual"].as_f64().unwrap_or(f64::MIN);
+                    let at_most = condition["lessThanOrEqual"].as_f64().unwrap_or(f64::MAX);
+                    (at_least..=at_most).contains(&finding.severity)
+                }
+                _ => false,
+            }
+        })
+    };
+    published.iter().filter(|f| meets(f)).map(|f| f.id.clone()).collect()
 }
 
 fn finding_ids(body: &Value) -> impl Iterator<Item = String> + '_ {

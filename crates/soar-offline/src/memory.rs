@@ -11,8 +11,9 @@ use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized
 use soar_core::egress::Locality;
 use soar_core::incident::{self, Incident, IncidentLink, Joining, Placement};
 use soar_core::ports::{
-    ActionError, ActionLedger, AlertLog, Claim, DecisionLog, IncidentLog, IntelProvider, Inventory, InventoryRecord,
-    Lookup, LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator, Slot, StateError,
+    ActionError, ActionLedger, AlertLog, Budget, Claim, DecisionLog, IncidentLog, IntelProvider, Inventory,
+    InventoryRecord, Lookup, LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator,
+    Slot, StateError,
 };
 use soar_core::rollback::Undo;
 use std::collections::{BTreeMap, HashMap};
@@ -41,8 +42,8 @@ struct StateInner {
     ledger: HashMap<Key, &'static str>,
     actions: Vec<(String, ActionRecord)>,
     cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
-    /// start of the current hour window and actions counted in it
-    window: Option<(Instant, u32)>,
+    /// per budget: the start of the current hour window and what was counted in it
+    windows: HashMap<Budget, (Instant, u32)>,
     /// (provider, window length, window index) → requests counted
     lookup_windows: HashMap<(String, u64, u64), u32>,
     /// incident key → the latest incident of that key and the times of its alerts
@@ -372,18 +373,17 @@ impl ActionLedger for MemoryState {
         Ok(())
     }
 
-    async fn take_action_budget(&self, max_per_hour: u32) -> Result<bool, StateError> {
+    async fn take_action_budget(&self, budget: Budget, max_per_hour: u32) -> Result<bool, StateError> {
         let mut inner = self.lock();
         let now = Instant::now();
-        let (start, count) = match inner.window {
-            Some((start, count)) if now.duration_since(start) < Duration::from_secs(3600) => (start, count),
-            _ => (now, 0),
-        };
-        if count >= max_per_hour {
-            inner.window = Some((start, count));
+        let window = inner.windows.entry(budget).or_insert((now, 0));
+        if now.duration_since(window.0) >= Duration::from_secs(3600) {
+            *window = (now, 0);
+        }
+        if window.1 >= max_per_hour {
             return Ok(false);
         }
-        inner.window = Some((start, count + 1));
+        window.1 += 1;
         Ok(true)
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::RespondError;
 use aws_sdk_guardduty::Client;
-use aws_sdk_guardduty::types::Feedback;
+use aws_sdk_guardduty::types::{Condition, Feedback, FindingCriteria};
 use serde_json::{Value, json};
 use soar_aws::AwsError;
 use soar_aws::sdk::AccountConfigs;
@@ -48,7 +48,7 @@ impl Owners {
             .detector_id(arn.detector_id)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetAdministratorAccount", e))?
+            .map_err(|e| AwsError::from_sdk("GetAdministratorAccount", e).rate_limited())?
             .administrator()
             .filter(|a| {
                 a.relationship_status()
@@ -85,7 +85,7 @@ async fn only_detector(client: &Client, account: &str) -> Result<String, Respond
         .list_detectors()
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ListDetectors", e))?;
+        .map_err(|e| AwsError::from_sdk("ListDetectors", e).rate_limited())?;
     match out.detector_ids() {
         [one] => Ok(one.clone()),
         other => Err(RespondError::Refused(format!(
@@ -111,6 +111,47 @@ fn finding_id(finding_arn: &str) -> Result<&str, RespondError> {
         .ok_or(RespondError::Missing("the finding's GuardDuty ARN"))
 }
 
+/// Whether the owner's detector has the finding as soar evaluated it: ListFindings on its id,
+/// its account, its type and its severity (within the whole numbers around soar's: GuardDuty's
+/// filter compares integers). `Refused` when it has not: the alert that named it was not
+/// GuardDuty's own account of it.
+pub(crate) async fn confirm(
+    client: &Client,
+    owner: &Owner,
+    finding_arn: &str,
+    (finding_type, severity): (&str, f64),
+) -> Result<(), RespondError> {
+    let arn = guardduty_arn(finding_arn).ok_or(RespondError::Missing("the finding's GuardDuty ARN"))?;
+    let equals = |value: &str| Condition::builder().equals(value).build();
+    let criteria = FindingCriteria::builder()
+        .criterion("id", equals(arn.finding_id))
+        .criterion("accountId", equals(arn.account))
+        .criterion("type", equals(finding_type))
+        .criterion(
+            "severity",
+            Condition::builder()
+                .greater_than_or_equal(severity.floor() as i64)
+                .less_than_or_equal(severity.ceil() as i64)
+                .build(),
+        )
+        .build();
+    let out = client
+        .list_findings()
+        .detector_id(&owner.detector_id)
+        .finding_criteria(criteria)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ListFindings", e).rate_limited())?;
+    if out.finding_ids().iter().any(|id| id == arn.finding_id) {
+        Ok(())
+    } else {
+        Err(RespondError::Refused(format!(
+            "GuardDuty (detector {} in account {}) has no finding {} of type {finding_type} and severity {severity} in account {}: the alert is not GuardDuty's account of it, nothing hidden",
+            owner.detector_id, owner.account, arn.finding_id, arn.account
+        )))
+    }
+}
+
 /// ArchiveFindings with the owner's detector. Rollback data: the owner and the finding id.
 pub(crate) async fn archive(client: &Client, owner: &Owner, finding_arn: &str) -> Result<Value, RespondError> {
     let finding = finding_id(finding_arn)?;
@@ -120,7 +161,7 @@ pub(crate) async fn archive(client: &Client, owner: &Owner, finding_arn: &str) -
         .finding_ids(finding)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("ArchiveFindings", e))?;
+        .map_err(|e| AwsError::from_sdk("ArchiveFindings", e).rate_limited())?;
     let undo = Undo::UnarchiveFinding {
         account: owner.account.clone(),
         region: owner.region.clone(),
@@ -145,7 +186,7 @@ pub(crate) async fn unarchive(client: &Client, detector_id: &str, finding: &str)
         .finding_ids(finding)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("UnarchiveFindings", e))?;
+        .map_err(|e| AwsError::from_sdk("UnarchiveFindings", e).rate_limited())?;
     Ok(json!({"detector_id": detector_id, "finding_id": finding, "archived": false}))
 }
 
@@ -165,7 +206,7 @@ pub(crate) async fn feedback(
         .comments(comments)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("UpdateFindingsFeedback", e))?;
+        .map_err(|e| AwsError::from_sdk("UpdateFindingsFeedback", e).rate_limited())?;
     Ok(json!({
         "account": owner.account,
         "region": owner.region,

@@ -91,6 +91,20 @@ impl AwsRemediator {
             .map_err(RespondError::Credentials)
     }
 
+    /// Before a finding is hidden or rated: GuardDuty, where the finding is managed, has it as
+    /// soar evaluated it (a forged alert naming a real finding's id neither hides nor rates it).
+    /// Returns the client and the owner for the call that follows.
+    async fn confirm_at_source(
+        &self,
+        alert: &Alert,
+        finding_arn: &str,
+    ) -> Result<(aws_sdk_guardduty::Client, guardduty::Owner), RespondError> {
+        let owner = self.guardduty_owners.of(&self.accounts, finding_arn).await?;
+        let client = guardduty::client(&self.accounts, &owner.account, &owner.region).await?;
+        guardduty::confirm(&client, &owner, finding_arn, (&alert.kind, alert.severity)).await?;
+        Ok((client, owner))
+    }
+
     async fn iam(&self, alert: &Alert) -> Result<aws_sdk_iam::Client, RespondError> {
         Ok(aws_sdk_iam::Client::new(&self.config(alert, "").await?))
     }
@@ -157,19 +171,20 @@ impl AwsRemediator {
                 ..
             } => {
                 let finding = own_finding(alert)?;
+                if action.hides_finding() {
+                    self.confirm_at_source(alert, &finding.id).await?;
+                }
                 let place = (alert.account.as_str(), alert.region.as_str());
                 let config = self.config_for(place.0, place.1).await?;
                 let client = aws_sdk_securityhub::Client::new(&config);
                 securityhub::update_finding(&client, finding, (workflow_status.as_str(), summary), place).await?
             }
             Action::GuardDutyArchiveFinding {} => {
-                let owner = self.guardduty_owners.of(&self.accounts, id).await?;
-                let client = guardduty::client(&self.accounts, &owner.account, &owner.region).await?;
+                let (client, owner) = self.confirm_at_source(alert, id).await?;
                 guardduty::archive(&client, &owner, id).await?
             }
             Action::GuardDutyFeedback { feedback, summary, .. } => {
-                let owner = self.guardduty_owners.of(&self.accounts, id).await?;
-                let client = guardduty::client(&self.accounts, &owner.account, &owner.region).await?;
+                let (client, owner) = self.confirm_at_source(alert, id).await?;
                 guardduty::feedback(&client, &owner, id, (feedback.as_str(), &summary.text)).await?
             }
             Action::Notify { .. } => return Err(RespondError::NotHere("notifications are sent by the notifier")),
@@ -227,7 +242,8 @@ impl AwsRemediator {
             } => {
                 let config = self.config_for(account, region).await?;
                 let client = aws_sdk_securityhub::Client::new(&config);
-                securityhub::restore_workflow(&client, (id, product_arn), (workflow_status, verification_state)).await?
+                let restore = (workflow_status.as_str(), verification_state.as_deref());
+                securityhub::restore_workflow(&client, (id, product_arn), restore).await?
             }
             Undo::UnarchiveFinding {
                 account,

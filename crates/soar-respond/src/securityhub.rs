@@ -9,11 +9,8 @@ use aws_sdk_securityhub::types::{
 use serde_json::{Value, json};
 use soar_aws::{AwsError, classify};
 use soar_core::action::Summary;
-use soar_core::finding::FindingRef;
+use soar_core::finding::{FindingRef, UPDATED_BY};
 use soar_core::rollback::Undo;
-
-/// Who a note says wrote it (NoteUpdate.UpdatedBy).
-const UPDATED_BY: &str = "soar";
 
 /// Security Hub's status and verification state of a finding it imported and nobody changed
 /// (ASFF: `Workflow.Status` `NEW`, `VerificationState` `UNKNOWN`).
@@ -42,7 +39,10 @@ pub(crate) async fn update_finding(
         id: finding.id.clone(),
         product_arn: finding.product_arn.clone(),
         workflow_status: finding.workflow_status.clone().unwrap_or_else(|| NEW.into()),
-        verification_state: finding.verification_state.clone().unwrap_or_else(|| UNKNOWN.into()),
+        // Put back only what soar changed.
+        verification_state: summary
+            .verification_state
+            .map(|_| finding.verification_state.clone().unwrap_or_else(|| UNKNOWN.into())),
     };
     Ok(json!({
         "id": finding.id,
@@ -58,10 +58,19 @@ pub(crate) async fn update_finding(
 pub(crate) async fn restore_workflow(
     client: &Client,
     (id, product_arn): (&str, &str),
-    (status, verification): (&str, &str),
+    (status, verification): (&str, Option<&str>),
 ) -> Result<Value, RespondError> {
-    let note = format!("soar rollback: workflow status {status} and verification state {verification} restored");
-    batch_update(client, (id, product_arn), (status, Some(verification)), &note).await?;
+    let restored = match verification {
+        Some(v) => format!("workflow status {status} and verification state {v} restored"),
+        None => format!("workflow status {status} restored"),
+    };
+    batch_update(
+        client,
+        (id, product_arn),
+        (status, verification),
+        &format!("soar rollback: {restored}"),
+    )
+    .await?;
     Ok(json!({"id": id, "workflow_status": status, "verification_state": verification}))
 }
 
@@ -86,16 +95,22 @@ async fn batch_update(
     if let Some(state) = verification {
         request = request.verification_state(VerificationState::from(state));
     }
-    let out = request.send().await.map_err(|e| AwsError::from_sdk(OPERATION, e))?;
+    let out = request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(OPERATION, e).rate_limited())?;
     match out.unprocessed_findings().first() {
         None => Ok(()),
-        Some(unprocessed) => Err(RespondError::Aws(classify(
-            OPERATION,
-            unprocessed.error_code().unwrap_or("Unprocessed"),
-            &format!(
-                "finding {id} not updated: {}",
-                unprocessed.error_message().unwrap_or("no reason given")
-            ),
-        ))),
+        Some(unprocessed) => Err(RespondError::Aws(
+            classify(
+                OPERATION,
+                unprocessed.error_code().unwrap_or("Unprocessed"),
+                &format!(
+                    "finding {id} not updated: {}",
+                    unprocessed.error_message().unwrap_or("no reason given")
+                ),
+            )
+            .rate_limited(),
+        )),
     }
 }

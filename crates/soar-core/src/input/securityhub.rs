@@ -107,7 +107,8 @@ pub fn alert_from_finding(finding: &Value) -> Result<Alert, InputError> {
         (&account, &region, &identity.source_id),
         identity.source == "guardduty",
         (
-            text(finding.pointer("/Workflow/Status")),
+            // A status soar wrote is its own verdict, not a person's triage.
+            text(finding.pointer("/Workflow/Status")).filter(|_| !soar_wrote_workflow(finding)),
             text(finding.get("VerificationState")),
         ),
     );
@@ -344,9 +345,17 @@ fn last_segment(key: &str) -> String {
     key.rsplit('/').next().unwrap_or(key).trim().to_ascii_lowercase()
 }
 
-/// Closed by a person or its product: `RecordState` ARCHIVED, workflow SUPPRESSED or RESOLVED,
-/// or GuardDuty's own `archived` in `ProductFields`. Like an archived GuardDuty finding, nothing
-/// is done about it.
+/// Whether the finding's last note is soar's (`Note.UpdatedBy` `soar`, as soar's write-back
+/// signs it): then its workflow status is soar's verdict, not a person's closure or triage, and
+/// a later update of the finding is evaluated again. Anyone can write that name: the side it
+/// errs on is evaluating a finding, never ignoring one.
+pub(crate) fn soar_wrote_workflow(finding: &Value) -> bool {
+    text(finding.pointer("/Note/UpdatedBy")).is_some_and(|by| by.trim() == crate::finding::UPDATED_BY)
+}
+
+/// Closed by a person or its product: `RecordState` ARCHIVED, workflow SUPPRESSED or RESOLVED
+/// (unless soar wrote that status itself: see [`soar_wrote_workflow`]), or GuardDuty's own
+/// `archived` in `ProductFields`. Like an archived GuardDuty finding, nothing is done about it.
 fn is_closed(finding: &Value) -> bool {
     // Every value of a key (a key given twice keeps both, see crate::json), in any object of a
     // block given twice: one that says closed is enough.
@@ -365,7 +374,7 @@ fn is_closed(finding: &Value) -> bool {
             })
     };
     says(finding, "RecordState", &["ARCHIVED"])
-        || says(&finding["Workflow"], "Status", &["SUPPRESSED", "RESOLVED"])
+        || (says(&finding["Workflow"], "Status", &["SUPPRESSED", "RESOLVED"]) && !soar_wrote_workflow(finding))
         || says(finding, "WorkflowState", &["ARCHIVED", "RESOLVED", "DEFERRED"])
         || finding["ProductFields"].as_object().is_some_and(|fields| {
             fields
@@ -675,6 +684,28 @@ mod tests {
         );
         assert!(error(json!({"Types": ["Unusual Behaviors/Something"]})).contains("field `Types` is invalid"));
         assert!(alert_from_finding(&base).is_ok());
+    }
+
+    /// A status soar wrote itself (its note) is its verdict, not a person's closure or triage:
+    /// the finding's next update is evaluated again. A person's is left alone.
+    #[test]
+    fn a_status_soar_wrote_is_not_a_persons_closure() {
+        let arn = "arn:aws:guardduty:eu-west-1:111122223333:detector/d/finding/f";
+        let finding = |by: &str| {
+            json!({"SchemaVersion": "2018-10-08", "Id": arn,
+                "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/guardduty", "AwsAccountId": "111122223333",
+                "Region": "eu-west-1", "Types": ["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"],
+                "Severity": {"Label": "LOW"}, "Workflow": {"Status": "SUPPRESSED"},
+                "Note": {"Text": "x", "UpdatedBy": by, "UpdatedAt": "2026-11-20T09:00:00Z"}})
+        };
+        let by_soar = alert_from_finding(&finding("soar")).unwrap();
+        assert!(!by_soar.archived);
+        let own = by_soar.finding.unwrap();
+        assert_eq!(own.workflow_status, None, "not a person's triage");
+        assert_eq!(own.detector_id.as_deref(), Some("d"));
+        let by_alice = alert_from_finding(&finding("alice")).unwrap();
+        assert!(by_alice.archived);
+        assert_eq!(by_alice.finding.unwrap().workflow_status.as_deref(), Some("SUPPRESSED"));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::alert::{Resource, tags_mark_protected};
 use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
 use crate::incident::IncidentLink;
-use crate::ports::{ActionLedger, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier, Remediator};
+use crate::ports::{
+    ActionLedger, Budget, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier, Remediator,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -257,11 +259,12 @@ impl Responder {
                 json!({"dry_run": "not carried out", "api_calls": action.api_calls(&doc.alert, &request.target)}),
             ));
         }
-        // The cap keeps a bad policy from acting on the fleet. A write-back changes only the
-        // finding's record (reversibly): a flood of false positives written back must not use up
-        // the budget an incident's containment needs.
-        if !escalation && !action.kind().is_write_back() {
-            self.take_budget(claim, request, entry).await?;
+        // The caps keep a bad policy from acting on the fleet (or hiding every finding); a
+        // write-back has a budget of its own, so that a flood of false positives written back
+        // never uses up the one an incident's containment needs.
+        if !escalation {
+            self.take_budget(claim, request, action.kind().is_write_back(), entry)
+                .await?;
         }
         let record = described
             .get(&request.target)
@@ -341,6 +344,12 @@ impl Responder {
                 .notes
                 .push(format!("{} on `{}` refused: {why}", request.action, request.target.id));
             return Err((ActionStatus::SkippedInvalidTarget, json!(why)));
+        }
+        if let Some((status, why)) = super::write_back::refusal(&doc.alert, &action) {
+            entry
+                .notes
+                .push(format!("{} on {} not taken: {why}", request.action, request.target.id));
+            return Err((status, json!(why)));
         }
         if let Err((status, why)) = self.protection(doc, &request.target, described).await {
             entry.notes.push(format!(
@@ -456,15 +465,29 @@ impl Responder {
         }
     }
 
-    /// The deployment-wide hourly cap; a refused action gives its claim back for a later retry.
+    /// The deployment-wide hourly cap (of write-backs when `write_back`); a refused action gives
+    /// its claim back for a later retry.
     async fn take_budget(
         &self,
         claim: (&str, &str),
         request: &ActionRequest,
+        write_back: bool,
         entry: &mut TraceEntry,
     ) -> Result<(), Outcome> {
-        let max = self.settings.max_actions_per_hour;
-        let taken = self.ledger.take_action_budget(max).await;
+        let (budget, max, variable) = if write_back {
+            (
+                Budget::WriteBacks,
+                self.settings.max_write_backs_per_hour,
+                "SOAR_MAX_WRITE_BACKS_PER_HOUR",
+            )
+        } else {
+            (
+                Budget::Actions,
+                self.settings.max_actions_per_hour,
+                "SOAR_MAX_ACTIONS_PER_HOUR",
+            )
+        };
+        let taken = self.ledger.take_action_budget(budget, max).await;
         if let Ok(true) = taken {
             return Ok(());
         }
@@ -477,10 +500,15 @@ impl Responder {
                 )),
             ));
         }
-        entry.notes.push(format!("hourly action cap of {max} reached"));
+        entry
+            .notes
+            .push(format!("hourly {} cap of {max} reached", budget.as_str()));
         Err((
             ActionStatus::SkippedRateLimited,
-            json!("deployment-wide hourly action cap reached (SOAR_MAX_ACTIONS_PER_HOUR)"),
+            json!(format!(
+                "deployment-wide hourly {} cap reached ({variable})",
+                budget.as_str()
+            )),
         ))
     }
 

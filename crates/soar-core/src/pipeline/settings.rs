@@ -14,6 +14,8 @@ pub struct Settings {
     pub allowed_actions: Option<BTreeSet<ActionKind>>,
     /// Deployment-wide cap on executed actions per hour, so a bad policy cannot isolate the fleet.
     pub max_actions_per_hour: u32,
+    /// Deployment-wide cap on verdicts written back onto findings per hour, counted apart.
+    pub max_write_backs_per_hour: u32,
     pub cache_ttl: Duration,
     /// How long an alert may wait for a provider's quota before it goes on without that lookup.
     pub max_deferral: Duration,
@@ -43,6 +45,7 @@ impl Default for Settings {
             mode: Mode::DryRun,
             allowed_actions: None,
             max_actions_per_hour: 20,
+            max_write_backs_per_hour: 200,
             cache_ttl: Duration::from_secs(6 * 3600),
             max_deferral: Duration::from_secs(15 * 60),
             approval_required: ActionKind::evidence_losing().collect(),

@@ -3,8 +3,40 @@
 //! the policy's parameters add.
 
 use crate::action::{Action, NOTE_LIMIT, Summary};
-use crate::document::{Document, TraceEntry};
+use crate::alert::Alert;
+use crate::document::{ActionStatus, Document, TraceEntry};
 use crate::verdict::VerdictKind;
+
+/// Why Rust does not write this back, whatever the policy says, if it does not:
+/// - a person triaged the finding in Security Hub (its delivered `Workflow.Status` is not
+///   `NEW`): their triage is not overridden;
+/// - the write would hide a finding (archive it, or resolve or suppress it) that soar cannot
+///   confirm at its source first: only GuardDuty's findings can be (ListFindings on their id,
+///   account and type), another product's stays in sight.
+pub(crate) fn refusal(alert: &Alert, action: &Action) -> Option<(ActionStatus, String)> {
+    let finding = alert.finding.as_ref()?;
+    if let Action::SecurityHubUpdateFinding { .. } = action
+        && let Some(status) = finding
+            .workflow_status
+            .as_deref()
+            .filter(|s| !s.trim().eq_ignore_ascii_case("NEW"))
+    {
+        return Some((
+            ActionStatus::SkippedProtected,
+            format!("a person set Workflow.Status {status} in Security Hub: soar does not override their triage"),
+        ));
+    }
+    if action.hides_finding() && finding.detector_id.is_none() {
+        return Some((
+            ActionStatus::SkippedInvalidTarget,
+            format!(
+                "soar archives, resolves or suppresses only findings it confirms at their source first (GuardDuty's): this finding of {} stays in sight",
+                finding.product_arn
+            ),
+        ));
+    }
+    None
+}
 
 /// `action` with its [`Summary`] filled in from `doc` (and `current`, the remediate decision
 /// being carried out); other actions unchanged.
