@@ -274,8 +274,7 @@ hideable if {
 
 # An incident has been answered and people told; a false positive needs nobody.
 workflow_status := "NOTIFIED" if verdict == "incident"
-
-workflow_status := "SUPPRESSED" if hideable
+else := "SUPPRESSED" if hideable
 
 actions contains {
 	"type": "securityhub.update_finding", "target": {"kind": "Finding", "id": finding.id},

@@ -469,26 +469,7 @@ impl Action {
                 workflow_status,
                 summary,
                 ..
-            } => {
-                let product = alert.finding.as_ref().map_or("<none>", |f| f.product_arn.as_str());
-                let verification = summary
-                    .verification_state
-                    .map(|v| format!(" VerificationState={v}"))
-                    .unwrap_or_default();
-                let update = format!(
-                    "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product}}}] Workflow.Status={}{verification} Note.Text={:?} Note.UpdatedBy=soar",
-                    workflow_status.as_str(),
-                    summary.text
-                );
-                // Hiding it waits for GuardDuty to confirm the finding (the calls but the last).
-                let mut calls = if self.hides_finding() {
-                    guardduty_calls(alert, "", "")
-                } else {
-                    Vec::new()
-                };
-                calls.push(update);
-                calls
-            }
+            } => self.securityhub_calls(alert, id, (*workflow_status, summary)),
             Action::GuardDutyArchiveFinding {} => guardduty_calls(alert, "ArchiveFindings", ""),
             Action::GuardDutyFeedback { feedback, summary, .. } => guardduty_calls(
                 alert,
@@ -497,6 +478,29 @@ impl Action {
             ),
             Action::Notify { .. } => vec![format!("sns:Publish / webhook POST to {id}")],
         };
+        calls
+    }
+}
+
+impl Action {
+    /// The calls of `securityhub.update_finding` on the finding `id`: hiding it waits for
+    /// GuardDuty to confirm the finding first.
+    fn securityhub_calls(&self, alert: &Alert, id: &str, (status, summary): (WorkflowStatus, &Summary)) -> Vec<String> {
+        let product = alert.finding.as_ref().map_or("<none>", |f| f.product_arn.as_str());
+        let verification = summary
+            .verification_state
+            .map(|v| format!(" VerificationState={v}"))
+            .unwrap_or_default();
+        let mut calls = if self.hides_finding() {
+            guardduty_calls(alert, "", "")
+        } else {
+            Vec::new()
+        };
+        calls.push(format!(
+            "securityhub:BatchUpdateFindings FindingIdentifiers=[{{Id={id},ProductArn={product}}}] Workflow.Status={}{verification} Note.Text={:?} Note.UpdatedBy=soar",
+            status.as_str(),
+            summary.text
+        ));
         calls
     }
 }

@@ -95,9 +95,39 @@ pub async fn run_step(
         StepResult::Retry { reason } => return Err(StateError(format!("not finished, to be retried: {reason}"))),
         StepResult::Done => {}
     }
+    if step.phase() == Phase::Remediate {
+        keep_earlier_outcomes(alerts, doc).await?;
+    }
     let json = Serialized::text(doc).map_err(|e| StateError(format!("the document is not JSON: {e}")))?;
     alerts.save_document(&Serialized::of(doc, &json)).await?;
     Ok(Stepped::Done { json })
+}
+
+/// A delivery of an alert that remediate already answered (Lambda retried it, or the alert came
+/// back after an interruption) finds its actions taken in the ledger and records them as
+/// duplicates. The record this alert kept of what it did earlier (executed, with its rollback
+/// data; failed; waiting for approval) stays: otherwise `soar rollback` would find nothing to
+/// undo. Only a document with a duplicate is compared, against the one kept for the alert.
+async fn keep_earlier_outcomes(alerts: &dyn AlertLog, doc: &mut Document) -> Result<(), StateError> {
+    use crate::document::ActionStatus;
+    if !doc.actions.iter().any(|a| a.status == ActionStatus::Duplicate) {
+        return Ok(());
+    }
+    let Some(kept) = alerts.load_document(&doc.alert.id).await? else {
+        return Ok(());
+    };
+    for record in doc.actions.iter_mut().filter(|a| a.status == ActionStatus::Duplicate) {
+        let earlier = kept.actions.iter().find(|k| {
+            k.status != ActionStatus::Duplicate
+                && k.mode == record.mode
+                && k.request.action == record.request.action
+                && k.request.target == record.request.target
+        });
+        if let Some(earlier) = earlier {
+            *record = earlier.clone();
+        }
+    }
+    Ok(())
 }
 
 /// What became of one input after all the phases it reached.
