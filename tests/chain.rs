@@ -1378,6 +1378,7 @@ async fn alerts_joining_at_once_make_one_incident() {
         let grouping = Grouping {
             key: format!("{ACCOUNT}/instance/i-race{round:04}"),
             window_minutes: 30,
+            also: Vec::new(),
         };
         let joining = |alert: String| Joining {
             grouping: &grouping,
@@ -1671,4 +1672,76 @@ async fn a_finding_guardduty_does_not_confirm_is_neither_hidden_nor_rated() {
         );
     }
     assert_eq!(stack.findings.calls("ListFindings").len(), 3);
+}
+
+/// An attack sequence takes in the incidents of what it names (issue 18): the open incident of a
+/// signal about another instance is absorbed (listed in the sequence's, marked absorbed by it),
+/// and later alerts of that instance, or of the sequence's principal, join the sequence's
+/// incident. The same on both state stores: DynamoDB (moto) and memory.
+async fn an_attack_sequence_absorbs_what_it_names(log: &dyn soar_core::ports::IncidentLog) {
+    use soar_core::incident::{Grouping, IncidentMember, Joining};
+    let grouping = |key: &str, also: &[&str]| Grouping {
+        key: key.to_string(),
+        window_minutes: 30,
+        also: also.iter().map(|k| k.to_string()).collect(),
+    };
+    fn joining<'a>(grouping: &'a Grouping, alert: &str) -> Joining<'a> {
+        let now = chrono::Utc::now();
+        Joining {
+            grouping,
+            member: IncidentMember {
+                alert_id: alert.to_string(),
+                kind: "Backdoor:EC2/C&CActivity.B".into(),
+                title: "t".into(),
+                severity: "high".into(),
+                verdict: soar_core::document::VerdictKind::Incident,
+                at: soar_core::time::format_timestamp(&now),
+                joined_at: soar_core::time::format_timestamp(&now),
+            },
+            revision: "r1".into(),
+            at: now,
+            now,
+        }
+    }
+    let (a, b, p) = ("1/instance/i-a", "1/instance/i-b", "1/principal/app-role");
+    let signal = log
+        .join_incident(&joining(&grouping(b, &[]), "signal-b"))
+        .await
+        .unwrap();
+    let sequence_grouping = grouping(a, &[b, p]);
+    let sequence = log
+        .join_incident(&joining(&sequence_grouping, "sequence"))
+        .await
+        .unwrap();
+    assert!(sequence.opened && sequence.id != signal.id, "{sequence:?}");
+    let later_b = log.join_incident(&joining(&grouping(b, &[]), "later-b")).await.unwrap();
+    let later_p = log.join_incident(&joining(&grouping(p, &[]), "later-p")).await.unwrap();
+    assert_eq!(
+        (later_b.id.as_str(), later_p.id.as_str()),
+        (sequence.id.as_str(), sequence.id.as_str())
+    );
+    // Delivered again, the sequence gets its link back and absorbs nothing twice.
+    let again = log
+        .join_incident(&joining(&sequence_grouping, "sequence"))
+        .await
+        .unwrap();
+    assert_eq!(again, sequence);
+    let taking = log.load_incident(&sequence.id).await.unwrap().unwrap();
+    assert_eq!(taking.absorbed, std::slice::from_ref(&signal.id));
+    let mut members: Vec<&str> = taking.alerts.iter().map(|m| m.alert_id.as_str()).collect();
+    members.sort();
+    assert_eq!(members, ["later-b", "later-p", "sequence"]);
+    let absorbed = log.load_incident(&signal.id).await.unwrap().unwrap();
+    assert_eq!(absorbed.absorbed_by.as_deref(), Some(sequence.id.as_str()));
+    assert_eq!(absorbed.alerts.len(), 1, "its own alerts stay its own");
+}
+
+#[tokio::test]
+async fn an_attack_sequence_absorbs_the_open_incidents_of_what_it_names() {
+    let moto = Moto::start_serial();
+    let aws = sdk::local(&moto.endpoint()).await.unwrap();
+    let env = setup(&aws, "absorb").await.expect("setup");
+    let dynamo = DynamoState::new(aws_sdk_dynamodb_client(&aws), env.vars["SOAR_TABLE"].clone());
+    an_attack_sequence_absorbs_what_it_names(&dynamo).await;
+    an_attack_sequence_absorbs_what_it_names(&soar_offline::memory::MemoryState::new()).await;
 }

@@ -167,3 +167,24 @@ test_another_tools_alert_groups_apart_from_guardduty if {
 	d := evaluate.decision with input as f
 	d.incident.key == "edr:1/instance/i-1"
 }
+
+test_an_attack_sequence_takes_in_the_incidents_of_what_it_names if {
+	f := object.union(finding("AttackSequence:EC2/CompromisedInstanceGroup", 9, "critical"), {"alert": {
+		"account": "1",
+		"resource": {"kind": "AttackSequence", "id": "seq-1", "tags": {}, "attributes": {}},
+		"related_resources": [
+			{"kind": "Instance", "id": "i-a", "tags": {}, "attributes": {}},
+			{"kind": "Instance", "id": "i-b", "tags": {}, "attributes": {}},
+			{"kind": "AccessKey", "id": "ASIAEXAMPLE", "tags": {}, "attributes": {"user_name": "app-role"}},
+			{"kind": "AccessKey", "id": "ASIAOTHER", "tags": {}, "attributes": {"principal_id": "AROAX:s"}},
+		],
+	}})
+	d := evaluate.decision with input as f
+	d.incident.key == "1/instance/i-a"
+	d.incident.also == ["1/instance/i-b", "1/principal/AROAX:s", "1/principal/app-role"]
+}
+
+test_only_an_attack_sequence_takes_other_keys_in if {
+	d := evaluate.decision with input as finding("UnauthorizedAccess:EC2/TorClient", 8, "high")
+	not d.incident.also
+}

@@ -7,10 +7,38 @@ package soar.evaluate
 incident_window := object.get(cfg, "incident_window_minutes", 30)
 
 # A false positive is answered alone: it must neither join nor raise someone's incident.
-incident := {"key": concat("", [key_source, incident_key]), "window_minutes": incident_window} if {
+incident := object.union(
+	{"key": concat("", [key_source, incident_key]), "window_minutes": incident_window},
+	taken_in,
+) if {
 	verdict != "false_positive"
 	incident_key
 }
+
+# An attack sequence takes in the incidents of everything it names: GuardDuty correlated them into
+# one attack (its signals are findings about these instances and principals). An incident open
+# under one of these keys is absorbed into the sequence's, and the key's later alerts join it.
+taken_in := {"also": also_keys} if count(also_keys) > 0 else := {}
+
+also_keys := [concat("", [key_source, k]) | some k in sequence_keys; k != incident_key]
+
+sequence_keys contains sprintf("%s/instance/%s", [alert.account, id]) if {
+	alert.resource.kind == "AttackSequence"
+	some id in instance_ids
+}
+
+sequence_keys contains sprintf("%s/principal/%s", [alert.account, name]) if {
+	alert.resource.kind == "AttackSequence"
+	some r in object.get(alert, "related_resources", [])
+	r.kind == "AccessKey"
+	name := principal_of(object.get(r, "attributes", {}))
+	name != ""
+}
+
+# The principal of a credential, as a credential finding's own key names it.
+principal_of(attributes) := attributes.user_name if {
+	attributes.user_name != ""
+} else := object.get(attributes, "principal_id", "")
 
 # Another tool's alerts group among themselves: a tool that names an instance (or forges a
 # GuardDuty-like alert) cannot join, hold open or split a GuardDuty incident.

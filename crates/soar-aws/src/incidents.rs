@@ -4,6 +4,7 @@
 
 use crate::dynamo::{DynamoState, keys, n, s, string_attr as text};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use chrono::{DateTime, Utc};
 use soar_core::document::VerdictKind;
@@ -66,20 +67,7 @@ impl DynamoState {
             if place == incident::Placement::Alone {
                 return Ok((new_id, true));
             }
-            let update = self
-                .client()
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::incident_head(key)))
-                .key("sk", s("HEAD"))
-                .expression_attribute_values(":next", n(version.unwrap_or(0) + 1))
-                .expression_attribute_values(":exp", n(expiry()));
-            let update = match version {
-                Some(v) => update
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", n(v)),
-                None => update.condition_expression("attribute_not_exists(pk)"),
-            };
+            let update = self.head_update(key, version);
             let (update, id, opened) = match (place, head.as_ref(), span) {
                 (incident::Placement::Join, Some(h), Some((first, last))) => {
                     let id = text(h, "incident_id");
@@ -114,6 +102,108 @@ impl DynamoState {
         }
         Err(StateError(format!(
             "incident `{key}`: {JOIN_ATTEMPTS} writes lost to other alerts joining it; retried later"
+        )))
+    }
+
+    /// A write of the head of `key`, on condition that it is still at `version` (`None`: that it
+    /// does not exist yet), raising its version; the caller sets what it moves.
+    fn head_update(&self, key: &str, version: Option<i64>) -> UpdateItemFluentBuilder {
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::incident_head(key)))
+            .key("sk", s("HEAD"))
+            .expression_attribute_values(":next", n(version.unwrap_or(0) + 1))
+            .expression_attribute_values(":exp", n(expiry()));
+        match version {
+            Some(v) => update
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+            None => update.condition_expression("attribute_not_exists(pk)"),
+        }
+    }
+
+    /// Takes the keys of `joining.grouping.also` into the incident `id` (see
+    /// [`soar_core::incident::Grouping::also`]): each key's head points at it from now on, and
+    /// an incident open under one of them is absorbed (`ABSORBED#<its id>` in this incident,
+    /// `absorbed_by` in its summary).
+    async fn absorb(&self, joining: &Joining<'_>, id: &str) -> Result<(), StateError> {
+        for key in joining.grouping.absorbed_keys() {
+            if let Some(open) = self.point_head(key, id, joining).await? {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .item("pk", s(keys::incident(id)))
+                    .item("sk", s(format!("ABSORBED#{open}")))
+                    .item("expires_at", n(expiry()))
+                    .send()
+                    .await
+                    .map_err(|e| crate::dynamo::err("PutItem", e))?;
+                self.client()
+                    .update_item()
+                    .table_name(self.table())
+                    .key("pk", s(keys::incident(&open)))
+                    .key("sk", s("SUMMARY"))
+                    .update_expression("SET absorbed_by = :by")
+                    .expression_attribute_values(":by", s(id))
+                    .send()
+                    .await
+                    .map_err(|e| crate::dynamo::err("UpdateItem", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Points the head of `key` at the incident `id` (taking in `joining.at`), unless it already
+    /// does or the alert is far older than the key's incident. Returns the open incident it
+    /// pointed at before, if any (absorbed).
+    async fn point_head(&self, key: &str, id: &str, joining: &Joining<'_>) -> Result<Option<String>, StateError> {
+        let at = joining.at.timestamp_millis();
+        for attempt in 0..JOIN_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let head = self.get_item(keys::incident_head(key), "HEAD").await?;
+            let current = head.as_ref().map(|h| text(h, "incident_id"));
+            if current.as_deref() == Some(id) {
+                return Ok(None);
+            }
+            let span = head
+                .as_ref()
+                .and_then(|h| Some((millis(h, "first")?, millis(h, "last")?)));
+            let place = span.map_or(incident::Placement::OpenNew, |span| {
+                incident::placement(joining.at, span, joining.grouping.window())
+            });
+            let (first, last, open) = match (place, span) {
+                (incident::Placement::Alone, _) => return Ok(None),
+                (incident::Placement::Join, Some((first, last))) => (
+                    first.timestamp_millis().min(at),
+                    last.timestamp_millis().max(at),
+                    current.filter(|c| !c.is_empty()),
+                ),
+                _ => (at, at, None),
+            };
+            let written = self
+                .head_update(key, head.as_ref().and_then(|h| number(h, "version")))
+                .update_expression(
+                    "SET incident_id = :id, #first = :first, #last = :last, version = :next, expires_at = :exp",
+                )
+                .expression_attribute_values(":id", s(id))
+                .expression_attribute_values(":first", n(first))
+                .expression_attribute_values(":last", n(last))
+                .expression_attribute_names("#first", "first")
+                .expression_attribute_names("#last", "last")
+                .send()
+                .await;
+            match written {
+                Ok(_) => return Ok(open),
+                Err(e) if crate::dynamo::conditional_failed(&e) => continue,
+                Err(e) => return Err(crate::dynamo::err("UpdateItem", e)),
+            }
+        }
+        Err(StateError(format!(
+            "incident `{key}`: {JOIN_ATTEMPTS} writes lost to other alerts while an attack sequence took it in; retried later"
         )))
     }
 
@@ -269,6 +359,7 @@ impl IncidentLog for DynamoState {
         }
         let (id, opened) = self.take_head(joining).await?;
         let before = self.touch_summary(&id, joining).await?;
+        self.absorb(joining, &id).await?;
         self.client()
             .put_item()
             .table_name(self.table())
@@ -350,6 +441,11 @@ impl IncidentLog for DynamoState {
             severity: text(summary, "severity"),
             verdict: verdict(&text(summary, "verdict")).unwrap_or(VerdictKind::Undetermined),
             alerts,
+            absorbed: items
+                .iter()
+                .filter_map(|i| text(i, "sk").strip_prefix("ABSORBED#").map(String::from))
+                .collect(),
+            absorbed_by: Some(text(summary, "absorbed_by")).filter(|b| !b.is_empty()),
         }))
     }
 }

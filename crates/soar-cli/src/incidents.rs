@@ -71,6 +71,16 @@ fn text(incident: &Incident, ledger: &[LedgerEntry]) -> String {
             a.kind
         ));
     }
+    if let Some(by) = &incident.absorbed_by {
+        out.push_str(&format!(
+            "absorbed   by {by}: an attack sequence took in its key, later alerts join that one\n"
+        ));
+    }
+    for taken in &incident.absorbed {
+        out.push_str(&format!(
+            "absorbs    {taken} (its alerts and actions: soar incidents show {taken})\n"
+        ));
+    }
     for entry in ledger {
         out.push_str(&format!("action     {} {} [{}]\n", entry.sk, entry.status, entry.mode));
     }
@@ -129,6 +139,8 @@ mod tests {
                 member("a/1", "2026-11-30T10:00:00.000Z"),
                 member("a/2", "2026-11-30T10:05:00.000Z"),
             ],
+            absorbed: vec!["inc-2".into()],
+            absorbed_by: None,
         };
         let ledger = vec![LedgerEntry {
             sk: "ACTION#ec2.isolate#i-1".into(),
@@ -144,5 +156,6 @@ mod tests {
         assert!(timeline[1].contains("ec2.isolate"), "{out}");
         assert!(timeline[2].contains("a/2 joined"), "{out}");
         assert!(out.contains("alerts     2"), "{out}");
+        assert!(out.contains("absorbs    inc-2"), "{out}");
     }
 }

@@ -49,7 +49,7 @@ pub fn contract(phase: Phase) -> String {
         Phase::Enrich => {
             "{lookups?: [{provider: string, indicator: {type: ip|domain|url|hash|..., value: string}}]}".into()
         }
-        Phase::Evaluate => "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool, incident?: {key: string, window_minutes?: 1..10080}}".into(),
+        Phase::Evaluate => "{verdict: \"incident\"|\"false_positive\"|\"undetermined\", severity: \"informational\"|\"low\"|\"medium\"|\"high\"|\"critical\", reasons?: [string], page?: bool, incident?: {key: string, window_minutes?: 1..10080, also?: [string]}}".into(),
         Phase::Remediate => format!(
             "{{actions?: [{{type: {}, target: {{kind: string, id: string}}, params?: object, requires_approval?: bool, reason?: string}}]}} with params by type: {}; none for the others",
             crate::action::ActionKind::names("|"),

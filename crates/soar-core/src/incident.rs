@@ -21,8 +21,11 @@ pub const MAX_WINDOW_MINUTES: u32 = 7 * 24 * 60;
 pub const MAX_SPAN: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The longest key, in bytes (the key is part of a DynamoDB key, at most 1 KiB).
 pub const MAX_KEY_BYTES: usize = 512;
+/// The most keys one incident takes in besides its own ([`Grouping::also`]): each costs a few
+/// state store writes when the alert joins.
+pub const MAX_ALSO: usize = 32;
 
-/// What the evaluate policy asks for: `decision.incident = {key, window_minutes?}`.
+/// What the evaluate policy asks for: `decision.incident = {key, window_minutes?, also?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grouping {
@@ -31,6 +34,12 @@ pub struct Grouping {
     /// Minutes, 1 to [`MAX_WINDOW_MINUTES`]; default [`DEFAULT_WINDOW_MINUTES`].
     #[serde(default = "default_window")]
     pub window_minutes: u32,
+    /// More keys the incident takes in (an attack sequence's: every instance and principal it
+    /// names, which GuardDuty correlated into one attack). An open incident of such a key is
+    /// absorbed (listed in this one, and marked absorbed by it), and the key's later alerts join
+    /// this incident. At most [`MAX_ALSO`], each checked as `key` is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
 }
 
 fn default_window() -> u32 {
@@ -41,17 +50,15 @@ impl Grouping {
     /// `Err((field, problem))` for a key that is empty, too long or holds control characters, or
     /// a window out of range (the caller names the field in the policy's error).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.key.trim().is_empty() {
-            return Err(("incident.key", "is empty".into()));
-        }
-        if self.key.len() > MAX_KEY_BYTES {
+        check_key(&self.key).map_err(|problem| ("incident.key", problem))?;
+        if self.also.len() > MAX_ALSO {
             return Err((
-                "incident.key",
-                format!("is {} bytes, at most {MAX_KEY_BYTES}", self.key.len()),
+                "incident.also",
+                format!("names {} keys, at most {MAX_ALSO}", self.also.len()),
             ));
         }
-        if self.key.chars().any(char::is_control) {
-            return Err(("incident.key", "holds a control character".into()));
+        for (i, key) in self.also.iter().enumerate() {
+            check_key(key).map_err(|problem| ("incident.also", format!("[{i}] {problem}")))?;
         }
         if !(1..=MAX_WINDOW_MINUTES).contains(&self.window_minutes) {
             return Err((
@@ -65,6 +72,31 @@ impl Grouping {
     pub fn window(&self) -> Duration {
         Duration::from_secs(u64::from(self.window_minutes) * 60)
     }
+
+    /// The keys of [`Grouping::also`] once each, without the incident's own.
+    pub fn absorbed_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for key in &self.also {
+            if *key != self.key && !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// A key that is empty, too long or holds control characters is refused.
+fn check_key(key: &str) -> Result<(), String> {
+    if key.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("is {} bytes, at most {MAX_KEY_BYTES}", key.len()));
+    }
+    if key.chars().any(char::is_control) {
+        return Err("holds a control character".into());
+    }
+    Ok(())
 }
 
 /// An alert's place in its incident, as the document carries it to remediate (policies see it
@@ -149,6 +181,13 @@ pub struct Incident {
     pub verdict: VerdictKind,
     /// Oldest first by their own time.
     pub alerts: Vec<IncidentMember>,
+    /// The incidents this one absorbed (an attack sequence took in their keys while they were
+    /// open): their alerts and actions stay theirs, their keys' later alerts join this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absorbed: Vec<String>,
+    /// The incident that absorbed this one, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absorbed_by: Option<String>,
 }
 
 /// Severity labels from least to most severe (GuardDuty's and soar's verdict labels).
@@ -225,6 +264,7 @@ mod tests {
         Grouping {
             key: key.into(),
             window_minutes,
+            also: Vec::new(),
         }
     }
 
@@ -237,11 +277,27 @@ mod tests {
             (grouping("a\nb", 30), "incident.key"),
             (grouping("k", 0), "incident.window_minutes"),
             (grouping("k", MAX_WINDOW_MINUTES + 1), "incident.window_minutes"),
+            (
+                Grouping {
+                    also: vec!["ok".into(), "a\u{7}b".into()],
+                    ..grouping("k", 30)
+                },
+                "incident.also",
+            ),
+            (
+                Grouping {
+                    also: vec!["x".into(); MAX_ALSO + 1],
+                    ..grouping("k", 30)
+                },
+                "incident.also",
+            ),
         ] {
             assert_eq!(bad.check().unwrap_err().0, field, "{bad:?}");
         }
         let parsed: Grouping = serde_json::from_str(r#"{"key":"k"}"#).unwrap();
         assert_eq!(parsed.window_minutes, DEFAULT_WINDOW_MINUTES);
+        let sequence: Grouping = serde_json::from_str(r#"{"key":"k","also":["a","k","b","a"]}"#).unwrap();
+        assert_eq!(sequence.absorbed_keys(), ["a", "b"], "once each, not its own");
         assert!(serde_json::from_str::<Grouping>(r#"{"key":"k","windw":5}"#).is_err());
     }
 

@@ -9,7 +9,7 @@ use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
-use soar_core::incident::{self, Incident, IncidentLink, Joining, Placement};
+use soar_core::incident::{self, Grouping, Incident, IncidentLink, Joining, Placement};
 use soar_core::ports::{
     ActionError, ActionLedger, AlertLog, Budget, Claim, DecisionLog, IncidentLog, IntelProvider, Inventory,
     InventoryRecord, Lookup, LookupCache, Notification, Notifier, ProviderError, RateWindow, Registration, Remediator,
@@ -55,6 +55,7 @@ struct StateInner {
 }
 
 /// The latest incident of a key: its id and the first and last alert times.
+#[derive(Clone)]
 struct IncidentHead {
     id: String,
     first: DateTime<Utc>,
@@ -112,47 +113,10 @@ impl IncidentLog for MemoryState {
         if let Some(link) = inner.joined.get(&joined_key) {
             return Ok(link.clone());
         }
-        let latest = inner
-            .incident_heads
-            .get(&grouping.key)
-            .map(|h| (h.id.clone(), h.first, h.last));
-        let place = latest.as_ref().map_or(Placement::OpenNew, |(_, first, last)| {
-            incident::placement(joining.at, (*first, *last), grouping.window())
-        });
-        let (id, opened) = match (place, latest) {
-            (Placement::Join, Some((id, first, last))) => {
-                let head = IncidentHead {
-                    id: id.clone(),
-                    first: first.min(joining.at),
-                    last: last.max(joining.at),
-                };
-                inner.incident_heads.insert(grouping.key.clone(), head);
-                (id, false)
-            }
-            (place, _) => {
-                let opened_at = soar_core::time::format_timestamp(&joining.now);
-                let id = incident::incident_id(&grouping.key, &opened_at, &member.alert_id);
-                if place != Placement::Alone {
-                    let head = IncidentHead {
-                        id: id.clone(),
-                        first: joining.at,
-                        last: joining.at,
-                    };
-                    inner.incident_heads.insert(grouping.key.clone(), head);
-                }
-                let opened = Incident {
-                    id: id.clone(),
-                    key: grouping.key.clone(),
-                    opened_at,
-                    window_minutes: grouping.window_minutes,
-                    severity: member.severity.clone(),
-                    verdict: member.verdict,
-                    alerts: Vec::new(),
-                };
-                inner.incidents.insert(id.clone(), opened);
-                (id, true)
-            }
-        };
+        let (id, opened, place) = take_head(&mut inner, joining);
+        if place != Placement::Alone {
+            absorb(&mut inner, grouping, &id, joining.at);
+        }
         let Some(incident) = inner.incidents.get_mut(&id) else {
             return Err(StateError(format!("incident {id} has a head but no record")));
         };
@@ -187,6 +151,90 @@ impl IncidentLog for MemoryState {
 
     async fn load_incident(&self, id: &str) -> Result<Option<Incident>, StateError> {
         Ok(self.lock().incidents.get(id).cloned())
+    }
+}
+
+/// Moves the head of the alert's key to take it in, or opens an incident there (or, for an
+/// alert far older than the key's incident, one of its own): the incident's id, whether this
+/// alert opened it, and the alert's placement.
+fn take_head(inner: &mut StateInner, joining: &Joining<'_>) -> (String, bool, Placement) {
+    let (grouping, member) = (joining.grouping, &joining.member);
+    let latest = inner
+        .incident_heads
+        .get(&grouping.key)
+        .map(|h| (h.id.clone(), h.first, h.last));
+    let place = latest.as_ref().map_or(Placement::OpenNew, |(_, first, last)| {
+        incident::placement(joining.at, (*first, *last), grouping.window())
+    });
+    let (id, opened) = match (place, latest) {
+        (Placement::Join, Some((id, first, last))) => {
+            let head = IncidentHead {
+                id: id.clone(),
+                first: first.min(joining.at),
+                last: last.max(joining.at),
+            };
+            inner.incident_heads.insert(grouping.key.clone(), head);
+            (id, false)
+        }
+        (place, _) => {
+            let opened_at = soar_core::time::format_timestamp(&joining.now);
+            let id = incident::incident_id(&grouping.key, &opened_at, &member.alert_id);
+            if place != Placement::Alone {
+                let head = IncidentHead {
+                    id: id.clone(),
+                    first: joining.at,
+                    last: joining.at,
+                };
+                inner.incident_heads.insert(grouping.key.clone(), head);
+            }
+            let opened = Incident {
+                id: id.clone(),
+                key: grouping.key.clone(),
+                opened_at,
+                window_minutes: grouping.window_minutes,
+                severity: member.severity.clone(),
+                verdict: member.verdict,
+                alerts: Vec::new(),
+                absorbed: Vec::new(),
+                absorbed_by: None,
+            };
+            inner.incidents.insert(id.clone(), opened);
+            (id, true)
+        }
+    };
+    (id, opened, place)
+}
+
+/// The keys of `grouping.also` taken into the incident `id` (see [`Grouping::also`]): each key's
+/// head points at it from now on, and an incident open under one of them is absorbed.
+fn absorb(inner: &mut StateInner, grouping: &Grouping, id: &str, at: DateTime<Utc>) {
+    for key in grouping.absorbed_keys() {
+        let head = inner.incident_heads.get(key).cloned();
+        let place = head.as_ref().map_or(Placement::OpenNew, |h| {
+            incident::placement(at, (h.first, h.last), grouping.window())
+        });
+        let (first, last) = match (place, head) {
+            (_, Some(h)) if h.id == id => continue,
+            (Placement::Alone, _) => continue,
+            (Placement::Join, Some(h)) => {
+                if let Some(open) = inner.incidents.get_mut(&h.id) {
+                    open.absorbed_by = Some(id.to_string());
+                }
+                if let Some(taking) = inner.incidents.get_mut(id)
+                    && !taking.absorbed.contains(&h.id)
+                {
+                    taking.absorbed.push(h.id.clone());
+                }
+                (h.first.min(at), h.last.max(at))
+            }
+            _ => (at, at),
+        };
+        let head = IncidentHead {
+            id: id.to_string(),
+            first,
+            last,
+        };
+        inner.incident_heads.insert(key.to_string(), head);
     }
 }
 
