@@ -188,6 +188,17 @@ fn tor(id: &str) -> LabFinding<'_> {
     }
 }
 
+/// The message evaluate handed remediate for `doc` (its first three phases, no actions): what a
+/// redelivery of the remediate message carries.
+fn evaluated(doc: &Document) -> String {
+    serde_json::to_string(&Document {
+        actions: Vec::new(),
+        trace: doc.trace[..3].to_vec(),
+        ..doc.clone()
+    })
+    .unwrap()
+}
+
 fn statuses(doc: &Document) -> Vec<(String, String)> {
     doc.actions
         .iter()
@@ -220,12 +231,7 @@ async fn enforce_isolates_snapshots_and_is_exactly_once() {
     assert_eq!(phases, ["ingest", "enrich", "evaluate", "remediate"]);
 
     // The same remediate message delivered twice: one ledger entry, one set of side effects.
-    let body = serde_json::to_string(&Document {
-        actions: Vec::new(),
-        trace: doc.trace[..3].to_vec(),
-        ..doc.clone()
-    })
-    .unwrap();
+    let body = evaluated(&doc);
     let remediate = stack.queue("remediate");
     remediate.send(&body).await.unwrap();
     remediate.send(&body).await.unwrap();
@@ -1309,13 +1315,7 @@ async fn fifty_findings_about_one_instance_are_one_incident_answered_once() {
 
     // One redelivery of a remediate message: nothing is done again.
     let doc = stack.document(&ids[5]).await;
-    let body = serde_json::to_string(&Document {
-        actions: Vec::new(),
-        trace: doc.trace[..3].to_vec(),
-        ..doc.clone()
-    })
-    .unwrap();
-    stack.queue("remediate").send(&body).await.unwrap();
+    stack.queue("remediate").send(&evaluated(&doc)).await.unwrap();
     stack.run().await;
 
     let ledger = stack.state.ledger(&incident_id).await.unwrap();
@@ -1559,13 +1559,7 @@ async fn a_false_positive_is_written_back_planned_in_dry_run_and_once_in_enforce
 
     // The remediate message delivered again (Lambda retried it): the ledger answers, nothing is
     // written back a second time, and what was rolled back stays rolled back.
-    let body = serde_json::to_string(&Document {
-        actions: Vec::new(),
-        trace: doc.trace[..3].to_vec(),
-        ..doc.clone()
-    })
-    .unwrap();
-    stack.queue("remediate").send(&body).await.unwrap();
+    stack.queue("remediate").send(&evaluated(&doc)).await.unwrap();
     stack.run().await;
     assert_eq!(stack.findings.calls("ArchiveFindings").len(), 1);
     assert_eq!(stack.findings.calls("UpdateFindingsFeedback").len(), 1);
