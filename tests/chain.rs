@@ -418,17 +418,14 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
         "running"
     );
 
-    let target = soar_aws::approve_and_requeue(
-        &stack.state,
-        &stack.queue("remediate"),
-        &doc.alert.id,
-        "ec2.stop",
-        None,
-        "alice",
-    )
-    .await
-    .unwrap();
-    assert_eq!(target, web.instance_id);
+    // `soar approve` as the operator's AWS identity (moto's caller, of account 123456789012,
+    // which the default approver policy lets answer from the CLI).
+    let (code, out) = soar_cli(&stack, &["approve", &doc.alert.id, "ec2.stop", "--approver", "alice"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("approved ec2.stop on {}", web.instance_id)) && out.contains("Approved by cli:arn:aws:"),
+        "{out}"
+    );
     stack.run().await;
     let doc = stack.document("f-critical").await;
     assert!(
@@ -443,16 +440,9 @@ async fn approval_releases_a_parked_action_and_protection_is_read_live() {
         .unwrap()
         .state;
     assert!(state == "stopping" || state == "stopped", "{state}");
-    let again = soar_aws::approve_and_requeue(
-        &stack.state,
-        &stack.queue("remediate"),
-        &doc.alert.id,
-        "ec2.stop",
-        None,
-        "alice",
-    )
-    .await;
-    assert!(again.unwrap_err().contains("no ec2.stop is waiting"));
+    let (code, out) = soar_cli(&stack, &["approve", &doc.alert.id, "ec2.stop"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no ec2.stop is waiting"), "{out}");
 
     // Everything reversible rolls back, newest first: started, unprotected, groups restored.
     assert_ne!(stack.groups(&web).await, original_groups);
@@ -553,6 +543,7 @@ fn soar_cli(stack: &Stack, args: &[&str]) -> (Option<i32>, String) {
         .args(["--endpoint-url", &endpoint])
         .envs(stack.findings.vars())
         .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
+        .env("SOAR_REMEDIATE_QUEUE_URL", &stack.env.vars["SOAR_REMEDIATE_QUEUE_URL"])
         .output()
         .expect("soar runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1124,16 +1115,8 @@ async fn an_ecs_task_is_stopped_only_after_approval_and_cannot_be_rolled_back() 
 
     let (code, out) = soar_cli(&stack, &["rollback", &doc.alert.id]);
     assert_eq!(code, Some(2), "nothing executed yet: {out}");
-    soar_aws::approve_and_requeue(
-        &stack.state,
-        &stack.queue("remediate"),
-        &doc.alert.id,
-        "ecs.stop_task",
-        None,
-        "alice",
-    )
-    .await
-    .unwrap();
+    let (code, out) = soar_cli(&stack, &["approve", &doc.alert.id, "ecs.stop_task"]);
+    assert_eq!(code, Some(0), "{out}");
     stack.run().await;
     let doc = stack.document("f-ecs").await;
     assert!(

@@ -24,7 +24,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
+use serde_json::Value;
 use soar_core::alert::Indicator;
+use soar_core::approval::{ApprovalKey, ApprovalState, ApprovalTicket, Waiting};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, TraceEntry};
 use soar_core::ports::{
@@ -63,6 +65,12 @@ pub mod keys {
             Mode::Enforce => format!("ACTION#{action}#{target}"),
             Mode::DryRun => format!("PLAN#{action}#{target}"),
         }
+    }
+    /// The partition listing every action waiting for approval (the expiry sweep, the console).
+    pub const WAITING: &str = "APPROVALS";
+    /// An entry of [`WAITING`]: the ledger entry it points at.
+    pub fn waiting(scope: &str, action: &str, target: &str) -> String {
+        format!("{scope}#{action}#{target}")
     }
     pub fn skipped(action: &str, target: &str) -> String {
         format!("SKIP#{action}#{target}")
@@ -637,40 +645,107 @@ impl ActionLedger for DynamoState {
         }
     }
 
-    async fn approve_action(
+    async fn approval(&self, scope: &str, action: &str, target: &str) -> Result<Option<ApprovalState>, StateError> {
+        let Some(item) = self
+            .get(keys::scope(scope), &keys::ledger(Mode::Enforce, action, target))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let detail: Value = serde_json::from_str(&string_attr(&item, "detail")).unwrap_or(Value::Null);
+        let decided_by = Some(string_attr(&item, "answered_by")).filter(|b| !b.is_empty());
+        Ok(Some(ApprovalState {
+            status: string_attr(&item, "status"),
+            request: serde_json::from_str(&string_attr(&item, "request")).ok(),
+            ticket: ApprovalTicket::of_detail(&detail),
+            decided_by,
+        }))
+    }
+
+    async fn answer_approval(
         &self,
-        alert_id: &str,
-        action: &str,
-        target: &str,
-        approver: &str,
+        scope: &str,
+        (action, target): (&str, &str),
+        digest: &str,
+        status: &str,
+        by: &str,
     ) -> Result<bool, StateError> {
+        let (pk, sk) = (keys::scope(scope), keys::ledger(Mode::Enforce, action, target));
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::scope(alert_id)))
-            .key("sk", s(keys::ledger(Mode::Enforce, action, target)))
-            .update_expression("SET #status = :approved, approved_by = :who, approved_at = :at")
-            .condition_expression("#status = :pending")
+            .key("pk", s(&pk))
+            .key("sk", s(&sk))
+            .update_expression("SET #status = :answer, answered_by = :who, answered_at = :at")
+            .condition_expression("#status = :pending AND digest = :digest")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":answer", s(status))
             .expression_attribute_values(":pending", s(ActionStatus::PendingApproval.as_str()))
-            .expression_attribute_values(":who", s(approver))
+            .expression_attribute_values(":digest", s(digest))
+            .expression_attribute_values(":who", s(by))
             .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            // Approved already by this very call, retried by the SDK after it had succeeded.
+        let answered = match result {
+            Ok(_) => true,
+            // Answered already by this very call, retried by the SDK after it had succeeded.
             Err(e) if conditional_failed(&e) => {
-                let item = self
-                    .get(keys::scope(alert_id), &keys::ledger(Mode::Enforce, action, target))
-                    .await?
-                    .unwrap_or_default();
-                Ok(string_attr(&item, "status") == "approved" && string_attr(&item, "approved_by") == approver)
+                let item = self.get(pk, &sk).await?.unwrap_or_default();
+                string_attr(&item, "status") == status
+                    && string_attr(&item, "answered_by") == by
+                    && string_attr(&item, "digest") == digest
             }
-            Err(e) => Err(err("UpdateItem", e)),
+            Err(e) => return Err(err("UpdateItem", e)),
+        };
+        if answered {
+            self.unlist_waiting(scope, action, target).await;
         }
+        Ok(answered)
+    }
+
+    async fn waiting_approvals(&self) -> Result<Vec<Waiting>, StateError> {
+        let mut waiting = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::WAITING))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| err("Query", e))?;
+            for item in out.items() {
+                let (scope, action, target) = (
+                    string_attr(item, "scope"),
+                    string_attr(item, "action"),
+                    string_attr(item, "target"),
+                );
+                // The list is a pointer: the ledger entry says whether it still waits.
+                match self.approval(&scope, &action, &target).await? {
+                    Some(state) if state.status == ActionStatus::PendingApproval.as_str() => {
+                        if let Some(ticket) = state.ticket {
+                            waiting.push(Waiting {
+                                scope,
+                                action,
+                                target,
+                                ticket,
+                            });
+                        }
+                    }
+                    _ => self.unlist_waiting(&scope, &action, &target).await,
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        waiting.sort_by(|a, b| a.ticket.asked_at.cmp(&b.ticket.asked_at));
+        Ok(waiting)
     }
 
     /// A plain claim is deleted; an approved one being carried out goes back to `approved`, so
@@ -721,7 +796,11 @@ impl ActionLedger for DynamoState {
             }
             _ => keys::skipped(action, target),
         };
-        self.client
+        let ticket = (record.status == ActionStatus::PendingApproval && record.mode == Mode::Enforce)
+            .then(|| ApprovalTicket::of_detail(&record.detail))
+            .flatten();
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(keys::scope(alert_id)))
@@ -731,10 +810,15 @@ impl ActionLedger for DynamoState {
             .item("request", s(serde_json::to_string(&record.request).unwrap_or_default()))
             .item("detail", s(record.detail.to_string()))
             .item("recorded_at", s(Utc::now().to_rfc3339()))
-            .item("expires_at", expires(RETENTION))
-            .send()
-            .await
-            .map_err(|e| err("PutItem", e))?;
+            .item("expires_at", expires(RETENTION));
+        if let Some(ticket) = &ticket {
+            // The plan an answer must name (the condition of `answer_approval`).
+            put = put.item("digest", s(&ticket.digest));
+        }
+        put.send().await.map_err(|e| err("PutItem", e))?;
+        if let Some(ticket) = ticket {
+            self.list_waiting(alert_id, record, &ticket).await?;
+        }
         Ok(())
     }
 
@@ -830,6 +914,46 @@ impl LookupCache for DynamoState {
 }
 
 impl DynamoState {
+    /// Puts a waiting action on the list the expiry sweep and the console read.
+    async fn list_waiting(
+        &self,
+        scope: &str,
+        record: &ActionRecord,
+        ticket: &ApprovalTicket,
+    ) -> Result<(), StateError> {
+        let (action, target) = (&record.request.action, record.ledger_target());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::WAITING))
+            .item("sk", s(keys::waiting(scope, action, target)))
+            .item("scope", s(scope))
+            .item("action", s(action))
+            .item("target", s(target))
+            .item("approval_expires_at", n(ticket.expires_at))
+            .item("expires_at", expires(RETENTION))
+            .send()
+            .await
+            .map_err(|e| err("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Takes an answered action off the waiting list. Best effort: a stale pointer is skipped
+    /// (and removed) by the next listing.
+    async fn unlist_waiting(&self, scope: &str, action: &str, target: &str) {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::WAITING))
+            .key("sk", s(keys::waiting(scope, action, target)))
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            tracing::warn!(error = %err("DeleteItem", e), "could not take an answered action off the waiting list");
+        }
+    }
+
     /// The latest usable timestamp registered for an alert's resource, else this revision's label.
     async fn latest_revision(&self, pk: &str, sk: &str, revision: &Revision) -> Result<String, StateError> {
         Ok(self
@@ -840,32 +964,27 @@ impl DynamoState {
     }
 }
 
-/// What `soar approve` does: approves the pending action (the only pending one of that type when
-/// `target` is `None`) and queues the alert's document for remediate again, where the approved
-/// action is carried out once. `id` is an alert id or an incident id (`inc-…`): an alert of an
-/// incident has its actions in the incident's ledger, and the incident's alert that waits for the
-/// action is the one queued again. Returns the approved target.
-pub async fn approve_and_requeue(
+/// The waiting action `soar approve` names: `id` is an alert id or an incident id (`inc-…`; an
+/// alert of an incident has its actions in the incident's ledger); `target` may be left out when
+/// one `action` waits. The digest is the one waiting now: the person approves the plan
+/// `soar alerts show` / `soar incidents show` displays. Errors: nothing (or several) waiting.
+pub async fn waiting_key(
     state: &DynamoState,
-    remediate_queue: &crate::SqsQueue,
     id: &str,
     action: &str,
     target: Option<&str>,
-    approver: &str,
-) -> Result<String, String> {
-    use soar_core::ports::IncidentLog;
-    let alert_doc = if soar_core::incident::is_incident_id(id) {
-        None
+) -> Result<ApprovalKey, String> {
+    let scope = if soar_core::incident::is_incident_id(id) {
+        id.to_string()
     } else {
-        Some(
-            state
-                .load_document(id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no stored document for {id}"))?,
-        )
+        state
+            .load_document(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no stored document for {id}"))?
+            .ledger_scope()
+            .to_string()
     };
-    let scope = alert_doc.as_ref().map_or(id, |d| d.ledger_scope()).to_string();
     let prefix = format!("ACTION#{action}#");
     let target = match target {
         Some(t) => t.to_string(),
@@ -890,51 +1009,19 @@ pub async fn approve_and_requeue(
             }
         }
     };
-    // The document to queue again is found before approving: an approval with no alert left to
-    // carry it out would be used up for nothing.
-    let doc = match alert_doc {
-        Some(doc) => doc,
-        None => {
-            let incident = state
-                .load_incident(id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no incident {id}"))?;
-            waiting_alert(state, &incident, action, &target).await?
-        }
-    };
-    if !state
-        .approve_action(&scope, action, &target, approver)
+    let waiting = state
+        .approval(&scope, action, &target)
         .await
         .map_err(|e| e.to_string())?
-    {
-        return Err(format!("no {action} on {target} is waiting for approval on {id}"));
-    }
-    remediate_queue.send(&crate::sqs::message_body(&doc)).await?;
-    Ok(target)
-}
-
-/// The newest alert of `incident` whose stored document waits for `action` on `target`: the one
-/// to queue for remediate again (its policy asked for the action). Errors: no alert waits.
-async fn waiting_alert(
-    state: &DynamoState,
-    incident: &soar_core::incident::Incident,
-    action: &str,
-    target: &str,
-) -> Result<Document, String> {
-    for member in incident.alerts.iter().rev() {
-        let Some(doc) = state.load_document(&member.alert_id).await.map_err(|e| e.to_string())? else {
-            continue;
-        };
-        let waits = doc.actions.iter().any(|a| {
-            a.status == ActionStatus::PendingApproval && a.request.action == action && a.ledger_target() == target
-        });
-        if waits {
-            return Ok(doc);
-        }
-    }
-    Err(format!(
-        "no alert of {} has a stored document waiting for {action} on {target}: approve through the alert (soar approve ALERT_ID {action} {target})",
-        incident.id
-    ))
+        .filter(|a| a.status == ActionStatus::PendingApproval.as_str())
+        .ok_or_else(|| format!("no {action} on {target} is waiting for approval on {id}"))?;
+    let ticket = waiting
+        .ticket
+        .ok_or_else(|| format!("{action} on {target} waits without a plan digest"))?;
+    Ok(ApprovalKey {
+        scope,
+        action: action.to_string(),
+        target,
+        digest: ticket.digest,
+    })
 }

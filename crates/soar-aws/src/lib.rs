@@ -19,7 +19,7 @@ pub mod secrets;
 mod sqs;
 
 pub use aws_sdk_dynamodb::Client as DynamoClient;
-pub use dynamo::{AlertSummary, DynamoState, LedgerEntry, approve_and_requeue, keys};
+pub use dynamo::{AlertSummary, DynamoState, LedgerEntry, keys, waiting_key};
 pub use error::{AwsError, classify};
 pub use incidents::IncidentSummary;
 pub use sqs::{ReceivedMessage, SqsForwarder, SqsQueue, message_body};

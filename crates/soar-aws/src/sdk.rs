@@ -13,6 +13,19 @@ use std::time::Duration;
 /// their backoff fit in the shortest function timeout (30 s).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Who the caller is: the ARN STS GetCallerIdentity gives for these credentials (an approver's
+/// identity when they answer with `soar approve` or the console). Errors: STS's.
+pub async fn caller_arn(config: &SdkConfig) -> Result<String, String> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| format!("STS GetCallerIdentity: {}", e.into_service_error()))?;
+    out.arn()
+        .map(String::from)
+        .ok_or_else(|| "STS GetCallerIdentity answered without an ARN".into())
+}
+
 /// The configuration of the caller's own account, from the SDK's default chains (environment,
 /// profile files, SSO, IMDS: for a person's tools; functions use [`load_function`]); `AWS_CA_BUNDLE` names
 /// the certificates to trust instead of the Amazon roots (see soar-https).

@@ -147,7 +147,14 @@ async fn the_ledger_lets_exactly_one_racer_act() {
         },
         mode: Mode::Enforce,
         status: ActionStatus::PendingApproval,
-        detail: json!("waiting for approval"),
+        detail: soar_core::approval::waiting_detail(
+            "soar approve a1 ec2.stop i-1",
+            &soar_core::approval::ApprovalTicket::new(
+                "sha256:plan".into(),
+                chrono::Utc::now(),
+                std::time::Duration::from_secs(600),
+            ),
+        ),
     };
     assert!(
         state
@@ -171,13 +178,45 @@ async fn the_ledger_lets_exactly_one_racer_act() {
             .unwrap(),
         Claim::Taken
     );
-    assert!(state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap());
+    let waiting = state.waiting_approvals().await.unwrap();
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|w| (
+                w.scope.as_str(),
+                w.action.as_str(),
+                w.target.as_str(),
+                w.ticket.digest.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [("a1", "ec2.stop", "i-1", "sha256:plan")]
+    );
+    let answer = |digest: &'static str, by: &'static str| {
+        let state = state.clone();
+        async move {
+            state
+                .answer_approval("a1", ("ec2.stop", "i-1"), digest, "approved", by)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        !answer("sha256:other-plan", "alice").await,
+        "an answer names the plan waiting"
+    );
+    assert!(answer("sha256:plan", "alice").await);
     // The same approval again (the SDK repeating a call whose answer was lost) stands; another
     // person's finds nothing pending.
-    assert!(state.approve_action("a1", "ec2.stop", "i-1", "alice").await.unwrap());
+    assert!(answer("sha256:plan", "alice").await);
+    assert!(!answer("sha256:plan", "bob").await, "only pending actions are approved");
     assert!(
-        !state.approve_action("a1", "ec2.stop", "i-1", "bob").await.unwrap(),
-        "only pending actions are approved"
+        state.waiting_approvals().await.unwrap().is_empty(),
+        "answered: off the list"
+    );
+    let approved = state.approval("a1", "ec2.stop", "i-1").await.unwrap().unwrap();
+    assert_eq!(
+        (approved.status.as_str(), approved.decided_by.as_deref()),
+        ("approved", Some("alice"))
     );
     assert_eq!(
         state

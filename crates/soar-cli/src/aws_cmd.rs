@@ -1,12 +1,15 @@
 //! `soar setup`, `soar approve` and `soar rollback`: the commands that talk to AWS (or a local
 //! endpoint).
 
-use soar_aws::{DynamoClient, DynamoState, SqsQueue, approve_and_requeue, sdk};
+use soar_aws::{DynamoClient, DynamoState, SqsForwarder, sdk, waiting_key};
 use soar_core::action::ActionKind;
+use soar_core::approval::{Answer, Approver};
 use soar_core::document::Mode;
+use soar_core::pipeline::{Approvals, short};
 use soar_core::ports::AlertLog;
 use soar_core::rollback::{RollbackStatus, Selection, rollback};
 use soar_local::setup::setup;
+use soar_policy::PolicySet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -36,21 +39,59 @@ pub(crate) fn required(name: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{name} is not set (the output of `soar setup` has it)"))
 }
 
-/// Approves a pending action and hands the alert to the remediate queue again, where the
-/// remediate function carries the approved action out (once).
+/// Answers a waiting action as the caller's AWS identity (STS GetCallerIdentity), through the
+/// same checks as Slack's buttons and the console (soar_core::pipeline::Approvals): the plan
+/// waiting now, its expiry, and the approver policy of the policies built into this binary. An
+/// approval queues the alert for remediate, which carries the action out once.
 pub(crate) async fn run_approve(
     endpoint: Option<&str>,
-    alert_id: &str,
-    action: &str,
-    target: Option<&str>,
-    approver: &str,
+    (id, action, target): (&str, &str, Option<&str>),
+    name: Option<&str>,
+    answer: Answer,
 ) -> Result<ExitCode, String> {
     let aws = config(endpoint).await?;
     let state = DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?);
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), required("SOAR_REMEDIATE_QUEUE_URL")?);
-    let target = approve_and_requeue(&state, &queue, alert_id, action, target, approver).await?;
-    println!("approved {action} on {target} for {alert_id} (by {approver}); the alert is queued for remediate");
+    let key = waiting_key(&state, id, action, target).await?;
+    let arn = sdk::caller_arn(&aws).await?;
+    let approver = Approver {
+        name: name.map_or_else(|| arn.clone(), String::from),
+        id: arn,
+        via: "cli".into(),
+        team: None,
+    };
+    let approvals = answering(&aws, state, required("SOAR_REMEDIATE_QUEUE_URL")?)?;
+    let now = chrono::Utc::now().timestamp();
+    let answered = approvals
+        .answer(&key, answer, &approver, now)
+        .await
+        .map_err(|refusal| format!("not taken: {refusal}"))?;
+    println!(
+        "{} {action} on {} for {id} (plan {}): {}",
+        answer.status(),
+        key.target,
+        short(&key.digest),
+        answered.outcome()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`Approvals`] on a deployment's table and remediate queue, with the embedded policies.
+pub(crate) fn answering(
+    aws: &sdk::SdkConfig,
+    state: DynamoState,
+    remediate_queue: String,
+) -> Result<Approvals, String> {
+    let policies = Arc::new(PolicySet::embedded(soar_policy::DEFAULT_TIME_LIMIT));
+    policies.refuse_bad_config()?;
+    let state = Arc::new(state);
+    Ok(Approvals {
+        policies,
+        ledger: state.clone(),
+        alerts: state.clone(),
+        incidents: state.clone(),
+        decisions: state,
+        remediate: Arc::new(SqsForwarder::new(aws_sdk_sqs::Client::new(aws), remediate_queue)),
+    })
 }
 
 /// Undoes executed actions of a stored alert (see `soar rollback --help`). Exit code 1 when a

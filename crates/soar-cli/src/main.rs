@@ -12,6 +12,7 @@ mod run;
 mod scenario;
 
 use clap::{Parser, Subcommand};
+use soar_core::approval::Answer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,8 +43,10 @@ enum Command {
         #[arg(long, default_value = "soar")]
         prefix: String,
     },
-    /// Approve an action waiting as pending_approval and queue the alert for remediate again.
-    /// Reads SOAR_TABLE and SOAR_REMEDIATE_QUEUE_URL.
+    /// Approve (or, with --deny, deny) an action waiting as pending_approval, as your AWS identity
+    /// (STS GetCallerIdentity), which the approver policy (data.soar.config.approvers) must allow;
+    /// an approval queues the alert for remediate again. Reads SOAR_TABLE and
+    /// SOAR_REMEDIATE_QUEUE_URL.
     Approve {
         /// The alert (or, for an alert of an incident, the alert or its incident `inc-…`).
         alert_id: String,
@@ -53,9 +56,12 @@ enum Command {
         target: Option<String>,
         #[arg(long)]
         endpoint_url: Option<String>,
-        /// Who approves (recorded in the ledger).
-        #[arg(long, default_value_t = whoami())]
-        approver: String,
+        /// Your name as the ledger records it beside your AWS identity (default: the ARN).
+        #[arg(long)]
+        approver: Option<String>,
+        /// Deny instead: the action is never carried out.
+        #[arg(long)]
+        deny: bool,
     },
     /// Undo an alert's executed actions from their recorded rollback data: all of them, one type,
     /// or one type on one target, newest first. A dry run (the API calls it would make) unless
@@ -149,10 +155,6 @@ enum LocalCommand {
     /// Start everything, answer GuardDuty findings about a lab instance, print the timeline, stop everything.
     /// Run from the repository root after `make venv`.
     Demo,
-}
-
-fn whoami() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
 }
 
 #[derive(Subcommand)]
@@ -269,12 +271,12 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             target,
             endpoint_url,
             approver,
+            deny,
         } => runtime.block_on(aws_cmd::run_approve(
             endpoint_url.as_deref(),
-            &alert_id,
-            &action,
-            target.as_deref(),
-            &approver,
+            (&alert_id, &action, target.as_deref()),
+            approver.as_deref(),
+            if deny { Answer::Deny } else { Answer::Approve },
         )),
         Command::Replay {
             alert_id,

@@ -39,6 +39,17 @@ pub trait Policies: Send + Sync {
         })?;
         self.decide(phase, &input)
     }
+
+    /// The raw value of `data.soar.approvals.decision` for `input` (who may answer an action
+    /// waiting for approval; the rule ships in the remediate bundle): `{"allow": bool, "reasons":
+    /// [string]}`. A set without that rule fails, so no one may answer (fail closed).
+    fn decide_approver(&self, input: &Value) -> Result<Value, PolicyError> {
+        let _ = input;
+        Err(PolicyError::NotLoaded {
+            phase: Phase::Remediate,
+            message: "no approver policy (data.soar.approvals.decision) in this policy set".into(),
+        })
+    }
 }
 
 /// The shape each phase's `decision` must have, as a policy author reads it in an error message.

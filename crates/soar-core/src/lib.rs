@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod alert;
+pub mod approval;
 pub mod canonical;
 pub mod decision;
 pub mod dedup;

@@ -4,6 +4,7 @@
 
 use crate::action::Action;
 use crate::alert::{Alert, Indicator, IndicatorKind, Resource};
+use crate::approval::{ApprovalState, Waiting};
 use crate::document::{ActionRecord, Document, Mode, Serialized, Target, TraceEntry, Verdict};
 use crate::egress::Locality;
 use crate::incident::{Incident, IncidentLink, Joining};
@@ -151,14 +152,21 @@ pub trait ActionLedger: Send + Sync {
     /// claims only one gets [`Claim::New`]. An entry a person approved is handed out once as
     /// [`Claim::Approved`].
     async fn claim_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<Claim, StateError>;
-    /// Approves an action waiting as `pending_approval`; `false` when there is no such action.
-    async fn approve_action(
+    /// The approval state of the enforce-mode entry (`scope`, action, target), if there is one.
+    async fn approval(&self, scope: &str, action: &str, target: &str) -> Result<Option<ApprovalState>, StateError>;
+    /// Answers an action waiting as `pending_approval` under plan `digest`: it becomes `status`
+    /// (`approved`, `denied`, `expired`) with `by` recorded, atomically. `false` when the entry is
+    /// not waiting under that digest (answered meanwhile, asked again for a changed plan).
+    async fn answer_approval(
         &self,
-        alert_id: &str,
-        action: &str,
-        target: &str,
-        approver: &str,
+        scope: &str,
+        (action, target): (&str, &str),
+        digest: &str,
+        status: &str,
+        by: &str,
     ) -> Result<bool, StateError>;
+    /// Every action waiting for an answer (the expiry sweep, the console), oldest question first.
+    async fn waiting_approvals(&self) -> Result<Vec<Waiting>, StateError>;
     /// Gives a claim back when the action did not happen (rate cap), so a retry may take it.
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError>;
     async fn record_action(&self, alert_id: &str, record: &ActionRecord) -> Result<(), StateError>;
@@ -331,4 +339,42 @@ pub struct SecretError {
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn secret(&self, name: &str) -> Result<Secret, SecretError>;
+}
+
+/// What a message asking for approval shows: the alert, its verdict and reasons (in `doc`), the
+/// exact action and target (`record`), its dry-run plan, and the ticket whose digest the buttons
+/// carry.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalAsk<'a> {
+    pub doc: &'a Document,
+    pub record: &'a ActionRecord,
+    /// The ledger scope (the alert id, or its incident's).
+    pub scope: &'a str,
+    pub ticket: &'a crate::approval::ApprovalTicket,
+    /// The AWS API calls the action would make (`Action::api_calls`).
+    pub plan: &'a Value,
+}
+
+/// Where people are asked to approve (Slack): posting the question, and replacing it with what
+/// became of it.
+#[async_trait]
+pub trait ApprovalChannel: Send + Sync {
+    /// Posts the question; `Ok(None)` when this channel keeps no message to update.
+    async fn ask(&self, ask: &ApprovalAsk<'_>) -> Result<Option<crate::approval::MessageRef>, String>;
+    /// Replaces the question's buttons with the outcome: `what` names the action and target,
+    /// `outcome` says what became of it (approved by …, executed, denied, expired, asked again).
+    async fn settle(&self, message: &crate::approval::MessageRef, what: &str, outcome: &str) -> Result<(), String>;
+}
+
+/// No approval channel: people answer with `soar approve` or the console.
+pub struct NoApprovalChannel;
+
+#[async_trait]
+impl ApprovalChannel for NoApprovalChannel {
+    async fn ask(&self, _: &ApprovalAsk<'_>) -> Result<Option<crate::approval::MessageRef>, String> {
+        Ok(None)
+    }
+    async fn settle(&self, _: &crate::approval::MessageRef, _: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
 }

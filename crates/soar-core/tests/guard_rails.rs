@@ -7,12 +7,14 @@
 use serde_json::{Value, json};
 use soar_core::ActionKind;
 use soar_core::alert::IndicatorKind;
+use soar_core::approval::{Answer, ApprovalKey, Approver, Refusal, waiting_record};
 use soar_core::decision::{Policies, PolicyError};
 use soar_core::document::{ActionStatus, Mode, Phase, VerdictKind};
 use soar_core::egress::OrgConfig;
 use soar_core::input::{Incoming, parse_input};
+use soar_core::pipeline::Approvals;
 use soar_core::pipeline::{IngestStatus, Pipeline, Settings};
-use soar_core::ports::InventoryRecord;
+use soar_core::ports::{ActionLedger, AlertLog, InventoryRecord};
 use soar_offline::memory::{CannedProvider, MemoryState, RecordingNotifier, RecordingRemediator, StaticInventory};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -44,6 +46,11 @@ impl Policies for Scripted {
             .find(|(p, _)| *p == phase)
             .map(|(_, d)| d.clone())
             .unwrap_or(Err(PolicyError::Undefined { phase }))
+    }
+    /// One approver: Slack user `U0OK`.
+    fn decide_approver(&self, input: &Value) -> Result<Value, PolicyError> {
+        let allow = input["approver"]["id"] == "U0OK";
+        Ok(json!({"allow": allow, "reasons": [if allow { "U0OK is the approver" } else { "only U0OK approves" }]}))
     }
 }
 
@@ -413,53 +420,302 @@ async fn an_alert_with_thousands_of_indicators_is_escalated_not_acted_on() {
     assert_escalated_only(&h, &doc, "ingest", "5000 indicators");
 }
 
+/// The waiting alert's remediate queue, as approvals see it: what was queued again.
+#[derive(Default)]
+struct Requeued(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl soar_core::ports::Forwarder for Requeued {
+    async fn forward(&self, doc: &soar_core::document::Serialized<'_>) -> Result<(), soar_core::ports::ForwardError> {
+        self.0.lock().unwrap().push(doc.document.alert.id.clone());
+        Ok(())
+    }
+    async fn forward_after(
+        &self,
+        doc: &soar_core::document::Serialized<'_>,
+        _: std::time::Duration,
+    ) -> Result<(), soar_core::ports::ForwardError> {
+        self.forward(doc).await
+    }
+}
+
+fn answering(h: &Harness, policies: Arc<dyn Policies>) -> (Approvals, Arc<Requeued>) {
+    let queue = Arc::new(Requeued::default());
+    let approvals = Approvals {
+        policies,
+        ledger: h.state.clone(),
+        alerts: h.state.clone(),
+        incidents: h.state.clone(),
+        decisions: h.state.clone(),
+        remediate: queue.clone(),
+    };
+    (approvals, queue)
+}
+
+fn slack_user(id: &str) -> Approver {
+    Approver {
+        id: id.into(),
+        name: id.to_lowercase(),
+        via: "slack".into(),
+        team: Some("T1".into()),
+    }
+}
+
+/// The key the question's buttons carry for the waiting stop.
+fn stop_key(doc: &soar_core::Document) -> ApprovalKey {
+    let (record, ticket) = waiting_record(doc, "ec2.stop", "i-0123456789abcdef0").expect("the stop waits");
+    ApprovalKey::of(doc.ledger_scope(), record, &ticket)
+}
+
+fn stops(h: &Harness) -> usize {
+    h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 #[tokio::test]
 async fn an_approved_action_runs_once_on_the_next_delivery() {
-    use soar_core::ports::ActionLedger;
     let h = harness(worst_case(), StaticInventory::default(), enforce());
     let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
     let stop = doc.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
     assert_eq!(stop.status, ActionStatus::PendingApproval);
+    assert_eq!(
+        stop.detail["waiting"],
+        "soar approve guardduty/1/eu-west-1/f1 ec2.stop i-0123456789abcdef0"
+    );
     assert!(
-        stop.detail
+        stop.detail["approval"]["digest"]
             .as_str()
             .unwrap()
-            .contains("soar approve guardduty/1/eu-west-1/f1 ec2.stop i-0123456789abcdef0")
+            .starts_with("sha256:")
     );
-    assert!(!h.remediator.calls().iter().any(|c| c.action == "ec2.stop"));
+    assert_eq!(stops(&h), 0);
 
-    assert!(
-        h.state
-            .approve_action(&doc.alert.id, "ec2.stop", "i-0123456789abcdef0", "alice")
-            .await
-            .unwrap()
+    let (approvals, queue) = answering(&h, Arc::new(worst_case()));
+    let key = stop_key(&doc);
+    let answered = approvals
+        .answer(&key, Answer::Approve, &slack_user("U0OK"), now())
+        .await
+        .unwrap();
+    assert_eq!(answered.by, "slack:U0OK (u0ok)");
+    assert_eq!(
+        queue.0.lock().unwrap().as_slice(),
+        std::slice::from_ref(&doc.alert.id),
+        "queued for remediate again"
     );
+    // A second press (or a second approver) finds nothing waiting: one execution.
+    let again = approvals
+        .answer(&key, Answer::Approve, &slack_user("U0OK"), now())
+        .await;
+    assert!(
+        matches!(&again, Err(Refusal::NotWaiting(why)) if why.contains("approved already by slack:U0OK")),
+        "{again:?}"
+    );
+    assert_eq!(queue.0.lock().unwrap().len(), 1);
+
     let mut again = doc.clone();
     again.actions.clear();
     h.pipeline.responder.remediate(&mut again).await;
     let stop = again.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
     assert_eq!(stop.status, ActionStatus::Executed);
-    assert_eq!(
-        h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count(),
-        1
-    );
+    assert_eq!(stops(&h), 1);
 
     let mut third = doc.clone();
     third.actions.clear();
     h.pipeline.responder.remediate(&mut third).await;
-    assert_eq!(
-        third
-            .actions
-            .iter()
-            .find(|a| a.request.action == "ec2.stop")
-            .unwrap()
-            .status,
-        ActionStatus::Duplicate
+    let stop = third.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
+    assert_eq!(stop.status, ActionStatus::Duplicate);
+    assert_eq!(stops(&h), 1);
+}
+
+#[tokio::test]
+async fn an_approver_the_policy_does_not_name_is_refused_and_nothing_changes() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let (approvals, queue) = answering(&h, Arc::new(worst_case()));
+    let refused = approvals
+        .answer(&stop_key(&doc), Answer::Approve, &slack_user("U0MALLORY"), now())
+        .await;
+    assert!(
+        matches!(&refused, Err(Refusal::NotAllowed { reason, .. }) if reason == "only U0OK approves"),
+        "{refused:?}"
     );
-    assert_eq!(
-        h.remediator.calls().iter().filter(|c| c.action == "ec2.stop").count(),
-        1
+    assert!(queue.0.lock().unwrap().is_empty());
+    let state = h
+        .state
+        .approval(doc.ledger_scope(), "ec2.stop", "i-0123456789abcdef0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, "pending_approval");
+    // A policy that fails lets no one answer.
+    struct NoRule;
+    impl Policies for NoRule {
+        fn revision(&self, _: Phase) -> String {
+            "none".into()
+        }
+        fn decide(&self, phase: Phase, _: &Value) -> Result<Value, PolicyError> {
+            Err(PolicyError::Undefined { phase })
+        }
+    }
+    let (no_rule, _) = answering(&h, Arc::new(NoRule));
+    let refused = no_rule
+        .answer(&stop_key(&doc), Answer::Approve, &slack_user("U0OK"), now())
+        .await;
+    assert!(matches!(refused, Err(Refusal::Policy(_))), "{refused:?}");
+}
+
+#[tokio::test]
+async fn an_approval_for_another_plan_is_refused_at_the_press_and_at_execution() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let (approvals, _) = answering(&h, Arc::new(worst_case()));
+    let key = stop_key(&doc);
+
+    // The button of an older question (another digest) does not apply.
+    let stale = ApprovalKey {
+        digest: "sha256:0000".into(),
+        ..key.clone()
+    };
+    let refused = approvals
+        .answer(&stale, Answer::Approve, &slack_user("U0OK"), now())
+        .await;
+    assert!(matches!(refused, Err(Refusal::PlanChanged { .. })), "{refused:?}");
+
+    // Approved, then a new policy revision is deployed before remediate runs it: not carried
+    // out, asked again under the new digest.
+    approvals
+        .answer(&key, Answer::Approve, &slack_user("U0OK"), now())
+        .await
+        .unwrap();
+    struct Redeployed(Scripted);
+    impl Policies for Redeployed {
+        fn revision(&self, _: Phase) -> String {
+            "redeployed".into()
+        }
+        fn decide(&self, phase: Phase, input: &Value) -> Result<Value, PolicyError> {
+            self.0.decide(phase, input)
+        }
+    }
+    let responder = responder_with(&h, Arc::new(Redeployed(worst_case())));
+    let mut again = doc.clone();
+    again.actions.clear();
+    responder.remediate(&mut again).await;
+    let stop = again.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
+    assert_eq!(stop.status, ActionStatus::PendingApproval, "{stop:?}");
+    assert_ne!(stop_key(&again).digest, key.digest);
+    assert_eq!(stops(&h), 0, "an approval of another plan runs nothing");
+    // The old button stays refused; the new question's is taken.
+    h.state.save_document(&serialized(&again)).await.unwrap();
+    let refused = approvals
+        .answer(&key, Answer::Approve, &slack_user("U0OK"), now())
+        .await;
+    assert!(matches!(refused, Err(Refusal::PlanChanged { .. })), "{refused:?}");
+}
+
+#[tokio::test]
+async fn an_unanswered_question_expires_and_nothing_runs() {
+    let settings = Settings {
+        approval_ttl: std::time::Duration::from_secs(60),
+        ..enforce()
+    };
+    let h = harness(worst_case(), StaticInventory::default(), settings);
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let (approvals, queue) = answering(&h, Arc::new(worst_case()));
+    assert!(approvals.expire_due(now()).await.unwrap().is_empty(), "not due yet");
+    let expired = approvals.expire_due(now() + 61).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].key, stop_key(&doc));
+    let state = h
+        .state
+        .approval(doc.ledger_scope(), "ec2.stop", "i-0123456789abcdef0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, "expired");
+    let late = approvals
+        .answer(&stop_key(&doc), Answer::Approve, &slack_user("U0OK"), now() + 62)
+        .await;
+    assert!(
+        matches!(&late, Err(Refusal::NotWaiting(why)) if why.contains("expired")),
+        "{late:?}"
     );
+    assert!(queue.0.lock().unwrap().is_empty());
+    let mut again = doc.clone();
+    again.actions.clear();
+    h.pipeline.responder.remediate(&mut again).await;
+    assert_eq!(stops(&h), 0);
+
+    // A press that comes after the expiry, before any sweep, records it too.
+    let h = harness(
+        worst_case(),
+        StaticInventory::default(),
+        Settings {
+            approval_ttl: std::time::Duration::from_secs(60),
+            ..enforce()
+        },
+    );
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let (approvals, _) = answering(&h, Arc::new(worst_case()));
+    let late = approvals
+        .answer(&stop_key(&doc), Answer::Approve, &slack_user("U0OK"), now() + 61)
+        .await;
+    assert!(matches!(late, Err(Refusal::Expired { .. })), "{late:?}");
+    let state = h
+        .state
+        .approval(doc.ledger_scope(), "ec2.stop", "i-0123456789abcdef0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (state.status.as_str(), state.decided_by.as_deref()),
+        ("expired", Some("soar (expired unanswered)"))
+    );
+}
+
+#[tokio::test]
+async fn a_denied_action_never_runs() {
+    let h = harness(worst_case(), StaticInventory::default(), enforce());
+    let doc = h.pipeline.run(finding("198.51.100.7", false)).await.document.unwrap();
+    let (approvals, queue) = answering(&h, Arc::new(worst_case()));
+    let denied = approvals
+        .answer(&stop_key(&doc), Answer::Deny, &slack_user("U0OK"), now())
+        .await
+        .unwrap();
+    assert!(denied.outcome().starts_with("Denied by slack:U0OK"));
+    assert!(queue.0.lock().unwrap().is_empty(), "a denial queues nothing");
+    let mut again = doc.clone();
+    again.actions.clear();
+    h.pipeline.responder.remediate(&mut again).await;
+    let stop = again.actions.iter().find(|a| a.request.action == "ec2.stop").unwrap();
+    assert_eq!(stop.status, ActionStatus::Duplicate);
+    assert!(
+        stop.detail.as_str().unwrap().contains("denied by slack:U0OK"),
+        "{stop:?}"
+    );
+    assert_eq!(stops(&h), 0);
+}
+
+/// A responder over the harness's state and fakes, deciding with `policies`.
+fn responder_with(h: &Harness, policies: Arc<dyn Policies>) -> soar_core::pipeline::Responder {
+    soar_core::pipeline::Responder {
+        policies,
+        decisions: h.state.clone(),
+        ledger: h.state.clone(),
+        inventory: Arc::new(StaticInventory::default()),
+        remediator: h.remediator.clone(),
+        notifier: h.notifier.clone(),
+        approvals: Arc::new(soar_core::ports::NoApprovalChannel),
+        settings: enforce(),
+    }
+}
+
+fn serialized(doc: &soar_core::Document) -> soar_core::document::Serialized<'static> {
+    let text: &'static str = Box::leak(soar_core::document::Serialized::text(doc).unwrap().into_boxed_str());
+    let doc: &'static soar_core::Document = Box::leak(Box::new(doc.clone()));
+    soar_core::document::Serialized::of(doc, text)
 }
 
 /// The worst-case policies with `decision` as the remediate phase's answer.

@@ -72,11 +72,93 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_NOTIFY_TOPIC_ARN",
             "SOAR_WEBHOOK_SECRET_ID",
             "SOAR_CLAIM_LEASE_SECONDS",
+            "SOAR_APPROVAL_TTL_MINUTES",
+            "SOAR_SLACK_BOT_TOKEN_SECRET_ID",
+            "SOAR_SLACK_CHANNEL",
+            "SOAR_SLACK_API_URL",
+            AWS_ATTEMPT_TIMEOUT,
+            LOG_VARIABLE,
+        ],
+    ),
+    (
+        "approvals",
+        &[
+            "SOAR_TABLE",
+            "SOAR_REMEDIATE_QUEUE_URL",
+            "SOAR_SLACK_BOT_TOKEN_SECRET_ID",
+            "SOAR_SLACK_SIGNING_SECRET_ID",
+            "SOAR_SLACK_API_URL",
+            "SOAR_SLACK_RESPONSE_URL_PREFIX",
             AWS_ATTEMPT_TIMEOUT,
             LOG_VARIABLE,
         ],
     ),
 ];
+
+/// Slack for approvals: present when `SOAR_SLACK_BOT_TOKEN_SECRET_ID` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackConfig {
+    /// Secrets Manager secret holding the bot token (`xoxb-…`).
+    pub bot_token_secret_id: String,
+    /// Where remediate asks (`SOAR_SLACK_CHANNEL`, a channel id such as `C0123ABCD`).
+    pub channel: Option<String>,
+    /// Secrets Manager secret holding the app's signing secret (the approvals function).
+    pub signing_secret_id: Option<String>,
+    /// Slack's Web API base (`SOAR_SLACK_API_URL`, default `https://slack.com/api/`).
+    pub api_url: String,
+    /// What a press's `response_url` must start with (`SOAR_SLACK_RESPONSE_URL_PREFIX`, default
+    /// `https://hooks.slack.com/`).
+    pub response_url_prefix: String,
+}
+
+impl SlackConfig {
+    /// `None` without `SOAR_SLACK_BOT_TOKEN_SECRET_ID`. Every Slack variable is checked whether or
+    /// not Slack is on: a mistyped URL is an error either way.
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SlackConfig>, ConfigError> {
+        let (channel, signing_secret_id) = (get("SOAR_SLACK_CHANNEL"), get("SOAR_SLACK_SIGNING_SECRET_ID"));
+        let api_url = slack_url(
+            "SOAR_SLACK_API_URL",
+            get("SOAR_SLACK_API_URL").unwrap_or_else(|| soar_slack::API_URL.into()),
+        )?;
+        let response_url_prefix = slack_url(
+            "SOAR_SLACK_RESPONSE_URL_PREFIX",
+            get("SOAR_SLACK_RESPONSE_URL_PREFIX")
+                .unwrap_or_else(|| soar_slack::interaction::RESPONSE_URL_PREFIX.into()),
+        )?;
+        Ok(
+            get("SOAR_SLACK_BOT_TOKEN_SECRET_ID").map(|bot_token_secret_id| SlackConfig {
+                bot_token_secret_id,
+                channel,
+                signing_secret_id,
+                api_url,
+                response_url_prefix,
+            }),
+        )
+    }
+}
+
+/// A comma-separated list of action types (`SOAR_ALLOWED_ACTIONS`, ...). Errors: the unknown type.
+fn action_list(name: &'static str, list: String) -> Result<BTreeSet<ActionKind>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| ActionKind::parse(a).map_err(|message| ConfigError::Invalid { name, message }))
+        .collect()
+}
+
+/// A Slack URL setting: HTTPS, or plain HTTP to this machine (a local stand-in for Slack).
+fn slack_url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { name, message };
+    let url = url::Url::parse(&value).map_err(|e| invalid(format!("`{value}` is not a URL: {e}")))?;
+    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(value),
+        "http" if local => Ok(value),
+        _ => Err(invalid(format!(
+            "`{value}` must be https (plain http only to 127.0.0.1, for a local stand-in)"
+        ))),
+    }
+}
 
 /// Everything a soar function reads from its environment.
 // No `Default`: a zero lease or timeout is never what a deployment means; `from_lookup` gives
@@ -110,6 +192,10 @@ pub struct Config {
     pub claim_lease: Duration,
     /// One attempt of an AWS call ([`AWS_ATTEMPT_TIMEOUT`]).
     pub aws_attempt_timeout: Duration,
+    /// How long an action waits for approval before it expires (`SOAR_APPROVAL_TTL_MINUTES`,
+    /// default 120).
+    pub approval_ttl: Duration,
+    pub slack: Option<SlackConfig>,
 }
 
 impl Config {
@@ -126,13 +212,6 @@ impl Config {
                 message,
             })?,
             None => Mode::DryRun,
-        };
-        let action_list = |name: &'static str, list: String| -> Result<BTreeSet<ActionKind>, ConfigError> {
-            list.split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(|a| ActionKind::parse(a).map_err(|message| ConfigError::Invalid { name, message }))
-                .collect()
         };
         let allowed_actions = get("SOAR_ALLOWED_ACTIONS")
             .map(|list| action_list("SOAR_ALLOWED_ACTIONS", list))
@@ -170,6 +249,13 @@ impl Config {
             AWS_ATTEMPT_TIMEOUT,
             DEFAULT_AWS_ATTEMPT_TIMEOUT.as_millis() as u64,
         )?);
+        let approval_ttl = Duration::from_secs(
+            60 * whole(
+                "SOAR_APPROVAL_TTL_MINUTES",
+                soar_core::approval::DEFAULT_APPROVAL_TTL.as_secs() / 60,
+            )?,
+        );
+        let slack = SlackConfig::from_lookup(&get)?;
         let intel = match get("SOAR_INTEL_CONFIG") {
             Some(text) => IntelConfig::parse(&text).map_err(|e| ConfigError::Invalid {
                 name: "SOAR_INTEL_CONFIG",
@@ -193,6 +279,8 @@ impl Config {
             intel,
             claim_lease,
             aws_attempt_timeout,
+            approval_ttl,
+            slack,
         })
     }
 
@@ -212,6 +300,12 @@ impl Config {
             .ok_or(ConfigError::Missing("SOAR_EVALUATE_QUEUE_URL"))
     }
 
+    pub fn slack(&self) -> Result<&SlackConfig, ConfigError> {
+        self.slack
+            .as_ref()
+            .ok_or(ConfigError::Missing("SOAR_SLACK_BOT_TOKEN_SECRET_ID"))
+    }
+
     pub fn remediate_queue_url(&self) -> Result<&str, ConfigError> {
         self.remediate_queue_url
             .as_deref()
@@ -227,6 +321,7 @@ impl Config {
             max_actions_per_hour: self.max_actions_per_hour,
             max_write_backs_per_hour: self.max_write_backs_per_hour,
             max_deferral: self.intel.max_deferral().unwrap_or(Settings::default().max_deferral),
+            approval_ttl: self.approval_ttl,
             ..Settings::default()
         }
     }

@@ -6,12 +6,14 @@
 //! - [`run_sqs`] / [`run_ingest`]: the handlers on `lambda_runtime`;
 //! - [`wire`]: each function's parts from its configuration.
 
+pub mod approvals;
 mod config;
 pub mod functions;
 pub mod wire;
 
 pub use config::{
     AWS_ATTEMPT_TIMEOUT, Config, ConfigError, DEFAULT_AWS_ATTEMPT_TIMEOUT, FUNCTION_VARIABLES, LOG_VARIABLE,
+    SlackConfig,
 };
 
 use crate::functions::{DocumentFunction, IngestFunction, RecordOutcome};
@@ -183,5 +185,14 @@ pub async fn run_ingest(function: IngestFunction) -> Result<(), Error> {
             handle_ingest(function, event.payload.0).await
         },
     ))
+    .await
+}
+
+/// approvals: Function URL requests (Slack's presses) and the schedule's sweep events.
+pub async fn run_approvals(function: approvals::ApprovalsFunction) -> Result<(), Error> {
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, Error>(function.handle(event.payload).await)
+    }))
     .await
 }

@@ -3,15 +3,17 @@
 
 use crate::Config;
 use crate::ConfigError;
+use crate::approvals::ApprovalsFunction;
 use crate::functions::{DocumentFunction, IngestFunction};
 use soar_aws::sdk::{AccountConfigs, SdkConfig, session};
 use soar_aws::secrets::SecretsManager;
 use soar_aws::{DynamoState, SqsForwarder};
-use soar_core::pipeline::{Enricher, Evaluator, Ingestor, Responder};
-use soar_core::ports::IntelProvider;
+use soar_core::pipeline::{Approvals, Enricher, Evaluator, Ingestor, Responder};
+use soar_core::ports::{ApprovalChannel, IntelProvider, NoApprovalChannel};
 use soar_ec2::Ec2;
 use soar_policy::PolicySet;
 use soar_respond::{AwsNotifier, AwsRemediator, Webhook};
+use soar_slack::{SlackApi, SlackApprovals};
 use std::sync::Arc;
 
 fn state(config: &Config, aws: &SdkConfig) -> Result<Arc<DynamoState>, ConfigError> {
@@ -124,6 +126,7 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         inventory: remediator.clone(),
         remediator,
         notifier: Arc::new(AwsNotifier::new(sns, webhook)),
+        approvals: approval_channel(config, aws)?,
         settings,
     };
     Ok(DocumentFunction {
@@ -131,5 +134,56 @@ pub fn remediate(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         alerts: state,
         next: None,
         retry_later: None,
+    })
+}
+
+/// Where remediate asks for approval: the Slack channel when Slack is configured (the bot token
+/// and `SOAR_SLACK_CHANNEL`), else nowhere (people answer with `soar approve` or the console).
+fn approval_channel(config: &Config, aws: &SdkConfig) -> Result<Arc<dyn ApprovalChannel>, ConfigError> {
+    let Some(slack) = &config.slack else {
+        return Ok(Arc::new(NoApprovalChannel));
+    };
+    let channel = slack
+        .channel
+        .clone()
+        .ok_or(ConfigError::Missing("SOAR_SLACK_CHANNEL"))?;
+    Ok(Arc::new(SlackApprovals {
+        api: slack_api(slack, aws),
+        channel,
+    }))
+}
+
+fn slack_api(slack: &crate::config::SlackConfig, aws: &SdkConfig) -> SlackApi {
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
+    SlackApi::new(&slack.api_url, secrets, slack.bot_token_secret_id.clone())
+}
+
+/// The approvals function: Slack's button presses (behind its Function URL) and the expiry sweep
+/// (on a schedule), answering through [`Approvals`] as `soar approve` does.
+pub fn approvals(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<ApprovalsFunction, ConfigError> {
+    let slack = config.slack()?;
+    let signing_secret = slack
+        .signing_secret_id
+        .clone()
+        .ok_or(ConfigError::Missing("SOAR_SLACK_SIGNING_SECRET_ID"))?;
+    Ok(ApprovalsFunction {
+        approvals: answering(config, aws, policies)?,
+        slack: slack_api(slack, aws),
+        secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws))),
+        signing_secret,
+        response_url_prefix: slack.response_url_prefix.clone(),
+    })
+}
+
+/// Answers to waiting actions against the deployment's table and remediate queue.
+pub fn answering(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> Result<Approvals, ConfigError> {
+    let state = state(config, aws)?;
+    Ok(Approvals {
+        policies,
+        ledger: state.clone(),
+        alerts: state.clone(),
+        incidents: state.clone(),
+        decisions: state,
+        remediate: forwarder(aws, config.remediate_queue_url()?),
     })
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use soar_core::action::Action;
 use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
+use soar_core::approval::{ApprovalState, ApprovalTicket, EXPIRED, Waiting};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
@@ -40,6 +41,9 @@ struct StateInner {
     decisions: Vec<(String, TraceEntry)>,
     /// (alert, mode, action, target) → status
     ledger: HashMap<Key, &'static str>,
+    /// Enforce-mode entries that asked for approval: their (scope, action, target), ticket and
+    /// who answered.
+    approvals: HashMap<Key, Asked>,
     actions: Vec<(String, ActionRecord)>,
     cache: HashMap<(String, IndicatorKind, String), (Lookup, Instant)>,
     /// per budget: the start of the current hour window and what was counted in it
@@ -52,6 +56,16 @@ struct StateInner {
     incidents: BTreeMap<String, Incident>,
     /// (alert, revision) → the link it was given
     joined: HashMap<Key, IncidentLink>,
+}
+
+/// An entry that asked for approval.
+#[derive(Clone)]
+struct Asked {
+    scope: String,
+    request: soar_core::document::ActionRequest,
+    target: String,
+    ticket: ApprovalTicket,
+    decided_by: Option<String>,
 }
 
 /// The latest incident of a key: its id and the first and last alert times.
@@ -376,22 +390,64 @@ impl ActionLedger for MemoryState {
         })
     }
 
-    async fn approve_action(
+    async fn approval(&self, scope: &str, action: &str, target: &str) -> Result<Option<ApprovalState>, StateError> {
+        let inner = self.lock();
+        let key = ledger_key(scope, Mode::Enforce, action, target);
+        let Some(status) = inner.ledger.get(&key) else {
+            return Ok(None);
+        };
+        let asked = inner.approvals.get(&key);
+        Ok(Some(ApprovalState {
+            status: status.to_string(),
+            request: asked.map(|a| a.request.clone()),
+            ticket: asked.map(|a| a.ticket.clone()),
+            decided_by: asked.and_then(|a| a.decided_by.clone()),
+        }))
+    }
+
+    async fn answer_approval(
         &self,
-        alert_id: &str,
-        action: &str,
-        target: &str,
-        _approver: &str,
+        scope: &str,
+        (action, target): (&str, &str),
+        digest: &str,
+        status: &str,
+        by: &str,
     ) -> Result<bool, StateError> {
+        let status: &'static str = match status {
+            "approved" => "approved",
+            "denied" => "denied",
+            EXPIRED => EXPIRED,
+            other => return Err(StateError(format!("not an answer to an approval: {other}"))),
+        };
         let mut inner = self.lock();
-        let key = ledger_key(alert_id, Mode::Enforce, action, target);
-        match inner.ledger.get_mut(&key) {
-            Some(status) if *status == ActionStatus::PendingApproval.as_str() => {
-                *status = "approved";
-                Ok(true)
-            }
-            _ => Ok(false),
+        let key = ledger_key(scope, Mode::Enforce, action, target);
+        let waiting = inner.ledger.get(&key) == Some(&ActionStatus::PendingApproval.as_str())
+            && inner.approvals.get(&key).is_some_and(|a| a.ticket.digest == digest);
+        if !waiting {
+            return Ok(false);
         }
+        inner.ledger.insert(key, status);
+        if let Some(asked) = inner.approvals.get_mut(&key) {
+            asked.decided_by = Some(by.to_string());
+        }
+        Ok(true)
+    }
+
+    async fn waiting_approvals(&self) -> Result<Vec<Waiting>, StateError> {
+        let inner = self.lock();
+        let mut waiting: Vec<Waiting> = inner
+            .approvals
+            .iter()
+            .filter(|(key, _)| inner.ledger.get(*key) == Some(&ActionStatus::PendingApproval.as_str()))
+            .map(|(_, a)| Waiting {
+                scope: a.scope.clone(),
+                action: a.request.action.clone(),
+                target: a.target.clone(),
+                ticket: a.ticket.clone(),
+            })
+            .collect();
+        waiting.sort_by(|a, b| a.ticket.asked_at.cmp(&b.ticket.asked_at));
+        Ok(waiting)
     }
 
     async fn release_action(&self, alert_id: &str, mode: Mode, action: &str, target: &str) -> Result<(), StateError> {
@@ -414,6 +470,19 @@ impl ActionLedger for MemoryState {
             && let Some(status) = inner.ledger.get_mut(&key)
         {
             *status = record.status.as_str();
+        }
+        if record.status == ActionStatus::PendingApproval
+            && record.mode == Mode::Enforce
+            && let Some(ticket) = ApprovalTicket::of_detail(&record.detail)
+        {
+            let asked = Asked {
+                scope: alert_id.to_string(),
+                request: record.request.clone(),
+                target: record.ledger_target().to_string(),
+                ticket,
+                decided_by: None,
+            };
+            inner.approvals.insert(key, asked);
         }
         if !self.lean {
             inner.actions.push((alert_id.to_string(), record.clone()));

@@ -143,6 +143,23 @@ impl PhaseEngine {
         serde_json::to_string(&result).map_err(|e| self.failed(format!("decision is not JSON: {e}")))
     }
 
+    /// Another rule of this bundle than the phase decision (`data.soar.approvals.decision`),
+    /// on the interpreter: asked rarely (a person's answer), so no bytecode is kept for it.
+    /// Undefined is an error, as for a decision.
+    pub fn query(&self, rule: &str, input: &Value) -> Result<Value, PolicyError> {
+        let phase = self.phase;
+        let failed = |message: String| PolicyError::Evaluation { phase, message };
+        let mut engine = self.engine.clone();
+        engine.set_input(crate::input::from_json_value(input));
+        let result = engine
+            .eval_rule(rule.to_string())
+            .map_err(|e| failed(format!("{rule}: {e:#}")))?;
+        if result == regorus::Value::Undefined {
+            return Err(failed(format!("{rule} is undefined for this input")));
+        }
+        serde_json::to_value(&result).map_err(|e| failed(format!("{rule} is not JSON: {e}")))
+    }
+
     fn evaluate_text(&self, input: &str) -> Result<regorus::Value, PolicyError> {
         let input = crate::input::from_json_str(input).map_err(|e| self.failed(format!("input: {e}")))?;
         self.evaluate(input)
@@ -544,6 +561,10 @@ impl PolicySet {
                             Ok(c) => org = Some(c),
                             Err(e) => config_error = Some(e.to_string()),
                         }
+                        // Who may answer waiting actions: a malformed entry stops start-up too.
+                        if let Err(e) = soar_core::approval::check_approvers(&b.config()) {
+                            config_error.get_or_insert(e.to_string());
+                        }
                     }
                     PhaseEngine::new(&b, time_limit)
                 });
@@ -651,7 +672,16 @@ impl Policies for PolicySet {
     fn decide_text(&self, phase: Phase, input: &str) -> Result<Value, PolicyError> {
         self.engine(phase).map_err(Clone::clone)?.decide_text(input)
     }
+
+    fn decide_approver(&self, input: &Value) -> Result<Value, PolicyError> {
+        self.engine(Phase::Remediate)
+            .map_err(Clone::clone)?
+            .query(APPROVER_RULE, input)
+    }
 }
+
+/// The approver rule, shipped in the remediate bundle (policies/remediate/approvals.rego).
+pub(crate) const APPROVER_RULE: &str = "data.soar.approvals.decision";
 
 #[cfg(test)]
 mod tests {

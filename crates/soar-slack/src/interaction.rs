@@ -11,8 +11,8 @@ use serde_json::Value;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Where Slack's `response_url`s point (Slack API, "Handling user interaction"): soar posts
-/// the outcome there, so it must be Slack's, nowhere else.
-const RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
+/// the outcome there, so it must be Slack's, nowhere else (a local stand-in for Slack in tests).
+pub const RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
 
 /// One press of one button.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +52,15 @@ pub enum PayloadError {
     Actions(usize),
     #[error("`payload.{0}` is missing or empty")]
     Missing(&'static str),
-    #[error("`payload.response_url` is not Slack's (https://hooks.slack.com/...)")]
-    ForeignResponseUrl,
+    #[error("`payload.response_url` does not start with {0}")]
+    ForeignResponseUrl(String),
 }
 
-/// Reads the button press in a form-encoded interactivity body.
+/// Reads the button press in a form-encoded interactivity body; its `response_url` must start
+/// with `response_url_prefix` ([`RESPONSE_URL_PREFIX`] but in tests).
 ///
 /// Errors: [`PayloadError`], naming the field.
-pub fn parse(body: &[u8]) -> Result<ButtonPress, PayloadError> {
+pub fn parse(body: &[u8], response_url_prefix: &str) -> Result<ButtonPress, PayloadError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(PayloadError::TooLarge(body.len()));
     }
@@ -90,8 +91,8 @@ pub fn parse(body: &[u8]) -> Result<ButtonPress, PayloadError> {
         }
     };
     let response_url = required(text(&json, "/response_url"), "response_url")?;
-    if !response_url.starts_with(RESPONSE_URL_PREFIX) {
-        return Err(PayloadError::ForeignResponseUrl);
+    if !response_url.starts_with(response_url_prefix) {
+        return Err(PayloadError::ForeignResponseUrl(response_url_prefix.to_string()));
     }
     Ok(ButtonPress {
         user_id: required(text(&json, "/user/id"), "user.id")?,
@@ -132,6 +133,10 @@ fn first(value: &Value, pointers: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(body: &[u8]) -> Result<ButtonPress, PayloadError> {
+        parse(body, RESPONSE_URL_PREFIX)
+    }
     use serde_json::json;
 
     fn press() -> Value {
@@ -156,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_button_press_is_read_field_by_field() {
-        let got = parse(&body(&press())).unwrap();
+        let got = read(&body(&press())).unwrap();
         assert_eq!(
             got,
             ButtonPress {
@@ -177,9 +182,9 @@ mod tests {
         let mut twice = body(&press());
         twice.extend_from_slice(b"&");
         twice.extend_from_slice(&body(&press()));
-        assert_eq!(parse(&twice), Err(PayloadError::Ambiguous(2)));
-        assert_eq!(parse(b"token=x&team_id=T1"), Err(PayloadError::NoPayload));
-        assert!(matches!(parse(b"payload=%7Bnot-json"), Err(PayloadError::NotJson(_))));
+        assert_eq!(read(&twice), Err(PayloadError::Ambiguous(2)));
+        assert_eq!(read(b"token=x&team_id=T1"), Err(PayloadError::NoPayload));
+        assert!(matches!(read(b"payload=%7Bnot-json"), Err(PayloadError::NotJson(_))));
         let cases: [(&str, Value, PayloadError); 6] = [
             (
                 "/type",
@@ -196,24 +201,24 @@ mod tests {
             (
                 "/response_url",
                 json!("https://evil.example/hook"),
-                PayloadError::ForeignResponseUrl,
+                PayloadError::ForeignResponseUrl(RESPONSE_URL_PREFIX.into()),
             ),
             (
                 "/response_url",
                 json!("https://hooks.slack.com.evil.example/x"),
-                PayloadError::ForeignResponseUrl,
+                PayloadError::ForeignResponseUrl(RESPONSE_URL_PREFIX.into()),
             ),
         ];
         for (pointer, value, expected) in cases {
             let mut payload = press();
             *payload.pointer_mut(pointer).unwrap() = value;
-            assert_eq!(parse(&body(&payload)), Err(expected), "{pointer}");
+            assert_eq!(read(&body(&payload)), Err(expected), "{pointer}");
         }
         let mut no_value = press();
         no_value["actions"][0]["value"] = json!("  ");
-        assert_eq!(parse(&body(&no_value)), Err(PayloadError::Missing("actions[0].value")));
+        assert_eq!(read(&body(&no_value)), Err(PayloadError::Missing("actions[0].value")));
         assert_eq!(
-            parse(&vec![b'a'; MAX_BODY_BYTES + 1]),
+            read(&vec![b'a'; MAX_BODY_BYTES + 1]),
             Err(PayloadError::TooLarge(MAX_BODY_BYTES + 1))
         );
     }
@@ -222,14 +227,14 @@ mod tests {
     fn the_channel_and_message_come_from_the_container_else_the_message() {
         let mut payload = press();
         payload.as_object_mut().unwrap().remove("container");
-        let got = parse(&body(&payload)).unwrap();
+        let got = read(&body(&payload)).unwrap();
         assert_eq!(
             (got.channel_id.as_str(), got.message_ts.as_str()),
             ("C0123", "1548261231.000200")
         );
         payload.as_object_mut().unwrap().remove("message");
         assert_eq!(
-            parse(&body(&payload)),
+            read(&body(&payload)),
             Err(PayloadError::Missing("container.message_ts"))
         );
     }

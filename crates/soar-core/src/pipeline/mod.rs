@@ -5,6 +5,8 @@
 //! decides. A policy error is recorded in the trace and from then on the alert can only end as
 //! `undetermined` with no action.
 
+mod approve;
+mod ask;
 mod enrich;
 mod evaluate;
 mod ingest;
@@ -13,6 +15,7 @@ mod remediate;
 mod settings;
 mod write_back;
 
+pub use approve::{Answered, Approvals, Expired, approver_input, short};
 pub use enrich::{Enricher, INVENTORY_PROVIDER, StepResult};
 pub use evaluate::Evaluator;
 pub use ingest::{IngestOutcome, IngestStatus, Ingestor};
@@ -202,6 +205,7 @@ impl Pipeline {
                 inventory,
                 remediator,
                 notifier,
+                approvals: Arc::new(crate::ports::NoApprovalChannel),
                 settings,
             },
             alerts: state,

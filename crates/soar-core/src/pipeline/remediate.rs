@@ -2,6 +2,7 @@
 //! policy errors, allow-list, protected resources, approval, exactly-once ledger, hourly cap) and
 //! only then, in `enforce` mode, carries them out.
 
+use super::ask::{Asker, Asking, Outcome};
 use super::policy::{policy_input, run_policy, undetermined_after_error};
 use super::settings::Settings;
 use crate::action::{Action, ActionKind};
@@ -11,7 +12,8 @@ use crate::decision::{Policies, PolicyError, RemediateDecision, shape_error};
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, Target, TraceEntry};
 use crate::incident::IncidentLink;
 use crate::ports::{
-    ActionLedger, Budget, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier, Remediator,
+    ActionLedger, ApprovalChannel, Budget, Claim, DecisionLog, Inventory, InventoryRecord, Notification, Notifier,
+    Remediator,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -19,9 +21,6 @@ use std::sync::Arc;
 
 /// The target kind of a notification.
 const CHANNEL: &str = "Channel";
-
-/// What became of an action: its status and the detail recorded with it.
-type Outcome = (ActionStatus, Value);
 
 /// What a notification is to its alert's incident, as its ledger claim decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +39,8 @@ enum Answer {
 struct Claimed {
     answer: Answer,
     ledger_target: String,
+    /// A person approved it: the message that asked, to replace with the outcome.
+    approved: Option<crate::approval::MessageRef>,
 }
 
 /// The inventory's answer about each target, read once per phase: the protection check of every
@@ -74,10 +75,21 @@ pub struct Responder {
     pub inventory: Arc<dyn Inventory>,
     pub remediator: Arc<dyn Remediator>,
     pub notifier: Arc<dyn Notifier>,
+    /// Where people are asked to approve (Slack), beside `soar approve` and the console.
+    pub approvals: Arc<dyn ApprovalChannel>,
     pub settings: Settings,
 }
 
 impl Responder {
+    fn asker(&self) -> Asker<'_> {
+        Asker {
+            policies: self.policies.as_ref(),
+            ledger: self.ledger.as_ref(),
+            channel: self.approvals.as_ref(),
+            settings: &self.settings,
+        }
+    }
+
     /// Runs the remediate policy and every action it asks for. `Some(reason)` when an action
     /// was interrupted ([`ActionStatus::Interrupted`]): the alert must come back (the caller
     /// does not keep this document), and what was done is in the ledger, not repeated.
@@ -244,19 +256,20 @@ impl Responder {
         let scope = scope(doc, escalation);
         // A notification that waits for approval is claimed as any other action.
         let incident_notice = action.kind().is_notify() && !escalation && !request.requires_approval;
+        let plan = json!(action.api_calls(&doc.alert, &request.target));
         let claimed = match (&doc.incident, incident_notice) {
             (Some(incident), true) => self.claim_notification(doc, incident, request, entry).await?,
-            _ => Claimed {
-                answer: Answer::Alone,
-                ledger_target: self.claim(doc, scope, request, &request.target.id, entry).await?,
-            },
+            _ => {
+                self.claim(doc, (scope, &request.target.id), request, &plan, entry)
+                    .await?
+            }
         };
         *ledger_target = Some(claimed.ledger_target.clone());
         let claim = (scope, claimed.ledger_target.as_str());
         if self.settings.mode == Mode::DryRun {
             return Ok((
                 ActionStatus::Planned,
-                json!({"dry_run": "not carried out", "api_calls": action.api_calls(&doc.alert, &request.target)}),
+                json!({"dry_run": "not carried out", "api_calls": plan}),
             ));
         }
         // The caps keep a bad policy from acting on the fleet (or hiding every finding); a
@@ -271,6 +284,11 @@ impl Responder {
             .and_then(|r| r.as_ref().ok())
             .and_then(Option::as_ref);
         let outcome = self.carry_out(doc, request, &action, record, claimed.answer).await;
+        if let Some(message) = &claimed.approved
+            && outcome.0 != ActionStatus::Interrupted
+        {
+            self.asker().tell_outcome(message, claim, request, &outcome).await;
+        }
         if outcome.0 == ActionStatus::Interrupted {
             self.give_back(claim, request).await;
             if claimed.answer != Answer::Alone {
@@ -376,7 +394,8 @@ impl Responder {
         entry: &mut TraceEntry,
     ) -> Result<Claimed, Outcome> {
         let channel = &request.target.id;
-        self.claim(doc, &doc.alert.id, request, channel, entry).await?;
+        self.claim(doc, (&doc.alert.id, channel), request, &Value::Null, entry)
+            .await?;
         let window = incident.follow_up_window(chrono::Utc::now());
         let first = match doc.verdict.as_ref().filter(|v| v.page) {
             Some(v) => (Answer::Page, format!("{channel}#page#{}", v.severity)),
@@ -391,8 +410,17 @@ impl Responder {
             )),
         );
         for (answer, target) in [first, follow_up] {
-            match self.claim(doc, &incident.id, request, &target, entry).await {
-                Ok(ledger_target) => return Ok(Claimed { answer, ledger_target }),
+            match self
+                .claim(doc, (&incident.id, &target), request, &Value::Null, entry)
+                .await
+            {
+                Ok(claimed) => {
+                    return Ok(Claimed {
+                        answer,
+                        ledger_target: claimed.ledger_target,
+                        approved: None,
+                    });
+                }
                 Err((ActionStatus::Duplicate, _)) => continue,
                 Err(other) => {
                     stopped = other;
@@ -408,15 +436,15 @@ impl Responder {
     }
 
     /// The exactly-once ledger entry (`scope`, action, `target`): a new claim goes on (or waits
-    /// for approval), a taken one stops. Returns the ledger target claimed.
+    /// for approval, asked with its `plan`), a taken one stops. Returns the claim taken.
     async fn claim(
         &self,
         doc: &Document,
-        scope: &str,
+        (scope, target): (&str, &str),
         request: &ActionRequest,
-        target: &str,
+        plan: &Value,
         entry: &mut TraceEntry,
-    ) -> Result<String, Outcome> {
+    ) -> Result<Claimed, Outcome> {
         let claim = self
             .ledger
             .claim_action(scope, self.settings.mode, &request.action, target)
@@ -426,27 +454,31 @@ impl Responder {
         } else {
             "this alert"
         };
+        let asking = Asking {
+            doc,
+            scope,
+            target,
+            request,
+            plan,
+        };
+        let claimed = |approved| Claimed {
+            answer: Answer::Alone,
+            ledger_target: target.to_string(),
+            approved,
+        };
         match claim {
             // A resumed claim was never approved (an approved one comes back as `Approved`).
-            Ok(Claim::New | Claim::Resumed) if request.requires_approval => Err((
-                ActionStatus::PendingApproval,
-                json!(format!(
-                    "waiting for approval: soar approve {scope} {} {target}",
-                    request.action
-                )),
-            )),
-            Ok(Claim::New) => Ok(target.to_string()),
+            Ok(Claim::New | Claim::Resumed) if request.requires_approval => Err(self.asker().ask(&asking, entry).await),
+            Ok(Claim::New) => Ok(claimed(None)),
             Ok(Claim::Resumed) => {
                 entry.notes.push(format!(
                     "{} on {target} resumed: an earlier attempt claimed it and ended before recording the outcome",
                     request.action
                 ));
-                Ok(target.to_string())
+                Ok(claimed(None))
             }
-            Ok(Claim::Approved) => {
-                entry.notes.push(format!("{} on {target} was approved", request.action));
-                Ok(target.to_string())
-            }
+            Ok(Claim::Approved) => self.asker().approved(&asking, entry).await.map(claimed),
+            Ok(Claim::Taken) if request.requires_approval => Err(self.asker().asked_before(&asking, entry).await),
             Ok(Claim::Taken) => Err((
                 ActionStatus::Duplicate,
                 json!(format!(

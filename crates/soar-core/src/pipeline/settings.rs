@@ -25,6 +25,9 @@ pub struct Settings {
     /// Where Rust's own escalation notifications go (after a policy error); the channel of
     /// `data.soar.config.remediate.notify_channel` when the policies name one.
     pub escalation_channel: String,
+    /// How long an action waits for an answer before it is recorded `expired`
+    /// (`SOAR_APPROVAL_TTL_MINUTES`).
+    pub approval_ttl: Duration,
 }
 
 impl Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             max_deferral: Duration::from_secs(15 * 60),
             approval_required: ActionKind::evidence_losing().collect(),
             escalation_channel: DEFAULT_ESCALATION_CHANNEL.to_string(),
+            approval_ttl: crate::approval::DEFAULT_APPROVAL_TTL,
         }
     }
 }
