@@ -15,6 +15,7 @@ use soar_local::lab::{self, LabFinding, LabInstance};
 use soar_local::pump::{Invoke, Route, drain};
 use soar_local::setup::{Environment, setup};
 use soar_tests::Moto;
+use soar_tests::slack::SlackStandIn;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -1721,4 +1722,317 @@ async fn an_attack_sequence_absorbs_the_open_incidents_of_what_it_names() {
     let dynamo = DynamoState::new(aws_sdk_dynamodb_client(&aws), env.vars["SOAR_TABLE"].clone());
     an_attack_sequence_absorbs_what_it_names(&dynamo).await;
     an_attack_sequence_absorbs_what_it_names(&soar_offline::memory::MemoryState::new()).await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Approvals in Slack: remediate asks in a Slack stand-in; the approvals function, under cargo
+// lambda's emulator, takes the presses.
+
+/// The Secrets Manager names of the Slack app's bot token and signing secret.
+const BOT_TOKEN_SECRET: &str = "soar/slack-bot-token";
+const SIGNING_SECRET_ID: &str = "soar/slack-signing-secret";
+
+/// What remediate and the approvals function read to reach the stand-in.
+fn slack_vars(slack: &SlackStandIn) -> Vec<(String, String)> {
+    [
+        ("SOAR_SLACK_BOT_TOKEN_SECRET_ID", BOT_TOKEN_SECRET.to_string()),
+        ("SOAR_SLACK_SIGNING_SECRET_ID", SIGNING_SECRET_ID.to_string()),
+        ("SOAR_SLACK_CHANNEL", soar_tests::slack::CHANNEL.to_string()),
+        ("SOAR_SLACK_API_URL", slack.api_url()),
+        ("SOAR_SLACK_RESPONSE_URL_PREFIX", slack.hooks()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A stack that asks in `slack`, the Slack app's secrets in its Secrets Manager, and the
+/// approvals function under the emulator (warmed up: its first invocation builds it).
+async fn slack_stack(slack: &SlackStandIn, extra: &[(&str, &str)]) -> (Stack, soar_local::LambdaEmulator) {
+    let vars = slack_vars(slack);
+    let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(extra);
+    let stack = Stack::start_with(Mode::Enforce, &all).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
+    for (name, value) in [
+        (BOT_TOKEN_SECRET, "xoxb-test-token"),
+        (SIGNING_SECRET_ID, soar_tests::slack::SIGNING_SECRET),
+    ] {
+        secrets
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut env: Vec<(String, String)> = stack.env.vars.clone().into_iter().collect();
+    env.extend(vars);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", stack.moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_REGION", REGION.to_string()),
+    ] {
+        env.push((k.to_string(), v));
+    }
+    let log = tempfile::NamedTempFile::new().unwrap().into_file();
+    let emulator = soar_local::LambdaEmulator::start(&soar_tests::root(), &env, log).unwrap();
+    let swept = emulator
+        .invoker()
+        .invoke(
+            "approvals",
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(swept, json!({"expired": 0}), "nothing waits yet");
+    (stack, emulator)
+}
+
+/// POSTs `body` to the approvals function's URL with `headers`: (status, JSON answer).
+async fn post_press(emulator: &soar_local::LambdaEmulator, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
+    let url = format!("http://127.0.0.1:{}/lambda-url/approvals/", emulator.port);
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| json!({"raw": text})),
+    )
+}
+
+async fn ledger_status(stack: &Stack, doc: &Document, action: &str, target: &str) -> String {
+    use soar_core::ports::ActionLedger;
+    stack
+        .state
+        .approval(doc.ledger_scope(), action, target)
+        .await
+        .unwrap()
+        .map(|a| a.status)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn slack_presses_are_checked_and_an_approval_runs_once() {
+    use soar_tests::slack::{SIGNING_SECRET, signed};
+    let slack = SlackStandIn::start().await;
+    let (stack, emulator) = slack_stack(&slack, &[]).await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    let critical = LabFinding {
+        severity: 9.5,
+        ..tor("f-slack")
+    };
+    stack.publish(&lab::guardduty_event(&web, &critical)).await;
+    stack.run().await;
+    let doc = stack.document("f-slack").await;
+    let id = web.instance_id.as_str();
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "pending_approval");
+
+    // The question: the alert, verdict, reasons, the exact action and its plan, two buttons.
+    let questions = slack.questions();
+    assert_eq!(questions.len(), 1, "{questions:?}");
+    let question = questions[0].to_string();
+    for expected in [
+        "ec2.stop",
+        id,
+        "ec2:StopInstances",
+        "incident",
+        "UnauthorizedAccess:EC2/TorClient",
+    ] {
+        assert!(question.contains(expected), "{expected} missing from {question}");
+    }
+    let approve = SlackStandIn::button(&questions[0], "soar_approve");
+    let now = chrono::Utc::now().timestamp();
+
+    // Badly signed, or signed five minutes too early: 401, nothing read.
+    let body = slack.press("U0ONCALL1", "soar_approve", &approve);
+    let (status, answer) = post_press(&emulator, &body, &signed("not-the-secret", &body, now)).await;
+    assert_eq!(status, 401, "{answer}");
+    let (status, answer) = post_press(&emulator, &body, &signed(SIGNING_SECRET, &body, now - 400)).await;
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("timestamp"), "{answer}");
+    let tampered = body.replace("U0ONCALL1", "U0ONCALL2");
+    let (status, _) = post_press(&emulator, &tampered, &signed(SIGNING_SECRET, &body, now)).await;
+    assert_eq!(status, 401, "a body changed after signing");
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "pending_approval");
+
+    // Signed, by someone the approver policy does not name: refused, told only to them.
+    let stranger = slack.press("U0STRANGER", "soar_approve", &approve);
+    let (status, answer) = post_press(&emulator, &stranger, &signed(SIGNING_SECRET, &stranger, now)).await;
+    assert_eq!((status, &answer["ok"]), (200, &json!(false)), "{answer}");
+    assert!(
+        answer["refused"].as_str().unwrap().contains("may not approve ec2.stop"),
+        "{answer}"
+    );
+    let told = slack.received("/hooks/press-U0STRANGER");
+    assert_eq!(told[0]["response_type"], "ephemeral", "{told:?}");
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "pending_approval");
+
+    // The on-call approves: the message says so, the alert goes back to remediate.
+    let (status, answer) = post_press(&emulator, &body, &signed(SIGNING_SECRET, &body, now)).await;
+    assert_eq!((status, &answer["ok"]), (200, &json!(true)), "{answer}");
+    let replaced = slack.received("/hooks/press-U0ONCALL1");
+    assert_eq!(replaced[0]["replace_original"], true);
+    assert!(
+        replaced[0].to_string().contains("Approved by slack:U0ONCALL1"),
+        "{replaced:?}"
+    );
+    // A second press (the same person, or another approver) finds it answered.
+    let other = slack.press("U0ONCALL2", "soar_approve", &approve);
+    let (_, answer) = post_press(&emulator, &other, &signed(SIGNING_SECRET, &other, now)).await;
+    assert!(
+        answer["refused"]
+            .as_str()
+            .unwrap()
+            .contains("approved already by slack:U0ONCALL1"),
+        "{answer}"
+    );
+
+    stack.run().await;
+    let doc = stack.document("f-slack").await;
+    assert!(
+        statuses(&doc).contains(&("ec2.stop".into(), "executed".into())),
+        "{:?}",
+        statuses(&doc)
+    );
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "executed");
+    let state = soar_ec2::Ec2::new(std::sync::Arc::new(sdk::AccountConfigs::new(
+        stack.aws.clone(),
+        None,
+        sdk::session::REMEDIATE,
+    )))
+    .describe_instance("", "", id)
+    .await
+    .unwrap()
+    .unwrap()
+    .state;
+    assert!(state == "stopping" || state == "stopped", "{state}");
+    // The question now shows the outcome in place of its buttons.
+    let updates = slack.received("/api/chat.update");
+    assert!(
+        updates
+            .iter()
+            .any(|u| u["ts"] == "1700000000.000001" && u.to_string().contains("executed")),
+        "{updates:?}"
+    );
+    // The answer is in the alert's decision record, the approved stop once in its document.
+    assert_eq!(
+        doc.actions.iter().filter(|a| a.request.action == "ec2.stop").count(),
+        1,
+        "{:?}",
+        statuses(&doc)
+    );
+
+    // Another instance's question, then a new policy revision re-plans it: the old message is
+    // superseded, its button refused, and a new question asked.
+    let db = lab::create_instance(&stack.aws, "db-1", &[]).await.unwrap();
+    stack
+        .publish(&lab::guardduty_event(
+            &db,
+            &LabFinding {
+                severity: 9.5,
+                ..tor("f-slack-2")
+            },
+        ))
+        .await;
+    stack.run().await;
+    let doc2 = stack.document("f-slack-2").await;
+    let old = SlackStandIn::button(slack.questions().last().unwrap(), "soar_approve");
+    let redeployed = redeployed_remediate(&stack, &slack);
+    redeployed.handle_body(&evaluated(&doc2)).await;
+    assert_eq!(slack.questions().len(), 3, "asked again for the new plan");
+    let new = SlackStandIn::button(slack.questions().last().unwrap(), "soar_approve");
+    assert_ne!(old, new);
+    let stale = slack.press("U0ONCALL1", "soar_approve", &old);
+    let (_, answer) = post_press(&emulator, &stale, &signed(SIGNING_SECRET, &stale, now)).await;
+    assert!(
+        answer["refused"].as_str().unwrap().contains("the plan changed"),
+        "{answer}"
+    );
+    assert_eq!(
+        ledger_status(&stack, &doc2, "ec2.stop", &db.instance_id).await,
+        "pending_approval"
+    );
+}
+
+/// remediate of the same deployment after a policy change (another revision of the data).
+fn redeployed_remediate(stack: &Stack, slack: &SlackStandIn) -> DocumentFunction {
+    let dir = tempfile::tempdir().unwrap();
+    soar_tests::copy_policies(dir.path());
+    let data = dir.path().join("common/data.json");
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&data).unwrap()).unwrap();
+    value["soar"]["config"]["remediate"]["stop_min_severity"] = json!(8.5);
+    std::fs::write(&data, value.to_string()).unwrap();
+    let policies = std::sync::Arc::new(soar_policy::PolicySet::from_dir(
+        dir.path(),
+        soar_policy::DEFAULT_TIME_LIMIT,
+    ));
+    let mut vars = stack.env.vars.clone();
+    vars.insert("SOAR_MODE".into(), "enforce".into());
+    vars.extend(slack_vars(slack));
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    wire::remediate(&config, &stack.aws, policies).unwrap()
+}
+
+#[tokio::test]
+async fn an_unanswered_slack_question_expires_and_nothing_runs() {
+    use soar_tests::slack::{SIGNING_SECRET, signed};
+    let slack = SlackStandIn::start().await;
+    let (stack, emulator) = slack_stack(&slack, &[("SOAR_APPROVAL_TTL_SECONDS", "2")]).await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    stack
+        .publish(&lab::guardduty_event(
+            &web,
+            &LabFinding {
+                severity: 9.5,
+                ..tor("f-expiry")
+            },
+        ))
+        .await;
+    stack.run().await;
+    let doc = stack.document("f-expiry").await;
+    let id = web.instance_id.as_str();
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "pending_approval");
+    let approve = SlackStandIn::button(&slack.questions()[0], "soar_approve");
+
+    // Past its time, the schedule's sweep records it expired and says so in the channel.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let swept = emulator
+        .invoker()
+        .invoke(
+            "approvals",
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(swept, json!({"expired": 1}));
+    assert_eq!(ledger_status(&stack, &doc, "ec2.stop", id).await, "expired");
+    let updates = slack.received("/api/chat.update");
+    assert!(
+        updates.iter().any(|u| u.to_string().contains("Expired unanswered")),
+        "{updates:?}"
+    );
+
+    // A late press is refused; the alert coming back stops nothing.
+    let body = slack.press("U0ONCALL1", "soar_approve", &approve);
+    let now = chrono::Utc::now().timestamp();
+    let (_, answer) = post_press(&emulator, &body, &signed(SIGNING_SECRET, &body, now)).await;
+    assert!(answer["refused"].as_str().unwrap().contains("expired"), "{answer}");
+    stack.queue("remediate").send(&evaluated(&doc)).await.unwrap();
+    stack.run().await;
+    let doc = stack.document("f-expiry").await;
+    assert!(
+        !statuses(&doc).contains(&("ec2.stop".into(), "executed".into())),
+        "{:?}",
+        statuses(&doc)
+    );
 }

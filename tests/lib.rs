@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fake_http;
+pub mod slack;
 
 use std::path::{Path, PathBuf};
 

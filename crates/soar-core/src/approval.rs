@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// How long a question waits for an answer when the deployment sets nothing
-/// (`SOAR_APPROVAL_TTL_MINUTES`): long enough for an on-call responder to be reached, short
+/// (`SOAR_APPROVAL_TTL_SECONDS`): long enough for an on-call responder to be reached, short
 /// enough that an approval is not given on a stale picture of the incident.
 pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(2 * 3600);
 

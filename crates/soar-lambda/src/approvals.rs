@@ -36,9 +36,17 @@ struct UrlRequest {
     is_base64_encoded: bool,
 }
 
-/// An HTTP answer in the Function URL response format.
+/// An HTTP answer in the Function URL response format (that of API Gateway's HTTP APIs,
+/// payload 2.0), every field spelled out.
 fn http(status: u16, body: &Value) -> Value {
-    json!({"statusCode": status, "headers": {"content-type": "application/json"}, "body": body.to_string()})
+    json!({
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "cookies": [],
+        "body": body.to_string(),
+        "isBase64Encoded": false,
+    })
 }
 
 impl ApprovalsFunction {
@@ -62,9 +70,8 @@ impl ApprovalsFunction {
             Ok(body) => body,
             Err(e) => return http(400, &json!({"ok": false, "error": e})),
         };
-        if let Err(e) = self.verified(&request, &body).await {
-            tracing::warn!(error = %e, "refused a request to the approvals URL");
-            return http(401, &json!({"ok": false, "error": e}));
+        if let Err((status, e)) = self.verified(&request, &body).await {
+            return http(status, &json!({"ok": false, "error": e}));
         }
         let press = match interaction::parse(&body, &self.response_url_prefix) {
             Ok(press) => press,
@@ -122,13 +129,14 @@ impl ApprovalsFunction {
         }
     }
 
-    /// Slack's signature and timestamp over the raw body. Errors: why the request is refused.
-    async fn verified(&self, request: &UrlRequest, body: &[u8]) -> Result<(), String> {
-        let secret = self
-            .secrets
-            .secret(&self.signing_secret)
-            .await
-            .map_err(|e| format!("the signing secret could not be read: {e}"))?;
+    /// Slack's signature and timestamp over the raw body. Errors: the HTTP status and why: 401
+    /// for a request Slack did not sign now, 503 when the signing secret cannot be read (the
+    /// detail goes to the log, not to an unauthenticated caller).
+    async fn verified(&self, request: &UrlRequest, body: &[u8]) -> Result<(), (u16, String)> {
+        let secret = self.secrets.secret(&self.signing_secret).await.map_err(|e| {
+            tracing::error!(error = %e, "the Slack signing secret could not be read");
+            (503, "cannot check signatures now".to_string())
+        })?;
         let header = |name: &str| request.headers.get(&name.to_ascii_lowercase()).map(String::as_str);
         use secrecy::ExposeSecret;
         signature::verify(
@@ -137,7 +145,10 @@ impl ApprovalsFunction {
             body,
             chrono::Utc::now().timestamp(),
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            tracing::warn!(error = %e, "refused a request to the approvals URL");
+            (401, e.to_string())
+        })
     }
 
     async fn tell(&self, response_url: &str, message: (Vec<Value>, String)) {

@@ -72,7 +72,7 @@ pub const FUNCTION_VARIABLES: &[(&str, &[&str])] = &[
             "SOAR_NOTIFY_TOPIC_ARN",
             "SOAR_WEBHOOK_SECRET_ID",
             "SOAR_CLAIM_LEASE_SECONDS",
-            "SOAR_APPROVAL_TTL_MINUTES",
+            "SOAR_APPROVAL_TTL_SECONDS",
             "SOAR_SLACK_BOT_TOKEN_SECRET_ID",
             "SOAR_SLACK_CHANNEL",
             "SOAR_SLACK_API_URL",
@@ -192,8 +192,8 @@ pub struct Config {
     pub claim_lease: Duration,
     /// One attempt of an AWS call ([`AWS_ATTEMPT_TIMEOUT`]).
     pub aws_attempt_timeout: Duration,
-    /// How long an action waits for approval before it expires (`SOAR_APPROVAL_TTL_MINUTES`,
-    /// default 120).
+    /// How long an action waits for approval before it expires (`SOAR_APPROVAL_TTL_SECONDS`,
+    /// default 7200).
     pub approval_ttl: Duration,
     pub slack: Option<SlackConfig>,
 }
@@ -249,12 +249,10 @@ impl Config {
             AWS_ATTEMPT_TIMEOUT,
             DEFAULT_AWS_ATTEMPT_TIMEOUT.as_millis() as u64,
         )?);
-        let approval_ttl = Duration::from_secs(
-            60 * whole(
-                "SOAR_APPROVAL_TTL_MINUTES",
-                soar_core::approval::DEFAULT_APPROVAL_TTL.as_secs() / 60,
-            )?,
-        );
+        let approval_ttl = Duration::from_secs(whole(
+            "SOAR_APPROVAL_TTL_SECONDS",
+            soar_core::approval::DEFAULT_APPROVAL_TTL.as_secs(),
+        )?);
         let slack = SlackConfig::from_lookup(&get)?;
         let intel = match get("SOAR_INTEL_CONFIG") {
             Some(text) => IntelConfig::parse(&text).map_err(|e| ConfigError::Invalid {

@@ -129,9 +129,15 @@ impl Approvals {
         }
         self.record(&doc, key, answer, &by, &reasons).await;
         if answer == Answer::Approve {
-            let text = Serialized::text(&doc).map_err(|e| Refusal::Queue(e.to_string()))?;
+            // remediate answers the alert afresh: what it did before is in the ledger (and comes
+            // back into the document as it finds each action taken), the approved action runs.
+            let again = Document {
+                actions: Vec::new(),
+                ..doc.clone()
+            };
+            let text = Serialized::text(&again).map_err(|e| Refusal::Queue(e.to_string()))?;
             self.remediate
-                .forward(&Serialized::of(&doc, &text))
+                .forward(&Serialized::of(&again, &text))
                 .await
                 .map_err(|e| Refusal::Queue(e.to_string()))?;
         }

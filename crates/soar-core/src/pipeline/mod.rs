@@ -120,7 +120,9 @@ async fn keep_earlier_outcomes(alerts: &dyn AlertLog, doc: &mut Document) -> Res
         return Ok(());
     };
     for record in doc.actions.iter_mut().filter(|a| a.status == ActionStatus::Duplicate) {
-        let earlier = kept.actions.iter().find(|k| {
+        // The latest outcome is the one that holds (an approved action's `executed` after its
+        // `pending_approval`).
+        let earlier = kept.actions.iter().rev().find(|k| {
             k.status != ActionStatus::Duplicate
                 && k.mode == record.mode
                 && k.request.action == record.request.action

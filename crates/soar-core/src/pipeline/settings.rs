@@ -26,7 +26,7 @@ pub struct Settings {
     /// `data.soar.config.remediate.notify_channel` when the policies name one.
     pub escalation_channel: String,
     /// How long an action waits for an answer before it is recorded `expired`
-    /// (`SOAR_APPROVAL_TTL_MINUTES`).
+    /// (`SOAR_APPROVAL_TTL_SECONDS`).
     pub approval_ttl: Duration,
 }
 
