@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use serde_json::Value;
 use soar_core::alert::Indicator;
-use soar_core::approval::{ApprovalKey, ApprovalState, ApprovalTicket, Waiting};
+use soar_core::approval::{ApprovalKey, ApprovalState, ApprovalTicket, Approver, Waiting};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, TraceEntry};
 use soar_core::ports::{
@@ -100,6 +100,10 @@ pub struct AlertSummary {
     pub alert_id: String,
     pub alert_type: String,
     pub verdict: String,
+    /// The verdict's severity label, else the alert's (empty for alerts saved before it was kept).
+    pub severity: String,
+    /// The account of the alert's resource.
+    pub account: String,
     /// RFC 3339 time of the last save.
     pub updated: String,
 }
@@ -279,7 +283,7 @@ impl DynamoState {
     /// command over a table that TTL keeps to 90 days, not for a per-alert code path.
     pub async fn recent_alerts(&self, limit: usize) -> Result<Vec<AlertSummary>, StateError> {
         let items = self
-            .scan_sort_key("META", Some("pk, alert_type, verdict, updated"))
+            .scan_sort_key("META", Some("pk, alert_type, verdict, severity, account, updated"))
             .await?;
         let mut alerts: Vec<AlertSummary> = items
             .iter()
@@ -287,6 +291,8 @@ impl DynamoState {
                 alert_id: string_attr(item, "pk").trim_start_matches("ALERT#").to_string(),
                 alert_type: string_attr(item, "alert_type"),
                 verdict: string_attr(item, "verdict"),
+                severity: string_attr(item, "severity"),
+                account: string_attr(item, "account"),
                 updated: string_attr(item, "updated"),
             })
             .collect();
@@ -394,6 +400,10 @@ impl AlertLog for DynamoState {
     async fn save_document(&self, serialized: &Serialized<'_>) -> Result<(), StateError> {
         let (doc, body) = (serialized.document, serialized.json);
         let verdict = doc.verdict.as_ref().map_or("none", |v| v.verdict.as_str());
+        let severity = doc
+            .verdict
+            .as_ref()
+            .map_or(doc.alert.severity_label.as_str(), |v| v.severity.as_str());
         self.client
             .put_item()
             .table_name(&self.table)
@@ -402,6 +412,9 @@ impl AlertLog for DynamoState {
             .item("document", s(body))
             .item("alert_type", s(&doc.alert.kind))
             .item("verdict", s(verdict))
+            // What `soar alerts list` and the console filter on, without reading the document.
+            .item("severity", s(severity))
+            .item("account", s(&doc.alert.account))
             .item("updated", s(Utc::now().to_rfc3339()))
             .item("expires_at", expires(RETENTION))
             .send()
@@ -659,6 +672,7 @@ impl ActionLedger for DynamoState {
             request: serde_json::from_str(&string_attr(&item, "request")).ok(),
             ticket: ApprovalTicket::of_detail(&detail),
             decided_by,
+            approver: serde_json::from_str(&string_attr(&item, "approver")).ok(),
         }))
     }
 
@@ -668,22 +682,24 @@ impl ActionLedger for DynamoState {
         (action, target): (&str, &str),
         digest: &str,
         status: &str,
-        by: &str,
+        approver: &Approver,
     ) -> Result<bool, StateError> {
         let (pk, sk) = (keys::scope(scope), keys::ledger(Mode::Enforce, action, target));
+        let by = approver.recorded();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&pk))
             .key("sk", s(&sk))
-            .update_expression("SET #status = :answer, answered_by = :who, answered_at = :at")
+            .update_expression("SET #status = :answer, answered_by = :who, approver = :approver, answered_at = :at")
             .condition_expression("#status = :pending AND digest = :digest")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":answer", s(status))
             .expression_attribute_values(":pending", s(ActionStatus::PendingApproval.as_str()))
             .expression_attribute_values(":digest", s(digest))
-            .expression_attribute_values(":who", s(by))
+            .expression_attribute_values(":who", s(&by))
+            .expression_attribute_values(":approver", s(serde_json::to_string(approver).unwrap_or_default()))
             .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
             .send()
             .await;
@@ -799,23 +815,43 @@ impl ActionLedger for DynamoState {
         let ticket = (record.status == ActionStatus::PendingApproval && record.mode == Mode::Enforce)
             .then(|| ApprovalTicket::of_detail(&record.detail))
             .flatten();
-        let mut put = self
+        // An update, not a put: the answer to an approved action (who, when, under which
+        // approver policy identity) stays beside its outcome. Asking again clears it.
+        let mut expression = String::from(
+            "SET #status = :status, #mode = :mode, #request = :request, #detail = :detail, \
+             recorded_at = :at, expires_at = :exp",
+        );
+        if ticket.is_some() {
+            expression.push_str(", digest = :digest REMOVE #owner, lease_until, answered_by, approver, answered_at");
+        } else {
+            expression.push_str(" REMOVE #owner, lease_until");
+        }
+        let mut update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(keys::scope(alert_id)))
-            .item("sk", s(sk))
-            .item("status", s(record.status.as_str()))
-            .item("mode", s(record.mode.as_str()))
-            .item("request", s(serde_json::to_string(&record.request).unwrap_or_default()))
-            .item("detail", s(record.detail.to_string()))
-            .item("recorded_at", s(Utc::now().to_rfc3339()))
-            .item("expires_at", expires(RETENTION));
+            .key("pk", s(keys::scope(alert_id)))
+            .key("sk", s(sk))
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#mode", "mode")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#request", "request")
+            .expression_attribute_names("#detail", "detail")
+            .expression_attribute_values(":status", s(record.status.as_str()))
+            .expression_attribute_values(":mode", s(record.mode.as_str()))
+            .expression_attribute_values(
+                ":request",
+                s(serde_json::to_string(&record.request).unwrap_or_default()),
+            )
+            .expression_attribute_values(":detail", s(record.detail.to_string()))
+            .expression_attribute_values(":at", s(Utc::now().to_rfc3339()))
+            .expression_attribute_values(":exp", expires(RETENTION));
         if let Some(ticket) = &ticket {
             // The plan an answer must name (the condition of `answer_approval`).
-            put = put.item("digest", s(&ticket.digest));
+            update = update.expression_attribute_values(":digest", s(&ticket.digest));
         }
-        put.send().await.map_err(|e| err("PutItem", e))?;
+        update.send().await.map_err(|e| err("UpdateItem", e))?;
         if let Some(ticket) = ticket {
             self.list_waiting(alert_id, record, &ticket).await?;
         }

@@ -195,7 +195,18 @@ async fn the_ledger_lets_exactly_one_racer_act() {
         let state = state.clone();
         async move {
             state
-                .answer_approval("a1", ("ec2.stop", "i-1"), digest, "approved", by)
+                .answer_approval(
+                    "a1",
+                    ("ec2.stop", "i-1"),
+                    digest,
+                    "approved",
+                    &soar_core::approval::Approver {
+                        id: by.into(),
+                        name: by.into(),
+                        via: "cli".into(),
+                        team: None,
+                    },
+                )
                 .await
                 .unwrap()
         }
@@ -216,8 +227,9 @@ async fn the_ledger_lets_exactly_one_racer_act() {
     let approved = state.approval("a1", "ec2.stop", "i-1").await.unwrap().unwrap();
     assert_eq!(
         (approved.status.as_str(), approved.decided_by.as_deref()),
-        ("approved", Some("alice"))
+        ("approved", Some("cli:alice"))
     );
+    assert_eq!(approved.approver.as_ref().unwrap().id, "alice");
     assert_eq!(
         state
             .claim_action("a1", Mode::Enforce, "ec2.stop", "i-1")

@@ -88,8 +88,7 @@ pub(crate) fn answering(
         policies,
         ledger: state.clone(),
         alerts: state.clone(),
-        incidents: state.clone(),
-        decisions: state,
+        incidents: state,
         remediate: Arc::new(SqsForwarder::new(aws_sdk_sqs::Client::new(aws), remediate_queue)),
     })
 }

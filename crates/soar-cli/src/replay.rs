@@ -26,7 +26,7 @@ pub(crate) async fn state(endpoint: Option<&str>) -> Result<DynamoState, String>
     Ok(DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?))
 }
 
-async fn stored(state: &DynamoState, alert_id: &str) -> Result<Document, String> {
+pub(crate) async fn stored(state: &DynamoState, alert_id: &str) -> Result<Document, String> {
     state
         .load_document(alert_id)
         .await
@@ -39,14 +39,66 @@ async fn stored(state: &DynamoState, alert_id: &str) -> Result<Document, String>
         })
 }
 
-pub(crate) async fn replay(
-    endpoint: Option<&str>,
-    alert_id: &str,
-    policies: Option<&Path>,
-) -> Result<ExitCode, String> {
-    let state = state(endpoint).await?;
-    let recorded = stored(&state, alert_id).await?;
-    let policies = Arc::new(match policies {
+/// A stored alert replayed under a policy set: what was decided then and what would be now.
+pub(crate) struct Comparison {
+    pub(crate) then: AlertOutcome,
+    pub(crate) now: AlertOutcome,
+    /// Each phase: its revision then and now, its decision then and now (`None`: not reached).
+    pub(crate) phases: Vec<PhaseChange>,
+    /// Lookups the recording has no answer for (replayed as not found).
+    pub(crate) unrecorded: Vec<String>,
+}
+
+pub(crate) struct PhaseChange {
+    pub(crate) phase: Phase,
+    pub(crate) revision_then: String,
+    pub(crate) revision_now: String,
+    pub(crate) then: Option<Value>,
+    pub(crate) now: Option<Value>,
+}
+
+impl PhaseChange {
+    pub(crate) fn changed(&self) -> bool {
+        self.then != self.now
+    }
+}
+
+impl Comparison {
+    /// Whether the current policies handle the alert as it was handled.
+    pub(crate) fn same(&self) -> bool {
+        (&self.then.verdict, &self.then.severity, &self.then.actions)
+            == (&self.now.verdict, &self.now.severity, &self.now.actions)
+    }
+}
+
+/// Replays `recorded` (its raw alert, inventory and provider answers; see
+/// `soar_offline::replay`) through `policies` in memory, dry run. Errors: a document that cannot
+/// be replayed.
+pub(crate) async fn compare(recorded: &Document, policies: Arc<PolicySet>) -> Result<Comparison, String> {
+    let org = policies.org_config().clone();
+    let recording = Recording::from_document(recorded, &org)
+        .map_err(|e| format!("the stored alert `{}` cannot be replayed: {e}", recorded.alert.id))?;
+    let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
+    parts.inventory = Arc::new(recording.inventory);
+    parts.providers = recording.providers;
+    let run = Pipeline::new(parts).run(recording.incoming).await;
+    let now = AlertOutcome::of(&run);
+    let then = recorded_outcome(recorded, &now);
+    let replayed = run.document.as_ref();
+    Ok(Comparison {
+        then,
+        now,
+        phases: phase_changes(recorded, replayed),
+        unrecorded: replayed
+            .map(|doc| unrecorded_lookups(recorded, doc))
+            .unwrap_or_default(),
+    })
+}
+
+/// The policy set to replay under: `dir`, else the one built into this binary. Errors: a
+/// malformed configuration.
+pub(crate) fn policy_set(dir: Option<&Path>) -> Result<Arc<PolicySet>, String> {
+    let policies = Arc::new(match dir {
         Some(dir) => PolicySet::from_dir(dir, DEFAULT_TIME_LIMIT),
         None => PolicySet::embedded(DEFAULT_TIME_LIMIT),
     });
@@ -54,36 +106,36 @@ pub(crate) async fn replay(
     for problem in policies.problems() {
         eprintln!("soar: warning: {problem}");
     }
-    let org = policies.org_config().clone();
-    let recording = Recording::from_document(&recorded, &org)
-        .map_err(|e| format!("the stored alert `{alert_id}` cannot be replayed: {e}"))?;
-    let (mut parts, _) = soar_offline::in_memory_parts(policies, org);
-    parts.inventory = Arc::new(recording.inventory);
-    parts.providers = recording.providers;
-    let run = Pipeline::new(parts).run(recording.incoming).await;
-    let now = AlertOutcome::of(&run);
+    Ok(policies)
+}
 
-    let then = recorded_outcome(&recorded, &now);
+pub(crate) async fn replay(
+    endpoint: Option<&str>,
+    alert_id: &str,
+    policies: Option<&Path>,
+) -> Result<ExitCode, String> {
+    let state = state(endpoint).await?;
+    let recorded = stored(&state, alert_id).await?;
+    let comparison = compare(&recorded, policy_set(policies)?).await?;
     let alert = &recorded.alert;
     println!(
         "alert      {} ({}, {} {})",
         alert.id, alert.kind, alert.resource.kind, alert.resource.id
     );
-    println!("recorded   {}", outcome_line(&then));
-    println!("replayed   {}   ({})", outcome_line(&now), now.status);
-    let replayed = run.document.as_ref();
-    print_decisions(&recorded, replayed);
-    if let Some(doc) = replayed {
-        let unrecorded = unrecorded_lookups(&recorded, doc);
-        if !unrecorded.is_empty() {
-            println!(
-                "lookups the recording has no answer for (replayed as not found): {}",
-                unrecorded.join(", ")
-            );
-        }
+    println!("recorded   {}", outcome_line(&comparison.then));
+    println!(
+        "replayed   {}   ({})",
+        outcome_line(&comparison.now),
+        comparison.now.status
+    );
+    print_decisions(&comparison.phases);
+    if !comparison.unrecorded.is_empty() {
+        println!(
+            "lookups the recording has no answer for (replayed as not found): {}",
+            comparison.unrecorded.join(", ")
+        );
     }
-    let same = (&then.verdict, &then.severity, &then.actions) == (&now.verdict, &now.severity, &now.actions);
-    if same {
+    if comparison.same() {
         println!("no difference: the current policies decide this alert as it was decided");
         Ok(ExitCode::SUCCESS)
     } else {
@@ -111,35 +163,49 @@ fn recorded_outcome(recorded: &Document, now: &AlertOutcome) -> AlertOutcome {
     }
 }
 
+/// Each phase's decision then and now.
+fn phase_changes(recorded: &Document, replayed: Option<&Document>) -> Vec<PhaseChange> {
+    let decision = |t: Option<&soar_core::TraceEntry>| {
+        t.map(|t| match &t.error {
+            Some(e) => json!({"error": e}),
+            None => t.decision.clone().unwrap_or(Value::Null),
+        })
+    };
+    let revision = |t: Option<&soar_core::TraceEntry>| t.map_or("-".to_string(), |t| t.revision.clone());
+    Phase::ALL
+        .into_iter()
+        .map(|phase| {
+            let old = recorded.trace.iter().rfind(|t| t.phase == phase);
+            let new = replayed.and_then(|d| d.trace.iter().rfind(|t| t.phase == phase));
+            PhaseChange {
+                phase,
+                revision_then: revision(old),
+                revision_now: revision(new),
+                then: decision(old),
+                now: decision(new),
+            }
+        })
+        .collect()
+}
+
 /// Each phase's decision then and now, with both when they differ.
-fn print_decisions(recorded: &Document, replayed: Option<&Document>) {
-    for phase in Phase::ALL {
-        let old = recorded.trace.iter().rfind(|t| t.phase == phase);
-        let new = replayed.and_then(|d| d.trace.iter().rfind(|t| t.phase == phase));
-        let decision = |t: Option<&soar_core::TraceEntry>| {
-            t.map(|t| match &t.error {
-                Some(e) => json!({"error": e}),
-                None => t.decision.clone().unwrap_or(Value::Null),
-            })
+fn print_decisions(phases: &[PhaseChange]) {
+    for p in phases {
+        let verdict = if p.changed() {
+            "decision changed"
+        } else {
+            "same decision"
         };
-        let revision = |t: Option<&soar_core::TraceEntry>| t.map_or("-".to_string(), |t| t.revision.clone());
-        let (a, b) = (decision(old), decision(new));
-        let verdict = if a == b { "same decision" } else { "decision changed" };
         println!(
             "  {:<10} {} -> {}  {verdict}",
-            phase.as_str(),
-            revision(old),
-            revision(new)
+            p.phase.as_str(),
+            p.revision_then,
+            p.revision_now
         );
-        if a != b {
-            println!(
-                "             then: {}",
-                a.map_or("not reached".into(), |v| v.to_string())
-            );
-            println!(
-                "             now:  {}",
-                b.map_or("not reached".into(), |v| v.to_string())
-            );
+        if p.changed() {
+            let shown = |v: &Option<Value>| v.as_ref().map_or("not reached".into(), Value::to_string);
+            println!("             then: {}", shown(&p.then));
+            println!("             now:  {}", shown(&p.now));
         }
     }
 }

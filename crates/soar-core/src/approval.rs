@@ -42,6 +42,10 @@ pub struct ApprovalTicket {
     /// The message that asked (none when no approval channel is configured, or posting failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<MessageRef>,
+    /// The alert whose document asked (of the incident, when the scope is one): the one queued
+    /// again once approved.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alert_id: String,
 }
 
 impl ApprovalTicket {
@@ -51,6 +55,7 @@ impl ApprovalTicket {
             asked_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             expires_at: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             message: None,
+            alert_id: String::new(),
         }
     }
 
@@ -64,23 +69,56 @@ impl ApprovalTicket {
     }
 }
 
+/// The command a person runs to approve, each argument quoted for a POSIX shell: ids come from
+/// findings, and a pasted command must not run anything a finding put in them.
+pub fn approve_command(scope: &str, action: &str, target: &str) -> String {
+    let quote = |arg: &str| {
+        let plain = !arg.is_empty()
+            && arg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+        if plain {
+            arg.to_string()
+        } else {
+            format!("'{}'", arg.replace('\'', r"'\''"))
+        }
+    };
+    format!("soar approve {} {} {}", quote(scope), quote(action), quote(target))
+}
+
 /// The `detail` of an action parked for approval: what to do and the ticket.
 pub fn waiting_detail(how: &str, ticket: &ApprovalTicket) -> Value {
     json!({"waiting": how, "approval": ticket})
 }
 
+/// What a person approves, beside the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanContext<'a> {
+    /// The ledger scope: the alert, or the incident it belongs to, whose ledger the action is
+    /// claimed in. The scope rather than the alert id: fifty findings of one incident planning
+    /// the same isolation are one question, not fifty.
+    pub scope: &'a str,
+    /// Where the action runs: the account and region of the alert's resource.
+    pub account: &'a str,
+    pub region: &'a str,
+    /// The AWS calls it makes (`Action::api_calls`), principals and all.
+    pub calls: &'a Value,
+    /// The remediate policy revision that asked for it.
+    pub policy_revision: &'a str,
+}
+
 /// The digest of a plan a person approves: SHA-256 over the canonical JSON (keys sorted, no
-/// spaces) of the ledger scope (the alert, or the incident it belongs to, whose ledger the
-/// action is claimed in), the action type, its target, its parameters and the remediate policy
-/// revision. The scope rather than the alert id: fifty findings of one incident planning the same
-/// isolation are one question, not fifty.
-pub fn plan_digest(scope: &str, request: &ActionRequest, policy_revision: &str) -> String {
+/// spaces) of the action type, its target, its parameters and everything in [`PlanContext`].
+pub fn plan_digest(request: &ActionRequest, context: &PlanContext<'_>) -> String {
     let plan = json!({
-        "scope": scope,
+        "scope": context.scope,
+        "account": context.account,
+        "region": context.region,
         "action": request.action,
         "target": {"kind": request.target.kind.as_str(), "id": request.target.id},
         "params": request.params,
-        "policy_revision": policy_revision,
+        "calls": context.calls,
+        "policy_revision": context.policy_revision,
     });
     let mut text = String::new();
     canonical_json(&plan, &mut text);
@@ -203,8 +241,10 @@ pub struct ApprovalState {
     pub status: String,
     pub request: Option<ActionRequest>,
     pub ticket: Option<ApprovalTicket>,
-    /// Who approved, denied or expired it (`via:id (name)`; `soar` for an expiry).
+    /// Who approved, denied or expired it (`via:id (name)`; `soar:soar` for an expiry).
     pub decided_by: Option<String>,
+    /// The same, whole: remediate asks the approver policy again before it acts on an approval.
+    pub approver: Option<Approver>,
 }
 
 /// A waiting action the ledger lists for the expiry sweep and the console.
@@ -218,6 +258,16 @@ pub struct Waiting {
 
 /// The ledger status of an action whose question expired unanswered.
 pub const EXPIRED: &str = "expired";
+
+/// Who records an expiry.
+pub fn expiry_recorder() -> Approver {
+    Approver {
+        id: "soar".into(),
+        name: "expired unanswered".into(),
+        via: "soar".into(),
+        team: None,
+    }
+}
 
 /// Why an answer was not taken; each says what the person can do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -320,6 +370,12 @@ pub fn check_approvers(config: &Value) -> Result<(), ApproversError> {
             "slack" | "cli" | "console" => {}
             other => return Err(bad(at(".via"), format!("{other:?} is not slack, cli or console"))),
         }
+        if nonempty(&entry.id) && entry.account.is_some() {
+            return Err(bad(
+                at(""),
+                "names both an id and an account: which one it grants would be unclear".into(),
+            ));
+        }
         if let Some(account) = &entry.account
             && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
         {
@@ -355,27 +411,67 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_binds_scope_action_target_parameters_and_revision() {
-        let base = plan_digest("a-1", &request(json!({"b": 1, "a": [1, 2]})), "rev1");
+    fn the_digest_binds_the_whole_plan() {
+        let calls = json!(["ec2:StopInstances InstanceIds=[i-0abc]"]);
+        let context = PlanContext {
+            scope: "a-1",
+            account: "111122223333",
+            region: "eu-west-1",
+            calls: &calls,
+            policy_revision: "rev1",
+        };
+        let params = json!({"b": 1, "a": [1, 2]});
+        let base = plan_digest(&request(params.clone()), &context);
         assert!(base.starts_with("sha256:") && base.len() == 7 + 64, "{base}");
         // Key order is not part of the plan.
         let reordered: Value = serde_json::from_str(r#"{"a": [1, 2], "b": 1}"#).unwrap();
-        assert_eq!(base, plan_digest("a-1", &request(reordered), "rev1"));
+        assert_eq!(base, plan_digest(&request(reordered), &context));
         // The reason is prose, not the plan.
-        let mut reworded = request(json!({"b": 1, "a": [1, 2]}));
+        let mut reworded = request(params.clone());
         reworded.reason = "other words".into();
-        assert_eq!(base, plan_digest("a-1", &reworded, "rev1"));
+        assert_eq!(base, plan_digest(&reworded, &context));
+        let other_calls = json!(["ec2:StopInstances InstanceIds=[i-0def]"]);
         for changed in [
-            plan_digest("a-2", &request(json!({"b": 1, "a": [1, 2]})), "rev1"),
-            plan_digest("a-1", &request(json!({"b": 2, "a": [1, 2]})), "rev1"),
-            plan_digest("a-1", &request(json!({"b": 1, "a": [2, 1]})), "rev1"),
-            plan_digest("a-1", &request(json!({"b": 1, "a": [1, 2]})), "rev2"),
+            PlanContext {
+                scope: "a-2",
+                ..context
+            },
+            PlanContext {
+                account: "444455556666",
+                ..context
+            },
+            PlanContext {
+                region: "us-east-1",
+                ..context
+            },
+            PlanContext {
+                calls: &other_calls,
+                ..context
+            },
+            PlanContext {
+                policy_revision: "rev2",
+                ..context
+            },
         ] {
-            assert_ne!(base, changed);
+            assert_ne!(base, plan_digest(&request(params.clone()), &changed));
         }
-        let mut other_target = request(json!({"b": 1, "a": [1, 2]}));
+        assert_ne!(base, plan_digest(&request(json!({"b": 2, "a": [1, 2]})), &context));
+        assert_ne!(base, plan_digest(&request(json!({"b": 1, "a": [2, 1]})), &context));
+        let mut other_target = request(params);
         other_target.target.id = "i-0def".into();
-        assert_ne!(base, plan_digest("a-1", &other_target, "rev1"));
+        assert_ne!(base, plan_digest(&other_target, &context));
+    }
+
+    #[test]
+    fn the_approve_command_is_safe_to_paste() {
+        assert_eq!(
+            approve_command("guardduty/1/eu-west-1/f1", "ec2.stop", "i-0abc"),
+            "soar approve guardduty/1/eu-west-1/f1 ec2.stop i-0abc"
+        );
+        assert_eq!(
+            approve_command("a", "s3.block_public_access", "x$(rm -rf ~)`id`;'q'"),
+            r"soar approve a s3.block_public_access 'x$(rm -rf ~)`id`;'\''q'\'''"
+        );
     }
 
     #[test]

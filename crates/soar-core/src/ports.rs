@@ -163,7 +163,7 @@ pub trait ActionLedger: Send + Sync {
         (action, target): (&str, &str),
         digest: &str,
         status: &str,
-        by: &str,
+        by: &crate::approval::Approver,
     ) -> Result<bool, StateError>;
     /// Every action waiting for an answer (the expiry sweep, the console), oldest question first.
     async fn waiting_approvals(&self) -> Result<Vec<Waiting>, StateError>;

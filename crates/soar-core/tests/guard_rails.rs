@@ -446,7 +446,6 @@ fn answering(h: &Harness, policies: Arc<dyn Policies>) -> (Approvals, Arc<Requeu
         ledger: h.state.clone(),
         alerts: h.state.clone(),
         incidents: h.state.clone(),
-        decisions: h.state.clone(),
         remediate: queue.clone(),
     };
     (approvals, queue)
@@ -671,7 +670,7 @@ async fn an_unanswered_question_expires_and_nothing_runs() {
         .unwrap();
     assert_eq!(
         (state.status.as_str(), state.decided_by.as_deref()),
-        ("expired", Some("soar (expired unanswered)"))
+        ("expired", Some("soar:soar (expired unanswered)"))
     );
 }
 

@@ -182,8 +182,7 @@ pub fn answering(config: &Config, aws: &SdkConfig, policies: Arc<PolicySet>) -> 
         policies,
         ledger: state.clone(),
         alerts: state.clone(),
-        incidents: state.clone(),
-        decisions: state,
+        incidents: state,
         remediate: forwarder(aws, config.remediate_queue_url()?),
     })
 }

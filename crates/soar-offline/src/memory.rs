@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use soar_core::action::Action;
 use soar_core::alert::{Alert, Indicator, IndicatorKind, Resource};
-use soar_core::approval::{ApprovalState, ApprovalTicket, EXPIRED, Waiting};
+use soar_core::approval::{ApprovalState, ApprovalTicket, Approver, EXPIRED, Waiting};
 use soar_core::dedup::Revision;
 use soar_core::document::{ActionRecord, ActionStatus, Document, Mode, Serialized, Target, TraceEntry};
 use soar_core::egress::Locality;
@@ -65,7 +65,7 @@ struct Asked {
     request: soar_core::document::ActionRequest,
     target: String,
     ticket: ApprovalTicket,
-    decided_by: Option<String>,
+    decided_by: Option<Approver>,
 }
 
 /// The latest incident of a key: its id and the first and last alert times.
@@ -401,7 +401,8 @@ impl ActionLedger for MemoryState {
             status: status.to_string(),
             request: asked.map(|a| a.request.clone()),
             ticket: asked.map(|a| a.ticket.clone()),
-            decided_by: asked.and_then(|a| a.decided_by.clone()),
+            decided_by: asked.and_then(|a| a.decided_by.as_ref().map(Approver::recorded)),
+            approver: asked.and_then(|a| a.decided_by.clone()),
         }))
     }
 
@@ -411,7 +412,7 @@ impl ActionLedger for MemoryState {
         (action, target): (&str, &str),
         digest: &str,
         status: &str,
-        by: &str,
+        by: &Approver,
     ) -> Result<bool, StateError> {
         let status: &'static str = match status {
             "approved" => "approved",
@@ -428,7 +429,7 @@ impl ActionLedger for MemoryState {
         }
         inner.ledger.insert(key, status);
         if let Some(asked) = inner.approvals.get_mut(&key) {
-            asked.decided_by = Some(by.to_string());
+            asked.decided_by = Some(by.clone());
         }
         Ok(true)
     }

@@ -7,7 +7,7 @@
 //! and cut to Block Kit's limits (3,000 characters per section, 150 per header).
 
 use serde_json::{Value, json};
-use soar_core::approval::ApprovalKey;
+use soar_core::approval::{ApprovalKey, approve_command};
 use soar_core::pipeline::short;
 use soar_core::ports::ApprovalAsk;
 
@@ -41,11 +41,26 @@ fn code(text: &str) -> String {
     format!("`{}`", escape(&text.replace('`', "'")))
 }
 
+/// A `mrkdwn` section, `verbatim` so that Slack turns nothing in it into a link or a mention.
 fn section(text: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_LIMIT)}})
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_LIMIT), "verbatim": true}})
 }
 
-/// The question: `(blocks, fallback text)`.
+fn context(text: &str) -> Value {
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, SECTION_LIMIT), "verbatim": true}]})
+}
+
+/// A preformatted block of `text` that nothing in it can close (backticks become quotes).
+fn preformatted(title: &str, text: &str) -> String {
+    format!("*{title}*\n```{}```", escape(&text.replace('`', "'")))
+}
+
+/// Slack's limit on a button's `value`.
+const VALUE_LIMIT: usize = 2000;
+
+/// The question: `(blocks, fallback text)`. The Approve button is left out when the plan does
+/// not fit the message whole (or its key does not fit a button): no one approves what they could
+/// not see; `soar approve` and the console still can.
 pub fn ask(ask: &ApprovalAsk<'_>) -> (Vec<Value>, String) {
     let (doc, request) = (ask.doc, &ask.record.request);
     let alert = &doc.alert;
@@ -64,60 +79,72 @@ pub fn ask(ask: &ApprovalAsk<'_>) -> (Vec<Value>, String) {
             facts.push_str(&format!("\n• {}", escape(reason)));
         }
     }
-    let params = serde_json::to_string_pretty(&request.params).unwrap_or_default();
-    let plan = match ask.plan {
-        Value::Array(calls) => calls.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"),
-        other => other.to_string(),
-    };
     let action = format!(
-        "*Action* {} on {} {}\n*Why* {}\n*Parameters*\n```{}```\n*Plan (the calls it makes)*\n```{}```",
+        "*Action* {} on {} {}\n*Why* {}",
         code(&request.action),
         code(request.target.kind.as_str()),
         code(&request.target.id),
         escape(&request.reason),
-        escape(&params.replace("```", "'''")),
-        escape(&plan.replace("```", "'''")),
     );
+    let params = preformatted(
+        "Parameters",
+        &serde_json::to_string_pretty(&request.params).unwrap_or_default(),
+    );
+    let calls = match ask.plan {
+        Value::Array(calls) => calls.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"),
+        other => other.to_string(),
+    };
+    let plan = preformatted("Plan (the calls it makes)", &calls);
     let key = ApprovalKey::of(ask.scope, ask.record, ask.ticket);
     let value = serde_json::to_string(&key).unwrap_or_default();
+    let whole = [&params, &plan].iter().all(|t| t.chars().count() <= SECTION_LIMIT) && value.len() <= VALUE_LIMIT;
     let expires = chrono::DateTime::from_timestamp(ask.ticket.expires_at, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default();
-    let context = format!(
-        "{} · plan {} · expires {expires} · answer elsewhere: `soar approve {} {} {}`",
+    let command = approve_command(ask.scope, &request.action, ask.record.ledger_target());
+    let mut footer = format!(
+        "{} · plan {} · expires {expires} · or: {}",
         code(ask.scope),
         code(&short(&ask.ticket.digest)),
-        escape(ask.scope),
-        escape(&request.action),
-        escape(ask.record.ledger_target()),
+        code(&command),
     );
-    let blocks = vec![
+    if !whole {
+        footer.push_str(" · the plan is too long for this message: read it with `soar alerts show` or the console, and approve there");
+    }
+    let mut buttons = Vec::new();
+    if whole {
+        buttons.push(json!({"type": "button", "action_id": APPROVE, "style": "primary", "value": value,
+            "text": {"type": "plain_text", "text": "Approve"},
+            "confirm": {"title": {"type": "plain_text", "text": "Carry this out?"},
+                        "text": {"type": "plain_text", "text": cut(&format!("{} on {} runs once, as planned above.", request.action, ask.record.ledger_target()), 300)},
+                        "confirm": {"type": "plain_text", "text": "Approve"},
+                        "deny": {"type": "plain_text", "text": "Cancel"}}}));
+    }
+    if value.len() <= VALUE_LIMIT {
+        buttons.push(
+            json!({"type": "button", "action_id": DENY, "style": "danger", "value": value,
+            "text": {"type": "plain_text", "text": "Deny"}}),
+        );
+    }
+    let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut(&headline, HEADER_LIMIT)}}),
         section(&facts),
         section(&action),
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&context, SECTION_LIMIT)}]}),
-        json!({"type": "actions", "block_id": "soar_approval", "elements": [
-            {"type": "button", "action_id": APPROVE, "style": "primary", "value": value,
-             "text": {"type": "plain_text", "text": "Approve"},
-             "confirm": {"title": {"type": "plain_text", "text": "Carry this out?"},
-                         "text": {"type": "mrkdwn", "text": cut(&format!("{} on {} runs once, as planned above.", code(&request.action), code(ask.record.ledger_target())), 300)},
-                         "confirm": {"type": "plain_text", "text": "Approve"},
-                         "deny": {"type": "plain_text", "text": "Cancel"}}},
-            {"type": "button", "action_id": DENY, "style": "danger", "value": value,
-             "text": {"type": "plain_text", "text": "Deny"}},
-        ]}),
+        section(&params),
+        section(&plan),
+        context(&footer),
     ];
-    (blocks, cut(&headline, HEADER_LIMIT))
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "block_id": "soar_approval", "elements": buttons}));
+    }
+    (blocks, escape(&cut(&headline, HEADER_LIMIT)))
 }
 
 /// The answered form: what it was about and what became of it, no buttons.
 pub fn settled(what: &str, outcome: &str) -> (Vec<Value>, String) {
     let text = format!("{} — {}", what, outcome);
-    let blocks = vec![
-        section(&format!("*{}*", escape(what))),
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&escape(outcome), SECTION_LIMIT)}]}),
-    ];
-    (blocks, cut(&text, HEADER_LIMIT))
+    let blocks = vec![section(&format!("*{}*", escape(what))), context(&escape(outcome))];
+    (blocks, escape(&cut(&text, HEADER_LIMIT)))
 }
 
 #[cfg(test)]

@@ -8,23 +8,21 @@
 //! and an approval queues the waiting alert for remediate again, which carries the action out
 //! once (its claim is handed out once as `Claim::Approved`) after checking the digest again.
 
-use crate::approval::{Answer, ApprovalKey, ApprovalState, Approver, EXPIRED, MessageRef, Refusal, waiting_record};
+use crate::approval::{
+    Answer, ApprovalKey, ApprovalState, Approver, EXPIRED, MessageRef, Refusal, expiry_recorder, waiting_record,
+};
 use crate::decision::Policies;
-use crate::document::{ActionRequest, ActionStatus, Document, Phase, Serialized, TraceEntry};
+use crate::document::{ActionRequest, ActionStatus, Document, Serialized};
 use crate::incident::is_incident_id;
-use crate::ports::{ActionLedger, AlertLog, DecisionLog, Forwarder, IncidentLog};
+use crate::ports::{ActionLedger, AlertLog, Forwarder, IncidentLog};
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-/// Who records an expiry in the ledger.
-const EXPIRY_RECORDER: &str = "soar (expired unanswered)";
 
 pub struct Approvals {
     pub policies: Arc<dyn Policies>,
     pub ledger: Arc<dyn ActionLedger>,
     pub alerts: Arc<dyn AlertLog>,
     pub incidents: Arc<dyn IncidentLog>,
-    pub decisions: Arc<dyn DecisionLog>,
     /// The remediate queue: an approved alert goes back through remediate.
     pub remediate: Arc<dyn Forwarder>,
 }
@@ -93,7 +91,7 @@ impl Approvals {
                 at: at(ticket.expires_at),
             });
         }
-        let doc = self.waiting_alert(key).await?;
+        let doc = self.waiting_alert(key, &ticket.alert_id).await?;
         let request = match waiting_record(&doc, &key.action, &key.target) {
             Some((record, stored)) if stored.digest == key.digest => record.request.clone(),
             Some((_, stored)) => {
@@ -118,7 +116,7 @@ impl Approvals {
                 (&key.action, &key.target),
                 &key.digest,
                 answer.status(),
-                &by,
+                approver,
             )
             .await
             .map_err(|e| Refusal::State(e.to_string()))?;
@@ -127,7 +125,7 @@ impl Approvals {
             let now_state = self.waiting(key).await.err();
             return Err(now_state.unwrap_or_else(|| Refusal::NotWaiting("answered meanwhile".into())));
         }
-        self.record(&doc, key, answer, &by, &reasons).await;
+        tracing::info!(answer = answer.as_str(), %by, reasons = ?reasons, "answered a waiting action");
         if answer == Answer::Approve {
             // remediate answers the alert afresh: what it did before is in the ledger (and comes
             // back into the document as it finds each action taken), the approved action runs.
@@ -212,7 +210,7 @@ impl Approvals {
                 (&key.action, &key.target),
                 &key.digest,
                 EXPIRED,
-                EXPIRY_RECORDER,
+                &expiry_recorder(),
             )
             .await
             .map_err(|e| Refusal::State(e.to_string()))?;
@@ -222,10 +220,16 @@ impl Approvals {
         Ok(flipped)
     }
 
-    /// The alert whose stored document waits for the action: the scope itself, or the newest
-    /// alert of the incident that does.
-    async fn waiting_alert(&self, key: &ApprovalKey) -> Result<Document, Refusal> {
+    /// The alert whose stored document waits for the action: the one the ticket names, else the
+    /// scope itself, else the newest alert of the incident that does.
+    async fn waiting_alert(&self, key: &ApprovalKey, asked_by: &str) -> Result<Document, Refusal> {
         let state = |e: crate::ports::StateError| Refusal::State(e.to_string());
+        if !asked_by.is_empty()
+            && let Some(doc) = self.alerts.load_document(asked_by).await.map_err(state)?
+            && waiting_record(&doc, &key.action, &key.target).is_some()
+        {
+            return Ok(doc);
+        }
         if !is_incident_id(&key.scope) {
             return self
                 .alerts
@@ -285,24 +289,6 @@ impl Approvals {
             None => Err(Refusal::Policy(format!(
                 "data.soar.approvals.decision must be {{\"allow\": bool, \"reasons\": [string]}}, got {decision}"
             ))),
-        }
-    }
-
-    /// The answer in the alert's decision record (audit), beside its phase decisions.
-    async fn record(&self, doc: &Document, key: &ApprovalKey, answer: Answer, by: &str, reasons: &[String]) {
-        let entry = TraceEntry {
-            phase: Phase::Remediate,
-            revision: self.policies.revision(Phase::Remediate),
-            micros: 0,
-            decision: Some(json!({"approval": {
-                "answer": answer.as_str(), "by": by, "action": key.action, "target": key.target,
-                "digest": key.digest, "reasons": reasons,
-            }})),
-            error: None,
-            notes: vec![format!("{} {} on {} ({})", by, answer.status(), key.action, key.target)],
-        };
-        if let Err(e) = self.decisions.put_decision(&doc.alert.id, &entry).await {
-            tracing::warn!(error = %e, "could not record the approval answer");
         }
     }
 }

@@ -2,7 +2,10 @@
 //! when the plan changed, and checking an approval against the plan before carrying it out.
 
 use super::settings::Settings;
-use crate::approval::{ApprovalTicket, MessageRef, plan_digest, waiting_detail};
+use crate::approval::{
+    Answer, ApprovalState, ApprovalTicket, EXPIRED, MessageRef, PlanContext, approve_command, plan_digest,
+    waiting_detail,
+};
 use crate::decision::Policies;
 use crate::document::{ActionRecord, ActionRequest, ActionStatus, Document, Mode, Phase, TraceEntry};
 use crate::ports::{ActionLedger, ApprovalAsk, ApprovalChannel};
@@ -39,7 +42,15 @@ impl Asking<'_> {
 impl Asker<'_> {
     /// The digest of the plan as the current policy asks for it.
     fn digest(&self, asking: &Asking<'_>) -> String {
-        plan_digest(asking.scope, asking.request, &self.policies.revision(Phase::Remediate))
+        let revision = self.policies.revision(Phase::Remediate);
+        let context = PlanContext {
+            scope: asking.scope,
+            account: &asking.doc.alert.account,
+            region: &asking.doc.alert.region,
+            calls: asking.plan,
+            policy_revision: &revision,
+        };
+        plan_digest(asking.request, &context)
     }
 
     /// Parks the action for approval with a new ticket and, in enforce mode, asks the approval
@@ -47,10 +58,8 @@ impl Asker<'_> {
     /// the console.
     pub(super) async fn ask(&self, asking: &Asking<'_>, entry: &mut TraceEntry) -> Outcome {
         let mut ticket = ApprovalTicket::new(self.digest(asking), chrono::Utc::now(), self.settings.approval_ttl);
-        let how = format!(
-            "soar approve {} {} {}",
-            asking.scope, asking.request.action, asking.target
-        );
+        ticket.alert_id.clone_from(&asking.doc.alert.id);
+        let how = approve_command(asking.scope, &asking.request.action, asking.target);
         if self.settings.mode == Mode::Enforce {
             let record = ActionRecord {
                 request: asking.request.clone(),
@@ -94,6 +103,15 @@ impl Asker<'_> {
                 return duplicate("already claimed: done, planned or waiting for approval (action ledger)".into());
             }
         };
+        // A question that expired unanswered is asked again when the alert (or another of its
+        // incident) comes back: no one said no.
+        if state.status == EXPIRED {
+            entry.notes.push(format!(
+                "{}: its earlier question expired unanswered; asked again",
+                asking.what()
+            ));
+            return self.ask(asking, entry).await;
+        }
         if state.status != ActionStatus::PendingApproval.as_str() {
             let by = state.decided_by.map(|b| format!(" by {b}")).unwrap_or_default();
             return duplicate(format!("already {}{by} (action ledger)", state.status));
@@ -122,7 +140,9 @@ impl Asker<'_> {
     }
 
     /// An approved claim, handed to this invocation: carried out only if the approval was given
-    /// for the plan the policy asks for now. Returns the message that asked (to tell the outcome).
+    /// for the plan the policy asks for now, not long after its question expired, by someone the
+    /// deployed approver policy allows (whatever policy the answering tool ran). Otherwise it is
+    /// asked again. Returns the message that asked (to tell the outcome).
     pub(super) async fn approved(
         &self,
         asking: &Asking<'_>,
@@ -137,35 +157,52 @@ impl Asker<'_> {
                     ActionStatus::Interrupted,
                     json!(format!("ledger unavailable, not acting now: {e}")),
                 )
-            })?
-            .unwrap_or_else(|| crate::approval::ApprovalState {
-                status: String::new(),
-                request: None,
-                ticket: None,
-                decided_by: None,
-            });
-        let by = state.decided_by.unwrap_or_else(|| "someone".into());
-        let current = self.digest(asking);
-        match state.ticket {
-            Some(ticket) if ticket.digest == current => {
+            })?;
+        let by = state
+            .as_ref()
+            .and_then(|s| s.decided_by.clone())
+            .unwrap_or_else(|| "someone".into());
+        let ticket = state.as_ref().and_then(|s| s.ticket.clone());
+        match self.refusal(asking, state.as_ref()) {
+            None => {
                 entry.notes.push(format!("{} was approved by {by}", asking.what()));
-                Ok(ticket.message)
+                Ok(ticket.and_then(|t| t.message))
             }
-            old => {
+            Some(why) => {
                 entry.notes.push(format!(
-                    "{} was approved by {by} for another plan than the policy asks for now: not carried out, asked again",
+                    "{} was approved by {by} {why}: not carried out, asked again",
                     asking.what()
                 ));
-                if let Some(message) = old.and_then(|t| t.message) {
-                    self.settle(
-                        &message,
-                        asking,
-                        &format!("Approved by {by}, but the plan changed before it ran: not carried out. A new request was posted."),
-                    )
-                    .await;
+                if let Some(message) = ticket.and_then(|t| t.message) {
+                    let outcome = format!("Approved by {by}, but {why}: not carried out. A new request was posted.");
+                    self.settle(&message, asking, &outcome).await;
                 }
                 Err(self.ask(asking, entry).await)
             }
+        }
+    }
+
+    /// Why an approval does not hold now, if it does not.
+    fn refusal(&self, asking: &Asking<'_>, state: Option<&ApprovalState>) -> Option<String> {
+        let Some(ticket) = state.and_then(|s| s.ticket.as_ref()) else {
+            return Some("without a plan digest".into());
+        };
+        if ticket.digest != self.digest(asking) {
+            return Some("for another plan than the policy asks for now".into());
+        }
+        // An approval left unused (its alert never came back) does not stay good for ever.
+        let ttl = i64::try_from(self.settings.approval_ttl.as_secs()).unwrap_or(i64::MAX / 4);
+        if chrono::Utc::now().timestamp() >= ticket.expires_at.saturating_add(ttl) {
+            return Some("too long ago".into());
+        }
+        let Some(approver) = state.and_then(|s| s.approver.as_ref()) else {
+            return Some("with no approver recorded".into());
+        };
+        let input = super::approve::approver_input(asking.doc, asking.request, Answer::Approve, approver);
+        match self.policies.decide_approver(&input) {
+            Ok(decision) if decision["allow"].as_bool() == Some(true) => None,
+            Ok(_) => Some("and the deployed approver policy does not allow them".into()),
+            Err(e) => Some(format!("and the approver policy failed ({e})")),
         }
     }
 

@@ -891,9 +891,8 @@ fn notification(doc: &Document, channel: &Target, text: &NotifyText<'_>, answer:
         ));
         if a.status == ActionStatus::PendingApproval {
             lines.push(format!(
-                "    approve with: soar approve {} {action} {}",
-                doc.ledger_scope(),
-                a.ledger_target()
+                "    approve with: {}",
+                crate::approval::approve_command(doc.ledger_scope(), action, a.ledger_target())
             ));
         }
         for rollback in a.detail["rollback"]
