@@ -92,21 +92,7 @@ impl Approvals {
             });
         }
         let doc = self.waiting_alert(key, &ticket.alert_id).await?;
-        let request = match waiting_record(&doc, &key.action, &key.target) {
-            Some((record, stored)) if stored.digest == key.digest => record.request.clone(),
-            Some((_, stored)) => {
-                return Err(Refusal::PlanChanged {
-                    asked: short(&key.digest),
-                    now: short(&stored.digest),
-                });
-            }
-            None => {
-                return Err(Refusal::NotWaiting(format!(
-                    "alert {} no longer plans {} on {}",
-                    doc.alert.id, key.action, key.target
-                )));
-            }
-        };
+        let request = planned_request(&doc, key)?;
         let reasons = self.allowed(&doc, &request, answer, approver)?;
         let by = approver.recorded();
         let flipped = self
@@ -127,17 +113,7 @@ impl Approvals {
         }
         tracing::info!(answer = answer.as_str(), %by, reasons = ?reasons, "answered a waiting action");
         if answer == Answer::Approve {
-            // remediate answers the alert afresh: what it did before is in the ledger (and comes
-            // back into the document as it finds each action taken), the approved action runs.
-            let again = Document {
-                actions: Vec::new(),
-                ..doc.clone()
-            };
-            let text = Serialized::text(&again).map_err(|e| Refusal::Queue(e.to_string()))?;
-            self.remediate
-                .forward(&Serialized::of(&again, &text))
-                .await
-                .map_err(|e| Refusal::Queue(e.to_string()))?;
+            self.requeue(&doc).await?;
         }
         Ok(Answered {
             answer,
@@ -147,6 +123,21 @@ impl Approvals {
             message: ticket.message,
             reasons,
         })
+    }
+
+    /// Queues the alert for remediate again, which answers it afresh: what it did before is in
+    /// the ledger (and comes back into the document as it finds each action taken), and the
+    /// approved action runs.
+    async fn requeue(&self, doc: &Document) -> Result<(), Refusal> {
+        let again = Document {
+            actions: Vec::new(),
+            ..doc.clone()
+        };
+        let text = Serialized::text(&again).map_err(|e| Refusal::Queue(e.to_string()))?;
+        self.remediate
+            .forward(&Serialized::of(&again, &text))
+            .await
+            .map_err(|e| Refusal::Queue(e.to_string()))
     }
 
     /// Records every waiting action whose question expired by `now` as `expired` (nothing runs),
@@ -290,6 +281,22 @@ impl Approvals {
                 "data.soar.approvals.decision must be {{\"allow\": bool, \"reasons\": [string]}}, got {decision}"
             ))),
         }
+    }
+}
+
+/// The request `doc` waits to carry out under the digest `key` names. Errors: the plan changed,
+/// or the alert plans it no more.
+fn planned_request(doc: &Document, key: &ApprovalKey) -> Result<ActionRequest, Refusal> {
+    match waiting_record(doc, &key.action, &key.target) {
+        Some((record, stored)) if stored.digest == key.digest => Ok(record.request.clone()),
+        Some((_, stored)) => Err(Refusal::PlanChanged {
+            asked: short(&key.digest),
+            now: short(&stored.digest),
+        }),
+        None => Err(Refusal::NotWaiting(format!(
+            "alert {} no longer plans {} on {}",
+            doc.alert.id, key.action, key.target
+        ))),
     }
 }
 
