@@ -16,7 +16,7 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins docs build package smoke deploy venv
+.PHONY: browser opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins docs build package smoke deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
@@ -29,7 +29,7 @@ offline-demo: bins
 
 ## test: formatting, lints, every Rust test (AWS adapters and the function chain against a local
 ## moto server, the functions under cargo lambda's emulator), then the Rego policy suite
-test: venv opa-ref lint lint-infra bins unit policy-test
+test: venv opa-ref browser lint lint-infra bins unit policy-test
 
 ## bench: the end-to-end latency on the local stack (moto, debug build: it is moto's time), a storm
 ## of 1,000 findings under injected AWS faults (tests/storm.rs, bench/storm.json), then a
@@ -41,6 +41,14 @@ bench: venv opa-ref bins
 		$(CARGO) test --locked -p soar-tests --test storm -- --nocapture
 	$(CARGO) build --release --locked -p soar-bench $(foreach f,$(FUNCTIONS),-p $(f))
 	$(TARGET_DIR)/release/soar-bench $(TARGET_DIR)/release
+
+## browser: headless Chromium and its WebDriver from the distribution's packages (Debian's
+## chromium and chromium-driver), for the console's browser test; installed when missing
+browser:
+	@if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null && \
+	echo "installed: $$(chromium --version)"
 
 ## opa-ref: the reference OPA engine (libopabridge.so from the pinned PyPI wheel) in .opa/, for
 ## the differential conformance test and `make bench`. Not fatal: without it that test says

@@ -1794,7 +1794,9 @@ async fn slack_stack(slack: &SlackStandIn, extra: &[(&str, &str)]) -> (Stack, so
 /// POSTs `body` to the approvals function's URL with `headers`: (status, JSON answer).
 async fn post_press(emulator: &soar_local::LambdaEmulator, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
     let url = format!("http://127.0.0.1:{}/lambda-url/approvals/", emulator.port);
-    let mut request = reqwest::Client::new()
+    let mut request = soar_https::web_client()
+        .build()
+        .unwrap()
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.to_string());
@@ -2035,4 +2037,221 @@ async fn an_unanswered_slack_question_expires_and_nothing_runs() {
         "{:?}",
         statuses(&doc)
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// The console in a real browser (headless Chromium through its WebDriver, Debian's packages).
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `soar console` on a free port against the stack: the process and its URL (its first line).
+fn start_console(stack: &Stack) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(soar_tests::soar_binary())
+        .args(["console", "--port", "0", "--endpoint-url", &stack.moto.endpoint()])
+        .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
+        .env("SOAR_REMEDIATE_QUEUE_URL", &stack.env.vars["SOAR_REMEDIATE_QUEUE_URL"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("soar console starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in the console's first line: {line}"))
+        .trim_end_matches('/')
+        .to_string();
+    (Child(child), url)
+}
+
+/// Debian's chromedriver on a free port, and a headless Chromium session through it.
+async fn browser() -> (Child, fantoccini::Client, tempfile::TempDir) {
+    let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("chromedriver not found: `make browser` installs Debian's chromium and chromium-driver");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(driver)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let child = Child(child);
+    let profile = tempfile::tempdir().unwrap();
+    let args = [
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--window-size=1366,900".into(),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": "/usr/bin/chromium", "args": args}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let webdriver = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if let Ok(client) = fantoccini::ClientBuilder::new(connector.clone())
+            .capabilities(capabilities.clone())
+            .connect(&webdriver)
+            .await
+        {
+            return (child, client, profile);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no WebDriver session on {webdriver}");
+}
+
+/// Where the screenshots go: under the build folder.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn the_console_shows_the_story_and_approves_in_the_browser() {
+    use fantoccini::Locator;
+    // The demo's flow: a critical Tor finding on a lab instance, contained in enforce mode, its
+    // stop waiting for a person.
+    let stack = Stack::start(Mode::Enforce).await;
+    let web = lab::create_instance(&stack.aws, "web-1", &[]).await.unwrap();
+    stack
+        .publish(&lab::guardduty_event(
+            &web,
+            &LabFinding {
+                severity: 9.5,
+                ..tor("f-console")
+            },
+        ))
+        .await;
+    stack.run().await;
+    let doc = stack.document("f-console").await;
+    let incident = doc.incident.clone().expect("an incident").id;
+    let (_console, url) = start_console(&stack);
+    let (_driver, client, _profile) = browser().await;
+
+    // The index: the incident and the alert, newest first; every field labelled.
+    client.goto(&format!("{url}/")).await.unwrap();
+    let index = client.source().await.unwrap();
+    assert!(index.contains(&incident) && index.contains(&doc.alert.id), "{index}");
+    for field in client
+        .find_all(Locator::Css("input:not([type=hidden]), select"))
+        .await
+        .unwrap()
+    {
+        let id = field.attr("id").await.unwrap().expect("a field with an id");
+        client
+            .find(Locator::Css(&format!("label[for='{id}']")))
+            .await
+            .unwrap_or_else(|_| panic!("no label for #{id}"));
+    }
+
+    // The alert's story: each phase, the actions with their status, the ledger.
+    client
+        .find(Locator::LinkText(&doc.alert.id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.wait().for_element(Locator::Id("timeline-h")).await.unwrap();
+    let page = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    for expected in [
+        "Timeline",
+        "ingest",
+        "enrich",
+        "evaluate",
+        "remediate",
+        "policy revision",
+        "ec2.isolate",
+        "executed",
+        "ec2.stop",
+        "pending_approval",
+        "Ledger",
+        &incident,
+        "Waiting for approval",
+    ] {
+        assert!(
+            page.contains(expected),
+            "{expected} missing from the alert page:\n{page}"
+        );
+    }
+    std::fs::write(screenshot_path("alert.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Approve the stop on the page: answered as the operator's AWS identity, through the
+    // approver policy; remediate carries it out once.
+    client
+        .find(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let answered = client
+        .wait()
+        .for_element(Locator::Css("p[role=status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answered.contains("Approved by console:arn:aws:"), "{answered}");
+    std::fs::write(screenshot_path("answered.png"), client.screenshot().await.unwrap()).unwrap();
+    stack.run().await;
+    let doc = stack.document("f-console").await;
+    assert!(
+        statuses(&doc).contains(&("ec2.stop".into(), "executed".into())),
+        "{:?}",
+        statuses(&doc)
+    );
+    client.goto(&format!("{url}/approvals")).await.unwrap();
+    let approvals = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(approvals.contains("Nothing is waiting"), "{approvals}");
+
+    // Replay under the current policies: the same decision.
+    client
+        .goto(&format!("{url}/replay?id={}", doc.alert.id.replace('/', "%2F")))
+        .await
+        .unwrap();
+    let replay = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(replay.contains("No difference"), "{replay}");
+    std::fs::write(screenshot_path("replay.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // A form from elsewhere (no token) changes nothing.
+    let forged = soar_https::web_client()
+        .build()
+        .unwrap()
+        .post(format!("{url}/approvals"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("scope=x&action=ec2.stop&target=i-1&digest=d&answer=approve&token=guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    client.close().await.unwrap();
 }

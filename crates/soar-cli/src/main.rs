@@ -1,6 +1,7 @@
 //! `soar`: run alerts through the whole pipeline on one machine, and test and evaluate policies.
 
 mod aws_cmd;
+mod console;
 mod diff;
 mod incidents;
 mod inputs;
@@ -62,6 +63,22 @@ enum Command {
         /// Deny instead: the action is never carried out.
         #[arg(long)]
         deny: bool,
+    },
+    /// A web console on 127.0.0.1: incidents and alerts, an alert's timeline, actions waiting for
+    /// approval (answered as your AWS identity, through the approver policy) and replay under the
+    /// current policies. Reads SOAR_TABLE and SOAR_REMEDIATE_QUEUE_URL; prints its URL first.
+    Console {
+        /// The port on 127.0.0.1 (0: a free one).
+        #[arg(long, default_value_t = 8780)]
+        port: u16,
+        /// Policy folder for replays and answers (default: the policies built into this binary).
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// Your name beside your AWS identity in the ledger (default: the ARN).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        endpoint_url: Option<String>,
     },
     /// Undo an alert's executed actions from their recorded rollback data: all of them, one type,
     /// or one type on one target, newest first. A dry run (the API calls it would make) unless
@@ -277,6 +294,17 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             (&alert_id, &action, target.as_deref()),
             approver.as_deref(),
             if deny { Answer::Deny } else { Answer::Approve },
+        )),
+        Command::Console {
+            port,
+            policies,
+            name,
+            endpoint_url,
+        } => runtime.block_on(console::run(
+            endpoint_url.as_deref(),
+            port,
+            policies.as_deref(),
+            name.as_deref(),
         )),
         Command::Replay {
             alert_id,
