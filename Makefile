@@ -16,12 +16,17 @@ DEMO_INPUTS := tests/fixtures/guardduty/*.json \
                tests/fixtures/scenarios/private-remote-ip.json \
                tests/fixtures/scenarios/generic-alerts.ndjson
 
-.PHONY: browser opa-ref bench demo offline-demo test lint lint-infra unit policy-test fmt bins docs build package smoke deploy venv
+.PHONY: browser opa-ref bench demo demo-console offline-demo test lint lint-infra unit policy-test fmt bins docs build package smoke deploy venv
 
 ## demo: the four functions under cargo lambda's emulator on a local moto server, answering
 ## GuardDuty findings about a lab instance; prints the timeline and stops everything it started
 demo: venv bins
 	$(SOAR) local demo
+
+## demo-console: the demo, kept running afterwards with the web console (soar console) on
+## 127.0.0.1:8780 showing the demo's alert; Ctrl-C stops everything
+demo-console: venv bins
+	$(SOAR) local demo --keep
 
 ## offline-demo: the fixtures and scenarios through the pipeline in one process (dry run, in memory)
 offline-demo: bins

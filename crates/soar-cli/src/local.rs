@@ -53,7 +53,7 @@ pub(crate) async fn run_pump(endpoint: Option<&str>, port: u16) -> Result<ExitCo
 
 /// The whole system on this machine: moto, setup, a lab instance, the four functions under the
 /// emulator, GuardDuty findings on the EventBridge bus, delivery, and the timeline.
-pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
+pub(crate) async fn run_demo(workspace: &Path, keep: bool) -> Result<ExitCode, String> {
     println!("soar local demo: the four functions under cargo lambda's emulator, AWS on a local moto server\n");
     let moto = Moto::start(workspace)?;
     println!("  moto        {}", moto.endpoint());
@@ -117,6 +117,7 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
     deliveries.iter().for_each(print_delivery);
     let as_expected = report(&aws, &stage, (&tor, &sample), &log_path).await?
         & report_write_back(&aws, &stage, &probe, &findings).await?;
+    console(&aws, &stage, &tor, keep).await?;
     drop(emulator);
     drop(moto);
     println!("\nstopped the emulator and the moto server");
@@ -129,6 +130,29 @@ pub(crate) async fn run_demo(workspace: &Path) -> Result<ExitCode, String> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// The console's port in the demo (`soar console`'s default).
+const CONSOLE_PORT: u16 = 8780;
+
+/// The web console of the demo's alert: with `keep`, served on this stack until Ctrl-C; without,
+/// how to get it.
+async fn console(aws: &sdk::SdkConfig, stage: &Stage, tor: &LabFinding<'_>, keep: bool) -> Result<(), String> {
+    let alert_id = format!("guardduty/{DEMO_ACCOUNT}/us-east-1/{}", tor.id);
+    let encoded: String = form_urlencoded::byte_serialize(alert_id.as_bytes()).collect();
+    let page = format!("/alert?id={encoded}");
+    if !keep {
+        println!(
+            "
+  console     make demo-console: this demo, kept running, with the web console (soar console) at
+              http://127.0.0.1:{CONSOLE_PORT}{page}"
+        );
+        return Ok(());
+    }
+    let vars = &stage.env.vars;
+    let deployment = (vars["SOAR_TABLE"].clone(), vars["SOAR_REMEDIATE_QUEUE_URL"].clone());
+    println!();
+    crate::console::serve(aws, deployment, (CONSOLE_PORT, &page), None, None).await
 }
 
 /// The account of the demo's findings (moto's default).

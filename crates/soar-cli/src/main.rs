@@ -171,7 +171,11 @@ enum LocalCommand {
     },
     /// Start everything, answer GuardDuty findings about a lab instance, print the timeline, stop everything.
     /// Run from the repository root after `make venv`.
-    Demo,
+    Demo {
+        /// Keep the stack running afterwards with `soar console` on 127.0.0.1:8780, until Ctrl-C.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -324,8 +328,8 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             invoke_port,
             endpoint_url,
         }) => runtime.block_on(local::run_pump(endpoint_url.as_deref(), invoke_port)),
-        Command::Local(LocalCommand::Demo) => match std::env::current_dir() {
-            Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir)),
+        Command::Local(LocalCommand::Demo { keep }) => match std::env::current_dir() {
+            Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir, keep)),
             _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),
         },
     }

@@ -9,8 +9,11 @@
 //! `soar_core::pipeline::Approvals` with the operator's STS identity (`via: console`), so the
 //! approver policy and every check of Slack's buttons and `soar approve` apply.
 
+mod app;
 mod pages;
 mod view;
+
+pub(crate) use app::App;
 
 use crate::aws_cmd::{config, required};
 use axum::Router;
@@ -20,25 +23,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use soar_aws::{DynamoClient, DynamoState, sdk};
 use soar_core::approval::Approver;
-use soar_core::pipeline::Approvals;
-use soar_policy::PolicySet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// What every page handler shares.
-pub(crate) struct App {
-    pub(crate) state: Arc<DynamoState>,
-    pub(crate) approvals: Approvals,
-    pub(crate) policies: Arc<PolicySet>,
-    pub(crate) operator: Approver,
-    /// This run's form token: a form without it is refused.
-    pub(crate) token: String,
-    pub(crate) templates: minijinja::Environment<'static>,
-    /// The port it listens on (the `Host` and `Origin` a request must name).
-    pub(crate) port: u16,
-}
 
 /// The templates, built in.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -54,10 +42,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("waiting_table.html", include_str!("templates/waiting_table.html")),
 ];
 
-pub(crate) const STYLE: &str = include_str!("templates/style.css");
-
-/// `soar console`: serves until Ctrl-C. `port` 0 takes a free one; the first line printed is
-/// the URL.
+/// `soar console`: serves until Ctrl-C, against the table and remediate queue the environment
+/// names. `port` 0 takes a free one; the first line printed is the URL.
 pub(crate) async fn run(
     endpoint: Option<&str>,
     port: u16,
@@ -65,16 +51,30 @@ pub(crate) async fn run(
     name: Option<&str>,
 ) -> Result<ExitCode, String> {
     let aws = config(endpoint).await?;
-    let state = DynamoState::new(DynamoClient::new(&aws), required("SOAR_TABLE")?);
+    let deployment = (required("SOAR_TABLE")?, required("SOAR_REMEDIATE_QUEUE_URL")?);
+    serve(&aws, deployment, (port, "/"), policies, name).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the console of the deployment `(table, remediate queue URL)` on 127.0.0.1:`port` until
+/// Ctrl-C; prints the URL of `start` (a page path) first.
+pub(crate) async fn serve(
+    aws: &sdk::SdkConfig,
+    (table, remediate_queue): (String, String),
+    (port, start): (u16, &str),
+    policies: Option<&Path>,
+    name: Option<&str>,
+) -> Result<(), String> {
+    let state = DynamoState::new(DynamoClient::new(aws), table);
     let policies = crate::replay::policy_set(policies)?;
-    let arn = sdk::caller_arn(&aws).await?;
+    let arn = sdk::caller_arn(aws).await?;
     let operator = Approver {
         name: name.map_or_else(|| arn.clone(), String::from),
         id: arn,
         via: "console".into(),
         team: None,
     };
-    let approvals = crate::aws_cmd::answering(&aws, state.clone(), required("SOAR_REMEDIATE_QUEUE_URL")?)?;
+    let approvals = crate::aws_cmd::answering(aws, state.clone(), remediate_queue)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -89,7 +89,7 @@ pub(crate) async fn run(
         port: address.port(),
     });
     println!(
-        "soar console: http://{address}/ (answering as {}; Ctrl-C stops it)",
+        "soar console: http://{address}{start} (answering as {}; Ctrl-C stops it)",
         app.operator.id
     );
     axum::serve(listener, router(app))
@@ -97,8 +97,7 @@ pub(crate) async fn run(
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| format!("console: {e}"))?;
-    Ok(ExitCode::SUCCESS)
+        .map_err(|e| format!("console: {e}"))
 }
 
 /// The pages, behind the request guard.

@@ -1,6 +1,7 @@
 //! The console's pages: each reads the table, builds its view (see `view`) and renders it.
 
-use super::{App, STYLE, view};
+use super::app::{App, STYLE};
+use super::view;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
