@@ -2055,15 +2055,18 @@ impl Drop for Child {
 /// `soar console` on a free port against the stack: the process and its URL (its first line).
 fn start_console(stack: &Stack) -> (Child, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(soar_tests::soar_binary())
-        .args(["console", "--port", "0", "--endpoint-url", &stack.moto.endpoint()])
-        .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
-        .env("SOAR_REMEDIATE_QUEUE_URL", &stack.env.vars["SOAR_REMEDIATE_QUEUE_URL"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("soar console starts");
+    // Owned by the guard at once: a console that fails before its first line is still stopped.
+    let mut child = Child(
+        std::process::Command::new(soar_tests::soar_binary())
+            .args(["console", "--port", "0", "--endpoint-url", &stack.moto.endpoint()])
+            .env("SOAR_TABLE", &stack.env.vars["SOAR_TABLE"])
+            .env("SOAR_REMEDIATE_QUEUE_URL", &stack.env.vars["SOAR_REMEDIATE_QUEUE_URL"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("soar console starts"),
+    );
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line
@@ -2072,7 +2075,7 @@ fn start_console(stack: &Stack) -> (Child, String) {
         .unwrap_or_else(|| panic!("no URL in the console's first line: {line}"))
         .trim_end_matches('/')
         .to_string();
-    (Child(child), url)
+    (child, url)
 }
 
 /// Debian's chromedriver on a free port, and a headless Chromium session through it.
@@ -2243,9 +2246,8 @@ async fn the_console_shows_the_story_and_approves_in_the_browser() {
     std::fs::write(screenshot_path("replay.png"), client.screenshot().await.unwrap()).unwrap();
 
     // A form from elsewhere (no token) changes nothing.
-    let forged = soar_https::web_client()
-        .build()
-        .unwrap()
+    let http = soar_https::web_client().build().unwrap();
+    let forged = http
         .post(format!("{url}/approvals"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("scope=x&action=ec2.stop&target=i-1&digest=d&answer=approve&token=guess")
@@ -2253,5 +2255,19 @@ async fn the_console_shows_the_story_and_approves_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403);
+    // Another site's page (its Origin, or what the browser says of the fetch) and a name other
+    // than 127.0.0.1's (DNS rebinding) are refused, whatever they carry.
+    for (request, expected) in [
+        (
+            http.post(format!("{url}/approvals"))
+                .header("origin", "http://evil.example"),
+            403,
+        ),
+        (http.post(format!("{url}/approvals")).header("origin", "null"), 403),
+        (http.get(format!("{url}/")).header("sec-fetch-site", "cross-site"), 403),
+        (http.get(format!("{url}/")).header("host", "rebound.example"), 421),
+    ] {
+        assert_eq!(request.send().await.unwrap().status().as_u16(), expected);
+    }
     client.close().await.unwrap();
 }

@@ -59,7 +59,8 @@ pub(crate) async fn run_approve(
         via: "cli".into(),
         team: None,
     };
-    let approvals = answering(&aws, state, required("SOAR_REMEDIATE_QUEUE_URL")?)?;
+    let policies = Arc::new(PolicySet::embedded(soar_policy::DEFAULT_TIME_LIMIT));
+    let approvals = answering(&aws, state, required("SOAR_REMEDIATE_QUEUE_URL")?, policies)?;
     let now = chrono::Utc::now().timestamp();
     let answered = approvals
         .answer(&key, answer, &approver, now)
@@ -75,13 +76,14 @@ pub(crate) async fn run_approve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// [`Approvals`] on a deployment's table and remediate queue, with the embedded policies.
+/// [`Approvals`] on a deployment's table and remediate queue, deciding who may answer with
+/// `policies` (remediate asks the deployed ones again before it acts on an approval).
 pub(crate) fn answering(
     aws: &sdk::SdkConfig,
     state: DynamoState,
     remediate_queue: String,
+    policies: Arc<PolicySet>,
 ) -> Result<Approvals, String> {
-    let policies = Arc::new(PolicySet::embedded(soar_policy::DEFAULT_TIME_LIMIT));
     policies.refuse_bad_config()?;
     let state = Arc::new(state);
     Ok(Approvals {

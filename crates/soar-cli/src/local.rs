@@ -117,7 +117,9 @@ pub(crate) async fn run_demo(workspace: &Path, keep: bool) -> Result<ExitCode, S
     deliveries.iter().for_each(print_delivery);
     let as_expected = report(&aws, &stage, (&tor, &sample), &log_path).await?
         & report_write_back(&aws, &stage, &probe, &findings).await?;
-    console(&aws, &stage, &tor, keep).await?;
+    if let Err(e) = console(&aws, &stage, &tor, keep).await {
+        eprintln!("soar: the console did not start: {e}");
+    }
     drop(emulator);
     drop(moto);
     println!("\nstopped the emulator and the moto server");
@@ -149,8 +151,15 @@ async fn console(aws: &sdk::SdkConfig, stage: &Stage, tor: &LabFinding<'_>, keep
         );
         return Ok(());
     }
-    let vars = &stage.env.vars;
-    let deployment = (vars["SOAR_TABLE"].clone(), vars["SOAR_REMEDIATE_QUEUE_URL"].clone());
+    let var = |name: &str| {
+        stage
+            .env
+            .vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("setup gave no {name}"))
+    };
+    let deployment = (var("SOAR_TABLE")?, var("SOAR_REMEDIATE_QUEUE_URL")?);
     println!();
     crate::console::serve(aws, deployment, (CONSOLE_PORT, &page), None, None).await
 }

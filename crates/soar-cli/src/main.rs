@@ -324,12 +324,18 @@ fn dispatch(command: Command, runtime: &tokio::runtime::Runtime) -> Result<ExitC
             endpoint_url,
         }) => runtime.block_on(replay::show(endpoint_url.as_deref(), &alert_id, json)),
         Command::Incidents(command) => runtime.block_on(incidents_command(command)),
-        Command::Local(LocalCommand::Pump {
+        Command::Local(command) => runtime.block_on(local_command(command)),
+    }
+}
+
+async fn local_command(command: LocalCommand) -> Result<ExitCode, String> {
+    match command {
+        LocalCommand::Pump {
             invoke_port,
             endpoint_url,
-        }) => runtime.block_on(local::run_pump(endpoint_url.as_deref(), invoke_port)),
-        Command::Local(LocalCommand::Demo { keep }) => match std::env::current_dir() {
-            Ok(dir) if dir.join("crates/ingest").is_dir() => runtime.block_on(local::run_demo(&dir, keep)),
+        } => local::run_pump(endpoint_url.as_deref(), invoke_port).await,
+        LocalCommand::Demo { keep } => match std::env::current_dir() {
+            Ok(dir) if dir.join("crates/ingest").is_dir() => local::run_demo(&dir, keep).await,
             _ => Err("run `soar local demo` from the repository root (where crates/ingest is)".into()),
         },
     }

@@ -74,7 +74,7 @@ pub(crate) async fn serve(
         via: "console".into(),
         team: None,
     };
-    let approvals = crate::aws_cmd::answering(aws, state.clone(), remediate_queue)?;
+    let approvals = crate::aws_cmd::answering(aws, state.clone(), remediate_queue, policies.clone())?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -139,6 +139,13 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     if !host.is_some_and(ours) {
         return (StatusCode::MISDIRECTED_REQUEST, "not this console's address").into_response();
+    }
+    // A page elsewhere may still make the browser fetch one of these (an image, a link): each
+    // costs table scans with the operator's credentials, so what the browser marks as coming
+    // from another site is refused too (no header: not a browser, or an old one).
+    let fetched_from = request.headers().get("sec-fetch-site").and_then(|h| h.to_str().ok());
+    if matches!(fetched_from, Some("cross-site" | "same-site")) {
+        return (StatusCode::FORBIDDEN, "a request from another site").into_response();
     }
     let origin = request.headers().get(header::ORIGIN).and_then(|h| h.to_str().ok());
     let same_origin = origin.is_none_or(|o| o.strip_prefix("http://").is_some_and(ours));

@@ -36,7 +36,7 @@ impl App {
                     json!({"status": status.as_u16(), "message": message}),
                 ))
             })
-            .unwrap_or_else(|_| message.to_string());
+            .unwrap_or_else(|_| minijinja::HtmlEscape(message).to_string());
         (status, Html(page))
     }
 
@@ -116,7 +116,8 @@ pub(crate) async fn alert(State(app): State<Arc<App>>, Query(Id { id }): Query<I
     let waiting = app.state.waiting_approvals().await.map_err(|e| app.unavailable(e))?;
     let waiting: Vec<Value> = waiting
         .iter()
-        .filter(|w| w.scope == doc.ledger_scope() && w.ticket.alert_id == doc.alert.id)
+        .filter(|w| w.scope == doc.ledger_scope())
+        .filter(|w| w.ticket.alert_id == doc.alert.id || (w.ticket.alert_id.is_empty() && w.scope == doc.alert.id))
         .map(view::waiting_row)
         .collect();
     app.render("alert.html", view::alert_page(&doc, &ledger, waiting))
