@@ -40,6 +40,15 @@ impl App {
         (status, Html(page))
     }
 
+    /// The stored document of alert `id`; the error page when there is none or the table fails.
+    async fn stored(&self, id: &str) -> Result<soar_core::Document, (StatusCode, Html<String>)> {
+        self.state
+            .load_document(id)
+            .await
+            .map_err(|e| self.unavailable(e))?
+            .ok_or_else(|| self.failed(StatusCode::NOT_FOUND, &format!("no alert `{id}` in the table")))
+    }
+
     fn unavailable(&self, e: impl std::fmt::Display) -> (StatusCode, Html<String>) {
         self.failed(
             StatusCode::BAD_GATEWAY,
@@ -102,12 +111,7 @@ pub(crate) struct Id {
 }
 
 pub(crate) async fn alert(State(app): State<Arc<App>>, Query(Id { id }): Query<Id>) -> Page {
-    let doc = app
-        .state
-        .load_document(&id)
-        .await
-        .map_err(|e| app.unavailable(e))?
-        .ok_or_else(|| app.failed(StatusCode::NOT_FOUND, &format!("no alert `{id}` in the table")))?;
+    let doc = app.stored(&id).await?;
     let ledger = app
         .state
         .ledger(doc.ledger_scope())
@@ -196,12 +200,7 @@ pub(crate) async fn answer(State(app): State<Arc<App>>, Form(form): Form<AnswerF
 }
 
 pub(crate) async fn replay(State(app): State<Arc<App>>, Query(Id { id }): Query<Id>) -> Page {
-    let doc = app
-        .state
-        .load_document(&id)
-        .await
-        .map_err(|e| app.unavailable(e))?
-        .ok_or_else(|| app.failed(StatusCode::NOT_FOUND, &format!("no alert `{id}` in the table")))?;
+    let doc = app.stored(&id).await?;
     let comparison = crate::replay::compare(&doc, app.policies.clone())
         .await
         .map_err(|e| app.failed(StatusCode::UNPROCESSABLE_ENTITY, &e))?;
